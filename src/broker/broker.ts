@@ -1,0 +1,243 @@
+import type { Duplex } from 'node:stream';
+import type { QoS } from 'mqtt-packet';
+import { Connection } from './connection.js';
+import { Deadlines } from './deadlines.js';
+import { TypedEmitter, type BrokerEvents } from './events.js';
+import { SESSION_NEVER_EXPIRES } from './handlers/index.js';
+import type { Message } from './message.js';
+import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
+import { ReasonCode } from './reason-codes.js';
+import { RetainedStore } from './retained.js';
+import { Router } from './router.js';
+import { minQos, Session } from './session.js';
+import type { Subscription } from './subscription.js';
+import { restoreState, snapshotSession } from './restore.js';
+import { cancelWill, scheduleWill } from './wills.js';
+
+/** Counters behind `$SYS/broker/...` and the benchmark. */
+export interface BrokerStats {
+  startedAt: number;
+  publishReceived: number;
+  messagesSent: number;
+  bytesReceived: number;
+  bytesSent: number;
+}
+
+/** How often connections are checked for keep alive and CONNECT timeouts. */
+const SWEEP_INTERVAL_MS = 500;
+
+/**
+ * The broker core: sessions, routing, retained messages, wills and expiry. Transport-free: it is
+ * handed byte streams (`handle`) by the TCP/WebSocket adapters or by tests.
+ */
+export class Broker {
+  readonly options: ResolvedOptions;
+  readonly events = new TypedEmitter<BrokerEvents>();
+  readonly sessions = new Map<string, Session>();
+  readonly connections = new Set<Connection>();
+  readonly router = new Router();
+  readonly retained = new RetainedStore();
+  readonly deadlines = new Deadlines();
+  readonly stats: BrokerStats = { startedAt: Date.now(), publishReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0 };
+  private readonly sweeper: NodeJS.Timeout;
+  private closing = false;
+
+  constructor(options: BrokerOptions = {}) {
+    this.options = resolveOptions(options);
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  /** Loads retained messages and sessions from the persistence, if one was given. */
+  async restore(): Promise<void> {
+    if (this.options.persistence) await restoreState(this, this.options.persistence);
+  }
+
+  /** Serves one client over any byte stream (TCP socket, WebSocket stream, in-memory pair). */
+  handle(stream: Duplex, transport = 'stream', remoteAddress?: string): Connection {
+    const conn = new Connection(this, stream, transport, remoteAddress);
+    if (this.closing) conn.close('broker is shutting down');
+    else this.connections.add(conn);
+    return conn;
+  }
+
+  /** Publishes a message as the broker (or on behalf of a client); returns the number of receivers. */
+  publish(message: Message): number {
+    if (message.retain && this.retained.set(message)) {
+      this.options.persistence?.saveRetained(message.topic, message.payload.length > 0 ? message : undefined);
+    }
+    const now = Date.now();
+    const { subscriptions, groups } = this.router.match(message.topic);
+    let receivers = 0;
+    // One delivery per client with the highest QoS and every identifier [MQTT-3.3.4-2], [MQTT-3.3.4-3].
+    const perClient = new Map<string, { qos: QoS; ids: number[]; retainAsPublished: boolean }>();
+    for (const s of subscriptions) {
+      // [MQTT-3.8.3-3] No Local: not back to the publisher.
+      if (s.noLocal && s.clientId === message.origin) continue;
+      const merged = perClient.get(s.clientId);
+      if (!merged) {
+        perClient.set(s.clientId, { qos: s.qos, ids: s.subscriptionId !== undefined ? [s.subscriptionId] : [], retainAsPublished: s.retainAsPublished });
+      } else {
+        if (s.qos > merged.qos) merged.qos = s.qos;
+        if (s.subscriptionId !== undefined) merged.ids.push(s.subscriptionId);
+        merged.retainAsPublished ||= s.retainAsPublished;
+      }
+    }
+    for (const [clientId, merged] of perClient) {
+      const session = this.sessions.get(clientId);
+      if (!session) continue;
+      receivers++;
+      session.deliver(
+        {
+          message,
+          qos: minQos(message.qos, merged.qos),
+          // [MQTT-3.3.1-12], [MQTT-3.3.1-13] RETAIN is kept only under Retain As Published.
+          retain: merged.retainAsPublished && message.retain,
+          subscriptionIds: merged.ids,
+        },
+        now,
+      );
+    }
+    for (const group of groups) {
+      // [MQTT-4.8.2-?] one member of each shared group gets the message.
+      const member = group.pick((id) => this.sessions.get(id)?.connected === true);
+      const session = member && this.sessions.get(member.clientId);
+      if (!member || !session) continue;
+      receivers++;
+      session.deliver(
+        {
+          message,
+          qos: minQos(message.qos, member.qos),
+          retain: member.retainAsPublished && message.retain,
+          subscriptionIds: member.subscriptionId !== undefined ? [member.subscriptionId] : [],
+        },
+        now,
+      );
+    }
+    this.events.emit('messagePublished', message, receivers);
+    return receivers;
+  }
+
+  /** Adds (or replaces) a subscription of a session. */
+  addSubscription(session: Session, subscription: Subscription): void {
+    const previous = session.subscriptions.get(subscription.topicFilter);
+    if (previous) this.router.remove(session.clientId, previous.filter, previous.group);
+    session.subscriptions.set(subscription.topicFilter, subscription);
+    this.router.add(subscription);
+  }
+
+  /** Removes a session's subscription by the filter it was made with; true when it existed. */
+  removeSubscription(session: Session, topicFilter: string): boolean {
+    const subscription = session.subscriptions.get(topicFilter);
+    if (!subscription) return false;
+    session.subscriptions.delete(topicFilter);
+    this.router.remove(session.clientId, subscription.filter, subscription.group);
+    return true;
+  }
+
+  /** Takes over a live connection of this client id: DISCONNECT 0x8E and close [MQTT-3.1.4-3]. */
+  takeOver(clientId: string): void {
+    for (const conn of this.connections) {
+      if (conn.clientId === clientId && conn.connackSent && !conn.isClosed) {
+        conn.disconnect(ReasonCode.SessionTakenOver, 'session taken over by a new connection');
+      }
+    }
+  }
+
+  /** Finds or creates the session for a CONNECT; Clean Start discards an old one [MQTT-3.1.2-4]. */
+  openSession(clientId: string, cleanStart: boolean): { session: Session; present: boolean } {
+    this.deadlines.remove(`session:${clientId}`);
+    // [MQTT-3.1.3-9] a new connection within the Will Delay cancels the pending will.
+    cancelWill(this, clientId);
+    const existing = this.sessions.get(clientId);
+    if (existing && !cleanStart) return { session: existing, present: true };
+    if (existing) this.endSession(existing);
+    const session = this.createSession(clientId);
+    return { session, present: false };
+  }
+
+  /** Creates an empty session registered under its client id. */
+  createSession(clientId: string): Session {
+    const session = new Session(clientId, {
+      maxQueuedMessages: this.options.maxQueuedMessages,
+      onDrop: (id, message, reason) => this.events.emit('messageDropped', id, message, reason),
+    });
+    this.sessions.set(clientId, session);
+    return session;
+  }
+
+  /** Called by CONNECT once CONNACK is written: resend in-flight, deliver queued. */
+  sessionAttached(conn: Connection, session: Session, present: boolean): void {
+    session.attach(conn, Date.now());
+    this.events.emit('clientConnected', conn.info(), present);
+  }
+
+  /** Called once per connection when it ends, however it ends: will, session expiry. */
+  connectionClosed(conn: Connection, reason: string): void {
+    this.connections.delete(conn);
+    const session = conn.session;
+    if (!session || session.link !== conn) {
+      if (conn.clientId !== undefined && conn.connackSent) this.events.emit('clientDisconnected', conn.info(), reason);
+      return;
+    }
+    session.detach();
+    this.events.emit('clientDisconnected', conn.info(), reason);
+    if (this.closing) return;
+    const now = Date.now();
+    if (conn.will) scheduleWill(this, session, conn.will, now);
+    if (session.expiryInterval === 0) {
+      this.endSession(session);
+    } else if (session.expiryInterval !== SESSION_NEVER_EXPIRES) {
+      // [MQTT-3.1.2-23] the session is kept for its Session Expiry Interval after the connection closes.
+      this.expireSessionAt(session, now + session.expiryInterval * 1000);
+    }
+    if (session.expiryInterval !== 0) this.options.persistence?.saveSession(snapshotSession(session, now));
+  }
+
+  /** Schedules the end of an offline session at epoch ms `at`. */
+  expireSessionAt(session: Session, at: number): void {
+    this.deadlines.add(`session:${session.clientId}`, at, () => {
+      this.endSession(session);
+      this.events.emit('sessionExpired', session.clientId);
+    });
+  }
+
+  /** Ends a session: a pending will goes out now [MQTT-3.1.2-8], subscriptions are removed. */
+  endSession(session: Session): void {
+    const pendingWill = this.deadlines.remove(`will:${session.clientId}`);
+    pendingWill?.();
+    for (const s of session.subscriptions.values()) this.router.remove(session.clientId, s.filter, s.group);
+    session.subscriptions.clear();
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    this.options.persistence?.deleteSession(session.clientId);
+  }
+
+  /** Closes every connection with DISCONNECT 0x8B, saves state, stops timers. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearInterval(this.sweeper);
+    for (const conn of [...this.connections]) conn.disconnect(ReasonCode.ServerShuttingDown, 'broker shutting down');
+    const persistence = this.options.persistence;
+    if (persistence) {
+      const now = Date.now();
+      for (const session of this.sessions.values()) {
+        if (session.expiryInterval !== 0) persistence.saveSession(snapshotSession(session, now));
+      }
+    }
+    this.deadlines.clear();
+    await persistence?.close();
+  }
+
+  /** Keep alive [MQTT-3.1.2-22]: close after 1.5× without a packet; drop connections that never CONNECT. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const conn of this.connections) {
+      if (!conn.connectReceived) {
+        if (now - conn.openedAt > this.options.connectTimeout * 1000) conn.close('no CONNECT within the connect timeout');
+      } else if (conn.keepalive > 0 && now - conn.lastPacketAt > conn.keepalive * 1500) {
+        conn.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
+      }
+    }
+  }
+}

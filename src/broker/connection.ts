@@ -1,0 +1,239 @@
+import type { Duplex } from 'node:stream';
+import mqttPacket, { type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
+import type { Broker } from './broker.js';
+import type { ClientInfo } from './events.js';
+import { Framer, peekConnectVersion, type FramingError } from './framer.js';
+import { dispatch } from './handlers/index.js';
+import { remainingExpirySeconds } from './message.js';
+import { PROTOCOL_MAX_PACKET_SIZE } from './options.js';
+import { ConnectReturnCode311, ProtocolViolation, ReasonCode, reasonName } from './reason-codes.js';
+import type { Delivery, Session, SessionLink } from './session.js';
+
+let nextConnectionId = 1;
+
+/**
+ * One network connection: turns bytes into packets for the handlers and packets into bytes, and holds
+ * what lives only as long as the connection (protocol version, keep alive, will, topic aliases).
+ */
+export class Connection implements SessionLink {
+  readonly id = nextConnectionId++;
+  protocolVersion: 3 | 4 | 5 = 4;
+  clientId: string | undefined;
+  session: Session | undefined;
+  will: IConnectPacket['will'];
+  /** Keep alive in seconds as in force (the client's, or our Server Keep Alive). */
+  keepalive = 0;
+  lastPacketAt = Date.now();
+  readonly openedAt = Date.now();
+  connectReceived = false;
+  connackSent = false;
+  clientReceiveMaximum = 65535;
+  clientMaximumPacketSize = PROTOCOL_MAX_PACKET_SIZE;
+  clientTopicAliasMaximum = 0;
+  /** Topic Alias → topic set by the client on this connection [MQTT-3.3.2-10]. */
+  readonly inboundAliases = new Map<number, string>();
+  private readonly outboundAliases = new Map<string, number>();
+  private readonly parser: ReturnType<typeof mqttPacket.parser>;
+  private readonly framer: Framer;
+  private parsed: Packet | undefined;
+  private parseError: Error | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly stream: Duplex,
+    readonly transport: string,
+    readonly remoteAddress?: string,
+  ) {
+    this.parser = mqttPacket.parser({ protocolVersion: 4 });
+    this.parser.on('packet', (packet: Packet) => (this.parsed = packet));
+    this.parser.on('error', (error: Error) => (this.parseError = error));
+    this.framer = new Framer(
+      broker.options.maximumPacketSize,
+      (frame) => this.onFrame(frame),
+      (error) => this.onFramingError(error),
+    );
+    stream.on('data', (chunk: Buffer) => this.framer.push(chunk));
+    stream.on('error', () => this.close('socket error'));
+    stream.on('close', () => this.close('connection closed by the client'));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The identity used in events. */
+  info(): ClientInfo {
+    return {
+      clientId: this.clientId ?? '',
+      protocolVersion: this.protocolVersion,
+      remoteAddress: this.remoteAddress,
+      transport: this.transport,
+    };
+  }
+
+  /** Serialises and writes a packet; false when it exceeds the client's Maximum Packet Size. */
+  write(packet: Packet): boolean {
+    if (this.closed) return false;
+    const bytes = mqttPacket.generate(packet, { protocolVersion: this.protocolVersion });
+    if (bytes.length > this.clientMaximumPacketSize) return false;
+    this.broker.stats.bytesSent += bytes.length;
+    if (this.broker.events.listens('packetOut')) this.broker.events.emit('packetOut', this.clientId, packet);
+    this.stream.write(bytes);
+    return true;
+  }
+
+  /** Writes a PUBLISH for a delivery, applying what differs per subscriber (ids, alias, expiry). */
+  sendPublish(delivery: Delivery, packetId: number | undefined, dup: boolean): boolean {
+    const message = delivery.message;
+    const packet: IPublishPacket = {
+      cmd: 'publish',
+      topic: message.topic,
+      payload: message.payload,
+      qos: delivery.qos,
+      retain: delivery.retain,
+      dup,
+      messageId: packetId,
+    };
+    let newAlias: number | undefined;
+    if (this.protocolVersion === 5) {
+      const properties: NonNullable<IPublishPacket['properties']> = { ...message.properties };
+      // [MQTT-3.3.2-6] forward the remaining lifetime, not the original interval.
+      const remaining = remainingExpirySeconds(message, Date.now());
+      if (remaining !== undefined) properties.messageExpiryInterval = remaining;
+      // [MQTT-3.3.4-3] every matching subscription's identifier, when delivered once.
+      if (delivery.subscriptionIds.length === 1) properties.subscriptionIdentifier = delivery.subscriptionIds[0];
+      else if (delivery.subscriptionIds.length > 1) properties.subscriptionIdentifier = [...delivery.subscriptionIds];
+      if (this.clientTopicAliasMaximum > 0) {
+        const alias = this.outboundAliases.get(message.topic);
+        if (alias !== undefined) {
+          properties.topicAlias = alias;
+          packet.topic = '';
+        } else if (this.outboundAliases.size < this.clientTopicAliasMaximum) {
+          // [MQTT-3.3.2-9] never above the client's Topic Alias Maximum.
+          newAlias = this.outboundAliases.size + 1;
+          properties.topicAlias = newAlias;
+        }
+      }
+      packet.properties = properties;
+    }
+    if (!this.write(packet)) return false;
+    if (newAlias !== undefined) this.outboundAliases.set(message.topic, newAlias);
+    this.broker.stats.messagesSent++;
+    return true;
+  }
+
+  sendPubrel(packetId: number): void {
+    this.write({ cmd: 'pubrel', messageId: packetId });
+  }
+
+  /**
+   * Ends the connection from the server side. After CONNACK on MQTT 5 a DISCONNECT with the reason
+   * code goes first [MQTT-4.13.2-1]; before CONNACK an MQTT 5 client gets a CONNACK with it instead.
+   */
+  disconnect(reasonCode: number, reason: string): void {
+    if (this.closed) return;
+    if (this.protocolVersion === 5) {
+      if (this.connackSent) this.write({ cmd: 'disconnect', reasonCode });
+      else if (this.connectReceived) this.write({ cmd: 'connack', sessionPresent: false, reasonCode });
+    }
+    this.endAndClose(`${reason} [${reasonName(reasonCode)}]`);
+  }
+
+  /** Refuses a CONNECT: CONNACK with the failure code in the client's version, then close. */
+  refuseConnect(reasonCode: number, returnCode311: number, reason: string): void {
+    if (this.protocolVersion === 5) this.write({ cmd: 'connack', sessionPresent: false, reasonCode });
+    else this.write({ cmd: 'connack', sessionPresent: false, returnCode: returnCode311 });
+    this.endAndClose(`${reason} [${reasonName(reasonCode)}]`);
+  }
+
+  /** Closes the connection without a word (the client's DISCONNECT, or a 3.1.1 protocol error). */
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stream.destroy();
+    this.broker.connectionClosed(this, reason);
+  }
+
+  private endAndClose(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stream.end();
+    // Give the last packet a moment to leave, then make sure the socket is gone.
+    setTimeout(() => this.stream.destroy(), 1000).unref();
+    this.broker.connectionClosed(this, reason);
+  }
+
+  private onFramingError(error: FramingError): void {
+    if (error === 'packet-too-large') {
+      // [MQTT-3.2.2-15] a packet over our Maximum Packet Size ends the connection with 0x95.
+      this.disconnect(ReasonCode.PacketTooLarge, 'packet larger than the maximum packet size');
+    } else {
+      this.disconnect(ReasonCode.MalformedPacket, 'malformed remaining length');
+    }
+  }
+
+  private onFrame(frame: Buffer): void {
+    if (this.closed) return;
+    this.lastPacketAt = Date.now();
+    this.broker.stats.bytesReceived += frame.length;
+    if (!this.connectReceived && !this.checkConnectVersion(frame)) return;
+    this.parsed = undefined;
+    this.parseError = undefined;
+    this.parser.parse(frame);
+    // Set synchronously by the parser's listeners during parse().
+    const packet = this.parsed as Packet | undefined;
+    const parseError = this.parseError as Error | undefined;
+    try {
+      if (parseError || !packet) {
+        throw new ProtocolViolation(ReasonCode.MalformedPacket, `malformed packet: ${parseError?.message ?? 'incomplete'}`);
+      }
+      if (!this.connectReceived && packet.cmd !== 'connect') {
+        // [MQTT-3.1.0-1] the first packet must be CONNECT.
+        this.close(`first packet was ${packet.cmd}, not connect`);
+        return;
+      }
+      checkNoRepeatedProperties(packet);
+      if (this.broker.events.listens('packetIn')) this.broker.events.emit('packetIn', this.clientId, packet);
+      dispatch(this.broker, this, packet);
+    } catch (error) {
+      if (error instanceof ProtocolViolation) {
+        this.disconnect(error.reasonCode, error.message);
+      } else {
+        this.broker.events.emit('connectionError', this.remoteAddress, error as Error);
+        this.disconnect(ReasonCode.ImplementationSpecificError, `internal error: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** Answers an unsupported protocol name or level before the full parse [MQTT-3.1.2-1], [MQTT-3.1.2-2]. */
+  private checkConnectVersion(frame: Buffer): boolean {
+    const version = peekConnectVersion(frame);
+    if (!version) return true;
+    if (version.level === 5) this.protocolVersion = 5;
+    const known = (version.name === 'MQTT' && (version.level === 4 || version.level === 5)) ||
+      (version.name === 'MQIsdp' && version.level === 3);
+    if (known) return true;
+    this.closed = true;
+    if (version.name === 'MQTT' || version.name === 'MQIsdp') {
+      // 3.1.1-form CONNACK: the only form a client of an unknown version can be expected to read.
+      this.stream.write(Buffer.from([0x20, 0x02, 0x00, ConnectReturnCode311.UnacceptableProtocolVersion]));
+    }
+    this.stream.end();
+    setTimeout(() => this.stream.destroy(), 1000).unref();
+    this.broker.connectionClosed(this, `unsupported protocol ${version.name} level ${version.level}`);
+    return false;
+  }
+}
+
+/** Properties other than User Property may appear once [MQTT-2.2.2-2]; mqtt-packet turns repeats into arrays. */
+function checkNoRepeatedProperties(packet: Packet): void {
+  const lists: Array<Record<string, unknown> | undefined> = [(packet as { properties?: Record<string, unknown> }).properties];
+  if (packet.cmd === 'connect') lists.push(packet.will?.properties as Record<string, unknown> | undefined);
+  for (const properties of lists) {
+    if (!properties) continue;
+    for (const [name, value] of Object.entries(properties)) {
+      if (Array.isArray(value)) throw new ProtocolViolation(ReasonCode.ProtocolError, `property ${name} included more than once`);
+    }
+  }
+}

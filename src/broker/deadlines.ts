@@ -1,0 +1,62 @@
+/**
+ * One timer for all of the broker's timed features (Will Delay, Session Expiry): each adds, checks
+ * and removes deadlines by key, and only the earliest deadline holds a Node timer — not one per client.
+ */
+export class Deadlines {
+  private readonly entries = new Map<string, { at: number; run: () => void }>();
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor = Infinity;
+
+  /** Schedules `run` at epoch milliseconds `at`, replacing any deadline with the same key. */
+  add(key: string, at: number, run: () => void): void {
+    this.entries.set(key, { at, run });
+    if (at < this.armedFor) this.arm(at);
+  }
+
+  /** True when a deadline with this key is pending. */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /** Cancels a deadline; returns its callback so a caller may run it early (e.g. a will on session end). */
+  remove(key: string): (() => void) | undefined {
+    const entry = this.entries.get(key);
+    this.entries.delete(key);
+    return entry?.run;
+  }
+
+  /** Cancels everything (on broker close). */
+  clear(): void {
+    this.entries.clear();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Infinity;
+  }
+
+  private arm(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.armedFor = at;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, at - Date.now()));
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const now = Date.now();
+    const due: Array<() => void> = [];
+    let next = Infinity;
+    for (const [key, entry] of this.entries) {
+      if (entry.at <= now) {
+        due.push(entry.run);
+        this.entries.delete(key);
+      } else if (entry.at < next) {
+        next = entry.at;
+      }
+    }
+    for (const run of due) run();
+    // A callback may have added deadlines; re-arm for whatever is earliest now.
+    for (const entry of this.entries.values()) if (entry.at < next) next = entry.at;
+    if (next !== Infinity && next < this.armedFor) this.arm(next);
+  }
+}

@@ -1,0 +1,56 @@
+import { EventEmitter } from 'node:events';
+import type { Packet } from 'mqtt-packet';
+import type { Message } from './message.js';
+
+/** Who a connection is, as reported in events. */
+export interface ClientInfo {
+  clientId: string;
+  protocolVersion: 3 | 4 | 5;
+  remoteAddress?: string;
+  transport: string;
+}
+
+/** Why a message did not reach a subscriber. */
+export type DropReason = 'expired' | 'queue-full' | 'offline-qos0' | 'too-large';
+
+/** The broker's typed events, so tools can show what crossed the wire. */
+export interface BrokerEvents {
+  clientConnected: [client: ClientInfo, sessionPresent: boolean];
+  clientDisconnected: [client: ClientInfo, reason: string];
+  packetIn: [clientId: string | undefined, packet: Packet];
+  packetOut: [clientId: string | undefined, packet: Packet];
+  messagePublished: [message: Message, matchedSubscribers: number];
+  messageDropped: [clientId: string, message: Message, reason: DropReason];
+  willPublished: [clientId: string, message: Message];
+  sessionExpired: [clientId: string];
+  connectionError: [remoteAddress: string | undefined, error: Error];
+}
+
+/** An EventEmitter whose event names and arguments are checked by the compiler. */
+export class TypedEmitter<E extends { [K in keyof E]: unknown[] }> {
+  private readonly emitter = new EventEmitter();
+
+  on<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this {
+    this.emitter.on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  once<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this {
+    this.emitter.once(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  off<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this {
+    this.emitter.off(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** True when someone listens, so hot paths skip building event arguments nobody reads. */
+  listens<K extends keyof E & string>(event: K): boolean {
+    return this.emitter.listenerCount(event) > 0;
+  }
+
+  emit<K extends keyof E & string>(event: K, ...args: E[K]): void {
+    this.emitter.emit(event, ...args);
+  }
+}

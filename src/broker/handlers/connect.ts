@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
+import type { Broker } from '../broker.js';
+import type { Connection } from '../connection.js';
+import { PROTOCOL_MAX_PACKET_SIZE } from '../options.js';
+import { ConnectReturnCode311, ProtocolViolation, ReasonCode } from '../reason-codes.js';
+import { isValidTopicName } from '../topics.js';
+
+/** 0xFFFFFFFF: the session never expires [MQTT-3.1.2-23 non-normative]. */
+export const SESSION_NEVER_EXPIRES = 0xffffffff;
+
+/** CONNECT: checks, session start or resume, takeover, CONNACK (MQTT 5.0 §3.1, §3.2). */
+export function handleConnect(broker: Broker, conn: Connection, packet: IConnectPacket): void {
+  if (conn.connectReceived) {
+    // [MQTT-3.1.0-2] a second CONNECT is a Protocol Error.
+    throw new ProtocolViolation(ReasonCode.ProtocolError, 'second CONNECT on one connection');
+  }
+  conn.connectReceived = true;
+  conn.protocolVersion = packet.protocolVersion ?? 4;
+  const v5 = conn.protocolVersion === 5;
+  const properties = packet.properties ?? {};
+
+  if (v5) {
+    // [MQTT-3.1.2-... ] Receive Maximum and Maximum Packet Size of 0 are Protocol Errors.
+    if (properties.receiveMaximum === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'Receive Maximum of 0');
+    if (properties.maximumPacketSize === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'Maximum Packet Size of 0');
+    if (properties.authenticationMethod !== undefined) {
+      // [MQTT-4.12.0-1] we offer no enhanced authentication method.
+      conn.refuseConnect(ReasonCode.BadAuthenticationMethod, ConnectReturnCode311.NotAuthorized, `unsupported authentication method ${properties.authenticationMethod}`);
+      return;
+    }
+  }
+
+  const cleanStart = packet.clean !== false;
+  let clientId = packet.clientId;
+  let assignedClientId: string | undefined;
+  if (clientId === '') {
+    if (!v5 && !cleanStart) {
+      // [MQTT-3.1.3-8] (3.1.1) a zero-length id needs CleanSession=1.
+      conn.refuseConnect(ReasonCode.ClientIdentifierNotValid, ConnectReturnCode311.IdentifierRejected, 'empty client id without clean session');
+      return;
+    }
+    // [MQTT-3.1.3-6] assign a unique id, returned to an MQTT 5 client [MQTT-3.2.2-16].
+    clientId = `mqttlab-${randomBytes(8).toString('hex')}`;
+    assignedClientId = clientId;
+  }
+
+  if (packet.will && !isValidTopicName(packet.will.topic)) {
+    conn.refuseConnect(ReasonCode.TopicNameInvalid, ConnectReturnCode311.ServerUnavailable, 'will topic is not a valid topic name');
+    return;
+  }
+
+  let keepalive = packet.keepalive ?? 0;
+  let serverKeepAlive: number | undefined;
+  const max = broker.options.maxKeepalive;
+  if (v5 && (keepalive > max || (keepalive === 0 && max < 65535))) {
+    // [MQTT-3.2.2-21] the client must use the Server Keep Alive we return.
+    keepalive = max;
+    serverKeepAlive = max;
+  }
+
+  conn.clientId = clientId;
+  conn.keepalive = keepalive;
+  conn.will = packet.will;
+  if (v5) {
+    conn.clientReceiveMaximum = properties.receiveMaximum ?? 65535;
+    conn.clientMaximumPacketSize = properties.maximumPacketSize ?? PROTOCOL_MAX_PACKET_SIZE;
+    conn.clientTopicAliasMaximum = properties.topicAliasMaximum ?? 0;
+  }
+
+  // [MQTT-3.1.4-3] an existing connection with this client id is taken over.
+  broker.takeOver(clientId);
+  const { session, present } = broker.openSession(clientId, cleanStart);
+  // [MQTT-3.1.2-11 / 3.1.1] 3.1.1 CleanSession=0 keeps the session until the client says otherwise.
+  session.expiryInterval = v5 ? properties.sessionExpiryInterval ?? 0 : cleanStart ? 0 : SESSION_NEVER_EXPIRES;
+  conn.session = session;
+
+  const connack: IConnackPacket = { cmd: 'connack', sessionPresent: present };
+  if (v5) {
+    connack.reasonCode = ReasonCode.Success;
+    connack.properties = {
+      receiveMaximum: broker.options.receiveMaximum,
+      topicAliasMaximum: broker.options.topicAliasMaximum,
+      retainAvailable: true,
+      wildcardSubscriptionAvailable: true,
+      subscriptionIdentifiersAvailable: true,
+      sharedSubscriptionAvailable: true,
+    };
+    if (broker.options.maximumPacketSize < PROTOCOL_MAX_PACKET_SIZE) connack.properties.maximumPacketSize = broker.options.maximumPacketSize;
+    if (assignedClientId !== undefined) connack.properties.assignedClientIdentifier = assignedClientId;
+    if (serverKeepAlive !== undefined) connack.properties.serverKeepAlive = serverKeepAlive;
+  } else {
+    connack.returnCode = ConnectReturnCode311.Accepted;
+  }
+  conn.write(connack);
+  conn.connackSent = true;
+  broker.sessionAttached(conn, session, present);
+}

@@ -1,0 +1,65 @@
+import type { IPublishPacket } from 'mqtt-packet';
+import type { Broker } from '../broker.js';
+import type { Connection } from '../connection.js';
+import { messageFromPublish } from '../message.js';
+import { ProtocolViolation, ReasonCode } from '../reason-codes.js';
+import { isValidTopicName } from '../topics.js';
+
+/** PUBLISH from a client: topic alias, validation, QoS 0/1/2 acknowledgement, routing (MQTT 5.0 §3.3). */
+export function handlePublish(broker: Broker, conn: Connection, packet: IPublishPacket): void {
+  const session = conn.session!;
+  const packetId = packet.messageId;
+  if (packet.qos > 0 && !packetId) {
+    // [MQTT-2.2.1-3] QoS 1 and 2 PUBLISH need a non-zero Packet Identifier.
+    throw new ProtocolViolation(ReasonCode.ProtocolError, 'QoS > 0 PUBLISH without a packet identifier');
+  }
+  const topic = resolveTopic(broker, conn, packet);
+  if (!isValidTopicName(topic)) {
+    // [MQTT-3.3.2-2] no wildcards in a Topic Name.
+    throw new ProtocolViolation(ReasonCode.TopicNameInvalid, `invalid topic name "${topic}"`);
+  }
+  broker.stats.publishReceived++;
+
+  if (packet.qos === 2) {
+    if (session.inboundQos2.has(packetId!)) {
+      // [MQTT-4.3.3-10] a resent QoS 2 PUBLISH before PUBREL is not delivered again.
+      conn.write({ cmd: 'pubrec', messageId: packetId!, reasonCode: ReasonCode.Success });
+      return;
+    }
+    if (session.inboundQos2.size >= broker.options.receiveMaximum) {
+      // [MQTT-3.3.4-9] more unacknowledged QoS 2 than our Receive Maximum.
+      throw new ProtocolViolation(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
+    }
+  }
+
+  const message = messageFromPublish(packet, topic, conn.clientId, Date.now());
+  const matched = broker.publish(message);
+  const reasonCode = matched > 0 ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers;
+  if (packet.qos === 1) {
+    conn.write({ cmd: 'puback', messageId: packetId!, reasonCode });
+  } else if (packet.qos === 2) {
+    session.inboundQos2.add(packetId!);
+    conn.write({ cmd: 'pubrec', messageId: packetId!, reasonCode });
+  }
+}
+
+/** Applies an inbound Topic Alias (MQTT 5.0 §3.3.2.3.4): sets or looks up the alias of this connection. */
+function resolveTopic(broker: Broker, conn: Connection, packet: IPublishPacket): string {
+  const alias = packet.properties?.topicAlias;
+  if (alias === undefined || conn.protocolVersion !== 5) {
+    if (packet.topic === '') throw new ProtocolViolation(ReasonCode.ProtocolError, 'empty topic without a topic alias');
+    return packet.topic;
+  }
+  // [MQTT-3.3.2-8] alias 0 or above our Topic Alias Maximum is a Topic Alias invalid error.
+  if (alias === 0 || alias > broker.options.topicAliasMaximum) {
+    throw new ProtocolViolation(ReasonCode.TopicAliasInvalid, `topic alias ${alias} outside 1..${broker.options.topicAliasMaximum}`);
+  }
+  if (packet.topic !== '') {
+    conn.inboundAliases.set(alias, packet.topic);
+    return packet.topic;
+  }
+  const topic = conn.inboundAliases.get(alias);
+  // [MQTT-3.3.4-?] an alias never set on this connection is a Protocol Error.
+  if (topic === undefined) throw new ProtocolViolation(ReasonCode.ProtocolError, `topic alias ${alias} was never set`);
+  return topic;
+}

@@ -1,0 +1,72 @@
+import type { ISubscribePacket, QoS } from 'mqtt-packet';
+import type { Broker } from '../broker.js';
+import type { Connection } from '../connection.js';
+import type { Message } from '../message.js';
+import { ProtocolViolation, ReasonCode, SubackFailure311 } from '../reason-codes.js';
+import { minQos } from '../session.js';
+import type { Subscription } from '../subscription.js';
+import { parseTopicFilter } from '../topics.js';
+
+/** Largest Subscription Identifier [MQTT-3.8.2.1.2]: a Variable Byte Integer of 1..268,435,455. */
+const MAX_SUBSCRIPTION_ID = 268_435_455;
+
+/** SUBSCRIBE: options, subscription identifier, SUBACK, then retained messages (MQTT 5.0 §3.8, §3.9). */
+export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubscribePacket): void {
+  const session = conn.session!;
+  const v5 = conn.protocolVersion === 5;
+  const subscriptionId = v5 ? (packet.properties?.subscriptionIdentifier as number | undefined) : undefined;
+  if (subscriptionId !== undefined && (subscriptionId < 1 || subscriptionId > MAX_SUBSCRIPTION_ID)) {
+    // [MQTT-3.8.2-?] a Subscription Identifier of 0 is a Protocol Error.
+    throw new ProtocolViolation(ReasonCode.ProtocolError, `subscription identifier ${subscriptionId} out of range`);
+  }
+  const granted: number[] = [];
+  const retainedToSend: Array<{ subscription: Subscription; messages: Message[] }> = [];
+  const now = Date.now();
+
+  for (const request of packet.subscriptions) {
+    const parsed = parseTopicFilter(request.topic);
+    if (!parsed) {
+      granted.push(v5 ? ReasonCode.TopicFilterInvalid : SubackFailure311);
+      continue;
+    }
+    if (parsed.group !== undefined && request.nl) {
+      // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error.
+      throw new ProtocolViolation(ReasonCode.ProtocolError, 'No Local set on a shared subscription');
+    }
+    const existed = session.subscriptions.has(parsed.raw);
+    const subscription: Subscription = {
+      clientId: session.clientId,
+      topicFilter: parsed.raw,
+      filter: parsed.filter,
+      group: parsed.group,
+      qos: request.qos,
+      noLocal: v5 && request.nl === true,
+      retainAsPublished: v5 && request.rap === true,
+      retainHandling: v5 ? ((request.rh ?? 0) as 0 | 1 | 2) : 0,
+      subscriptionId,
+    };
+    broker.addSubscription(session, subscription);
+    granted.push(request.qos);
+    // [MQTT-3.3.1-9..11] Retain Handling 0: always, 1: only for a new subscription, 2: never;
+    // [MQTT-3.8.4-?] shared subscriptions get no retained messages.
+    const wantRetained = parsed.group === undefined &&
+      (subscription.retainHandling === 0 || (subscription.retainHandling === 1 && !existed));
+    if (wantRetained) retainedToSend.push({ subscription, messages: broker.retained.match(parsed.filter, now) });
+  }
+
+  conn.write({ cmd: 'suback', messageId: packet.messageId, granted });
+  for (const { subscription, messages } of retainedToSend) {
+    for (const message of messages) {
+      session.deliver(
+        {
+          message,
+          qos: minQos(message.qos, subscription.qos as QoS),
+          // [MQTT-3.3.1-8] retained messages sent on subscribe carry RETAIN=1.
+          retain: true,
+          subscriptionIds: subscription.subscriptionId !== undefined ? [subscription.subscriptionId] : [],
+        },
+        now,
+      );
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import type { Persistence } from './persistence/index.js';
+
+/** Settings of the broker core; every field has a default. */
+export interface BrokerOptions {
+  /** Inbound QoS 2 messages a client may have unreleased at once (CONNACK Receive Maximum). */
+  receiveMaximum?: number;
+  /** Largest packet accepted from a client, in bytes (CONNACK Maximum Packet Size). */
+  maximumPacketSize?: number;
+  /** Highest topic alias a client may use towards us (CONNACK Topic Alias Maximum). */
+  topicAliasMaximum?: number;
+  /** Upper bound on a client's keep alive; when exceeded (or 0) the CONNACK carries Server Keep Alive. */
+  maxKeepalive?: number;
+  /** QoS 1/2 messages kept per session beyond the in-flight window. */
+  maxQueuedMessages?: number;
+  /** Seconds a connection may stay open without sending CONNECT. */
+  connectTimeout?: number;
+  /** Seconds between `$SYS/broker/...` updates; 0 disables them. */
+  sysInterval?: number;
+  /** Where retained messages and sessions are kept between runs. */
+  persistence?: Persistence;
+}
+
+/** Protocol limit on packet size [MQTT-2.1.4]: 268,435,455 bytes of remaining length plus the header. */
+export const PROTOCOL_MAX_PACKET_SIZE = 268_435_460;
+
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'persistence'>> & Pick<BrokerOptions, 'persistence'>;
+
+/** Fills in defaults (comparable to Mosquitto 2's). */
+export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
+  return {
+    receiveMaximum: options.receiveMaximum ?? 1024,
+    maximumPacketSize: options.maximumPacketSize ?? PROTOCOL_MAX_PACKET_SIZE,
+    topicAliasMaximum: options.topicAliasMaximum ?? 64,
+    maxKeepalive: options.maxKeepalive ?? 65535,
+    maxQueuedMessages: options.maxQueuedMessages ?? 1000,
+    connectTimeout: options.connectTimeout ?? 10,
+    sysInterval: options.sysInterval ?? 10,
+    persistence: options.persistence,
+  };
+}

@@ -1,0 +1,2 @@
+export type { Persistence, SessionSnapshot } from './types.js';
+export { MemoryPersistence } from './memory.js';

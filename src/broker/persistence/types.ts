@@ -1,0 +1,35 @@
+import type { Message } from '../message.js';
+import type { Delivery } from '../session.js';
+import type { Subscription } from '../subscription.js';
+
+/** A session as stored between connections and broker runs. */
+export interface SessionSnapshot {
+  clientId: string;
+  expiryInterval: number;
+  /** Epoch ms when the last connection closed; expiry counts from here. */
+  disconnectedAt: number;
+  subscriptions: Subscription[];
+  inflight: Array<{ packetId: number; delivery: Delivery; state: 'publish' | 'pubrel' }>;
+  queue: Delivery[];
+  inboundQos2: number[];
+  /** A will still waiting for its delay when the snapshot was taken, with its due time. */
+  pendingWill?: { message: Message; at: number };
+}
+
+/**
+ * Where the broker keeps retained messages and sessions so they outlive a broker run
+ * (Aedes-style seam: every implementation passes the same contract tests).
+ */
+export interface Persistence {
+  /** Retained messages stored earlier. */
+  loadRetained(): Promise<Message[]>;
+  /** Stores (or, with `undefined`, deletes) the retained message of a topic. */
+  saveRetained(topic: string, message: Message | undefined): void;
+  /** Sessions stored earlier. */
+  loadSessions(): Promise<SessionSnapshot[]>;
+  /** Stores a session's state, replacing the previous snapshot of that client. */
+  saveSession(snapshot: SessionSnapshot): void;
+  deleteSession(clientId: string): void;
+  /** Flushes pending writes and releases resources. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,39 @@
+import type { Broker } from './broker.js';
+import type { Persistence, SessionSnapshot } from './persistence/index.js';
+import type { Session } from './session.js';
+import { SESSION_NEVER_EXPIRES } from './handlers/index.js';
+
+/** A session's state as the persistence stores it. */
+export function snapshotSession(session: Session, now: number): SessionSnapshot {
+  return {
+    clientId: session.clientId,
+    expiryInterval: session.expiryInterval,
+    disconnectedAt: now,
+    subscriptions: [...session.subscriptions.values()],
+    inflight: [...session.inflight.values()].map((e) => ({ packetId: e.packetId, delivery: e.delivery, state: e.state })),
+    queue: [...session.queue],
+    inboundQos2: [...session.inboundQos2],
+  };
+}
+
+/** Rebuilds retained messages and sessions from a persistence at broker start. */
+export async function restoreState(broker: Broker, persistence: Persistence): Promise<void> {
+  const now = Date.now();
+  for (const message of await persistence.loadRetained()) broker.retained.restore(message);
+  for (const snapshot of await persistence.loadSessions()) {
+    const expiresAt = snapshot.disconnectedAt + snapshot.expiryInterval * 1000;
+    if (snapshot.expiryInterval !== SESSION_NEVER_EXPIRES && expiresAt <= now) {
+      persistence.deleteSession(snapshot.clientId);
+      continue;
+    }
+    const session = broker.createSession(snapshot.clientId);
+    session.expiryInterval = snapshot.expiryInterval;
+    for (const s of snapshot.subscriptions) broker.addSubscription(session, s);
+    for (const e of snapshot.inflight) session.inflight.set(e.packetId, { ...e });
+    session.queue = [...snapshot.queue];
+    for (const id of snapshot.inboundQos2) session.inboundQos2.add(id);
+    if (snapshot.expiryInterval !== SESSION_NEVER_EXPIRES) {
+      broker.expireSessionAt(session, expiresAt);
+    }
+  }
+}

@@ -1,0 +1,159 @@
+import type { QoS } from 'mqtt-packet';
+import type { DropReason } from './events.js';
+import { isExpired, type Message } from './message.js';
+import type { Subscription } from './subscription.js';
+
+/** One message on its way to one subscriber, with what differs per subscriber. */
+export interface Delivery {
+  readonly message: Message;
+  /** Effective QoS: min(published, granted) [MQTT-3.8.4-8]. */
+  readonly qos: QoS;
+  /** RETAIN flag to send: set for retained-on-subscribe, else per Retain As Published. */
+  readonly retain: boolean;
+  readonly subscriptionIds: readonly number[];
+}
+
+/** An outbound QoS 1/2 message awaiting its acknowledgement. */
+export interface InflightEntry {
+  readonly packetId: number;
+  readonly delivery: Delivery;
+  /** 'publish': awaiting PUBACK/PUBREC; 'pubrel': PUBREL sent, awaiting PUBCOMP. */
+  state: 'publish' | 'pubrel';
+}
+
+/** What a session needs of the live connection it is attached to. */
+export interface SessionLink {
+  /** The client's Receive Maximum: bound on outbound QoS 1/2 in flight [MQTT-4.9.0-2]. */
+  readonly clientReceiveMaximum: number;
+  /** Writes a PUBLISH; returns false when it was too large for the client and was discarded. */
+  sendPublish(delivery: Delivery, packetId: number | undefined, dup: boolean): boolean;
+  sendPubrel(packetId: number): void;
+}
+
+/** Hooks a session calls into the broker. */
+export interface SessionHooks {
+  maxQueuedMessages: number;
+  onDrop(clientId: string, message: Message, reason: DropReason): void;
+}
+
+/**
+ * A client's session state (MQTT 5.0 §4.1): subscriptions, outbound in-flight and queued messages,
+ * and the inbound QoS 2 packet ids not yet released. It outlives connections per Session Expiry.
+ */
+export class Session {
+  readonly subscriptions = new Map<string, Subscription>();
+  readonly inflight = new Map<number, InflightEntry>();
+  readonly inboundQos2 = new Set<number>();
+  queue: Delivery[] = [];
+  /** Session Expiry Interval in seconds; 0xFFFFFFFF never expires [MQTT-3.1.2-23]. */
+  expiryInterval = 0;
+  link: SessionLink | undefined;
+  private nextPacketId = 1;
+
+  constructor(
+    readonly clientId: string,
+    private readonly hooks: SessionHooks,
+  ) {}
+
+  get connected(): boolean {
+    return this.link !== undefined;
+  }
+
+  /** Hands a message to this session: sent now, queued while offline or over the window, or dropped. */
+  deliver(delivery: Delivery, now: number): void {
+    if (isExpired(delivery.message, now)) {
+      this.hooks.onDrop(this.clientId, delivery.message, 'expired');
+      return;
+    }
+    if (delivery.qos === 0) {
+      // QoS 0 is not queued for an offline client (as Mosquitto's default queue_qos0_messages false).
+      if (!this.link) this.hooks.onDrop(this.clientId, delivery.message, 'offline-qos0');
+      else if (!this.link.sendPublish(delivery, undefined, false)) this.hooks.onDrop(this.clientId, delivery.message, 'too-large');
+      return;
+    }
+    if (this.link && this.queue.length === 0 && this.inflight.size < this.link.clientReceiveMaximum) {
+      this.sendInflight(delivery);
+      return;
+    }
+    if (this.queue.length >= this.hooks.maxQueuedMessages) {
+      this.hooks.onDrop(this.clientId, delivery.message, 'queue-full');
+      return;
+    }
+    this.queue.push(delivery);
+  }
+
+  /** PUBACK or PUBCOMP: the message is done; the window opens for the next queued one. */
+  complete(packetId: number): boolean {
+    if (!this.inflight.delete(packetId)) return false;
+    this.drain(Date.now());
+    return true;
+  }
+
+  /** PUBREC: release the packet id with PUBREL, or end the flow when the receiver refused it [MQTT-4.3.3-4]. */
+  received(packetId: number, refused: boolean): boolean {
+    const entry = this.inflight.get(packetId);
+    if (!entry) return false;
+    if (refused) {
+      this.complete(packetId);
+      return true;
+    }
+    entry.state = 'pubrel';
+    this.link?.sendPubrel(packetId);
+    return true;
+  }
+
+  /** Attaches a connection and resends what was in flight, PUBLISH with DUP=1 [MQTT-4.4.0-1]. */
+  attach(link: SessionLink, now: number): void {
+    this.link = link;
+    for (const entry of this.inflight.values()) {
+      if (entry.state === 'pubrel') link.sendPubrel(entry.packetId);
+      else link.sendPublish(entry.delivery, entry.packetId, true);
+    }
+    this.drain(now);
+  }
+
+  detach(): void {
+    this.link = undefined;
+  }
+
+  /** Sends queued messages while the client's Receive Maximum allows, dropping expired ones. */
+  drain(now: number): void {
+    const link = this.link;
+    if (!link) return;
+    let sent = 0;
+    while (sent < this.queue.length && this.inflight.size < link.clientReceiveMaximum) {
+      const delivery = this.queue[sent++]!;
+      if (isExpired(delivery.message, now)) this.hooks.onDrop(this.clientId, delivery.message, 'expired');
+      else this.sendInflight(delivery);
+    }
+    if (sent > 0) this.queue = this.queue.slice(sent);
+  }
+
+  private sendInflight(delivery: Delivery): void {
+    const packetId = this.allocatePacketId();
+    if (packetId === undefined) {
+      this.queue.push(delivery);
+      return;
+    }
+    this.inflight.set(packetId, { packetId, delivery, state: 'publish' });
+    if (!this.link!.sendPublish(delivery, packetId, false)) {
+      // [MQTT-3.1.2-25] too large for the client: discard as if delivery had completed.
+      this.inflight.delete(packetId);
+      this.hooks.onDrop(this.clientId, delivery.message, 'too-large');
+    }
+  }
+
+  private allocatePacketId(): number | undefined {
+    for (let tries = 0; tries < 65535; tries++) {
+      const id = this.nextPacketId;
+      this.nextPacketId = id === 65535 ? 1 : id + 1;
+      if (!this.inflight.has(id)) return id;
+    }
+    return undefined;
+  }
+}
+
+/** QoS as a number type guard helper: the smaller of two QoS levels. */
+export function minQos(a: QoS, b: QoS): QoS {
+  return (a < b ? a : b) as QoS;
+}

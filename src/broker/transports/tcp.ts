@@ -1,0 +1,40 @@
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { Broker } from '../broker.js';
+
+/** A listening TCP transport. */
+export interface Listener {
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Serves MQTT over TCP: each socket becomes a broker connection. */
+export async function listenTcp(broker: Broker, host: string, port: number): Promise<Listener> {
+  const server: Server = createServer((socket) => {
+    // Small MQTT packets must not wait for Nagle.
+    socket.setNoDelay(true);
+    broker.handle(socket, 'tcp', socket.remoteAddress);
+  });
+  await listen(server, host, port);
+  const address = server.address() as AddressInfo;
+  return {
+    host,
+    port: address.port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Resolves once the server listens; rejects with a one-line error (e.g. port in use). */
+export function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${error.message}`));
+    };
+    server.once('error', onError);
+    server.listen(port, host);
+    server.once('listening', () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,126 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe } from 'node:test';
+import { createBroker, type Broker, type CreateBrokerOptions } from '../../src/broker/index.js';
+import { freePort } from './ports.js';
+
+export type BrokerKind = 'embedded' | 'mosquitto';
+
+/** A broker started for a test, on a free loopback port. */
+export interface TestBroker {
+  readonly kind: BrokerKind;
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+  readonly wsUrl?: string;
+  /** The core, for the embedded broker only (to inspect state). */
+  readonly broker?: Broker;
+  close(): Promise<void>;
+}
+
+/** Options for either broker: the embedded broker's options and Mosquitto config lines meaning the same. */
+export interface StartOptions {
+  embedded?: CreateBrokerOptions;
+  mosquitto?: string[];
+  /** Also open a WebSocket listener. */
+  websocket?: boolean;
+}
+
+/** Path of the mosquitto binary, or undefined when it is not installed. */
+export const mosquittoPath: string | undefined = (() => {
+  for (const candidate of ['mosquitto', '/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto']) {
+    const r = spawnSync(candidate, ['-h'], { encoding: 'utf8' });
+    if (!r.error) return candidate;
+  }
+  return undefined;
+})();
+
+/** Starts the embedded broker on free loopback ports. */
+export async function startEmbedded(options: StartOptions = {}): Promise<TestBroker> {
+  const running = await createBroker({ sysInterval: 0, ...options.embedded, host: '127.0.0.1', port: 0, wsPort: options.websocket ? 0 : false });
+  return { kind: 'embedded', host: '127.0.0.1', port: running.port!, url: running.url!, wsUrl: running.wsUrl, broker: running.broker, close: () => running.close() };
+}
+
+/** Starts a real `mosquitto` with a generated config on free loopback ports. */
+export async function startMosquitto(options: StartOptions = {}): Promise<TestBroker> {
+  if (!mosquittoPath) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
+  const port = await freePort();
+  const wsPort = options.websocket ? await freePort() : undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'mqttlab-mosquitto-'));
+  const lines = [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    ...(wsPort ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
+    'persistence false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    ...(options.mosquitto ?? []),
+  ];
+  const config = join(dir, 'mosquitto.conf');
+  writeFileSync(config, lines.join('\n') + '\n');
+  const child: ChildProcess = spawn(mosquittoPath, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await waitForPort(port, 5000, () => child.exitCode !== null);
+  } catch (error) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`mosquitto did not start: ${(error as Error).message}\n${stderr}`);
+  }
+  return {
+    kind: 'mosquitto',
+    host: '127.0.0.1',
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}` : undefined,
+    close: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts a broker of the given kind. */
+export function startBroker(kind: BrokerKind, options: StartOptions = {}): Promise<TestBroker> {
+  return kind === 'embedded' ? startEmbedded(options) : startMosquitto(options);
+}
+
+/**
+ * Runs a suite once per broker: the embedded broker always, Mosquitto 2 when it is installed
+ * (skipped with a message otherwise). The suite body receives the kind to pass to startBroker.
+ */
+export function describeEachBroker(title: string, body: (kind: BrokerKind) => void): void {
+  for (const kind of ['embedded', 'mosquitto'] as const) {
+    const skip = kind === 'mosquitto' && !mosquittoPath ? 'mosquitto is not installed' : false;
+    describe(`${title} [${kind}]`, { skip }, () => body(kind));
+  }
+}
+
+async function waitForPort(port: number, timeoutMs: number, gaveUp: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (gaveUp()) throw new Error('process exited');
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`port ${port} not open after ${timeoutMs} ms`);
+}
