@@ -1,0 +1,5 @@
+/** The seed's exercises as runnable programs. */
+export { EXERCISES, exerciseNames, runExercises } from './runner.js';
+export { ExerciseContext } from './context.js';
+export { formatReport, type Check, type ExerciseReport, type Section } from './report.js';
+export * as basicPubsub from './basic-pubsub.js';
