@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerBrokerCommand } from './broker.js';
+import { registerCompareCommand } from './compare.js';
 import { registerExerciseCommand } from './exercise.js';
 
 const program = new Command('mqttlab')
@@ -9,6 +10,7 @@ const program = new Command('mqttlab')
 
 registerBrokerCommand(program);
 registerExerciseCommand(program);
+registerCompareCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   console.error(`mqttlab: ${error.message}`);

@@ -13,6 +13,8 @@ export async function connectMqtt(url: string, options: IClientOptions = {}, bef
   const client = mqtt.connect(url, clientOptions({ ...options, manualConnect: true }));
   beforeConnect?.(client);
   client.connect();
+  // Small MQTT packets must not wait ~40 ms for Nagle's algorithm (MQTT.js leaves it on).
+  (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
   try {
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());

@@ -21,6 +21,8 @@ export interface TracedPacket {
   reasonCode?: number;
   /** Properties of interest (aliases, expiry, subscription ids …), when present. */
   properties?: Record<string, unknown>;
+  /** CONNACK only: whether the broker resumed a stored session. */
+  sessionPresent?: boolean;
 }
 
 /** Records the packets MQTT.js sends and receives (its `packetsend`/`packetreceive` events). */
@@ -65,6 +67,7 @@ export class PacketTrace {
       entry.dup = p.dup;
     }
     if (p.reasonCode !== undefined) entry.reasonCode = p.reasonCode;
+    if (packet.cmd === 'connack') entry.sessionPresent = packet.sessionPresent;
     if (p.properties && Object.keys(p.properties).length > 0) entry.properties = { ...p.properties };
     this.packets.push(entry);
   }
@@ -89,6 +92,7 @@ export function formatPacket(p: TracedPacket): string {
   if (p.messageId !== undefined) parts.push(`id=${p.messageId}`);
   if (p.dup) parts.push('dup');
   if (p.retain) parts.push('retain');
+  if (p.sessionPresent) parts.push('session-present');
   if (p.reasonCode !== undefined && p.reasonCode !== 0) parts.push(`reason=0x${p.reasonCode.toString(16).padStart(2, '0')}`);
   if (p.topic !== undefined) parts.push(p.topic === '' ? '(topic via alias)' : p.topic);
   parts.push(`(${p.bytes} B)`);

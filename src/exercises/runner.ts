@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { resolveBroker } from '../client/index.js';
 import { runBasicPubsub } from './basic-pubsub.js';
+import { runMqtt5Features } from './mqtt5-features.js';
 import { ExerciseContext } from './context.js';
+import { runProtocolComparison } from '../comparison/exercise.js';
 import type { ExerciseReport } from './report.js';
 
 /** The exercises in the seed's order, by the name used on the command line. */
 export const EXERCISES: Record<string, (ctx: ExerciseContext) => Promise<ExerciseReport>> = {
   'basic-pubsub': runBasicPubsub,
+  'mqtt5-features': runMqtt5Features,
+  'protocol-comparison': runProtocolComparison,
 };
 
 /** Names accepted by `mqttlab exercise`. */

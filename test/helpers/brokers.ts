@@ -53,6 +53,8 @@ export async function startMosquitto(options: StartOptions = {}): Promise<TestBr
   const lines = [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
+    // As in mosquitto/config/mosquitto.conf: no Nagle delay on small packets.
+    'set_tcp_nodelay true',
     ...(wsPort ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
     'persistence false',
     'log_dest stderr',

@@ -1,0 +1,240 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A server process this program started on loopback, stopped by `close()`. */
+export interface LocalServer {
+  readonly name: string;
+  readonly port: number;
+  readonly url: string;
+  /** e.g. "mosquitto 2.0.11" or "RabbitMQ 3.10.8". */
+  readonly version: string;
+  /** Milliseconds from spawn until it accepted connections. */
+  readonly startupMs: number;
+  close(): Promise<void>;
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Path of the mosquitto binary, or undefined when it is not installed. */
+export function findMosquitto(): string | undefined {
+  for (const candidate of ['mosquitto', '/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto']) {
+    const r = spawnSync(candidate, ['-h'], { encoding: 'utf8' });
+    if (!r.error) return candidate;
+  }
+  return undefined;
+}
+
+/** Starts Mosquitto with a generated config on a free loopback port (anonymous, no persistence). */
+export async function startMosquitto(): Promise<LocalServer> {
+  const binary = findMosquitto();
+  if (!binary) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
+  const version = /mosquitto version (\S+)/.exec(spawnSync(binary, ['-h'], { encoding: 'utf8' }).stdout)?.[1] ?? '?';
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'mqttlab-cmp-mosquitto-'));
+  const config = join(dir, 'mosquitto.conf');
+  writeFileSync(config, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', ''].join('\n'));
+  const started = Date.now();
+  const child = spawn(binary, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  try {
+    await waitForPort(port, 5000, () => child.exitCode !== null);
+  } catch (error) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`mosquitto did not start: ${(error as Error).message} ${stderr.trim()}`);
+  }
+  return {
+    name: 'mosquitto',
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    version: `Mosquitto ${version}`,
+    startupMs: Date.now() - started,
+    close: async () => {
+      await stopChild(child, 3000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The script that runs a RabbitMQ node in the foreground as the calling user. Debian's /usr/sbin/rabbitmq-server
+ * is a wrapper that switches to the `rabbitmq` user and writes to /var/log/rabbitmq, so the real script under
+ * /usr/lib/rabbitmq/bin is used instead. `RABBITMQ_SERVER_SCRIPT` overrides the search (a path that does not
+ * exist makes RabbitMQ count as not installed).
+ */
+export function findRabbitMq(): string | undefined {
+  const override = process.env.RABBITMQ_SERVER_SCRIPT;
+  if (override) return existsSync(override) ? override : undefined;
+  const candidates = ['/usr/lib/rabbitmq/bin/rabbitmq-server'];
+  const lib = '/usr/lib/rabbitmq/lib';
+  if (existsSync(lib)) for (const d of readdirSync(lib)) candidates.push(join(lib, d, 'sbin', 'rabbitmq-server'));
+  return candidates.find((c) => existsSync(c));
+}
+
+/** The epmd binary (Erlang's port mapper), to stop the one a RabbitMQ node started. */
+function findEpmd(): string | undefined {
+  const candidates = ['/usr/lib/erlang/bin/epmd', '/usr/bin/epmd'];
+  return candidates.find((c) => existsSync(c));
+}
+
+/**
+ * Starts a private RabbitMQ node on loopback and waits (bounded) until it accepts AMQP connections.
+ *
+ * What Debian's RabbitMQ 3.10 needs to run beside anything else on the machine:
+ * - its own node name (RABBITMQ_NODENAME=mqttlab-…@localhost) and its own data, log, config, plugin,
+ *   feature-flag and pid paths, all in a temp dir (RABBITMQ_MNESIA_BASE, RABBITMQ_LOG_BASE, …);
+ *   RABBITMQ_CONF_ENV_FILE points at an empty file so /etc/rabbitmq/rabbitmq-env.conf is not read;
+ * - HOME set to the temp dir: the Erlang VM creates its distribution cookie (~/.erlang.cookie) there;
+ * - Erlang distribution, which every RabbitMQ node runs: epmd on its own port (ERL_EPMD_PORT) bound to
+ *   127.0.0.1 (ERL_EPMD_ADDRESS), and the distribution listener on a free port (RABBITMQ_DIST_PORT, else it
+ *   is AMQP port + 20000, which can exceed 65535) bound to 127.0.0.1 (kernel inet_dist_use_interface);
+ * - `rabbitmq-server` runs the node in the foreground and stops it cleanly on SIGTERM; `rabbitmqctl` is not
+ *   needed (readiness is the AMQP port accepting a connection that gets the 0-9-1 connection.start);
+ * - no plugins (enabled_plugins "[]."), so no management listener on 15672.
+ * The epmd it starts daemonizes; `close()` stops it with `epmd -kill` on its port.
+ */
+export async function startRabbitMq(options: { timeoutMs?: number } = {}): Promise<LocalServer> {
+  const script = findRabbitMq();
+  if (!script) throw new Error('rabbitmq-server is not installed (apt-get install rabbitmq-server)');
+  const timeoutMs = options.timeoutMs ?? 45_000;
+  const [port, distPort, epmdPort] = [await freePort(), await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'mqttlab-cmp-rabbitmq-'));
+  writeFileSync(join(dir, 'rabbitmq.conf'), [`listeners.tcp.1 = 127.0.0.1:${port}`, 'log.console = false', 'log.file.level = warning', ''].join('\n'));
+  writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
+  writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
+  const nodeName = `mqttlab-${process.pid}-${port}@localhost`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    LANG: 'C.UTF-8',
+    HOME: dir,
+    RABBITMQ_CONF_ENV_FILE: join(dir, 'rabbitmq-env.conf'),
+    RABBITMQ_NODENAME: nodeName,
+    RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_DIST_PORT: String(distPort),
+    ERL_EPMD_PORT: String(epmdPort),
+    ERL_EPMD_ADDRESS: '127.0.0.1',
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
+    RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq'),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, 'advanced.config'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
+    RABBITMQ_PLUGINS_EXPAND_DIR: join(dir, 'plugins-expand'),
+    RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
+    RABBITMQ_LOG_BASE: join(dir, 'log'),
+    RABBITMQ_PID_FILE: join(dir, 'rabbitmq.pid'),
+    RABBITMQ_FEATURE_FLAGS_FILE: join(dir, 'feature_flags'),
+    RABBITMQ_QUORUM_DIR: join(dir, 'quorum'),
+    RABBITMQ_STREAM_DIR: join(dir, 'stream'),
+  };
+  const started = Date.now();
+  // Its own process group, so a node that will not stop can be killed with everything it spawned.
+  const child = spawn(script, [], { env, cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  const stop = async () => {
+    await stopChild(child, 15_000, true);
+    const epmd = findEpmd();
+    if (epmd) spawnSync(epmd, ['-kill'], { env: { ...env, ERL_EPMD_PORT: String(epmdPort) }, timeout: 3000, stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort(port, timeoutMs, () => child.exitCode !== null);
+    // The port opens a little before the node serves AMQP; wait for connection.start (bounded).
+    await waitForAmqpStart(port, Math.max(1000, timeoutMs - (Date.now() - started)));
+  } catch (error) {
+    const log = readLog(join(dir, 'log'));
+    await stop();
+    throw new Error(`RabbitMQ did not start within ${timeoutMs} ms: ${(error as Error).message}\n${output.trim()}\n${log}`.trim());
+  }
+  const version = /RabbitMQ (\d+\.\d+\.\d+)/.exec(output)?.[1] ?? '?';
+  return { name: 'rabbitmq', port, url: `amqp://guest:guest@127.0.0.1:${port}`, version: `RabbitMQ ${version}`, startupMs: Date.now() - started, close: stop };
+}
+
+function readLog(dir: string): string {
+  try {
+    return readdirSync(dir)
+      .map((f) => readFileSync(join(dir, f), 'utf8').slice(-2000))
+      .join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; `group` signals the child's whole process group. */
+async function stopChild(child: ChildProcess, graceMs: number, group = false): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      if (group && child.pid) process.kill(-child.pid, s);
+      else child.kill(s);
+    } catch {
+      // already gone
+    }
+  };
+  // For a group, only the script gets SIGTERM: it traps it and stops the Erlang VM cleanly.
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => signal('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitForPort(port: number, timeoutMs: number, gaveUp: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (gaveUp()) throw new Error('the process exited');
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`port ${port} not open after ${timeoutMs} ms`);
+}
+
+/** Sends the AMQP 0-9-1 protocol header and waits for the server's first frame (connection.start). */
+async function waitForAmqpStart(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve(false);
+      }, 2000);
+      socket.once('connect', () => socket.write(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1')));
+      socket.once('data', (d: Buffer) => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(d[0] === 1);
+      });
+      socket.once('error', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('no connection.start from the AMQP port');
+}
