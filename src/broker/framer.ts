@@ -69,3 +69,55 @@ export function peekConnectVersion(frame: Buffer): { name: string; level: number
   if (i + nameLength + 1 > frame.length) return undefined;
   return { name: frame.toString('utf8', i, i + nameLength), level: frame[i + nameLength]! };
 }
+
+/** Raw strings of a frame that must be well-formed UTF-8, and the SUBSCRIBE options bytes. */
+export interface FrameStrings {
+  strings: Buffer[];
+  subscriptionOptions: number[];
+}
+
+/**
+ * The topic name of a PUBLISH, or the topic filters and subscription options of a SUBSCRIBE or
+ * UNSUBSCRIBE, as raw bytes: mqtt-packet decodes strings leniently (ill-formed UTF-8 becomes U+FFFD),
+ * so they are checked here [MQTT-1.5.4-1]. Stops quietly where the frame is too short; the parser reports that.
+ */
+export function frameTopicStrings(frame: Buffer, protocolVersion: number): FrameStrings {
+  const out: FrameStrings = { strings: [], subscriptionOptions: [] };
+  const type = frame[0]! >> 4;
+  if (type !== 3 && type !== 8 && type !== 10) return out;
+  let i = 1;
+  while (i < frame.length && (frame[i]! & 0x80) !== 0) i++;
+  i++;
+  const readString = (): Buffer | undefined => {
+    if (i + 2 > frame.length) return undefined;
+    const end = i + 2 + frame.readUInt16BE(i);
+    if (end > frame.length) return undefined;
+    const bytes = frame.subarray(i + 2, end);
+    i = end;
+    return bytes;
+  };
+  if (type === 3) {
+    const topic = readString();
+    if (topic) out.strings.push(topic);
+    return out;
+  }
+  i += 2; // Packet Identifier
+  if (protocolVersion === 5) {
+    let length = 0;
+    let multiplier = 1;
+    for (let n = 0; n < 4 && i < frame.length; n++) {
+      const byte = frame[i++]!;
+      length += (byte & 0x7f) * multiplier;
+      multiplier *= 128;
+      if ((byte & 0x80) === 0) break;
+    }
+    i += length;
+  }
+  while (i < frame.length) {
+    const filter = readString();
+    if (!filter) break;
+    out.strings.push(filter);
+    if (type === 8 && i < frame.length) out.subscriptionOptions.push(frame[i++]!);
+  }
+  return out;
+}

@@ -20,6 +20,13 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
   const v5 = conn.protocolVersion === 5;
   const properties = packet.properties ?? {};
 
+  // [MQTT-3.1.2-12] a Will QoS of 3 is a Malformed Packet.
+  if (packet.will && (packet.will.qos ?? 0) > 2) throw new ProtocolViolation(ReasonCode.MalformedPacket, 'Will QoS 3');
+  if (!v5 && packet.password !== undefined && packet.username === undefined) {
+    // [MQTT-3.1.2-22] (3.1.1) a Password Flag without the User Name Flag is malformed.
+    throw new ProtocolViolation(ReasonCode.MalformedPacket, 'password without user name');
+  }
+
   if (v5) {
     // [MQTT-3.1.2-... ] Receive Maximum and Maximum Packet Size of 0 are Protocol Errors.
     if (properties.receiveMaximum === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'Receive Maximum of 0');

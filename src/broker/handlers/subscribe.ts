@@ -14,6 +14,10 @@ const MAX_SUBSCRIPTION_ID = 268_435_455;
 export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubscribePacket): void {
   const session = conn.session!;
   const v5 = conn.protocolVersion === 5;
+  // [MQTT-2.2.1-3] SUBSCRIBE needs a non-zero Packet Identifier.
+  if (!packet.messageId) throw new ProtocolViolation(ReasonCode.ProtocolError, 'SUBSCRIBE with Packet Identifier 0');
+  // [MQTT-3.8.3-2] at least one Topic Filter; an empty payload is a Protocol Error.
+  if (packet.subscriptions.length === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'SUBSCRIBE without a topic filter');
   const subscriptionId = v5 ? (packet.properties?.subscriptionIdentifier as number | undefined) : undefined;
   if (subscriptionId !== undefined && (subscriptionId < 1 || subscriptionId > MAX_SUBSCRIPTION_ID)) {
     // [MQTT-3.8.2-?] a Subscription Identifier of 0 is a Protocol Error.

@@ -16,6 +16,11 @@ export async function listenWebSocket(broker: Broker, host: string, port: number
   });
   wss.on('connection', (socket, request: IncomingMessage) => {
     const stream = createWebSocketStream(socket);
+    // [MQTT-6.0.0-1] MQTT travels in binary frames; any other data frame closes the connection. This
+    // listener runs before the stream's own, which would otherwise pass the text on as bytes.
+    socket.prependListener('message', (_data, isBinary) => {
+      if (!isBinary) stream.destroy();
+    });
     broker.handle(stream, 'websocket', request.socket.remoteAddress);
   });
   await listen(http, host, port);
