@@ -1,3 +1,6 @@
+/** The longest delay a Node timer takes as given (2^31-1 ms, about 24.8 days). */
+const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
 /**
  * One timer for all of the broker's timed features (Will Delay, Session Expiry): each adds, checks
  * and removes deadlines by key, and only the earliest deadline holds a Node timer — not one per client.
@@ -36,7 +39,9 @@ export class Deadlines {
   private arm(at: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.armedFor = at;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, at - Date.now()));
+    // Node fires a timer longer than 2^31-1 ms after 1 ms (TimeoutOverflowWarning), which would spin here for
+    // long intervals (e.g. a Session Expiry Interval of weeks): wait at most that long, then re-arm in fire().
+    this.timer = setTimeout(() => this.fire(), Math.min(MAX_TIMER_DELAY_MS, Math.max(0, at - Date.now())));
     this.timer.unref();
   }
 

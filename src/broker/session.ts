@@ -49,6 +49,8 @@ export class Session {
   expiryInterval = 0;
   link: SessionLink | undefined;
   private nextPacketId = 1;
+  /** In-flight PUBLISH ids from an earlier connection not yet resent on this one, oldest first. */
+  private awaitingResend: number[] = [];
 
   constructor(
     readonly clientId: string,
@@ -85,6 +87,7 @@ export class Session {
   /** PUBACK or PUBCOMP: the message is done; the window opens for the next queued one. */
   complete(packetId: number): boolean {
     if (!this.inflight.delete(packetId)) return false;
+    if (this.awaitingResend.length > 0) this.awaitingResend = this.awaitingResend.filter((id) => id !== packetId);
     this.drain(Date.now());
     return true;
   }
@@ -102,12 +105,16 @@ export class Session {
     return true;
   }
 
-  /** Attaches a connection and resends what was in flight, PUBLISH with DUP=1 [MQTT-4.4.0-1]. */
+  /**
+   * Attaches a connection. What was in flight is sent again: PUBREL for released ids, PUBLISH with
+   * DUP=1 for the rest [MQTT-4.4.0-1] — within the client's new Receive Maximum [MQTT-3.3.4-9].
+   */
   attach(link: SessionLink, now: number): void {
     this.link = link;
+    this.awaitingResend = [];
     for (const entry of this.inflight.values()) {
       if (entry.state === 'pubrel') link.sendPubrel(entry.packetId);
-      else link.sendPublish(entry.delivery, entry.packetId, true);
+      else this.awaitingResend.push(entry.packetId);
     }
     this.drain(now);
   }
@@ -116,10 +123,18 @@ export class Session {
     this.link = undefined;
   }
 
-  /** Sends queued messages while the client's Receive Maximum allows, dropping expired ones. */
+  /**
+   * Sends what waits while the client's Receive Maximum allows: first the resends from an earlier
+   * connection (their ids are already counted in flight), then queued messages, dropping expired ones.
+   */
   drain(now: number): void {
     const link = this.link;
     if (!link) return;
+    while (this.awaitingResend.length > 0 && this.inflight.size - this.awaitingResend.length < link.clientReceiveMaximum) {
+      const packetId = this.awaitingResend.shift()!;
+      link.sendPublish(this.inflight.get(packetId)!.delivery, packetId, true);
+    }
+    if (this.awaitingResend.length > 0) return;
     let sent = 0;
     while (sent < this.queue.length && this.inflight.size < link.clientReceiveMaximum) {
       const delivery = this.queue[sent++]!;

@@ -47,6 +47,11 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
       conn.refuseConnect(ReasonCode.ClientIdentifierNotValid, ConnectReturnCode311.IdentifierRejected, 'empty client id without clean session');
       return;
     }
+    if (conn.protocolVersion === 3) {
+      // MQTT 3.1 (MQIsdp) §3.1: the Client Identifier is 1 to 23 characters; there is no assigned id.
+      conn.refuseConnect(ReasonCode.ClientIdentifierNotValid, ConnectReturnCode311.IdentifierRejected, 'MQTT 3.1 CONNECT with an empty client id');
+      return;
+    }
     // [MQTT-3.1.3-6] assign a unique id, returned to an MQTT 5 client [MQTT-3.2.2-16].
     clientId = `mqttlab-${randomBytes(8).toString('hex')}`;
     assignedClientId = clientId;

@@ -27,7 +27,7 @@ export function handlePublish(broker: Broker, conn: Connection, packet: IPublish
       return;
     }
     if (session.inboundQos2.size >= broker.options.receiveMaximum) {
-      // [MQTT-3.3.4-9] more unacknowledged QoS 2 than our Receive Maximum.
+      // [MQTT-3.3.4-7] more unacknowledged QoS 2 than our Receive Maximum.
       throw new ProtocolViolation(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
     }
   }

@@ -12,8 +12,6 @@ export interface SessionSnapshot {
   inflight: Array<{ packetId: number; delivery: Delivery; state: 'publish' | 'pubrel' }>;
   queue: Delivery[];
   inboundQos2: number[];
-  /** A will still waiting for its delay when the snapshot was taken, with its due time. */
-  pendingWill?: { message: Message; at: number };
 }
 
 /**
