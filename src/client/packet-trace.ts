@@ -89,7 +89,7 @@ export function formatPacket(p: TracedPacket): string {
   const arrow = p.direction === 'out' ? '→' : '←';
   const parts = [`${arrow} ${p.type.padEnd(9)}`];
   if (p.qos !== undefined) parts.push(`qos=${p.qos}`);
-  if (p.messageId !== undefined) parts.push(`id=${p.messageId}`);
+  if (p.messageId !== undefined && p.qos !== 0) parts.push(`id=${p.messageId}`);
   if (p.dup) parts.push('dup');
   if (p.retain) parts.push('retain');
   if (p.sessionPresent) parts.push('session-present');

@@ -3,6 +3,7 @@ export { EXERCISES, exerciseNames, runExercises } from './runner.js';
 export { ExerciseContext } from './context.js';
 export { formatReport, type Check, type ExerciseReport, type Section } from './report.js';
 export * as basicPubsub from './basic-pubsub.js';
+export * as qosLevels from './qos-levels.js';
 export * as retainedLastwill from './retained-lastwill.js';
 export * as mqtt5Features from './mqtt5-features.js';
 export * as protocolComparison from '../comparison/index.js';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolveBroker } from '../client/index.js';
 import { runBasicPubsub } from './basic-pubsub.js';
+import { runQosLevels } from './qos-levels.js';
 import { runRetainedLastwill } from './retained-lastwill.js';
 import { runMqtt5Features } from './mqtt5-features.js';
 import { ExerciseContext } from './context.js';
@@ -10,6 +11,7 @@ import type { ExerciseReport } from './report.js';
 /** The exercises in the seed's order, by the name used on the command line. */
 export const EXERCISES: Record<string, (ctx: ExerciseContext) => Promise<ExerciseReport>> = {
   'basic-pubsub': runBasicPubsub,
+  'qos-levels': runQosLevels,
   'retained-lastwill': runRetainedLastwill,
   'mqtt5-features': runMqtt5Features,
   'protocol-comparison': runProtocolComparison,
