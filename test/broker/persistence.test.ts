@@ -97,7 +97,7 @@ for (const impl of IMPLEMENTATIONS) {
       await store.close();
     });
 
-    test('a session snapshot comes back whole: subscriptions, in-flight, queue, inbound QoS 2 ids, pending will', async () => {
+    test('a session snapshot comes back whole: subscriptions, in-flight, queue, inbound QoS 2 ids', async () => {
       const store = await impl.create();
       const s = snapshot('c1');
       store.saveSession(s);
