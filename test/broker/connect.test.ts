@@ -288,4 +288,14 @@ describeEachBroker('CONNACK properties (MQTT 5)', (kind) => {
       await b.close();
     }
   });
+  test('a CONNECT with an Authentication Method we do not offer gets CONNACK 0x8C Bad authentication method (§4.12)', async () => {
+    const b = await startBroker(kind);
+    try {
+      const { client, connack } = await RawClient.connect(b.port, { clientId: 'auth-method', properties: { authenticationMethod: 'SCRAM-SHA-1' } });
+      assert.equal(connack.reasonCode, 0x8c);
+      assert.ok(await client.closedWithin(2000));
+    } finally {
+      await b.close();
+    }
+  });
 });
