@@ -152,7 +152,6 @@ export function dimensionTable(report: ComparisonReport): DimensionRow[] {
   const mqtt311 = row('MQTT 3.1.1 QoS 0');
   const mqttAlias = row('MQTT 5.0 QoS 0, Topic Alias (after first use)');
   const amqpPlain = row('AMQP 0-9-1 no confirms, consumer acks');
-  const kafka1 = row('Kafka, batch of 1');
   const kafka100 = row('Kafka, batch of 100 (per message)');
   const rest = row('Pub/Sub REST publish (HTTP/1.1 + JSON + base64)');
   const grpcLater = row('Pub/Sub gRPC Publish, later call (HPACK-indexed headers)');

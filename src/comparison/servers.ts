@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { findMosquitto, freePort, waitForPort } from '../util/index.js';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,26 +17,7 @@ export interface LocalServer {
   close(): Promise<void>;
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Path of the mosquitto binary, or undefined when it is not installed. */
-export function findMosquitto(): string | undefined {
-  for (const candidate of ['mosquitto', '/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto']) {
-    const r = spawnSync(candidate, ['-h'], { encoding: 'utf8' });
-    if (!r.error) return candidate;
-  }
-  return undefined;
-}
+export { findMosquitto } from '../util/index.js';
 
 /** Starts Mosquitto with a generated config on a free loopback port (anonymous, no persistence). */
 export async function startMosquitto(): Promise<LocalServer> {
@@ -192,24 +174,6 @@ async function stopChild(child: ChildProcess, graceMs: number, group = false): P
   const timer = setTimeout(() => signal('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
-}
-
-async function waitForPort(port: number, timeoutMs: number, gaveUp: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (gaveUp()) throw new Error('the process exited');
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`port ${port} not open after ${timeoutMs} ms`);
 }
 
 /** Sends the AMQP 0-9-1 protocol header and waits for the server's first frame (connection.start). */

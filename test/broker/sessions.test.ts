@@ -37,16 +37,6 @@ async function subscribe(client: RawClient, topic: string, qos: QoS, messageId =
 /** Waits for the next PUBLISH. */
 const nextPublish = (client: RawClient, timeoutMs = 3000) => client.expect('publish', timeoutMs) as Promise<IPublishPacket>;
 
-/** True when no PUBLISH arrives within `ms`. */
-async function noPublishWithin(client: RawClient, ms: number): Promise<boolean> {
-  try {
-    await client.expect('publish', ms);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 const text = (p: IPublishPacket) => p.payload.toString();
 
 describeEachBroker('Sessions', (kind) => {
@@ -106,9 +96,9 @@ describeEachBroker('Sessions', (kind) => {
     const fresh = await open(b.port, 'clean-discard', { clean: true, expiry: 60 });
     try {
       assert.equal(fresh.connack.sessionPresent, false);
-      assert.ok(await noPublishWithin(fresh.client, 300), 'the queued message was discarded');
+      assert.ok(await fresh.client.nothingWithin('publish', 300), 'the queued message was discarded');
       await pub.publishAsync('discard/t', 'after clean start', { qos: 1 });
-      assert.ok(await noPublishWithin(fresh.client, 300), 'the old subscription was discarded');
+      assert.ok(await fresh.client.nothingWithin('publish', 300), 'the old subscription was discarded');
     } finally {
       await fresh.client.disconnect();
     }
@@ -126,7 +116,7 @@ describeEachBroker('Sessions', (kind) => {
     const again = await open(b.port, 'sei-zero', { clean: false, expiry: 0 });
     try {
       assert.equal(again.connack.sessionPresent, false);
-      assert.ok(await noPublishWithin(again.client, 300), 'nothing was kept for the ended session');
+      assert.ok(await again.client.nothingWithin('publish', 300), 'nothing was kept for the ended session');
       if (b.broker) assert.equal(b.broker.sessions.get('sei-zero')?.subscriptions.size, 0);
     } finally {
       await again.client.disconnect();
@@ -155,7 +145,7 @@ describeEachBroker('Sessions', (kind) => {
       try {
         assert.equal(late.connack.sessionPresent, false, 'gone after the interval');
         await pub.publishAsync('sei1/t', 'after expiry', { qos: 1 });
-        assert.ok(await noPublishWithin(late.client, 300), 'the subscription expired with the session');
+        assert.ok(await late.client.nothingWithin('publish', 300), 'the subscription expired with the session');
       } finally {
         await late.client.disconnect();
       }
@@ -257,7 +247,7 @@ describeEachBroker('Sessions', (kind) => {
       ]);
       // First deliveries, not retransmissions: DUP=0 [MQTT-3.3.1-2].
       assert.deepEqual(got.map((p) => p.dup), [false, false, false]);
-      assert.ok(await noPublishWithin(again.client, 300), 'the QoS 0 message was not queued');
+      assert.ok(await again.client.nothingWithin('publish', 300), 'the QoS 0 message was not queued');
       again.client.send({ cmd: 'puback', messageId: got[0]!.messageId!, reasonCode: 0 });
       again.client.send({ cmd: 'pubrec', messageId: got[1]!.messageId!, reasonCode: 0 });
       again.client.send({ cmd: 'puback', messageId: got[2]!.messageId!, reasonCode: 0 });
@@ -290,7 +280,7 @@ describeEachBroker('Sessions', (kind) => {
       assert.equal(resent.topic, 'resend/1');
       assert.equal(text(resent), 'ack me');
       again.client.send({ cmd: 'puback', messageId: resent.messageId!, reasonCode: 0 });
-      assert.ok(await noPublishWithin(again.client, 300), 'sent once more only');
+      assert.ok(await again.client.nothingWithin('publish', 300), 'sent once more only');
     } finally {
       again.client.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
       await again.client.closedWithin(2000);
@@ -320,7 +310,7 @@ describeEachBroker('Sessions', (kind) => {
         for (let i = 0; i < 3; i++) assert.equal((await nextPublish(again.client)).dup, true);
       } else {
         assert.deepEqual([text(a), text(c), a.dup, c.dup], ['m0', 'm1', true, true]);
-        assert.ok(await noPublishWithin(again.client, 300), 'no third PUBLISH while two are unacknowledged');
+        assert.ok(await again.client.nothingWithin('publish', 300), 'no third PUBLISH while two are unacknowledged');
         again.client.send({ cmd: 'puback', messageId: a.messageId!, reasonCode: 0 });
         const next = await nextPublish(again.client);
         assert.deepEqual([text(next), next.dup], ['m2', true], 'each PUBACK lets the next resend out');
@@ -344,7 +334,7 @@ describeEachBroker('Sessions', (kind) => {
     const again = await open(b.port, 'no-resend', { clean: false, expiry: 60 });
     try {
       assert.equal(again.connack.sessionPresent, true);
-      assert.ok(await noPublishWithin(again.client, 500));
+      assert.ok(await again.client.nothingWithin('publish', 500));
     } finally {
       again.client.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
       await again.client.closedWithin(2000);
@@ -395,7 +385,7 @@ describeEachBroker('Sessions', (kind) => {
       assert.equal(pubrel.messageId, original.messageId, 'PUBREL with the original Packet Identifier');
       assert.equal(again.client.all('publish').length, 0, 'the PUBLISH is not sent again');
       again.client.send({ cmd: 'pubcomp', messageId: original.messageId!, reasonCode: 0 });
-      assert.ok(await noPublishWithin(again.client, 300));
+      assert.ok(await again.client.nothingWithin('publish', 300));
       assert.equal(again.client.all('pubrel').length, 1);
     } finally {
       again.client.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
@@ -568,7 +558,7 @@ describeEachBroker('Session takeover', (kind) => {
       assert.ok(await old.client.closedWithin(2000));
       assertTakenOver(kind, old.client);
       await pub.publishAsync('takeover/clean', 'old subscription', { qos: 1 });
-      assert.ok(await noPublishWithin(next.client, 300), 'the old session and its subscription are gone');
+      assert.ok(await next.client.nothingWithin('publish', 300), 'the old session and its subscription are gone');
     } finally {
       await next.client.disconnect();
     }
@@ -582,7 +572,7 @@ describeEachBroker('Session takeover', (kind) => {
       assert.equal(next.connack.sessionPresent, false);
       assert.ok(await old.client.closedWithin(2000));
       await pub.publishAsync('takeover/sei0', 'old subscription', { qos: 1 });
-      assert.ok(await noPublishWithin(next.client, 300), 'the old subscription ended with its session');
+      assert.ok(await next.client.nothingWithin('publish', 300), 'the old subscription ended with its session');
     } finally {
       next.client.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
       await next.client.closedWithin(2000);

@@ -15,15 +15,6 @@ async function subscribe(client: RawClient, subscriptions: Subscription[], subsc
   return suback.granted as number[];
 }
 
-async function noPublishWithin(client: RawClient, ms: number): Promise<boolean> {
-  try {
-    await client.expect('publish', ms);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 const publish = (client: RawClient, topic: string, payload: string, o: { qos?: 0 | 1 | 2; retain?: boolean; messageId?: number; dup?: boolean } = {}) =>
   client.send({ cmd: 'publish', topic, payload, qos: o.qos ?? 0, retain: o.retain ?? false, dup: o.dup ?? false, messageId: o.messageId });
 
@@ -48,7 +39,7 @@ describeEachBroker('Subscription options and identifiers', (kind) => {
     await subscribe(other, [{ topic: 'nl/t', qos: 0 }]);
     publish(self, 'nl/t', 'mine');
     assert.equal((await other.expect('publish')).payload.toString(), 'mine');
-    assert.ok(await noPublishWithin(self, 300), 'the publisher did not get its own message back');
+    assert.ok(await self.nothingWithin('publish', 300), 'the publisher did not get its own message back');
   });
 
   test('Retain As Published keeps RETAIN=1 on live delivery; without it RETAIN is 0 [MQTT-3.3.1-12], [MQTT-3.3.1-13]', async () => {
@@ -73,7 +64,7 @@ describeEachBroker('Subscription options and identifiers', (kind) => {
       let n = 0;
       for (let round = 0; round < 2; round++) {
         await subscribe(client, [{ topic: 'rh/t', qos: 0, rh }], undefined, round + 1);
-        if (!(await noPublishWithin(client, 300))) n++;
+        if (!(await client.nothingWithin('publish', 300))) n++;
       }
       counts.push(n);
     }
@@ -109,7 +100,7 @@ describeEachBroker('Subscription options and identifiers', (kind) => {
     } else {
       assert.equal(first.qos, 2, 'the highest granted QoS');
       assert.deepEqual([first.properties?.subscriptionIdentifier].flat().sort(), [1, 2], 'both identifiers');
-      assert.ok(await noPublishWithin(sub, 300), 'delivered once');
+      assert.ok(await sub.nothingWithin('publish', 300), 'delivered once');
     }
   });
 
@@ -133,7 +124,7 @@ describeEachBroker('Subscription options and identifiers', (kind) => {
     pub.send({ cmd: 'pubrel', messageId: 5 });
     assert.equal((await pub.expect('pubcomp')).messageId, 5);
     assert.equal((await sub.expect('publish')).payload.toString(), 'once');
-    assert.ok(await noPublishWithin(sub, 300), 'not delivered a second time');
+    assert.ok(await sub.nothingWithin('publish', 300), 'not delivered a second time');
     // After PUBCOMP the id is free: a new message with it is a new message.
     publish(pub, 'eo/t', 'again', { qos: 2, messageId: 5 });
     await pub.expect('pubrec');
@@ -188,7 +179,7 @@ describeEachBroker('Shared subscriptions, edge cases', (kind) => {
       here.send({ cmd: 'puback', messageId: p.messageId!, reasonCode: 0 });
     }
     assert.deepEqual(got, expected);
-    assert.ok(await noPublishWithin(here, 300));
+    assert.ok(await here.nothingWithin('publish', 300));
     const back = await RawClient.connect(b.port, { clientId: 'sh-away', clean: true });
     open.push(back.client);
   });
@@ -201,7 +192,7 @@ describeEachBroker('Shared subscriptions, edge cases', (kind) => {
     await subscribe(member, [{ topic: '$share/g/shr/t', qos: 1 }]);
     // §3.3.1.3 sends retained messages when a new Non-shared Subscription is made; Mosquitto 2.0.11 also
     // sends them to a new shared subscription.
-    assert.equal(await noPublishWithin(member, 400), kind !== 'mosquitto');
+    assert.equal(await member.nothingWithin('publish', 400), kind !== 'mosquitto');
     publish(pub, 'shr/t', '', { retain: true });
   });
 

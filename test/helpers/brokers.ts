@@ -1,11 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'node:test';
 import { createBroker, type Broker, type CreateBrokerOptions } from '../../src/broker/index.js';
-import { freePort } from './ports.js';
+import { findMosquitto, freePort, waitForPort } from '../../src/util/index.js';
 
 export type BrokerKind = 'embedded' | 'mosquitto';
 
@@ -30,13 +29,7 @@ export interface StartOptions {
 }
 
 /** Path of the mosquitto binary, or undefined when it is not installed. */
-export const mosquittoPath: string | undefined = (() => {
-  for (const candidate of ['mosquitto', '/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto']) {
-    const r = spawnSync(candidate, ['-h'], { encoding: 'utf8' });
-    if (!r.error) return candidate;
-  }
-  return undefined;
-})();
+export const mosquittoPath: string | undefined = findMosquitto();
 
 /** Starts the embedded broker on free loopback ports. */
 export async function startEmbedded(options: StartOptions = {}): Promise<TestBroker> {
@@ -107,22 +100,4 @@ export function describeEachBroker(title: string, body: (kind: BrokerKind) => vo
     const skip = kind === 'mosquitto' && !mosquittoPath ? 'mosquitto is not installed' : false;
     describe(`${title} [${kind}]`, { skip }, () => body(kind));
   }
-}
-
-async function waitForPort(port: number, timeoutMs: number, gaveUp: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (gaveUp()) throw new Error('process exited');
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} not open after ${timeoutMs} ms`);
 }

@@ -100,6 +100,16 @@ export class RawClient {
     return Promise.race([this.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
   }
 
+  /** True when no packet of this type arrives within `ms` (for "was not delivered" assertions). */
+  async nothingWithin(cmd: PacketCmd, ms: number): Promise<boolean> {
+    try {
+      await this.expect(cmd, ms);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
   /** Packets of a type received so far. */
   all<C extends PacketCmd>(cmd: C): Array<Extract<Packet, { cmd: C }>> {
     return this.received.filter((p) => p.cmd === cmd) as Array<Extract<Packet, { cmd: C }>>;
