@@ -2,15 +2,23 @@
 import { Command } from 'commander';
 import { registerBrokerCommand } from './broker.js';
 import { registerCompareCommand } from './compare.js';
+import { registerDashboardCommand } from './dashboard.js';
 import { registerExerciseCommand } from './exercise.js';
+import { registerFleetCommand } from './fleet.js';
+import { registerIngestCommand } from './ingest.js';
+import { registerStartCommand } from './start.js';
 
 const program = new Command('mqttlab')
   .description('MQTT 5 end to end: an embeddable broker, the seed exercises, a telemetry system and honest numbers')
   .version('0.1.0');
 
+registerStartCommand(program);
 registerBrokerCommand(program);
 registerExerciseCommand(program);
+registerFleetCommand(program);
+registerIngestCommand(program);
 registerCompareCommand(program);
+registerDashboardCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   console.error(`mqttlab: ${error.message}`);

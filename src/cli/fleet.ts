@@ -1,0 +1,110 @@
+import type { Command } from 'commander';
+import { resolveBroker } from '../client/index.js';
+import { startFleet, type Fleet } from '../telemetry/index.js';
+import { fmt, startStatusLine } from './status-line.js';
+import { onShutdown, parseInteger } from './util.js';
+
+interface FleetCommandOptions {
+  devices: number;
+  sites?: number;
+  interval: number;
+  chaos?: boolean;
+  chaosEvery: number;
+  seed: number;
+  broker?: string;
+  duration?: number;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+/** `mqttlab fleet`: simulated devices against a broker until Ctrl-C or `--duration`. */
+export function registerFleetCommand(program: Command): void {
+  program
+    .command('fleet')
+    .description('run a fleet of simulated IoT devices: presence with a will, telemetry, alerts, request/reply commands')
+    .option('-d, --devices <count>', 'devices, each with its own MQTT connection', parseInteger, 50)
+    .option('--sites <count>', 'sites the devices are spread over (default: one per 20 devices)', parseInteger)
+    .option('-i, --interval <ms>', 'milliseconds between two rounds of readings of one device (3 readings each)', parseInteger, 2000)
+    .option('--chaos', 'now and then drop a device without DISCONNECT (its will says offline) and bring it back')
+    .option('--chaos-every <ms>', 'with --chaos: milliseconds between two drops', parseInteger, 5000)
+    .option('--seed <n>', 'seed of the sensor models and of chaos (same seed, same readings)', parseInteger, 1)
+    .option('-b, --broker <url>', 'broker URL (default: $MQTT_URL, else an embedded broker started for the run)')
+    .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)', parseInteger)
+    .option('--json', 'print a JSON summary on stdout when the fleet stops (no status line)')
+    .option('-v, --verbose', 'log chaos drops and returns, and errors')
+    .addHelpText(
+      'after',
+      `
+Each device dev-NNN at site-K:
+  devices/<id>/status                 retained "online"; its will (retained "offline", QoS 1) says offline
+                                      when the connection drops without DISCONNECT
+  telemetry/<site>/<id>/<metric>      {"v","unit","ts"} at QoS 0: temperature, humidity, battery
+  alerts/<site>/<id>                  {"id","type","message","v","ts"} at QoS 1 (high temperature, low battery)
+  commands/<id>/<command>             answered on the request's Response Topic with its Correlation Data,
+                                      at QoS 2: ping, status, set-interval {"intervalMs"}, alert {"message"}
+
+Examples:
+  mqttlab fleet --devices 200 --interval 1000 --broker mqtt://localhost:1883
+  mqttlab fleet --devices 20 --chaos -v
+  mqttlab fleet --devices 500 --duration 60 --json | jq .sent
+  mosquitto_rr -V 5 -t commands/dev-001/ping -e replies/me -m '{}'    # ask a device, print its reply
+`,
+    )
+    .action(async (opts: FleetCommandOptions) => {
+      const target = await resolveBroker(opts.broker, { websocket: true });
+      const log = (line: string) => (opts.json ? console.error(line) : console.log(line));
+      log(`mqttlab fleet: ${opts.devices} devices → ${target.label}${target.embedded?.wsUrl ? ` (WebSocket ${target.embedded.wsUrl})` : ''}`);
+      const startedAt = Date.now();
+      let fleet: Fleet;
+      try {
+        fleet = await startFleet({
+          url: target.url,
+          devices: opts.devices,
+          sites: opts.sites,
+          intervalMs: opts.interval,
+          seed: opts.seed,
+          chaos: opts.chaos ? { everyMs: opts.chaosEvery } : false,
+          onEvent: (event) => {
+            if (event.type === 'connected') {
+              if (process.stderr.isTTY && (event.done % 10 === 0 || event.done === event.total)) process.stderr.write(`\r\x1b[Kconnecting ${event.done}/${event.total}`);
+              if (process.stderr.isTTY && event.done === event.total) process.stderr.write('\n');
+            } else if (opts.verbose) {
+              console.error(`${new Date().toISOString()} ${event.type} ${event.device}${event.type === 'error' ? `: ${event.message}` : ''}`);
+            }
+          },
+        });
+      } catch (error) {
+        await target.close();
+        throw error;
+      }
+      log(`  all ${opts.devices} online in ${((Date.now() - startedAt) / 1000).toFixed(1)} s · Ctrl-C stops (each device says offline, then DISCONNECT)`);
+      const runStart = Date.now();
+      let lastCount = 0;
+      let lastAt = runStart;
+      const status = opts.json
+        ? { stop: () => {} }
+        : startStatusLine(() => {
+            const s = fleet.sent;
+            const now = Date.now();
+            const total = s.qos0 + s.qos1 + s.qos2;
+            const rate = ((total - lastCount) * 1000) / Math.max(1, now - lastAt);
+            lastCount = total;
+            lastAt = now;
+            return `● ${fleet.online()}/${opts.devices} online · ${rate.toFixed(0)} msg/s · telemetry ${fmt(s.telemetry)} · alerts ${fmt(s.alerts)} · replies ${fmt(s.replies)} · errors ${fmt(s.errors)}`;
+          });
+      let stopping = false;
+      const stop = async () => {
+        if (stopping) return;
+        stopping = true;
+        status.stop();
+        await fleet.stop();
+        await target.close();
+        const seconds = (Date.now() - runStart) / 1000;
+        const summary = { devices: opts.devices, seconds: Math.round(seconds * 10) / 10, sent: fleet.sent, messagesPerSecond: Math.round(((fleet.sent.qos0 + fleet.sent.qos1 + fleet.sent.qos2) / seconds) * 10) / 10 };
+        if (opts.json) console.log(JSON.stringify(summary, null, 2));
+        else console.log(`fleet stopped after ${summary.seconds} s: ${fmt(fleet.sent.telemetry)} readings, ${fmt(fleet.sent.alerts)} alerts, ${fmt(fleet.sent.replies)} replies (${summary.messagesPerSecond} msg/s)`);
+      };
+      if (opts.duration !== undefined) setTimeout(() => stop().then(() => process.exit(0)), opts.duration * 1000);
+      onShutdown(stop);
+    });
+}

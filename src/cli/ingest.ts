@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { brokerUrlFrom, resolveBroker } from '../client/index.js';
+import { startIngest } from '../telemetry/index.js';
+import { fmt, startStatusLine } from './status-line.js';
+import { onShutdown, parseInteger } from './util.js';
+
+interface IngestCommandOptions {
+  workers: number;
+  group: string;
+  db: string;
+  retentionHours: number;
+  port: number;
+  host: string;
+  broker?: string;
+  wsUrl?: string;
+  verbose?: boolean;
+}
+
+/** `mqttlab ingest`: shared-subscription workers writing telemetry to SQLite, with the JSON API. */
+export function registerIngestCommand(program: Command): void {
+  program
+    .command('ingest')
+    .description('ingest telemetry through a shared subscription into SQLite and serve the JSON API')
+    .option('-k, --workers <count>', 'workers (MQTT connections) in the shared-subscription group', parseInteger, 3)
+    .option('-g, --group <name>', 'shared-subscription group: $share/<group>/telemetry/+/+/+ and .../alerts/+/+', 'ingest')
+    .option('--db <path>', 'SQLite file (WAL mode); :memory: keeps nothing', 'data/telemetry.db')
+    .option('--retention-hours <hours>', 'delete readings and alerts older than this (0 keeps all)', parseInteger, 24)
+    .option('-p, --port <port>', 'HTTP port of the JSON API (0 = any free port)', parseInteger, 8081)
+    .option('-H, --host <address>', 'interface of the HTTP API', '127.0.0.1')
+    .option('-b, --broker <url>', 'broker URL (default: $MQTT_URL, else an embedded broker started for the run)')
+    .option('--ws-url <url>', "the broker's WebSocket URL, handed to the dashboard by /api/config")
+    .option('-v, --verbose', 'log every rejected message and why')
+    .addHelpText(
+      'after',
+      `
+Readings (QoS 0) are written in batches (one transaction per 100 ms); an alert (QoS 1) is written before
+its PUBACK goes out, and workers keep their sessions (Session Expiry 300 s) so alerts raised while
+ingestion restarts are delivered when it is back. A presence registry follows devices/+/status.
+
+API (GET):  /api/devices  /api/devices/<id>  /api/devices/<id>/latest  /api/stats  /api/workers
+            /api/alerts?limit=&device=  /api/series?device=&metric=&from=&to=&points=  /api/config
+
+Examples:
+  mqttlab ingest --broker mqtt://localhost:1883 --workers 4
+  curl -s localhost:8081/api/stats | jq .
+  curl -s 'localhost:8081/api/series?device=dev-001&metric=temperature&points=60' | jq '.points[-1]'
+`,
+    )
+    .action(async (opts: IngestCommandOptions) => {
+      const target = await resolveBroker(opts.broker, { websocket: true });
+      const wsUrl = opts.wsUrl ?? target.embedded?.wsUrl ?? (/^wss?:/.test(brokerUrlFrom(opts.broker) ?? '') ? brokerUrlFrom(opts.broker) : undefined);
+      const ingest = await startIngest({
+        url: target.url,
+        workers: opts.workers,
+        group: opts.group,
+        dbPath: opts.db,
+        retentionHours: opts.retentionHours,
+        httpPort: opts.port,
+        httpHost: opts.host,
+        wsUrl,
+        onRejected: opts.verbose ? (topic, why) => console.error(`${new Date().toISOString()} rejected ${topic}: ${why}`) : undefined,
+      }).catch(async (error: NodeJS.ErrnoException) => {
+        await target.close();
+        throw new Error(error.code === 'EADDRINUSE' ? `HTTP port ${opts.port} is in use: pass --port 0 or another port` : error.message);
+      });
+      console.log(`mqttlab ingest: ${opts.workers} workers in $share/${opts.group} on ${target.label}, store ${opts.db}`);
+      console.log(`  API ${ingest.apiUrl}/stats · Ctrl-C stops (flushes the last batch)`);
+      const status = startStatusLine(() => {
+        const s = ingest.stats();
+        const r = s.ratesPerSecond;
+        return `● ${s.online}/${s.devices} online · ${(r.qos0 + r.qos1 + r.qos2).toFixed(1)} msg/s · stored ${fmt(s.readings)} readings ${fmt(s.alerts)} alerts · backlog ${fmt(s.backlog)} · workers ${s.workersConnected}/${s.workers}`;
+      });
+      onShutdown(async () => {
+        status.stop();
+        const s = ingest.stats();
+        await ingest.stop();
+        await target.close();
+        console.log(`ingest stopped: ${fmt(s.readings)} readings and ${fmt(s.alerts)} alerts stored this run (${s.store.path})`);
+      });
+    });
+}

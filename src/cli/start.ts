@@ -1,0 +1,142 @@
+import type { Command } from 'commander';
+import { createBroker, type RunningBroker } from '../broker/index.js';
+import { brokerUrlFrom } from '../client/index.js';
+import { createDashboardHandler } from '../dashboard/index.js';
+import { startFleet, startIngest, type Fleet, type Ingest } from '../telemetry/index.js';
+import { fmt, startStatusLine } from './status-line.js';
+import { parseInteger, onShutdown } from './util.js';
+
+interface StartOptions {
+  port: number;
+  host: string;
+  devices: number;
+  sites?: number;
+  interval?: number;
+  workers: number;
+  chaos?: boolean;
+  db?: string;
+  mqttPort?: number;
+  wsPort?: number;
+  broker?: string;
+  wsUrl?: string;
+  status: boolean;
+}
+
+/** `mqttlab start` (and `npm start`): the whole telemetry system in one process. */
+export function registerStartCommand(program: Command): void {
+  program
+    .command('start')
+    .description('run the IoT telemetry system: embedded broker, device fleet, ingestion and the web dashboard')
+    .option('-p, --port <port>', 'HTTP port of the dashboard and the JSON API (0 = any free port)', parseInteger, 8080)
+    .option('-H, --host <address>', 'interface for the HTTP server and the embedded broker (0.0.0.0 for other machines)', '127.0.0.1')
+    .option('-d, --devices <count>', 'simulated devices', parseInteger, 50)
+    .option('--sites <count>', 'sites the devices are spread over (round robin)', parseInteger)
+    .option('--interval <ms>', 'milliseconds between two readings of one device', parseInteger)
+    .option('-k, --workers <count>', 'ingest workers sharing $share/ingest/... subscriptions', parseInteger, 3)
+    .option('--chaos', 'now and then drop a device without DISCONNECT (its will says offline) and bring it back')
+    .option('--db <path>', 'SQLite file of the ingest store (default: under ./data/)')
+    .option('--mqtt-port <port>', 'TCP port of the embedded broker (default 1883, or a free port when 1883 is taken; 0 = any free port)', parseInteger)
+    .option('--ws-port <port>', 'WebSocket port of the embedded broker, used by the browser (default 9001, or a free port when taken)', parseInteger)
+    .option('-b, --broker <url>', 'use this broker instead of the embedded one (default: $MQTT_URL, else embedded)')
+    .option('--ws-url <url>', "with --broker: the broker's MQTT-over-WebSocket URL for the browser (e.g. ws://localhost:9001)")
+    .option('--no-status', 'no live status line on the terminal')
+    .addHelpText(
+      'after',
+      `
+What runs:
+  broker     the embedded MQTT 5 broker on TCP and WebSocket (or --broker URL [--ws-url URL])
+  fleet      --devices simulated devices: retained online/offline presence with a will, telemetry at
+             QoS 0 on telemetry/<site>/<device>/<metric>, alerts at QoS 1, commands answered by request/reply
+             at QoS 2 (see docs/telemetry.md)
+  ingestion  --workers clients in the shared subscription group "ingest" writing to SQLite, and the
+             JSON API under /api/ (devices, latest, series, workers, stats, alerts, config)
+  dashboard  http://<host>:<port>/ — device grid, charts, rates by QoS, work per worker, a command button,
+             and /flow.html: the packets of a QoS 0/1/2 publish drawn from real traffic
+Ctrl-C stops everything: the fleet disconnects, ingestion flushes, the broker closes.
+
+Examples:
+  mqttlab start                                  # http://127.0.0.1:8080/, 50 devices, 3 workers
+  mqttlab start --devices 200 --workers 4 --chaos --port 0
+  mqttlab start --broker mqtt://localhost:1883 --ws-url ws://localhost:9001   # docker compose's Mosquitto
+`,
+    )
+    .action(async (opts: StartOptions) => {
+      await start(opts);
+    });
+}
+
+async function start(opts: StartOptions): Promise<void> {
+  const external = brokerUrlFrom(opts.broker);
+  let embedded: RunningBroker | undefined;
+  let ingest: Ingest | undefined;
+  let fleet: Fleet | undefined;
+  let status: { stop(): void } | undefined;
+  let wsUrl: string | undefined;
+  const stopAll = async () => {
+    status?.stop();
+    await fleet?.stop();
+    await ingest?.stop();
+    await embedded?.close();
+  };
+  try {
+    if (!external) {
+      embedded = await startEmbedded(opts);
+    }
+    const url = external ?? embedded!.url!;
+    wsUrl = opts.wsUrl ?? (external ? (/^wss?:/.test(external) ? external : undefined) : embedded!.wsUrl);
+    ingest = await startIngest({
+      url,
+      workers: opts.workers,
+      dbPath: opts.db,
+      httpPort: opts.port,
+      httpHost: opts.host,
+      wsUrl,
+      staticHandler: createDashboardHandler(),
+    }).catch((error: NodeJS.ErrnoException) => {
+      throw new Error(error.code === 'EADDRINUSE' ? `HTTP port ${opts.port} is in use: pass --port 0 or another port` : error.message);
+    });
+    fleet = await startFleet({ url, devices: opts.devices, sites: opts.sites, intervalMs: opts.interval, chaos: opts.chaos });
+  } catch (error) {
+    await stopAll().catch(() => {});
+    throw error;
+  }
+  const base = ingest.apiUrl.replace(/\/api\/?$/, '').replace(/\/$/, '');
+  console.log('mqttlab telemetry system');
+  console.log(`  dashboard    ${base}/`);
+  console.log(`  packet flow  ${base}/flow.html`);
+  console.log(`  JSON API     ${base}/api/stats  (devices, devices/<id>/latest, series, workers, alerts, config)`);
+  console.log(`  broker       ${external ? `${external} (external)` : `${embedded!.url} (embedded)`}${wsUrl ? ` · browser WebSocket ${wsUrl}` : ' · no WebSocket URL: the dashboard polls the API only (pass --ws-url)'}`);
+  console.log(`  fleet        ${opts.devices} devices · ingestion: ${opts.workers} workers in $share/ingest`);
+  console.log('  Ctrl-C stops everything');
+  if (opts.status) {
+    const running = { ingest, fleet };
+    status = startStatusLine(() => {
+      const s = running.ingest.stats();
+      const sent = running.fleet.sent;
+      const r = s.ratesPerSecond;
+      return `● ${s.online}/${s.devices} online · sent q0 ${fmt(sent.qos0)} q1 ${fmt(sent.qos1)} q2 ${fmt(sent.qos2)} · stored ${fmt(s.readings)} readings ${fmt(s.alerts)} alerts · ingest ${(r.qos0 + r.qos1 + r.qos2).toFixed(1)}/s · backlog ${fmt(s.backlog)}`;
+    });
+  }
+  onShutdown(async () => {
+    status?.stop();
+    console.log('stopping: fleet, ingestion, broker …');
+    await stopAll();
+    console.log('stopped');
+  });
+}
+
+/**
+ * The embedded broker on 1883/9001 like Mosquitto, so mosquitto_sub and MQTTX find it; when a port was
+ * not given and is taken (a Mosquitto already runs), any free port instead: the banner prints the URLs.
+ */
+async function startEmbedded(opts: StartOptions): Promise<RunningBroker> {
+  const attempt = (port: number, wsPort: number) => createBroker({ host: opts.host, port, wsPort, sysInterval: 10 });
+  try {
+    return await attempt(opts.mqttPort ?? 1883, opts.wsPort ?? 9001);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE') throw error;
+    if (opts.mqttPort !== undefined && opts.wsPort !== undefined) throw new Error(`broker port in use (--mqtt-port ${opts.mqttPort} / --ws-port ${opts.wsPort}): pass 0 for any free port`);
+    return attempt(opts.mqttPort ?? 0, opts.wsPort ?? 0);
+  }
+}

@@ -1,0 +1,208 @@
+import type { IPublishPacket, MqttClient } from 'mqtt';
+import { connectMqtt, disconnect, dropConnection } from '../client/index.js';
+import { SensorModel, type SensorAlert } from './sensors.js';
+import { alertTopic, commandTopic, parseCommandTopic, statusTopic, telemetryTopic } from './topics.js';
+
+/** What a device sent, for the fleet's counters. */
+export type SentKind = 'telemetry' | 'alert' | 'status' | 'reply';
+
+export interface DeviceOptions {
+  url: string;
+  id: string;
+  site: string;
+  /** Milliseconds between two rounds of readings. */
+  intervalMs: number;
+  /** Seed of the sensor model (same seed, same readings). */
+  seed: number;
+  /** Prefix of alert ids, unique per fleet run, so ids never repeat across runs. */
+  runId: string;
+  /** Will Delay Interval in seconds [MQTT-3.1.3-9]: 0 flips presence at once. */
+  willDelaySeconds?: number;
+  heatEventProbability?: number;
+  /** Called for every PUBLISH the device completed (QoS 0: written; QoS 1/2: acknowledged). */
+  onSent?: (kind: SentKind, qos: 0 | 1 | 2) => void;
+  /** Called when a publish failed or the connection broke. */
+  onError?: (error: Error) => void;
+}
+
+/** Commands a device answers; anything else gets `{ok: false}` with this list. */
+export const DEVICE_COMMANDS = ['ping', 'status', 'set-interval', 'alert'] as const;
+
+/**
+ * One simulated device: its own MQTT 5 connection with a will (retained `offline` on its status
+ * topic), retained `online` once connected, readings at QoS 0, alerts at QoS 1, and commands answered
+ * by request/reply at QoS 2.
+ */
+export class SimulatedDevice {
+  readonly id: string;
+  readonly site: string;
+  private readonly options: DeviceOptions;
+  private readonly model: SensorModel;
+  private client: MqttClient | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
+  private intervalMs: number;
+  private alertSeq = 0;
+  private connectedAt = 0;
+
+  constructor(options: DeviceOptions) {
+    this.options = options;
+    this.id = options.id;
+    this.site = options.site;
+    this.intervalMs = options.intervalMs;
+    this.model = new SensorModel(options.seed, { heatEventProbability: options.heatEventProbability });
+  }
+
+  /** True while the device has a live connection. */
+  get online(): boolean {
+    return this.client?.connected === true;
+  }
+
+  /** Connects (with the will), announces `online`, listens for commands and starts reporting. */
+  async start(): Promise<void> {
+    if (this.client) return;
+    const status = statusTopic(this.id);
+    const client = await connectMqtt(this.options.url, {
+      clientId: `device-${this.id}`,
+      clean: true,
+      keepalive: 30,
+      // Reconnect like a real device when the broker goes away; kill() turns this off first.
+      reconnectPeriod: 2000,
+      properties: { sessionExpiryInterval: 0 },
+      will: {
+        topic: status,
+        payload: Buffer.from('offline'),
+        qos: 1,
+        retain: true,
+        properties: { willDelayInterval: this.options.willDelaySeconds ?? 0, contentType: 'text/plain', userProperties: { site: this.site } },
+      },
+    });
+    this.client = client;
+    this.connectedAt = Date.now();
+    client.on('message', (topic, payload, packet) => this.onCommand(topic, payload, packet));
+    client.on('error', (error) => this.options.onError?.(error));
+    // After an automatic reconnect the will has said `offline`: say `online` again.
+    client.on('connect', () => {
+      this.connectedAt = Date.now();
+      this.announce('online');
+    });
+    await client.subscribeAsync(`commands/${this.id}/+`, { qos: 2 });
+    await this.announce('online');
+    // Spread the fleet's readings over the interval instead of all at the same millisecond.
+    this.startTimer = setTimeout(() => this.schedule(), Math.floor(Math.random() * this.intervalMs));
+  }
+
+  /** Drops the connection without DISCONNECT (power loss): the broker publishes the will. */
+  kill(): void {
+    this.halt();
+    if (this.client) dropConnection(this.client);
+    this.client = undefined;
+  }
+
+  /** Announces `offline` itself, then disconnects normally (no will [MQTT-3.1.2-10]). */
+  async stop(): Promise<void> {
+    this.halt();
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    client.options.reconnectPeriod = 0;
+    if (client.connected) {
+      await this.publish(client, statusTopic(this.id), 'offline', 1, true, 'status').catch(() => {});
+      await disconnect(client);
+    } else {
+      await disconnect(client, true);
+    }
+  }
+
+  /** Publishes an alert at QoS 1 and resolves when the broker acknowledged it (PUBACK). */
+  async raiseAlert(alert: SensorAlert): Promise<void> {
+    const client = this.client;
+    if (!client) throw new Error(`${this.id} is not connected`);
+    const body = { id: `${this.options.runId}-${this.id}-${++this.alertSeq}`, ...alert, ts: Date.now() };
+    await this.publish(client, alertTopic(this.site, this.id), JSON.stringify(body), 1, false, 'alert');
+  }
+
+  private halt(): void {
+    clearTimeout(this.startTimer);
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    clearInterval(this.timer);
+    this.report();
+    this.timer = setInterval(() => this.report(), this.intervalMs);
+  }
+
+  private report(): void {
+    const client = this.client;
+    if (!client?.connected) return;
+    const now = Date.now();
+    const { readings, alerts } = this.model.step(now);
+    for (const r of readings) {
+      this.publish(client, telemetryTopic(this.site, this.id, r.metric), JSON.stringify({ v: r.v, unit: r.unit, ts: now }), 0, false, 'telemetry').catch((e: Error) => this.options.onError?.(e));
+    }
+    for (const alert of alerts) this.raiseAlert(alert).catch((e: Error) => this.options.onError?.(e));
+  }
+
+  private announce(status: 'online' | 'offline'): Promise<void> {
+    const client = this.client;
+    if (!client) return Promise.resolve();
+    return this.publish(client, statusTopic(this.id), status, 1, true, 'status').catch((e: Error) => this.options.onError?.(e));
+  }
+
+  private publish(client: MqttClient, topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, kind: SentKind, properties: IPublishPacket['properties'] = {}): Promise<void> {
+    const props = kind === 'status' ? { contentType: 'text/plain', userProperties: { site: this.site }, ...properties } : { contentType: 'application/json', ...properties };
+    return new Promise((resolve, reject) => {
+      client.publish(topic, payload, { qos, retain, properties: props }, (error) => {
+        if (error) return reject(error);
+        this.options.onSent?.(kind, qos);
+        resolve();
+      });
+    });
+  }
+
+  /** Request/reply [MQTT-4.10]: answer on the Response Topic, echoing the Correlation Data. */
+  private onCommand(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const parsed = parseCommandTopic(topic);
+    const responseTopic = packet.properties?.responseTopic;
+    const client = this.client;
+    if (!parsed || parsed.device !== this.id || !responseTopic || !client) return;
+    const reply = this.answer(parsed.command, payload);
+    const properties: IPublishPacket['properties'] = {};
+    if (packet.properties?.correlationData) properties.correlationData = packet.properties.correlationData;
+    this.publish(client, responseTopic, JSON.stringify({ device: this.id, command: parsed.command, ...reply, ts: Date.now() }), 2, false, 'reply', properties).catch((e: Error) => this.options.onError?.(e));
+  }
+
+  private answer(command: string, payload: Buffer): Record<string, unknown> {
+    let args: Record<string, unknown> = {};
+    if (payload.length > 0) {
+      try {
+        const parsed: unknown = JSON.parse(payload.toString('utf8'));
+        if (parsed && typeof parsed === 'object') args = parsed as Record<string, unknown>;
+      } catch {
+        return { ok: false, error: 'request payload is not JSON' };
+      }
+    }
+    switch (command) {
+      case 'ping':
+        return { ok: true, pong: true, site: this.site, uptimeS: Math.round((Date.now() - this.connectedAt) / 1000), battery: this.model.batteryLevel };
+      case 'status':
+        return { ok: true, site: this.site, intervalMs: this.intervalMs, battery: this.model.batteryLevel, alertsRaised: this.alertSeq };
+      case 'set-interval': {
+        const ms = Number(args.intervalMs);
+        if (!Number.isInteger(ms) || ms < 100 || ms > 3_600_000) return { ok: false, error: 'intervalMs must be an integer from 100 to 3600000' };
+        this.intervalMs = ms;
+        if (this.timer) this.schedule();
+        return { ok: true, intervalMs: ms };
+      }
+      case 'alert': {
+        const message = typeof args.message === 'string' ? args.message.slice(0, 200) : 'test alert';
+        this.raiseAlert({ type: 'manual', message, v: 0 }).catch((e: Error) => this.options.onError?.(e));
+        return { ok: true, raised: true };
+      }
+      default:
+        return { ok: false, error: `unknown command "${command}" (known: ${DEVICE_COMMANDS.join(', ')})` };
+    }
+  }
+}

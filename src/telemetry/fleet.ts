@@ -1,0 +1,189 @@
+import { randomBytes } from 'node:crypto';
+import { SimulatedDevice, type SentKind } from './device.js';
+import { Random } from './random.js';
+
+/** How chaos drops devices: every `everyMs` one online device loses power and comes back later. */
+export interface ChaosOptions {
+  everyMs?: number;
+  /** How long a dropped device stays away, a random time in this range. */
+  downMs?: [number, number];
+  /** Never more than this share of the fleet away at once. */
+  maxDownShare?: number;
+}
+
+export interface FleetOptions {
+  url: string;
+  devices: number;
+  /** Sites the devices are spread over, round robin. Default: one per 20 devices, at least 1. */
+  sites?: number;
+  /** Milliseconds between two rounds of readings of one device. Default 2000. */
+  intervalMs?: number;
+  chaos?: boolean | ChaosOptions;
+  /** Seed of the sensor models and of chaos. Default 1. */
+  seed?: number;
+  /** Devices connecting at the same time while the fleet starts. Default 50. */
+  connectConcurrency?: number;
+  willDelaySeconds?: number;
+  heatEventProbability?: number;
+  /** Start-up progress and chaos events. */
+  onEvent?: (event: FleetEvent) => void;
+}
+
+export type FleetEvent =
+  | { type: 'connected'; device: string; done: number; total: number }
+  | { type: 'killed' | 'revived'; device: string }
+  | { type: 'error'; device: string; message: string };
+
+/** What the fleet completed, by kind and by QoS (QoS 1/2 counted when acknowledged). */
+export interface FleetCounters {
+  telemetry: number;
+  alerts: number;
+  status: number;
+  replies: number;
+  qos0: number;
+  qos1: number;
+  qos2: number;
+  errors: number;
+}
+
+/** A running fleet of simulated devices. */
+export interface Fleet {
+  /** Device ids in order (`dev-001`, …). */
+  readonly devices: string[];
+  readonly sent: FleetCounters;
+  /** Devices with a live connection now. */
+  online(): number;
+  /** Drops a device without DISCONNECT: its will turns its status `offline`. */
+  kill(device: string): Promise<void>;
+  /** Brings a killed device back: it connects again and says `online`. */
+  revive(device: string): Promise<void>;
+  /** Makes a device raise an alert (QoS 1); resolves on PUBACK. */
+  alert(device: string, message?: string): Promise<void>;
+  /** Every device says `offline` and disconnects normally. */
+  stop(): Promise<void>;
+}
+
+/** Starts `devices` simulated devices against the broker at `url` and resolves when all are online. */
+export async function startFleet(options: FleetOptions): Promise<Fleet> {
+  if (!Number.isInteger(options.devices) || options.devices < 1) throw new Error(`devices must be a positive integer (got ${options.devices})`);
+  const siteCount = Math.max(1, options.sites ?? Math.ceil(options.devices / 20));
+  const intervalMs = options.intervalMs ?? 2000;
+  if (!Number.isInteger(intervalMs) || intervalMs < 10) throw new Error(`interval must be at least 10 ms (got ${intervalMs})`);
+  const seed = options.seed ?? 1;
+  const runId = randomBytes(3).toString('hex');
+  const width = Math.max(3, String(options.devices).length);
+  const sent: FleetCounters = { telemetry: 0, alerts: 0, status: 0, replies: 0, qos0: 0, qos1: 0, qos2: 0, errors: 0 };
+  const countKind: Record<SentKind, keyof FleetCounters> = { telemetry: 'telemetry', alert: 'alerts', status: 'status', reply: 'replies' };
+  const byId = new Map<string, SimulatedDevice>();
+  const emit = options.onEvent ?? (() => {});
+
+  const makeDevice = (id: string, index: number) =>
+    new SimulatedDevice({
+      url: options.url,
+      id,
+      site: `site-${(index % siteCount) + 1}`,
+      intervalMs,
+      seed: seed * 100_003 + index,
+      runId,
+      willDelaySeconds: options.willDelaySeconds,
+      heatEventProbability: options.heatEventProbability,
+      onSent: (kind, qos) => {
+        sent[countKind[kind]]++;
+        sent[`qos${qos}`]++;
+      },
+      onError: (error) => {
+        sent.errors++;
+        emit({ type: 'error', device: id, message: error.message });
+      },
+    });
+
+  const ids = Array.from({ length: options.devices }, (_, i) => `dev-${String(i + 1).padStart(width, '0')}`);
+  ids.forEach((id, i) => byId.set(id, makeDevice(id, i)));
+  const device = (id: string): SimulatedDevice => {
+    const d = byId.get(id);
+    if (!d) throw new Error(`no device "${id}" in this fleet`);
+    return d;
+  };
+
+  const all = [...byId.values()];
+  let done = 0;
+  const concurrency = Math.max(1, options.connectConcurrency ?? 50);
+  try {
+    for (let i = 0; i < all.length; i += concurrency) {
+      await Promise.all(
+        all.slice(i, i + concurrency).map(async (d) => {
+          await d.start();
+          emit({ type: 'connected', device: d.id, done: ++done, total: all.length });
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.all(all.map((d) => d.stop().catch(() => {})));
+    throw error;
+  }
+
+  const chaos = startChaos(options.chaos, all, seed, emit);
+
+  return {
+    devices: ids,
+    sent,
+    online: () => all.filter((d) => d.online).length,
+    kill: async (id) => {
+      device(id).kill();
+      emit({ type: 'killed', device: id });
+    },
+    revive: async (id) => {
+      await device(id).start();
+      emit({ type: 'revived', device: id });
+    },
+    alert: (id, message = 'manual alert') => device(id).raiseAlert({ type: 'manual', message, v: 0 }),
+    stop: async () => {
+      chaos.stop();
+      await Promise.all(all.map((d) => d.stop().catch(() => {})));
+    },
+  };
+}
+
+/** The chaos loop: drops devices ungracefully and brings them back, so presence really flips. */
+function startChaos(option: FleetOptions['chaos'], devices: SimulatedDevice[], seed: number, emit: (e: FleetEvent) => void): { stop(): void } {
+  if (!option) return { stop: () => {} };
+  const settings = option === true ? {} : option;
+  const everyMs = settings.everyMs ?? 5000;
+  const [minDown, maxDown] = settings.downMs ?? [3000, 10_000];
+  const maxAway = Math.max(1, Math.floor(devices.length * (settings.maxDownShare ?? 0.1)));
+  const random = new Random(seed ^ 0x5eed);
+  const away = new Set<SimulatedDevice>();
+  const revivals = new Set<NodeJS.Timeout>();
+  let stopped = false;
+  const tick = setInterval(() => {
+    if (away.size >= maxAway) return;
+    const candidates = devices.filter((d) => d.online && !away.has(d));
+    if (candidates.length === 0) return;
+    const victim = candidates[random.int(candidates.length)]!;
+    victim.kill();
+    away.add(victim);
+    emit({ type: 'killed', device: victim.id });
+    const timer = setTimeout(() => {
+      revivals.delete(timer);
+      if (stopped) return;
+      victim.start().then(
+        () => {
+          away.delete(victim);
+          emit({ type: 'revived', device: victim.id });
+        },
+        (error: Error) => {
+          away.delete(victim);
+          emit({ type: 'error', device: victim.id, message: `could not come back: ${error.message}` });
+        },
+      );
+    }, random.between(minDown, maxDown));
+    revivals.add(timer);
+  }, everyMs);
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(tick);
+      for (const t of revivals) clearTimeout(t);
+    },
+  };
+}

@@ -1,0 +1,10 @@
+/** The IoT telemetry system: device fleet simulator, presence, shared-subscription ingestion, store and API. */
+export { startFleet, type ChaosOptions, type Fleet, type FleetCounters, type FleetEvent, type FleetOptions } from './fleet.js';
+export { DEVICE_COMMANDS, SimulatedDevice, type DeviceOptions } from './device.js';
+export { startIngest, type Ingest, type IngestOptions, type IngestStats } from './ingest.js';
+export type { WorkerCounts } from './ingest-worker.js';
+export { PresenceRegistry, type DevicePresence } from './presence.js';
+export { RateWindow } from './rates.js';
+export { SensorModel, THRESHOLDS, type Reading, type SensorAlert } from './sensors.js';
+export { TelemetryStore, type SeriesPoint, type StoredAlert, type StoredReading } from './store.js';
+export * from './topics.js';

@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { connectMqtt, disconnect } from '../client/index.js';
+import { createApiHandler } from './api.js';
+import { IngestWorker, type WorkerCounts } from './ingest-worker.js';
+import { PresenceRegistry } from './presence.js';
+import { RateWindow } from './rates.js';
+import { TelemetryStore } from './store.js';
+import { INGEST_GROUP, parseStatusTopic, STATUS_FILTER } from './topics.js';
+
+export interface IngestOptions {
+  /** Broker URL (mqtt://, ws://). */
+  url: string;
+  /** Workers in the shared-subscription group. Default 3. */
+  workers?: number;
+  /** Shared-subscription group name. Default `ingest`. */
+  group?: string;
+  /** SQLite file. Default `./data/telemetry.db`; `:memory:` keeps nothing. */
+  dbPath?: string;
+  retentionHours?: number;
+  flushMs?: number;
+  /** Session Expiry of the workers' sessions (s). Default 300. */
+  sessionExpirySeconds?: number;
+  /** Client ids are `<prefix>-w<n>`; stable ids let a restarted worker pick up its queued alerts. */
+  clientIdPrefix?: string;
+  /** HTTP port of the JSON API (0 = free port); `false` for no HTTP server. Default 8081. */
+  httpPort?: number | false;
+  httpHost?: string;
+  /** The broker's WebSocket URL, handed to the dashboard by /api/config. */
+  wsUrl?: string;
+  /** Answers non-API requests first (the dashboard's static files), so both share one URL. */
+  staticHandler?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Messages that were not stored, and why. */
+  onRejected?: (topic: string, why: string) => void;
+}
+
+/** A snapshot of ingestion, as /api/stats serves it. */
+export interface IngestStats {
+  devices: number;
+  online: number;
+  offline: number;
+  /** Readings and alerts written to the store by this run. */
+  readings: number;
+  alerts: number;
+  alertDuplicates: number;
+  rejected: number;
+  /** Readings received but not yet written. */
+  backlog: number;
+  largestBatch: number;
+  ratesPerSecond: { qos0: number; qos1: number; qos2: number };
+  workers: number;
+  workersConnected: number;
+  uptimeS: number;
+  store: { path: string; readings: number; alerts: number };
+}
+
+/** Running ingestion: workers, presence, store and (optionally) the HTTP API. */
+export interface Ingest {
+  /** `http://host:port/api`, when the HTTP server runs. */
+  readonly apiUrl: string;
+  readonly brokerUrl: string;
+  readonly wsUrl: string | undefined;
+  readonly group: string;
+  readonly store: TelemetryStore;
+  readonly presence: PresenceRegistry;
+  /** Per-worker counters of this run. */
+  workers(): WorkerCounts[];
+  stats(): IngestStats;
+  /** Disconnects the workers, flushes the store and closes it and the HTTP server. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts ingestion: K workers on `$share/<group>/telemetry/...` and `$share/<group>/alerts/...`
+ * writing to SQLite, a presence registry on the retained statuses, and the JSON API.
+ */
+export async function startIngest(options: IngestOptions): Promise<Ingest> {
+  const workerCount = options.workers ?? 3;
+  if (!Number.isInteger(workerCount) || workerCount < 1 || workerCount > 64) throw new Error(`workers must be an integer from 1 to 64 (got ${workerCount})`);
+  const group = options.group ?? INGEST_GROUP;
+  const startedAt = Date.now();
+  const store = new TelemetryStore({ path: options.dbPath ?? join('data', 'telemetry.db'), retentionHours: options.retentionHours, flushMs: options.flushMs });
+  const presence = new PresenceRegistry();
+  const rates: [RateWindow, RateWindow, RateWindow] = [new RateWindow(), new RateWindow(), new RateWindow()];
+  const prefix = options.clientIdPrefix ?? `mqttlab-${group}`;
+  const workers = Array.from(
+    { length: workerCount },
+    (_, i) =>
+      new IngestWorker({
+        url: options.url,
+        name: `w${i + 1}`,
+        clientId: `${prefix}-w${i + 1}`,
+        group,
+        sessionExpirySeconds: options.sessionExpirySeconds ?? 300,
+        store,
+        presence,
+        rates,
+        onRejected: options.onRejected,
+      }),
+  );
+  let presenceClient: MqttClient | undefined;
+  let server: Server | undefined;
+  const stopAll = async () => {
+    await Promise.all(workers.map((w) => w.stop().catch(() => {})));
+    if (presenceClient) await disconnect(presenceClient, !presenceClient.connected).catch(() => {});
+    store.close();
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((done) => server!.close(() => done()));
+    }
+  };
+  try {
+    presenceClient = await connectMqtt(options.url, { clientId: `${prefix}-presence-${randomBytes(3).toString('hex')}`, clean: true, reconnectPeriod: 2000 });
+    presenceClient.on('message', (topic, payload, packet) => {
+      const parsed = parseStatusTopic(topic);
+      if (!parsed) return;
+      const site = packet.properties?.userProperties?.site;
+      const changed = presence.applyStatus(parsed.device, payload.toString('utf8'), { retained: packet.retain, site: typeof site === 'string' ? site : undefined });
+      if (changed && !packet.retain) store.addPresence(changed.id, changed.status, changed.statusChangedAt ?? Date.now());
+    });
+    await presenceClient.subscribeAsync(STATUS_FILTER, { qos: 1 });
+    for (const worker of workers) await worker.start();
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+
+  const ingest: Ingest = {
+    apiUrl: '',
+    brokerUrl: options.url,
+    wsUrl: options.wsUrl,
+    group,
+    store,
+    presence,
+    workers: () => workers.map((w) => ({ ...w.counts })),
+    stats: () => {
+      const counts = presence.counts();
+      const totals = store.totals();
+      return {
+        ...counts,
+        readings: store.readingsWritten,
+        alerts: store.alertsWritten,
+        alertDuplicates: store.alertDuplicates,
+        rejected: workers.reduce((s, w) => s + w.counts.rejected, 0),
+        backlog: store.backlog,
+        largestBatch: store.largestBatch,
+        ratesPerSecond: { qos0: rates[0].perSecond(), qos1: rates[1].perSecond(), qos2: rates[2].perSecond() },
+        workers: workers.length,
+        workersConnected: workers.filter((w) => w.counts.connected).length,
+        uptimeS: Math.round((Date.now() - startedAt) / 1000),
+        store: { path: store.path, ...totals },
+      };
+    },
+    stop: stopAll,
+  };
+
+  if (options.httpPort !== false) {
+    const api = createApiHandler(ingest);
+    server = createServer((req, res) => {
+      if (options.staticHandler?.(req, res)) return;
+      api(req, res);
+    });
+    const host = options.httpHost ?? '127.0.0.1';
+    const port: number = options.httpPort ?? 8081;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, host, () => resolve());
+      });
+    } catch (error) {
+      server = undefined;
+      await stopAll();
+      throw error;
+    }
+    const bound = (server.address() as AddressInfo).port;
+    (ingest as { apiUrl: string }).apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${bound}/api`;
+  }
+  return ingest;
+}
