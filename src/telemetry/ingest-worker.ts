@@ -44,23 +44,24 @@ export class IngestWorker {
 
   async start(): Promise<void> {
     const o = this.options;
-    const client = await connectMqtt(o.url, {
-      clientId: o.clientId,
-      clean: false,
-      reconnectPeriod: 2000,
-      properties: { sessionExpiryInterval: o.sessionExpirySeconds },
-    });
+    // MQTT.js calls handleMessage before it acknowledges a QoS 1/2 PUBLISH: store first, then ack. It is
+    // set before CONNECT goes out, because a resumed session's queued alerts follow the CONNACK at once.
+    const client = await connectMqtt(
+      o.url,
+      { clientId: o.clientId, clean: false, reconnectPeriod: 2000, properties: { sessionExpiryInterval: o.sessionExpirySeconds } },
+      (c) => {
+        c.handleMessage = (packet, callback) => {
+          try {
+            this.handle(packet);
+            callback();
+          } catch (error) {
+            // Not acknowledged: the broker redelivers the alert when this worker reconnects [MQTT-4.4.0-1].
+            o.onRejected?.(packet.topic, `store failed: ${(error as Error).message}`);
+          }
+        };
+      },
+    );
     this.client = client;
-    // MQTT.js calls handleMessage before it acknowledges a QoS 1/2 PUBLISH: store first, then ack.
-    client.handleMessage = (packet, callback) => {
-      try {
-        this.handle(packet);
-        callback();
-      } catch (error) {
-        // Not acknowledged: the broker redelivers the alert when this worker reconnects [MQTT-4.4.0-1].
-        o.onRejected?.(packet.topic, `store failed: ${(error as Error).message}`);
-      }
-    };
     client.on('connect', () => (this.counts.connected = true));
     client.on('close', () => (this.counts.connected = false));
     this.counts.connected = true;

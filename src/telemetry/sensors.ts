@@ -59,37 +59,38 @@ export class SensorModel {
     const r = this.random;
     // OU step: pull back to 0 by 5 % per reading, push by noise.
     this.drift += -0.05 * this.drift + 0.15 * r.gaussian();
-    if (this.heat < 0.1 && r.next() < this.heatEventProbability) this.heat = r.between(6, 12);
+    if (this.heat < 0.1 && r.next() < this.heatEventProbability) this.heat = r.between(8, 16);
     this.heat *= 0.97;
     const hour = new Date(now).getHours() + new Date(now).getMinutes() / 60;
     const dayNight = 1.5 * Math.sin(((hour - 9) / 24) * 2 * Math.PI);
-    const temperature = this.baseTemperature + dayNight + this.drift + this.heat + 0.05 * r.gaussian();
+    // Thresholds are checked on the values as reported, so an alert's value is always past its threshold.
+    const temperature = round(this.baseTemperature + dayNight + this.drift + this.heat + 0.05 * r.gaussian(), 2);
 
     this.humidityDrift += -0.05 * this.humidityDrift + 0.3 * r.gaussian();
-    const humidity = clamp(this.baseHumidity - 1.2 * (temperature - this.baseTemperature) + this.humidityDrift, 0, 100);
+    const humidity = round(clamp(this.baseHumidity - 1.2 * (temperature - this.baseTemperature) + this.humidityDrift, 0, 100), 1);
 
     this.battery -= this.drainPerReading * (1 + 0.2 * r.gaussian());
     if (this.battery < THRESHOLDS.batteryReplacedBelow) this.battery = 100;
-    const battery = clamp(this.battery, 0, 100);
+    const battery = round(clamp(this.battery, 0, 100), 1);
 
     const alerts: SensorAlert[] = [];
     if (!this.temperatureHigh && temperature > THRESHOLDS.highTemperature) {
       this.temperatureHigh = true;
-      alerts.push({ type: 'high-temperature', message: `temperature ${temperature.toFixed(1)} °C above ${THRESHOLDS.highTemperature} °C`, v: round(temperature, 2) });
+      alerts.push({ type: 'high-temperature', message: `temperature ${temperature.toFixed(2)} °C above ${THRESHOLDS.highTemperature} °C`, v: temperature });
     } else if (this.temperatureHigh && temperature < THRESHOLDS.highTemperature - THRESHOLDS.temperatureHysteresis) {
       this.temperatureHigh = false;
     }
     if (!this.batteryLow && battery < THRESHOLDS.lowBattery) {
       this.batteryLow = true;
-      alerts.push({ type: 'low-battery', message: `battery ${battery.toFixed(0)} % below ${THRESHOLDS.lowBattery} %`, v: round(battery, 1) });
+      alerts.push({ type: 'low-battery', message: `battery ${battery.toFixed(1)} % below ${THRESHOLDS.lowBattery} %`, v: battery });
     } else if (this.batteryLow && battery > THRESHOLDS.lowBattery) {
       this.batteryLow = false;
     }
     return {
       readings: [
-        { metric: 'temperature', v: round(temperature, 2), unit: UNITS.temperature },
-        { metric: 'humidity', v: round(humidity, 1), unit: UNITS.humidity },
-        { metric: 'battery', v: round(battery, 1), unit: UNITS.battery },
+        { metric: 'temperature', v: temperature, unit: UNITS.temperature },
+        { metric: 'humidity', v: humidity, unit: UNITS.humidity },
+        { metric: 'battery', v: battery, unit: UNITS.battery },
       ],
       alerts,
     };
