@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerBrokerCommand } from './broker.js';
+import { registerCapacityCommand } from './capacity.js';
 import { registerCompareCommand } from './compare.js';
 import { registerDashboardCommand } from './dashboard.js';
 import { registerExerciseCommand } from './exercise.js';
@@ -17,6 +18,7 @@ registerBrokerCommand(program);
 registerExerciseCommand(program);
 registerFleetCommand(program);
 registerIngestCommand(program);
+registerCapacityCommand(program);
 registerCompareCommand(program);
 registerDashboardCommand(program);
 

@@ -4,7 +4,8 @@ export { DEVICE_COMMANDS, SimulatedDevice, type DeviceOptions } from './device.j
 export { startIngest, type Ingest, type IngestOptions, type IngestStats } from './ingest.js';
 export type { WorkerCounts } from './ingest-worker.js';
 export { PresenceRegistry, type DevicePresence } from './presence.js';
-export { RateWindow } from './rates.js';
+export { LagWindow, RateWindow } from './rates.js';
 export { SensorModel, THRESHOLDS, type Reading, type SensorAlert } from './sensors.js';
 export { TelemetryStore, type SeriesPoint, type StoredAlert, type StoredReading } from './store.js';
 export * from './topics.js';
+export { describeStep, measureCapacity, type CapacityBroker, type CapacityOptions, type CapacityStep } from './capacity.js';

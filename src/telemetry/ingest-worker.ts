@@ -2,7 +2,7 @@ import type { IPublishPacket, MqttClient } from 'mqtt';
 import { connectMqtt, disconnect } from '../client/index.js';
 import type { TelemetryStore } from './store.js';
 import type { PresenceRegistry } from './presence.js';
-import type { RateWindow } from './rates.js';
+import type { LagWindow, RateWindow } from './rates.js';
 import { INGEST_FILTERS, parseAlertTopic, parseTelemetryTopic, sharedFilter } from './topics.js';
 
 /** Counters of one worker for this run. */
@@ -26,6 +26,7 @@ export interface IngestWorkerOptions {
   store: TelemetryStore;
   presence: PresenceRegistry;
   rates: [RateWindow, RateWindow, RateWindow];
+  lag: LagWindow;
   onRejected?: (topic: string, why: string) => void;
 }
 
@@ -97,6 +98,7 @@ export class IngestWorker {
       const ts = typeof body.ts === 'number' && Number.isFinite(body.ts) ? Math.round(body.ts) : now;
       o.store.addReading({ ...reading, ts, v: body.v, unit: typeof body.unit === 'string' ? body.unit.slice(0, 16) : '', worker: o.name });
       o.presence.seen(reading.device, reading.site, ts);
+      o.lag.add(Math.max(0, now - ts), now);
       this.counts.readings++;
       return;
     }

@@ -7,7 +7,7 @@ import { connectMqtt, disconnect } from '../client/index.js';
 import { createApiHandler } from './api.js';
 import { IngestWorker, type WorkerCounts } from './ingest-worker.js';
 import { PresenceRegistry } from './presence.js';
-import { RateWindow } from './rates.js';
+import { LagWindow, RateWindow } from './rates.js';
 import { TelemetryStore } from './store.js';
 import { INGEST_GROUP, parseStatusTopic, STATUS_FILTER } from './topics.js';
 
@@ -51,6 +51,8 @@ export interface IngestStats {
   backlog: number;
   largestBatch: number;
   ratesPerSecond: { qos0: number; qos1: number; qos2: number };
+  /** Receive time minus reading time over the last 10 s (null without readings). */
+  lag: { meanMs: number; maxMs: number } | null;
   workers: number;
   workersConnected: number;
   uptimeS: number;
@@ -85,6 +87,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
   const store = new TelemetryStore({ path: options.dbPath ?? join('data', 'telemetry.db'), retentionHours: options.retentionHours, flushMs: options.flushMs });
   const presence = new PresenceRegistry();
   const rates: [RateWindow, RateWindow, RateWindow] = [new RateWindow(), new RateWindow(), new RateWindow()];
+  const lag = new LagWindow();
   const prefix = options.clientIdPrefix ?? `mqttlab-${group}`;
   const workers = Array.from(
     { length: workerCount },
@@ -98,6 +101,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
         store,
         presence,
         rates,
+        lag,
         onRejected: options.onRejected,
       }),
   );
@@ -148,6 +152,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
         backlog: store.backlog,
         largestBatch: store.largestBatch,
         ratesPerSecond: { qos0: rates[0].perSecond(), qos1: rates[1].perSecond(), qos2: rates[2].perSecond() },
+        lag: lag.summary(),
         workers: workers.length,
         workersConnected: workers.filter((w) => w.counts.connected).length,
         uptimeS: Math.round((Date.now() - startedAt) / 1000),

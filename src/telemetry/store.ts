@@ -62,6 +62,8 @@ export class TelemetryStore {
   private readonly insertPresence: Database.Statement;
   private readonly writeBatch: (rows: StoredReading[]) => void;
   private closed = false;
+  /** Rows not written by this run: counted at open and again after each retention pass. */
+  private initialTotals = { readings: 0, alerts: 0 };
   /** Readings written by this process so far. */
   readingsWritten = 0;
   /** Alerts written by this process so far (duplicates excluded). */
@@ -97,9 +99,19 @@ export class TelemetryStore {
     const retentionHours = options.retentionHours ?? 24;
     if (retentionHours > 0) {
       this.deleteOlderThan(Date.now() - retentionHours * 3_600_000);
-      this.retentionTimer = setInterval(() => this.deleteOlderThan(Date.now() - retentionHours * 3_600_000), 600_000);
+      this.retentionTimer = setInterval(() => {
+        this.flush();
+        this.deleteOlderThan(Date.now() - retentionHours * 3_600_000);
+        this.recount();
+      }, 600_000);
       this.retentionTimer.unref();
     }
+    this.recount();
+  }
+
+  private recount(): void {
+    const count = (table: string) => (this.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    this.initialTotals = { readings: count('readings') - this.readingsWritten, alerts: count('alerts') - this.alertsWritten };
   }
 
   /** Readings received but not yet written: the ingest backlog. */
@@ -167,11 +179,9 @@ export class TelemetryStore {
       : this.db.prepare('SELECT * FROM alerts ORDER BY ts DESC, id DESC LIMIT ?').all(limit)) as StoredAlert[];
   }
 
-  /** Row counts of the whole store (all runs). */
+  /** Row counts of the whole store (all runs), without a COUNT(*) scan per call. */
   totals(): { readings: number; alerts: number } {
-    const readings = (this.db.prepare('SELECT COUNT(*) AS n FROM readings').get() as { n: number }).n;
-    const alerts = (this.db.prepare('SELECT COUNT(*) AS n FROM alerts').get() as { n: number }).n;
-    return { readings, alerts };
+    return { readings: this.initialTotals.readings + this.readingsWritten, alerts: this.initialTotals.alerts + this.alertsWritten };
   }
 
   /** Rows written per worker, from the store itself (all runs). */

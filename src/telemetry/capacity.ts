@@ -1,0 +1,199 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findMosquitto, freePort, waitForPort } from '../util/index.js';
+import type { IngestStats } from './ingest.js';
+
+/** Which broker a capacity run loads: ours (a child process) or a local Mosquitto. */
+export type CapacityBroker = 'embedded' | 'mosquitto';
+
+export interface CapacityOptions {
+  /** Fleet sizes to try, in order; the run stops at the first that does not keep up. */
+  devices: number[];
+  intervalMs: number;
+  /** Seconds of load per step, after the whole fleet is online. */
+  seconds: number;
+  workers: number;
+  broker: CapacityBroker;
+  onProgress?: (line: string) => void;
+}
+
+/** One fleet size under load. */
+export interface CapacityStep {
+  devices: number;
+  intervalMs: number;
+  /** Readings per second the fleet sent (3 per device per interval). */
+  offeredPerSecond: number;
+  sent: number;
+  stored: number;
+  /** QoS 0 readings sent but never stored. */
+  lost: number;
+  /** Mean ingest lag (receive − reading time) over the last 10 s of the step. */
+  lagMeanMs: number | null;
+  lagMaxMs: number | null;
+  /** Slope of the lag over the second half of the step: > 0 and large means a growing backlog. */
+  lagTrendMsPerS: number;
+  /** Share of one core used by each process over the step. */
+  cpu: { broker: number; ingest: number; fleet: number };
+  keptUp: boolean;
+}
+
+const CLI = fileURLToPath(new URL('../cli/index.js', import.meta.url));
+
+/**
+ * Measures the largest fleet one machine sustains with ingestion keeping up: broker, ingestion and
+ * fleet each in their own process on loopback, one fleet size after another. "Keeping up" means no
+ * reading lost, a mean lag under 1 s and no upward lag trend (no growing backlog).
+ */
+export async function measureCapacity(options: CapacityOptions): Promise<CapacityStep[]> {
+  const steps: CapacityStep[] = [];
+  for (const devices of options.devices) {
+    const step = await measureStep(devices, options);
+    steps.push(step);
+    options.onProgress?.(describeStep(step));
+    if (!step.keptUp) break;
+  }
+  return steps;
+}
+
+/** One line per step, for progress and reports. */
+export function describeStep(s: CapacityStep): string {
+  const lag = s.lagMeanMs === null ? 'no lag data' : `lag ${s.lagMeanMs} ms mean / ${s.lagMaxMs} ms max, trend ${s.lagTrendMsPerS.toFixed(1)} ms/s`;
+  return `${s.devices} devices × 3 readings / ${s.intervalMs} ms = ${s.offeredPerSecond.toFixed(0)} msg/s offered · stored ${s.stored}/${s.sent} (lost ${s.lost}) · ${lag} · CPU broker ${pct(s.cpu.broker)} ingest ${pct(s.cpu.ingest)} fleet ${pct(s.cpu.fleet)} · ${s.keptUp ? 'kept up' : 'DID NOT keep up'}`;
+}
+
+async function measureStep(devices: number, options: CapacityOptions): Promise<CapacityStep> {
+  const work = mkdtempSync(join(tmpdir(), 'mqttlab-capacity-'));
+  const children: ChildProcess[] = [];
+  try {
+    const mqttPort = await freePort();
+    const broker = await startBroker(options.broker, mqttPort, work, children);
+    const url = `mqtt://127.0.0.1:${mqttPort}`;
+    const httpPort = await freePort();
+    const ingest = spawnCli(['ingest', '--broker', url, '--workers', String(options.workers), '--port', String(httpPort), '--db', join(work, 'telemetry.db')], children);
+    await waitForPort(httpPort, 10_000, () => ingest.exitCode !== null);
+    const api = `http://127.0.0.1:${httpPort}/api/stats`;
+    const fleet = spawnCli(['fleet', '--broker', url, '--devices', String(devices), '--interval', String(options.intervalMs), '--duration', String(options.seconds), '--json', '--sites', String(Math.max(1, Math.ceil(devices / 50)))], children);
+    let fleetOut = '';
+    let online = false;
+    fleet.stdout!.on('data', (d: Buffer) => (fleetOut += d.toString()));
+    fleet.stderr!.on('data', (d: Buffer) => {
+      if (/all \d+ online/.test(d.toString())) online = true;
+    });
+    const fleetDone = new Promise<number>((resolve) => fleet.once('exit', (code) => resolve(code ?? 1)));
+    // Startup of a large fleet is bounded too: 2 minutes to connect everyone.
+    const connectDeadline = Date.now() + 120_000;
+    while (!online && fleet.exitCode === null && Date.now() < connectDeadline) await sleep(100);
+    if (!online) throw new Error(`the fleet of ${devices} did not come online within 120 s`);
+    const cpuStart = { broker: cpuSeconds(broker.pid!), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
+    const startedAt = Date.now();
+    const samples: Array<{ t: number; stats: IngestStats }> = [];
+    let cpuEnd = cpuStart;
+    while (fleet.exitCode === null && Date.now() - startedAt < (options.seconds + 30) * 1000) {
+      await sleep(1000);
+      const stats = await getStats(api);
+      if (stats) samples.push({ t: (Date.now() - startedAt) / 1000, stats });
+      if (fleet.exitCode === null) cpuEnd = { broker: cpuSeconds(broker.pid!), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
+    }
+    const elapsed = (Date.now() - startedAt) / 1000;
+    if ((await fleetDone) !== 0) throw new Error(`the fleet exited with an error`);
+    const summary = JSON.parse(fleetOut) as { sent: { telemetry: number }; seconds: number };
+    // Let the last readings arrive and the last batch flush.
+    let final = await getStats(api);
+    for (let i = 0; i < 50 && final && final.readings < summary.sent.telemetry; i++) {
+      await sleep(100);
+      final = await getStats(api);
+    }
+    const stored = final?.readings ?? 0;
+    const loaded = samples.filter((s) => s.t <= options.seconds && s.stats.lag);
+    const last = loaded.length ? loaded[loaded.length - 1]!.stats.lag : null;
+    const trend = slope(loaded.filter((s) => s.t >= options.seconds / 2).map((s) => [s.t, s.stats.lag!.meanMs]));
+    const lost = Math.max(0, summary.sent.telemetry - stored);
+    const cpu = {
+      broker: (cpuEnd.broker - cpuStart.broker) / elapsed,
+      ingest: (cpuEnd.ingest - cpuStart.ingest) / elapsed,
+      fleet: (cpuEnd.fleet - cpuStart.fleet) / elapsed,
+    };
+    return {
+      devices,
+      intervalMs: options.intervalMs,
+      offeredPerSecond: (devices * 3 * 1000) / options.intervalMs,
+      sent: summary.sent.telemetry,
+      stored,
+      lost,
+      lagMeanMs: last?.meanMs ?? null,
+      lagMaxMs: last?.maxMs ?? null,
+      lagTrendMsPerS: trend,
+      cpu,
+      keptUp: lost === 0 && last !== null && last.meanMs < 1000 && trend < 20,
+    };
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await sleep(200);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function startBroker(kind: CapacityBroker, port: number, work: string, children: ChildProcess[]): Promise<ChildProcess> {
+  let child: ChildProcess;
+  if (kind === 'mosquitto') {
+    const mosquitto = findMosquitto();
+    if (!mosquitto) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
+    const conf = join(work, 'mosquitto.conf');
+    writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'set_tcp_nodelay true', 'persistence false', 'max_queued_messages 100000', 'log_dest stderr', 'log_type error'].join('\n') + '\n');
+    child = spawn(mosquitto, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  } else {
+    child = spawnCli(['broker', '-p', String(port), '-w', '0', '--sys-interval', '0'], []);
+  }
+  children.push(child);
+  await waitForPort(port, 10_000, () => child.exitCode !== null);
+  return child;
+}
+
+function spawnCli(args: string[], children: ChildProcess[]): ChildProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Drain what nobody reads, so a chatty child never blocks on a full pipe.
+  child.stdout!.resume();
+  child.stderr!.resume();
+  children.push(child);
+  return child;
+}
+
+async function getStats(url: string): Promise<IngestStats | undefined> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return (await response.json()) as IngestStats;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds (user + system) a process used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // After "pid (comm) ", utime and stime are fields 12 and 13 (0-based 11, 12), in clock ticks (100/s).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Least-squares slope of y over x; 0 with fewer than 3 points. */
+function slope(points: Array<[number, number]>): number {
+  if (points.length < 3) return 0;
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p[0], 0) / n;
+  const my = points.reduce((s, p) => s + p[1], 0) / n;
+  const num = points.reduce((s, p) => s + (p[0] - mx) * (p[1] - my), 0);
+  const den = points.reduce((s, p) => s + (p[0] - mx) ** 2, 0);
+  return den === 0 ? 0 : num / den;
+}
+
+function pct(share: number): string {
+  return `${Math.round(share * 100)}%`;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
