@@ -38,6 +38,8 @@ export interface CapacityStep {
   /** Share of one core used by each process over the step. */
   cpu: { broker: number; ingest: number; fleet: number };
   keptUp: boolean;
+  /** Why the step could not be measured (e.g. the fleet did not come online in time). */
+  error?: string;
 }
 
 const CLI = fileURLToPath(new URL('../cli/index.js', import.meta.url));
@@ -50,7 +52,20 @@ const CLI = fileURLToPath(new URL('../cli/index.js', import.meta.url));
 export async function measureCapacity(options: CapacityOptions): Promise<CapacityStep[]> {
   const steps: CapacityStep[] = [];
   for (const devices of options.devices) {
-    const step = await measureStep(devices, options);
+    const step = await measureStep(devices, options).catch((error: Error): CapacityStep => ({
+      devices,
+      intervalMs: options.intervalMs,
+      offeredPerSecond: (devices * 3 * 1000) / options.intervalMs,
+      sent: 0,
+      stored: 0,
+      lost: 0,
+      lagMeanMs: null,
+      lagMaxMs: null,
+      lagTrendMsPerS: 0,
+      cpu: { broker: 0, ingest: 0, fleet: 0 },
+      keptUp: false,
+      error: error.message,
+    }));
     steps.push(step);
     options.onProgress?.(describeStep(step));
     if (!step.keptUp) break;
@@ -60,6 +75,7 @@ export async function measureCapacity(options: CapacityOptions): Promise<Capacit
 
 /** One line per step, for progress and reports. */
 export function describeStep(s: CapacityStep): string {
+  if (s.error) return `${s.devices} devices: not measured: ${s.error}`;
   const lag = s.lagMeanMs === null ? 'no lag data' : `lag ${s.lagMeanMs} ms mean / ${s.lagMaxMs} ms max, trend ${s.lagTrendMsPerS.toFixed(1)} ms/s`;
   return `${s.devices} devices × 3 readings / ${s.intervalMs} ms = ${s.offeredPerSecond.toFixed(0)} msg/s offered · stored ${s.stored}/${s.sent} (lost ${s.lost}) · ${lag} · CPU broker ${pct(s.cpu.broker)} ingest ${pct(s.cpu.ingest)} fleet ${pct(s.cpu.fleet)} · ${s.keptUp ? 'kept up' : 'DID NOT keep up'}`;
 }
@@ -83,10 +99,11 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
       if (/all \d+ online/.test(d.toString())) online = true;
     });
     const fleetDone = new Promise<number>((resolve) => fleet.once('exit', (code) => resolve(code ?? 1)));
-    // Startup of a large fleet is bounded too: 2 minutes to connect everyone.
-    const connectDeadline = Date.now() + 120_000;
+    // Startup of a large fleet is bounded too: 2 minutes, or 30 ms a device for larger fleets.
+    const connectMs = Math.max(120_000, devices * 30);
+    const connectDeadline = Date.now() + connectMs;
     while (!online && fleet.exitCode === null && Date.now() < connectDeadline) await sleep(100);
-    if (!online) throw new Error(`the fleet of ${devices} did not come online within 120 s`);
+    if (!online) throw new Error(`the fleet did not come online within ${connectMs / 1000} s`);
     const cpuStart = { broker: cpuSeconds(broker.pid!), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
     const startedAt = Date.now();
     const samples: Array<{ t: number; stats: IngestStats }> = [];
