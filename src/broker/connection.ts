@@ -20,6 +20,7 @@ export class Connection implements SessionLink {
   readonly id = nextConnectionId++;
   protocolVersion: 3 | 4 | 5 = 4;
   clientId: string | undefined;
+  username: string | undefined;
   session: Session | undefined;
   will: IConnectPacket['will'];
   /** Keep alive in seconds as in force (the client's, or our Server Keep Alive). */
