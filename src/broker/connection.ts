@@ -211,7 +211,7 @@ export class Connection implements SessionLink {
         this.close(`first packet was ${packet.cmd}, not connect`);
         return;
       }
-      checkNoRepeatedProperties(packet);
+      checkNoRepeatedProperties(frame, this.protocolVersion);
       checkPropertiesAllowed(packet);
       if (this.broker.events.listens('packetIn')) this.broker.events.emit('packetIn', this.clientId, packet);
       dispatch(this.broker, this, packet);

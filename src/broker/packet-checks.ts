@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Packet } from 'mqtt-packet';
+import { repeatedPropertyId } from './frame-properties.js';
 import { frameTopicStrings } from './framer.js';
 import { ProtocolViolation, ReasonCode } from './reason-codes.js';
 
@@ -8,16 +9,11 @@ import { ProtocolViolation, ReasonCode } from './reason-codes.js';
  * with the reason code the spec gives; the connection turns it into DISCONNECT (or CONNACK).
  */
 
-/** Properties other than User Property may appear once [MQTT-2.2.2-2]; mqtt-packet turns repeats into arrays. */
-export function checkNoRepeatedProperties(packet: Packet): void {
-  const lists: Array<Record<string, unknown> | undefined> = [(packet as { properties?: Record<string, unknown> }).properties];
-  if (packet.cmd === 'connect') lists.push(packet.will?.properties as Record<string, unknown> | undefined);
-  for (const properties of lists) {
-    if (!properties) continue;
-    for (const [name, value] of Object.entries(properties)) {
-      if (Array.isArray(value)) throw new ProtocolViolation(ReasonCode.ProtocolError, `property ${name} included more than once`);
-    }
-  }
+/** Properties other than User Property may appear once [MQTT-2.2.2-2]: checked on the bytes of a parsed MQTT 5 frame. */
+export function checkNoRepeatedProperties(frame: Buffer, protocolVersion: number): void {
+  if (protocolVersion !== 5) return;
+  const id = repeatedPropertyId(frame);
+  if (id !== undefined) throw new ProtocolViolation(ReasonCode.ProtocolError, `property 0x${id.toString(16).padStart(2, '0')} included more than once`);
 }
 
 /**
