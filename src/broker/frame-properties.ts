@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /** How each property's value is encoded (MQTT 5.0 §2.2.2.2), by property identifier. */
 type ValueType = 'byte' | 'u16' | 'u32' | 'varint' | 'string' | 'binary' | 'pair';
 
@@ -64,51 +66,65 @@ function propertyBlockOffsets(frame: Buffer): number[] {
   }
 }
 
+/** What is wrong with a frame's properties: a value running past its block, bad UTF-8, or a repeat. */
+export type PropertyProblem = { kind: 'malformed'; detail: string } | { kind: 'repeated'; id: number };
+
 /**
- * The first property identifier (other than User Property) repeated within one property block of an
- * MQTT 5 frame, read from the bytes: mqtt-packet's parser keeps only the last of two repeats when the
- * first value is falsy (0, false, ""), so the parsed packet cannot tell. Undefined when none repeats or
- * a block is unreadable (the parser reports that).
+ * Checks the property blocks of a parsed MQTT 5 frame on its bytes. mqtt-packet's parser lets through a
+ * string or binary value running past the property block (it yields null), decodes ill-formed UTF-8
+ * leniently, and keeps only the last of two repeats when the first value is falsy (0, false, "").
  */
-export function repeatedPropertyId(frame: Buffer): number | undefined {
+export function propertyProblem(frame: Buffer): PropertyProblem | undefined {
   for (const offset of propertyBlockOffsets(frame)) {
     const block = readVarint(frame, offset);
-    if (!block) return undefined;
+    if (!block || block.next + block.value > frame.length) return { kind: 'malformed', detail: 'property length runs past the packet' };
     const end = block.next + block.value;
-    if (end > frame.length) return undefined;
     const seen = new Set<number>();
     let i = block.next;
     while (i < end) {
       const id = frame[i++]!;
       const type = PROPERTY_TYPES.get(id);
-      if (!type) return undefined;
-      if (seen.has(id) && id !== USER_PROPERTY) return id;
+      if (!type) return { kind: 'malformed', detail: `unknown property identifier 0x${id.toString(16)}` };
+      if (seen.has(id) && id !== USER_PROPERTY) return { kind: 'repeated', id };
       seen.add(id);
-      const next = skipValue(frame, i, type);
-      if (next === undefined || next > end) return undefined;
-      i = next;
+      const value = readValue(frame, i, type, end);
+      if (value === undefined) return { kind: 'malformed', detail: `property 0x${id.toString(16)} runs past its property block` };
+      if (!value.utf8) return { kind: 'malformed', detail: `property 0x${id.toString(16)} is not well-formed UTF-8 or contains U+0000` };
+      i = value.next;
     }
   }
   return undefined;
 }
 
-function skipValue(frame: Buffer, i: number, type: ValueType): number | undefined {
-  const lengthAt = (at: number) => (at + 2 <= frame.length ? at + 2 + frame.readUInt16BE(at) : undefined);
+/** Reads one value ending at or before `end`: the offset after it and, for strings, whether they are valid [MQTT-1.5.4-1], [MQTT-1.5.4-2]. */
+function readValue(frame: Buffer, i: number, type: ValueType, end: number): { next: number; utf8: boolean } | undefined {
+  const fixed = (n: number) => (i + n <= end ? { next: i + n, utf8: true } : undefined);
+  const lengthPrefixed = (at: number, text: boolean): { next: number; utf8: boolean } | undefined => {
+    if (at + 2 > end) return undefined;
+    const next = at + 2 + frame.readUInt16BE(at);
+    if (next > end) return undefined;
+    const bytes = frame.subarray(at + 2, next);
+    return { next, utf8: !text || (isUtf8(bytes) && !bytes.includes(0)) };
+  };
   switch (type) {
     case 'byte':
-      return i + 1;
+      return fixed(1);
     case 'u16':
-      return i + 2;
+      return fixed(2);
     case 'u32':
-      return i + 4;
-    case 'varint':
-      return readVarint(frame, i)?.next;
+      return fixed(4);
+    case 'varint': {
+      const v = readVarint(frame, i);
+      return v && v.next <= end ? { next: v.next, utf8: true } : undefined;
+    }
     case 'string':
+      return lengthPrefixed(i, true);
     case 'binary':
-      return lengthAt(i);
+      return lengthPrefixed(i, false);
     case 'pair': {
-      const key = lengthAt(i);
-      return key === undefined ? undefined : lengthAt(key);
+      const key = lengthPrefixed(i, true);
+      const value = key && lengthPrefixed(key.next, true);
+      return key && value ? { next: value.next, utf8: key.utf8 && value.utf8 } : undefined;
     }
   }
 }

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Packet } from 'mqtt-packet';
-import { repeatedPropertyId } from './frame-properties.js';
+import { propertyProblem } from './frame-properties.js';
 import { frameTopicStrings } from './framer.js';
 import { ProtocolViolation, ReasonCode } from './reason-codes.js';
 
@@ -9,11 +9,15 @@ import { ProtocolViolation, ReasonCode } from './reason-codes.js';
  * with the reason code the spec gives; the connection turns it into DISCONNECT (or CONNACK).
  */
 
-/** Properties other than User Property may appear once [MQTT-2.2.2-2]: checked on the bytes of a parsed MQTT 5 frame. */
-export function checkNoRepeatedProperties(frame: Buffer, protocolVersion: number): void {
+/**
+ * The properties of a parsed MQTT 5 frame, on its bytes: a malformed value is a Malformed Packet (§2.2.2,
+ * [MQTT-1.5.4-1]); a property other than User Property appearing twice is a Protocol Error [MQTT-2.2.2-2].
+ */
+export function checkPropertyBytes(frame: Buffer, protocolVersion: number): void {
   if (protocolVersion !== 5) return;
-  const id = repeatedPropertyId(frame);
-  if (id !== undefined) throw new ProtocolViolation(ReasonCode.ProtocolError, `property 0x${id.toString(16).padStart(2, '0')} included more than once`);
+  const problem = propertyProblem(frame);
+  if (problem?.kind === 'malformed') throw new ProtocolViolation(ReasonCode.MalformedPacket, problem.detail);
+  if (problem?.kind === 'repeated') throw new ProtocolViolation(ReasonCode.ProtocolError, `property 0x${problem.id.toString(16).padStart(2, '0')} included more than once`);
 }
 
 /**

@@ -253,7 +253,7 @@ test(`fuzz: ${COUNT} malformed and mutated packets over real sockets (FUZZ_SEED=
   const failures: string[] = [];
   const families = new Map<string, number>();
   let next = 0;
-  const describeCase = (i: number) => `case ${i} (${cases[i]!.family}, after ${cases[i]!.after}): ${cases[i]!.bytes.toString('hex').slice(0, 120)}`;
+  const describeCase = (i: number) => `case ${i} (${cases[i]!.family}, after ${cases[i]!.after}): ${cases[i]!.bytes.toString('hex').slice(0, 600)}`;
   async function worker(): Promise<void> {
     while (next < cases.length && failures.length < 20) {
       const i = next++;
