@@ -123,6 +123,32 @@ describeEachBroker('TLS listener (certfile, keyfile)', (kind: BrokerKind) => {
   });
 });
 
+describeEachBroker('Secure WebSocket listener (protocol websockets with certfile, keyfile)', (kind: BrokerKind) => {
+  let b: TestBroker;
+  // Debian's mosquitto 2.0.11 (its libwebsockets) exits on these lines: "Unable to start any listening sockets".
+  const wssSkip = skip || (kind === 'mosquitto' ? "Debian's mosquitto 2.0.11 cannot open a TLS WebSocket listener" : false);
+  before(async () => {
+    if (wssSkip) return;
+    const port = await freePort();
+    b = await startFromConfig(kind, [...tlsLines(port), 'protocol websockets', 'allow_anonymous true']);
+  });
+  after(() => b?.close());
+
+  test('MQTT over wss: connect verifying the server certificate, publish and subscribe', { skip: wssSkip }, async () => {
+    assert.match(b.url, /^wss:\/\/127\.0\.0\.1:/);
+    const client = await connectClient(b.url, { clientId: 'wss', ca: pem('ca.pem'), rejectUnauthorized: true });
+    try {
+      const got = collect(client);
+      await client.subscribeAsync('wss/echo', { qos: 1 });
+      await client.publishAsync('wss/echo', 'secure websocket', { qos: 1 });
+      await waitUntil(() => got.length === 1, 3000, 'the echo');
+      assert.equal(got[0]!.payload, 'secure websocket');
+    } finally {
+      await end(client);
+    }
+  });
+});
+
 describeEachBroker('Mutual TLS (cafile, require_certificate true)', (kind: BrokerKind) => {
   let b: TestBroker;
   before(async () => {
