@@ -132,7 +132,7 @@ export class Broker {
     return !acl || acl.canRead({ clientId: session.clientId, username: session.username }, message.topic);
   }
 
-    /** Adds (or replaces) a subscription of a session. */
+  /** Adds (or replaces) a subscription of a session. */
   addSubscription(session: Session, subscription: Subscription): void {
     const previous = session.subscriptions.get(subscription.topicFilter);
     if (previous) this.router.remove(session.clientId, previous.filter, previous.group);
