@@ -49,12 +49,15 @@ export async function startMosquitto(options: StartOptions = {}): Promise<TestBr
     ...(wsPort ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
     ...(options.mosquitto ?? []),
   ];
-  const close = await runMosquitto(lines, port);
+  const close = await runMosquitto(lines, wsPort ? [port, wsPort] : [port]);
   return { kind: 'mosquitto', host: '127.0.0.1', port, url: `mqtt://127.0.0.1:${port}`, wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}` : undefined, close };
 }
 
-/** Runs mosquitto on config lines (after: no persistence, errors to stderr) until `port` accepts; returns its stop function. */
-async function runMosquitto(lines: string[], port: number): Promise<() => Promise<void>> {
+/**
+ * Runs mosquitto on config lines (after: no persistence, errors to stderr) until every port accepts (it opens
+ * its listeners one by one; a WebSocket one can come well after TCP on a loaded machine); returns its stop function.
+ */
+async function runMosquitto(lines: string[], ports: number[]): Promise<() => Promise<void>> {
   if (!mosquittoPath) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
   const dir = mkdtempSync(join(tmpdir(), 'mqttlab-mosquitto-'));
   const config = join(dir, 'mosquitto.conf');
@@ -64,7 +67,7 @@ async function runMosquitto(lines: string[], port: number): Promise<() => Promis
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    await waitForPort(port, 5000, () => child.exitCode !== null);
+    for (const port of ports) await waitForPort(port, 5000, () => child.exitCode !== null);
   } catch (error) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -95,7 +98,7 @@ export async function startFromConfig(kind: BrokerKind, lines: string[]): Promis
     const running = await createBroker({ sysInterval: 0, ...brokerOptionsFromConfig(config).options });
     return { kind, host: '127.0.0.1', port: first.port, url, broker: running.broker, close: () => running.close() };
   }
-  const close = await runMosquitto(lines, first.port);
+  const close = await runMosquitto(lines, config.listeners.map((l) => l.port));
   return { kind, host: '127.0.0.1', port: first.port, url, close };
 }
 
