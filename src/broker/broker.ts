@@ -86,6 +86,10 @@ export class Broker {
     for (const [clientId, merged] of perClient) {
       const session = this.sessions.get(clientId);
       if (!session) continue;
+      if (!this.readAllowed(session, message)) {
+        this.events.emit('messageDropped', clientId, message, 'not-authorized');
+        continue;
+      }
       receivers++;
       session.deliver(
         {
@@ -100,9 +104,13 @@ export class Broker {
     }
     for (const group of groups) {
       // [MQTT-4.8.2-?] one member of each shared group gets the message.
-      const member = group.pick((id) => this.sessions.get(id)?.connected === true);
+      const member = group.pick((id) => {
+        const candidate = this.sessions.get(id);
+        return candidate?.connected === true && this.readAllowed(candidate, message);
+      });
       const session = member && this.sessions.get(member.clientId);
-      if (!member || !session) continue;
+      // The fallback when no member is connected is not filtered by the predicate.
+      if (!member || !session || !this.readAllowed(session, message)) continue;
       receivers++;
       session.deliver(
         {
@@ -116,6 +124,12 @@ export class Broker {
     }
     this.events.emit('messagePublished', message, receivers);
     return receivers;
+  }
+
+  /** The ACL's read check: denied messages are not delivered to the session. */
+  private readAllowed(session: Session, message: Message): boolean {
+    const acl = this.options.acl;
+    return !acl || acl.canRead({ clientId: session.clientId, username: session.username }, message.topic);
   }
 
   /** Adds (or replaces) a subscription of a session. */

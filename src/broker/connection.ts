@@ -4,7 +4,7 @@ import type { Broker } from './broker.js';
 import type { ClientInfo } from './events.js';
 import { Framer, peekConnectVersion, type FramingError } from './framer.js';
 import { dispatch } from './handlers/index.js';
-import { checkFrame, checkNoRepeatedProperties, checkPropertiesAllowed } from './packet-checks.js';
+import { checkFrame, checkPropertiesAllowed, checkPropertyBytes } from './packet-checks.js';
 import { remainingExpirySeconds } from './message.js';
 import { PROTOCOL_MAX_PACKET_SIZE } from './options.js';
 import { ConnectReturnCode311, ProtocolViolation, ReasonCode, reasonName } from './reason-codes.js';
@@ -20,6 +20,7 @@ export class Connection implements SessionLink {
   readonly id = nextConnectionId++;
   protocolVersion: 3 | 4 | 5 = 4;
   clientId: string | undefined;
+  username: string | undefined;
   session: Session | undefined;
   will: IConnectPacket['will'];
   /** Keep alive in seconds as in force (the client's, or our Server Keep Alive). */
@@ -210,7 +211,7 @@ export class Connection implements SessionLink {
         this.close(`first packet was ${packet.cmd}, not connect`);
         return;
       }
-      checkNoRepeatedProperties(packet);
+      checkPropertyBytes(frame, this.protocolVersion);
       checkPropertiesAllowed(packet);
       if (this.broker.events.listens('packetIn')) this.broker.events.emit('packetIn', this.clientId, packet);
       dispatch(this.broker, this, packet);

@@ -11,7 +11,7 @@ export interface ClientInfo {
 }
 
 /** Why a message did not reach a subscriber. */
-export type DropReason = 'expired' | 'queue-full' | 'offline-qos0' | 'too-large';
+export type DropReason = 'expired' | 'queue-full' | 'offline-qos0' | 'too-large' | 'not-authorized';
 
 /** The broker's typed events, so tools can show what crossed the wire. */
 export interface BrokerEvents {

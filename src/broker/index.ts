@@ -1,5 +1,10 @@
 /** The embeddable MQTT 5.0 / 3.1.1 broker. */
-export { createBroker, type CreateBrokerOptions, type RunningBroker } from './server.js';
+export { createBroker, type CreateBrokerOptions, type ListenerInfo, type ListenerOptions, type RunningBroker } from './server.js';
+export type { TlsOptions } from './transports/tls.js';
+export { Acl, type AclClient } from './auth/acl.js';
+export { PasswordFile } from './auth/password-file.js';
+export { parseMosquittoConf, type MosquittoConfig } from './config/mosquitto-conf.js';
+export { brokerOptionsFromConfig, loadMosquittoConf, type LoadedConfig } from './config/load.js';
 export { Broker, type BrokerStats } from './broker.js';
 export type { BrokerOptions } from './options.js';
 export type { BrokerEvents, ClientInfo, DropReason } from './events.js';

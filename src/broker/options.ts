@@ -1,3 +1,5 @@
+import type { Acl } from './auth/acl.js';
+import type { PasswordFile } from './auth/password-file.js';
 import type { Persistence } from './persistence/index.js';
 
 /** Settings of the broker core; every field has a default. */
@@ -18,12 +20,23 @@ export interface BrokerOptions {
   sysInterval?: number;
   /** Where retained messages and sessions are kept between runs. */
   persistence?: Persistence;
+  /** Clients without a user name may connect (Mosquitto `allow_anonymous`). Default true. */
+  allowAnonymous?: boolean;
+  /** User names and password hashes a client's credentials must match (Mosquitto `password_file`). */
+  passwords?: PasswordFile;
+  /** Who may publish, subscribe and receive what (Mosquitto `acl_file`); without one, everything is allowed. */
+  acl?: Acl;
+  /** Most clients connected at once; 0 (default) for no limit (Mosquitto `max_connections`). */
+  maxConnections?: number;
+  /** Largest PUBLISH payload accepted, in bytes; 0 (default) for no limit (Mosquitto `message_size_limit`). */
+  messageSizeLimit?: number;
 }
 
 /** Protocol limit on packet size [MQTT-2.1.4]: 268,435,455 bytes of remaining length plus the header. */
 export const PROTOCOL_MAX_PACKET_SIZE = 268_435_460;
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'persistence'>> & Pick<BrokerOptions, 'persistence'>;
+type OptionalParts = 'persistence' | 'passwords' | 'acl';
+export type ResolvedOptions = Required<Omit<BrokerOptions, OptionalParts>> & Pick<BrokerOptions, OptionalParts>;
 
 /** Fills in defaults (comparable to Mosquitto 2's). */
 export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
@@ -36,5 +49,10 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     connectTimeout: options.connectTimeout ?? 10,
     sysInterval: options.sysInterval ?? 10,
     persistence: options.persistence,
+    allowAnonymous: options.allowAnonymous ?? true,
+    passwords: options.passwords,
+    acl: options.acl,
+    maxConnections: options.maxConnections ?? 0,
+    messageSizeLimit: options.messageSizeLimit ?? 0,
   };
 }

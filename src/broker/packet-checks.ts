@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Packet } from 'mqtt-packet';
+import { propertyProblem } from './frame-properties.js';
 import { frameTopicStrings } from './framer.js';
 import { ProtocolViolation, ReasonCode } from './reason-codes.js';
 
@@ -8,16 +9,15 @@ import { ProtocolViolation, ReasonCode } from './reason-codes.js';
  * with the reason code the spec gives; the connection turns it into DISCONNECT (or CONNACK).
  */
 
-/** Properties other than User Property may appear once [MQTT-2.2.2-2]; mqtt-packet turns repeats into arrays. */
-export function checkNoRepeatedProperties(packet: Packet): void {
-  const lists: Array<Record<string, unknown> | undefined> = [(packet as { properties?: Record<string, unknown> }).properties];
-  if (packet.cmd === 'connect') lists.push(packet.will?.properties as Record<string, unknown> | undefined);
-  for (const properties of lists) {
-    if (!properties) continue;
-    for (const [name, value] of Object.entries(properties)) {
-      if (Array.isArray(value)) throw new ProtocolViolation(ReasonCode.ProtocolError, `property ${name} included more than once`);
-    }
-  }
+/**
+ * The properties of a parsed MQTT 5 frame, on its bytes: a malformed value is a Malformed Packet (§2.2.2,
+ * [MQTT-1.5.4-1]); a property other than User Property appearing twice is a Protocol Error [MQTT-2.2.2-2].
+ */
+export function checkPropertyBytes(frame: Buffer, protocolVersion: number): void {
+  if (protocolVersion !== 5) return;
+  const problem = propertyProblem(frame);
+  if (problem?.kind === 'malformed') throw new ProtocolViolation(ReasonCode.MalformedPacket, problem.detail);
+  if (problem?.kind === 'repeated') throw new ProtocolViolation(ReasonCode.ProtocolError, `property 0x${problem.id.toString(16).padStart(2, '0')} included more than once`);
 }
 
 /**

@@ -48,6 +48,8 @@ export class Session {
   /** Session Expiry Interval in seconds; 0xFFFFFFFF never expires [MQTT-3.1.2-23]. */
   expiryInterval = 0;
   link: SessionLink | undefined;
+  /** User name of the client's latest CONNECT, for ACL checks on delivery. */
+  username: string | undefined;
   private nextPacketId = 1;
   /** In-flight PUBLISH ids from an earlier connection not yet resent on this one, oldest first. */
   private awaitingResend: number[] = [];

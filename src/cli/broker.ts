@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
-import { createBroker, reasonName } from '../broker/index.js';
+import { createBroker, loadMosquittoConf, reasonName, type CreateBrokerOptions } from '../broker/index.js';
 import { parseInteger, onShutdown } from './util.js';
 
 /** `mqttlab broker`: runs the embedded broker until Ctrl-C. */
 export function registerBrokerCommand(program: Command): void {
   program
     .command('broker')
-    .description('run the embedded MQTT 5.0 / 3.1.1 broker (TCP and WebSocket)')
+    .description('run the embedded MQTT 5.0 / 3.1.1 broker (TCP, WebSocket, TLS)')
+    .option('-c, --config <file>', 'Mosquitto 2 config file (listeners, TLS, password_file, acl_file, limits; see README)')
     .option('-H, --host <address>', 'interface to listen on (use 0.0.0.0 to accept other machines)', '127.0.0.1')
     .option('-p, --port <port>', 'TCP port', parseInteger, 1883)
     .option('-w, --ws-port <port>', 'WebSocket port (subprotocol "mqtt"); 0 disables', parseInteger, 9001)
@@ -21,18 +22,23 @@ export function registerBrokerCommand(program: Command): void {
 Examples:
   mqttlab broker                         # mqtt://127.0.0.1:1883 and ws://127.0.0.1:9001
   mqttlab broker -p 0 -w 0               # any free TCP port, no WebSocket
+  mqttlab broker -c mosquitto/config/mosquitto.conf   # listeners and settings from a Mosquitto config
   mosquitto_sub -V 5 -p 1883 -t 'sensors/#' -v
 `,
     )
-    .action(async (opts: { host: string; port: number; wsPort: number; maxPacketSize?: number; maxKeepalive?: number; maxQueued?: number; sysInterval: number; verbose?: boolean }) => {
+    .action(async (opts: { config?: string; host: string; port: number; wsPort: number; maxPacketSize?: number; maxKeepalive?: number; maxQueued?: number; sysInterval: number; verbose?: boolean }, command: Command) => {
+      let options: CreateBrokerOptions = { host: opts.host, port: opts.port, wsPort: opts.wsPort === 0 ? false : opts.wsPort, sysInterval: opts.sysInterval };
+      if (opts.config) {
+        const clash = ['host', 'port', 'wsPort'].find((name) => command.getOptionValueSource(name) === 'cli');
+        if (clash) throw new Error(`--config sets the listeners; leave out --${clash === 'wsPort' ? 'ws-port' : clash}`);
+        options = loadMosquittoConf(opts.config).options;
+        if (command.getOptionValueSource('sysInterval') === 'cli') options.sysInterval = opts.sysInterval;
+      }
       const running = await createBroker({
-        host: opts.host,
-        port: opts.port,
-        wsPort: opts.wsPort === 0 ? false : opts.wsPort,
-        maximumPacketSize: opts.maxPacketSize,
-        maxKeepalive: opts.maxKeepalive,
-        maxQueuedMessages: opts.maxQueued,
-        sysInterval: opts.sysInterval,
+        ...options,
+        ...(opts.maxPacketSize !== undefined && { maximumPacketSize: opts.maxPacketSize }),
+        ...(opts.maxKeepalive !== undefined && { maxKeepalive: opts.maxKeepalive }),
+        ...(opts.maxQueued !== undefined && { maxQueuedMessages: opts.maxQueued }),
       });
       const { broker } = running;
       if (opts.verbose) {
@@ -41,8 +47,9 @@ Examples:
         broker.events.on('messageDropped', (id, m, reason) => log(`dropped      ${m.topic} for ${id}: ${reason}`));
         broker.events.on('willPublished', (id, m) => log(`will         ${m.topic} for ${id}`));
       }
-      console.log(`mqttlab broker listening on ${[running.url, running.wsUrl].filter(Boolean).join(' and ')}`);
-      console.log(`  try: mosquitto_sub -V 5 -h ${opts.host} -p ${running.port} -t 'sensors/#' -v`);
+      console.log(`mqttlab broker listening on ${running.listeners.map((l) => l.url).join(', ')}`);
+      const plain = running.listeners.find((l) => l.url.startsWith('mqtt://'));
+      if (plain) console.log(`  try: mosquitto_sub -V 5 -h ${plain.host === '0.0.0.0' ? '127.0.0.1' : plain.host} -p ${plain.port} -t 'sensors/#' -v`);
       console.log('  Ctrl-C stops it (clients get DISCONNECT ' + reasonName(0x8b) + ')');
       onShutdown(async () => {
         await running.close();

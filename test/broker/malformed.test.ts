@@ -257,6 +257,39 @@ const CASES: Case[] = [
     mosquitto: 'close',
   },
   {
+    // Found by test/broker/fuzz.test.ts: mqtt-packet keeps only the second of two repeats when the first
+    // value is falsy, so repeats are found on the bytes.
+    name: 'PUBLISH with Payload Format Indicator 0 twice (§2.2.2.2)',
+    after: 'v5',
+    bytes: pkt(0x30, str('a/b'), props([0x01, 0x00], [0x01, 0x01]), Buffer.from('x')),
+    embedded: { disconnect: 0x82 },
+    // Mosquitto closes without a DISCONNECT: allowed, the DISCONNECT is a SHOULD (§4.13.1).
+    mosquitto: 'close',
+  },
+  {
+    // Found by test/broker/fuzz.test.ts: mqtt-packet reads a string property past the Property Length
+    // (here into the payload; at the end of the packet it yields null, which later broke delivering the
+    // retained message to a subscriber with DISCONNECT 0x83).
+    name: 'PUBLISH with a User Property value running past the Property Length (§2.2.2.1)',
+    after: 'v5',
+    bytes: pkt(0x30, str('a/b'), props([0x26], str('k'), [0x00, 0x05, 0x61]), Buffer.from('bcdefgh')),
+    embedded: { disconnect: 0x81 },
+  },
+  {
+    name: 'PUBLISH with ill-formed UTF-8 in the Content Type [MQTT-1.5.4-1]',
+    after: 'v5',
+    bytes: pkt(0x30, str('a/b'), props([0x03], str(Buffer.from([0x61, 0xc0, 0x80]))), Buffer.from('x')),
+    embedded: { disconnect: 0x81 },
+    // Mosquitto closes without a DISCONNECT: allowed, the DISCONNECT is a SHOULD (§4.13.1).
+    mosquitto: 'close',
+  },
+  {
+    name: 'CONNECT with Session Expiry Interval 0 twice (§2.2.2.2)',
+    after: 'none',
+    bytes: connect5(0x02, props([0x11, 0, 0, 0, 0], [0x11, 0, 0, 0, 0]), 'sei-zero-twice'),
+    embedded: 'close',
+  },
+  {
     name: 'PUBLISH with Topic Alias 0 [MQTT-3.3.2-8]',
     after: 'v5',
     bytes: pkt(0x30, str('a/b'), props([0x23, 0x00, 0x00]), Buffer.from('x')),

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'node:test';
-import { createBroker, type Broker, type CreateBrokerOptions } from '../../src/broker/index.js';
+import { brokerOptionsFromConfig, createBroker, parseMosquittoConf, type Broker, type CreateBrokerOptions } from '../../src/broker/index.js';
 import { findMosquitto, freePort, waitForPort } from '../../src/util/index.js';
 
 export type BrokerKind = 'embedded' | 'mosquitto';
@@ -39,53 +39,67 @@ export async function startEmbedded(options: StartOptions = {}): Promise<TestBro
 
 /** Starts a real `mosquitto` with a generated config on free loopback ports. */
 export async function startMosquitto(options: StartOptions = {}): Promise<TestBroker> {
-  if (!mosquittoPath) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
   const port = await freePort();
   const wsPort = options.websocket ? await freePort() : undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'mqttlab-mosquitto-'));
   const lines = [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
     // As in mosquitto/config/mosquitto.conf: no Nagle delay on small packets.
     'set_tcp_nodelay true',
     ...(wsPort ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
-    'persistence false',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
     ...(options.mosquitto ?? []),
   ];
+  const close = await runMosquitto(lines, wsPort ? [port, wsPort] : [port]);
+  return { kind: 'mosquitto', host: '127.0.0.1', port, url: `mqtt://127.0.0.1:${port}`, wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}` : undefined, close };
+}
+
+/**
+ * Runs mosquitto on config lines (after: no persistence, errors to stderr) until every port accepts (it opens
+ * its listeners one by one; a WebSocket one can come well after TCP on a loaded machine); returns its stop function.
+ */
+async function runMosquitto(lines: string[], ports: number[]): Promise<() => Promise<void>> {
+  if (!mosquittoPath) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
+  const dir = mkdtempSync(join(tmpdir(), 'mqttlab-mosquitto-'));
   const config = join(dir, 'mosquitto.conf');
-  writeFileSync(config, lines.join('\n') + '\n');
+  writeFileSync(config, ['persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', ...lines].join('\n') + '\n');
   const child: ChildProcess = spawn(mosquittoPath, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    await waitForPort(port, 5000, () => child.exitCode !== null);
-    // Mosquitto opens its listeners one after the other: the WebSocket one may lag behind TCP.
-    if (wsPort) await waitForPort(wsPort, 5000, () => child.exitCode !== null);
+    for (const port of ports) await waitForPort(port, 5000, () => child.exitCode !== null);
   } catch (error) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`mosquitto did not start: ${(error as Error).message}\n${stderr}`);
   }
-  return {
-    kind: 'mosquitto',
-    host: '127.0.0.1',
-    port,
-    url: `mqtt://127.0.0.1:${port}`,
-    wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}` : undefined,
-    close: async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-        await exited;
-        clearTimeout(timer);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+  return async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
   };
+}
+
+/**
+ * Starts either broker from the same Mosquitto config lines, `listener` lines included (take ports from
+ * freePort()): Mosquitto reads them itself, the embedded broker through parseMosquittoConf. `port` and
+ * `url` are those of the first listener.
+ */
+export async function startFromConfig(kind: BrokerKind, lines: string[]): Promise<TestBroker> {
+  const config = parseMosquittoConf(lines.join('\n'), 'test.conf');
+  const first = config.listeners[0]!;
+  const scheme = (first.protocol === 'websockets' ? 'ws' : 'mqtt') + (first.certfile ? 's' : '');
+  const url = `${scheme}://127.0.0.1:${first.port}`;
+  if (kind === 'embedded') {
+    const running = await createBroker({ sysInterval: 0, ...brokerOptionsFromConfig(config).options });
+    return { kind, host: '127.0.0.1', port: first.port, url, broker: running.broker, close: () => running.close() };
+  }
+  const close = await runMosquitto(lines, config.listeners.map((l) => l.port));
+  return { kind, host: '127.0.0.1', port: first.port, url, close };
 }
 
 /** Starts a broker of the given kind. */

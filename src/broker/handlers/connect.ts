@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
+import { authenticate, type Refusal } from '../auth/authenticate.js';
 import type { Broker } from '../broker.js';
 import type { Connection } from '../connection.js';
 import { PROTOCOL_MAX_PACKET_SIZE } from '../options.js';
@@ -62,6 +63,12 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
     return;
   }
 
+  const refusal = connectionLimit(broker, clientId) ?? authenticate(broker.options, packet) ?? willDenied(broker, clientId, packet);
+  if (refusal) {
+    conn.refuseConnect(refusal.reasonCode, refusal.returnCode311, refusal.reason);
+    return;
+  }
+
   let keepalive = packet.keepalive ?? 0;
   let serverKeepAlive: number | undefined;
   const max = broker.options.maxKeepalive;
@@ -72,6 +79,7 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
   }
 
   conn.clientId = clientId;
+  conn.username = packet.username;
   conn.keepalive = keepalive;
   conn.will = packet.will;
   if (v5) {
@@ -85,6 +93,7 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
   const { session, present } = broker.openSession(clientId, cleanStart);
   // [MQTT-3.1.2-11 / 3.1.1] 3.1.1 CleanSession=0 keeps the session until the client says otherwise.
   session.expiryInterval = v5 ? properties.sessionExpiryInterval ?? 0 : cleanStart ? 0 : SESSION_NEVER_EXPIRES;
+  session.username = packet.username;
   conn.session = session;
 
   const connack: IConnackPacket = { cmd: 'connack', sessionPresent: present };
@@ -107,4 +116,21 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
   conn.write(connack);
   conn.connackSent = true;
   broker.sessionAttached(conn, session, present);
+}
+
+/** `maxConnections` reached (a takeover of the same client id does not add one): CONNACK 0x97 Quota exceeded. */
+function connectionLimit(broker: Broker, clientId: string): Refusal | undefined {
+  const max = broker.options.maxConnections;
+  if (max === 0) return undefined;
+  let open = 0;
+  for (const c of broker.connections) if (c.connackSent && !c.isClosed && c.clientId !== clientId) open++;
+  if (open < max) return undefined;
+  return { reasonCode: ReasonCode.QuotaExceeded, returnCode311: ConnectReturnCode311.ServerUnavailable, reason: `${max} clients already connected` };
+}
+
+/** A will on a topic the client may not publish to is refused at CONNECT with 0x87 Not authorized. */
+function willDenied(broker: Broker, clientId: string, packet: IConnectPacket): Refusal | undefined {
+  const acl = broker.options.acl;
+  if (!packet.will || !acl || acl.canPublish({ clientId, username: packet.username }, packet.will.topic)) return undefined;
+  return { reasonCode: ReasonCode.NotAuthorized, returnCode311: ConnectReturnCode311.NotAuthorized, reason: `will topic "${packet.will.topic}" not allowed by the ACL` };
 }

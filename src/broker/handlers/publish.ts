@@ -32,6 +32,14 @@ export function handlePublish(broker: Broker, conn: Connection, packet: IPublish
     }
   }
 
+  const refused = refusal(broker, conn, topic, packet);
+  if (refused !== undefined) {
+    // QoS 0 is dropped silently; QoS 1/2 end their flow with the failure code (MQTT 5.0 §3.4.2.1, §3.5.2.1).
+    if (packet.qos === 1) conn.write({ cmd: 'puback', messageId: packetId!, reasonCode: refused });
+    else if (packet.qos === 2) conn.write({ cmd: 'pubrec', messageId: packetId!, reasonCode: refused });
+    return;
+  }
+
   const message = messageFromPublish(packet, topic, conn.clientId, Date.now());
   const matched = broker.publish(message);
   const reasonCode = matched > 0 ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers;
@@ -41,6 +49,16 @@ export function handlePublish(broker: Broker, conn: Connection, packet: IPublish
     session.inboundQos2.add(packetId!);
     conn.write({ cmd: 'pubrec', messageId: packetId!, reasonCode });
   }
+}
+
+/** The reason a valid PUBLISH is not accepted: 0x87 when the ACL denies it, 0x97 above `messageSizeLimit`. */
+function refusal(broker: Broker, conn: Connection, topic: string, packet: IPublishPacket): number | undefined {
+  const acl = broker.options.acl;
+  if (acl && !acl.canPublish({ clientId: conn.clientId!, username: conn.username }, topic)) return ReasonCode.NotAuthorized;
+  const limit = broker.options.messageSizeLimit;
+  const size = typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length;
+  if (limit > 0 && size > limit) return ReasonCode.QuotaExceeded;
+  return undefined;
 }
 
 /** Applies an inbound Topic Alias (MQTT 5.0 §3.3.2.3.4): sets or looks up the alias of this connection. */

@@ -26,6 +26,8 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
   const granted: number[] = [];
   const retainedToSend: Array<{ subscription: Subscription; messages: Message[] }> = [];
   const now = Date.now();
+  const acl = broker.options.acl;
+  const client = { clientId: session.clientId, username: conn.username };
 
   for (const request of packet.subscriptions) {
     const parsed = parseTopicFilter(request.topic);
@@ -36,6 +38,11 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
     if (parsed.group !== undefined && request.nl) {
       // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error.
       throw new ProtocolViolation(ReasonCode.ProtocolError, 'No Local set on a shared subscription');
+    }
+    if (acl && !acl.canSubscribe(client, parsed.filter)) {
+      // SUBACK 0x87 Not authorized (MQTT 5.0 §3.9.3); 3.1.1 has only the failure code 0x80.
+      granted.push(v5 ? ReasonCode.NotAuthorized : SubackFailure311);
+      continue;
     }
     const existed = session.subscriptions.has(parsed.raw);
     const subscription: Subscription = {
@@ -55,7 +62,10 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
     // [MQTT-3.8.4-?] shared subscriptions get no retained messages.
     const wantRetained = parsed.group === undefined &&
       (subscription.retainHandling === 0 || (subscription.retainHandling === 1 && !existed));
-    if (wantRetained) retainedToSend.push({ subscription, messages: broker.retained.match(parsed.filter, now) });
+    if (wantRetained) {
+      const messages = broker.retained.match(parsed.filter, now).filter((m) => !acl || acl.canRead(client, m.topic));
+      retainedToSend.push({ subscription, messages });
+    }
   }
 
   conn.write({ cmd: 'suback', messageId: packet.messageId, granted });

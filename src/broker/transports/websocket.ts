@@ -1,14 +1,17 @@
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Broker } from '../broker.js';
 import { listen, type Listener } from './tcp.js';
+import { nodeTlsOptions, type TlsOptions } from './tls.js';
 
-/** Serves MQTT over WebSocket (subprotocol `mqtt`, MQTT 5.0 §6) on any path, for browsers. */
-export async function listenWebSocket(broker: Broker, host: string, port: number): Promise<Listener> {
-  const http = createServer((_req, res) => {
+/** Serves MQTT over WebSocket (subprotocol `mqtt`, MQTT 5.0 §6) on any path, for browsers; over TLS (wss) when given certificates. */
+export async function listenWebSocket(broker: Broker, host: string, port: number, tls?: TlsOptions): Promise<Listener> {
+  const onRequest: RequestListener = (_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect with subprotocol "mqtt"\n');
-  });
+  };
+  const http = tls ? createHttpsServer(nodeTlsOptions(tls), onRequest) : createServer(onRequest);
   const wss = new WebSocketServer({
     server: http,
     // [MQTT-6.0.0-3] the server selects "mqtt" when the client offers it.
@@ -21,7 +24,7 @@ export async function listenWebSocket(broker: Broker, host: string, port: number
     socket.prependListener('message', (_data, isBinary) => {
       if (!isBinary) stream.destroy();
     });
-    broker.handle(stream, 'websocket', request.socket.remoteAddress);
+    broker.handle(stream, tls ? 'websocket-tls' : 'websocket', request.socket.remoteAddress);
   });
   await listen(http, host, port);
   const address = http.address() as AddressInfo;
