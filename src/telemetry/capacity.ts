@@ -37,6 +37,8 @@ export interface CapacityStep {
   lagTrendMsPerS: number;
   /** Share of one core used by each process over the step. */
   cpu: { broker: number; ingest: number; fleet: number };
+  /** Once-a-second polls of /api/stats that got no answer within 2 s during the load. */
+  unansweredPolls: number;
   keptUp: boolean;
   /** Why the step could not be measured (e.g. the fleet did not come online in time). */
   error?: string;
@@ -63,6 +65,7 @@ export async function measureCapacity(options: CapacityOptions): Promise<Capacit
       lagMaxMs: null,
       lagTrendMsPerS: 0,
       cpu: { broker: 0, ingest: 0, fleet: 0 },
+      unansweredPolls: 0,
       keptUp: false,
       error: error.message,
     }));
@@ -77,7 +80,8 @@ export async function measureCapacity(options: CapacityOptions): Promise<Capacit
 export function describeStep(s: CapacityStep): string {
   if (s.error) return `${s.devices} devices: not measured: ${s.error}`;
   const lag = s.lagMeanMs === null ? 'no lag data' : `lag ${s.lagMeanMs} ms mean / ${s.lagMaxMs} ms max, trend ${s.lagTrendMsPerS.toFixed(1)} ms/s`;
-  return `${s.devices} devices × 3 readings / ${s.intervalMs} ms = ${s.offeredPerSecond.toFixed(0)} msg/s offered · stored ${s.stored}/${s.sent} (lost ${s.lost}) · ${lag} · CPU broker ${pct(s.cpu.broker)} ingest ${pct(s.cpu.ingest)} fleet ${pct(s.cpu.fleet)} · ${s.keptUp ? 'kept up' : 'DID NOT keep up'}`;
+  const api = s.unansweredPolls > 0 ? ` · API unanswered ${s.unansweredPolls}×` : '';
+  return `${s.devices} devices × 3 readings / ${s.intervalMs} ms = ${s.offeredPerSecond.toFixed(0)} msg/s offered · stored ${s.stored}/${s.sent} (lost ${s.lost}) · ${lag} · CPU broker ${pct(s.cpu.broker)} ingest ${pct(s.cpu.ingest)} fleet ${pct(s.cpu.fleet)}${api} · ${s.keptUp ? 'kept up' : 'DID NOT keep up'}`;
 }
 
 async function measureStep(devices: number, options: CapacityOptions): Promise<CapacityStep> {
@@ -107,23 +111,27 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
     const cpuStart = { broker: cpuSeconds(broker.pid!), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
     const startedAt = Date.now();
     const samples: Array<{ t: number; stats: IngestStats }> = [];
+    let unanswered = 0;
     let cpuEnd = cpuStart;
     while (fleet.exitCode === null && Date.now() - startedAt < (options.seconds + 30) * 1000) {
       await sleep(1000);
       const stats = await getStats(api);
       if (stats) samples.push({ t: (Date.now() - startedAt) / 1000, stats });
+      else unanswered++;
       if (fleet.exitCode === null) cpuEnd = { broker: cpuSeconds(broker.pid!), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
     }
     const elapsed = (Date.now() - startedAt) / 1000;
     if ((await fleetDone) !== 0) throw new Error(`the fleet exited with an error`);
     const summary = JSON.parse(fleetOut) as { sent: { telemetry: number }; seconds: number };
-    // Let the last readings arrive and the last batch flush.
+    // Let the last readings arrive and the last batch flush; a saturated ingestion may need a while.
     let final = await getStats(api);
-    for (let i = 0; i < 50 && final && final.readings < summary.sent.telemetry; i++) {
-      await sleep(100);
-      final = await getStats(api);
+    const drainDeadline = Date.now() + 30_000;
+    while ((!final || final.readings < summary.sent.telemetry) && ingest.exitCode === null && Date.now() < drainDeadline) {
+      await sleep(250);
+      final = (await getStats(api)) ?? final;
     }
-    const stored = final?.readings ?? 0;
+    if (!final) throw new Error(failure('ingestion', ingest));
+    const stored = final.readings;
     const loaded = samples.filter((s) => s.t <= options.seconds && s.stats.lag);
     const last = loaded.length ? loaded[loaded.length - 1]!.stats.lag : null;
     const trend = slope(loaded.filter((s) => s.t >= options.seconds / 2).map((s) => [s.t, s.stats.lag!.meanMs]));
@@ -144,7 +152,9 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
       lagMaxMs: last?.maxMs ?? null,
       lagTrendMsPerS: trend,
       cpu,
-      keptUp: lost === 0 && last !== null && last.meanMs < 1000 && trend < 20,
+      unansweredPolls: unanswered,
+      // An API that does not answer within 2 s means ingestion's event loop is saturated.
+      keptUp: lost === 0 && unanswered === 0 && last !== null && last.meanMs < 1000 && trend < 20,
     };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
@@ -169,13 +179,21 @@ async function startBroker(kind: CapacityBroker, port: number, work: string, chi
   return child;
 }
 
+/** The last 2 KB a child wrote to stderr, to say why it failed. */
+const stderrTails = new WeakMap<ChildProcess, string>();
+
 function spawnCli(args: string[], children: ChildProcess[]): ChildProcess {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   // Drain what nobody reads, so a chatty child never blocks on a full pipe.
   child.stdout!.resume();
-  child.stderr!.resume();
+  child.stderr!.on('data', (d: Buffer) => stderrTails.set(child, ((stderrTails.get(child) ?? '') + d.toString()).slice(-2048)));
   children.push(child);
   return child;
+}
+
+function failure(name: string, child: ChildProcess): string {
+  const tail = (stderrTails.get(child) ?? '').trim().split('\n').slice(-3).join(' | ');
+  return `${name} ${child.exitCode === null ? 'stopped answering' : `exited with code ${child.exitCode}`}${tail ? `: ${tail}` : ''}`;
 }
 
 async function getStats(url: string): Promise<IngestStats | undefined> {
