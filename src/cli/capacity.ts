@@ -41,7 +41,8 @@ Examples:
         seconds: opts.seconds,
         workers: opts.workers,
         broker: opts.broker,
-        onProgress: (line) => console.error(line),
+        onProgress: (line) => console.error(process.stderr.isTTY ? `\r\x1b[K${line}` : line),
+        onStatus: process.stderr.isTTY ? (line) => process.stderr.write(`\r\x1b[K${line}`.slice(0, (process.stderr.columns || 120) + 3)) : undefined,
       });
       if (opts.json) {
         console.log(JSON.stringify(steps, null, 2));

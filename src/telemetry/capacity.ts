@@ -18,6 +18,8 @@ export interface CapacityOptions {
   workers: number;
   broker: CapacityBroker;
   onProgress?: (line: string) => void;
+  /** What a step is doing now, about once a second (for a live line on a terminal). */
+  onStatus?: (line: string) => void;
 }
 
 /** One fleet size under load. */
@@ -106,7 +108,10 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
     // Startup of a large fleet is bounded too: 2 minutes, or 30 ms a device for larger fleets.
     const connectMs = Math.max(120_000, devices * 30);
     const connectDeadline = Date.now() + connectMs;
-    while (!online && fleet.exitCode === null && Date.now() < connectDeadline) await sleep(100);
+    while (!online && fleet.exitCode === null && Date.now() < connectDeadline) {
+      options.onStatus?.(`${devices} devices: connecting the fleet (${Math.round((connectMs - (connectDeadline - Date.now())) / 1000)} s)`);
+      await sleep(100);
+    }
     if (!online) throw new Error(`the fleet did not come online within ${connectMs / 1000} s`);
     const cpuStart = { broker: cpuSeconds(broker.pid!), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
     const startedAt = Date.now();
@@ -118,6 +123,8 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
       const stats = await getStats(api);
       if (stats) samples.push({ t: (Date.now() - startedAt) / 1000, stats });
       else unanswered++;
+      const lag = stats?.lag ? `lag ${stats.lag.meanMs} ms` : 'API not answering';
+      options.onStatus?.(`${devices} devices: load ${Math.min(options.seconds, Math.round((Date.now() - startedAt) / 1000))}/${options.seconds} s · stored ${stats?.readings ?? '?'} · ${lag}`);
       if (fleet.exitCode === null) cpuEnd = { broker: cpuSeconds(broker.pid!), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
     }
     const elapsed = (Date.now() - startedAt) / 1000;
