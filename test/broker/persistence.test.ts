@@ -1,20 +1,31 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { MemoryPersistence, type Message, type Persistence, type SessionSnapshot } from '../../src/broker/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { MemoryPersistence, ReasonCode, SqlitePersistence, type Message, type Persistence, type SessionSnapshot } from '../../src/broker/index.js';
 import { startBroker, type TestBroker } from '../helpers/brokers.js';
 import { sleep } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 /**
  * Every Persistence implementation passes the same contract. To add one, add an entry: `create` makes
- * an empty store, `reopen` closes a store and opens the same storage again (a file store would open
- * a new instance on the same path; the memory store is its own storage, so it is the same instance).
+ * an empty store, `reopen` closes a store and opens the same storage again (a file store opens a new
+ * instance on the same path; the memory store is its own storage, so it is the same instance), and a
+ * crash-safe store gives `openBeside`: a second instance on the same storage while the first stays
+ * open and unflushed, which is what a restart after SIGKILL sees.
  */
 interface Implementation {
   name: string;
   create(): Promise<Persistence>;
   reopen(store: Persistence): Promise<Persistence>;
+  openBeside?(store: Persistence): Persistence;
 }
+
+const tempDirs: string[] = [];
+after(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 const IMPLEMENTATIONS: Implementation[] = [
   {
@@ -24,6 +35,19 @@ const IMPLEMENTATIONS: Implementation[] = [
       await store.close();
       return store;
     },
+  },
+  {
+    name: 'SqlitePersistence',
+    create: async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mqttlab-sqlite-'));
+      tempDirs.push(dir);
+      return new SqlitePersistence(join(dir, 'mqttlab.db'));
+    },
+    reopen: async (store) => {
+      await store.close();
+      return new SqlitePersistence((store as SqlitePersistence).path);
+    },
+    openBeside: (store) => new SqlitePersistence((store as SqlitePersistence).path),
   },
 ];
 
@@ -131,6 +155,34 @@ for (const impl of IMPLEMENTATIONS) {
       loaded[0]!.inboundQos2.length = 0;
       loaded[0]!.subscriptions.length = 0;
       assert.deepEqual(await store.loadSessions(), [snapshot('c1')]);
+      await store.close();
+    });
+
+    test('saves are visible to loads before and after flush; flush with nothing pending resolves', async () => {
+      const store = await impl.create();
+      await store.flush();
+      store.saveRetained('r/f', message('r/f', 'before flush'));
+      store.saveSession(snapshot('c-f'));
+      assert.deepEqual((await store.loadRetained()).map((m) => m.payload.toString()), ['before flush']);
+      await store.flush();
+      store.deleteSession('c-f');
+      assert.deepEqual(await store.loadSessions(), []);
+      await store.flush();
+      assert.deepEqual((await store.loadRetained()).map((m) => m.payload.toString()), ['before flush']);
+      await store.close();
+    });
+
+    test('crash-safe: what flush stored is seen by a second store opened while the first is still open', { skip: impl.openBeside ? false : 'not crash-safe: its state lives in this process' }, async () => {
+      const store = await impl.create();
+      assert.equal(store.crashSafe, true);
+      store.saveRetained('r/c', message('r/c', 'flushed'));
+      store.saveSession(snapshot('c-flushed'));
+      await store.flush();
+      store.saveSession(snapshot('c-not-flushed'));
+      const beside = impl.openBeside!(store);
+      assert.deepEqual((await beside.loadRetained()).map((m) => m.payload.toString()), ['flushed']);
+      assert.deepEqual(await beside.loadSessions(), [snapshot('c-flushed')]);
+      await beside.close();
       await store.close();
     });
 
@@ -328,3 +380,168 @@ for (const impl of IMPLEMENTATIONS) {
     });
   });
 }
+
+for (const impl of IMPLEMENTATIONS.filter((i) => i.openBeside)) {
+  describe(`Acknowledgement after store with ${impl.name} [embedded]`, () => {
+    /** What a broker restarted after a crash would load: a second store on the same storage. */
+    async function storedSession(store: Persistence, clientId: string): Promise<SessionSnapshot | undefined> {
+      const beside = impl.openBeside!(store);
+      try {
+        return (await beside.loadSessions()).find((s) => s.clientId === clientId);
+      } finally {
+        await beside.close();
+      }
+    }
+
+    test('SUBACK comes after the subscription is stored; each PUBACK after the message is in the offline session [MQTT-4.3.2-4]', async () => {
+      const store = await impl.create();
+      const b = await startBroker('embedded', { embedded: { persistence: store } });
+      try {
+        const { client: sub } = await RawClient.connect(b.port, { clientId: 'as-sub', clean: false, properties: { sessionExpiryInterval: 300 } });
+        sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'as/#', qos: 1 }] });
+        await sub.expect('suback');
+        assert.deepEqual((await storedSession(store, 'as-sub'))?.subscriptions.map((s) => s.topicFilter), ['as/#']);
+        await sub.disconnect();
+        const { client: pub } = await RawClient.connect(b.port, { clientId: 'as-pub' });
+        for (let i = 1; i <= 5; i++) {
+          pub.send({ cmd: 'publish', topic: `as/${i}`, payload: Buffer.from(`m${i}`), qos: 1, retain: false, dup: false, messageId: i });
+          await pub.expect('puback');
+          const queued = (await storedSession(store, 'as-sub'))?.queue.map((d) => d.message.payload.toString());
+          assert.deepEqual(queued, Array.from({ length: i }, (_, k) => `m${k + 1}`));
+        }
+        await pub.disconnect();
+      } finally {
+        await b.close();
+      }
+    });
+
+    test('a retained message is stored before its PUBACK', async () => {
+      const store = await impl.create();
+      const b = await startBroker('embedded', { embedded: { persistence: store } });
+      try {
+        const { client: pub } = await RawClient.connect(b.port, { clientId: 'as-retain' });
+        pub.send({ cmd: 'publish', topic: 'as/retained', payload: Buffer.from('kept'), qos: 1, retain: true, dup: false, messageId: 1 });
+        await pub.expect('puback');
+        const beside = impl.openBeside!(store);
+        assert.deepEqual((await beside.loadRetained()).map((m) => [m.topic, m.payload.toString()]), [['as/retained', 'kept']]);
+        await beside.close();
+        await pub.disconnect();
+      } finally {
+        await b.close();
+      }
+    });
+
+    test('an inbound QoS 2 id is stored before PUBREC and its release before PUBCOMP [MQTT-4.3.3-8], [MQTT-4.3.3-12]', async () => {
+      const store = await impl.create();
+      const b = await startBroker('embedded', { embedded: { persistence: store } });
+      try {
+        const { client } = await RawClient.connect(b.port, { clientId: 'as-qos2', clean: false, properties: { sessionExpiryInterval: 300 } });
+        client.send({ cmd: 'publish', topic: 'as/qos2', payload: Buffer.from('two'), qos: 2, retain: false, dup: false, messageId: 42 });
+        await client.expect('pubrec');
+        assert.deepEqual((await storedSession(store, 'as-qos2'))?.inboundQos2, [42]);
+        client.send({ cmd: 'pubrel', messageId: 42, reasonCode: 0 });
+        assert.equal((await client.expect('pubcomp')).reasonCode ?? 0, 0);
+        assert.deepEqual((await storedSession(store, 'as-qos2'))?.inboundQos2, []);
+        await client.disconnect();
+      } finally {
+        await b.close();
+      }
+    });
+
+    test('a session with Session Expiry 0 is never stored', async () => {
+      const store = await impl.create();
+      const b = await startBroker('embedded', { embedded: { persistence: store } });
+      try {
+        const { client } = await RawClient.connect(b.port, { clientId: 'as-clean' });
+        client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'as/clean', qos: 1 }] });
+        await client.expect('suback');
+        assert.equal(await storedSession(store, 'as-clean'), undefined);
+        await client.disconnect();
+      } finally {
+        await b.close();
+      }
+    });
+  });
+}
+
+/** A crash-safe stand-in whose flush waits until the test opens the gate (or fails it). */
+class GatedPersistence extends MemoryPersistence {
+  override readonly crashSafe = true;
+  flushes = 0;
+  private release!: (error?: Error) => void;
+  private readonly gate = new Promise<void>((resolve, reject) => {
+    this.release = (error) => (error ? reject(error) : resolve());
+  });
+
+  override async flush(): Promise<void> {
+    this.flushes++;
+    await this.gate;
+  }
+
+  open(): void {
+    this.release();
+  }
+
+  fail(error: Error): void {
+    this.release(error);
+  }
+}
+
+/** Sends a QoS 1 PUBLISH and then a PINGREQ, and waits for the PINGRESP (written at once, never held). */
+async function publishThenPing(client: RawClient, messageId: number): Promise<void> {
+  client.send({ cmd: 'publish', topic: 'gate/t', payload: Buffer.from('x'), qos: 1, retain: false, dup: false, messageId });
+  client.send({ cmd: 'pingreq' });
+  await client.expect('pingresp');
+}
+
+describe('When acknowledgements go out [embedded]', () => {
+  test('with MemoryPersistence a PUBACK is written at once: it arrives before the PINGRESP sent after it', async () => {
+    const b = await startBroker('embedded', { embedded: { persistence: new MemoryPersistence() } });
+    try {
+      const { client } = await RawClient.connect(b.port, { clientId: 'gate-memory' });
+      await publishThenPing(client, 1);
+      assert.deepEqual(client.received.slice(1).map((p) => p.cmd), ['puback', 'pingresp']);
+      await client.disconnect();
+    } finally {
+      await b.close();
+    }
+  });
+
+  test('with a crash-safe store the PUBACK waits for the commit: PINGRESP overtakes it, PUBACK follows the flush', async () => {
+    const store = new GatedPersistence();
+    const b = await startBroker('embedded', { embedded: { persistence: store } });
+    try {
+      const { client } = await RawClient.connect(b.port, { clientId: 'gate-held' });
+      await publishThenPing(client, 7);
+      assert.equal(client.all('puback').length, 0, 'no PUBACK before the store flushed');
+      assert.equal(store.flushes, 1);
+      store.open();
+      assert.equal((await client.expect('puback')).messageId, 7);
+      await client.disconnect();
+    } finally {
+      await b.close();
+    }
+  });
+
+  test('when storing fails the publisher gets DISCONNECT 0x80 instead of PUBACK, and the broker keeps serving', async () => {
+    const store = new GatedPersistence();
+    const b = await startBroker('embedded', { embedded: { persistence: store } });
+    const errors: string[] = [];
+    b.broker!.events.on('persistenceError', (error) => errors.push(error.message));
+    try {
+      const { client } = await RawClient.connect(b.port, { clientId: 'gate-fail' });
+      await publishThenPing(client, 3);
+      store.fail(new Error('disk full'));
+      const disconnect = await client.expect('disconnect');
+      assert.equal(disconnect.reasonCode, ReasonCode.UnspecifiedError);
+      assert.equal(client.all('puback').length, 0);
+      // Every commit since fails the same way (the disconnect made one more).
+      assert.ok(errors.length >= 1 && errors.every((e) => e === 'disk full'), `persistenceError events: ${errors.join(', ')}`);
+      const { client: other, connack } = await RawClient.connect(b.port, { clientId: 'gate-after' });
+      assert.equal(connack.reasonCode, ReasonCode.Success);
+      await other.disconnect();
+    } finally {
+      await b.close();
+    }
+  });
+});

@@ -7,7 +7,7 @@ import type { Persistence, SessionSnapshot } from './types.js';
  */
 export class MemoryPersistence implements Persistence {
   /** Process memory dies with the process, so the broker acks at once and saves sessions only as they go offline. */
-  readonly crashSafe = false;
+  readonly crashSafe: boolean = false;
   private readonly retained = new Map<string, Message>();
   private readonly sessions = new Map<string, SessionSnapshot>();
 
