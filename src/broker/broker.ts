@@ -215,10 +215,10 @@ export class Broker {
       if (conn.clientId !== undefined && conn.connackSent) this.events.emit('clientDisconnected', conn.info(), reason);
       return;
     }
-    session.detach();
+    const now = Date.now();
+    session.detach(now);
     this.events.emit('clientDisconnected', conn.info(), reason);
     if (this.closing) return;
-    const now = Date.now();
     if (conn.will) scheduleWill(this, session, conn.will, now);
     if (session.expiryInterval === 0) {
       this.endSession(session);

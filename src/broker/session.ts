@@ -51,6 +51,8 @@ export class Session {
   queue: Delivery[] = [];
   /** Session Expiry Interval in seconds; 0xFFFFFFFF never expires [MQTT-3.1.2-23]. */
   expiryInterval = 0;
+  /** Epoch ms when the last connection closed: the expiry counts from here [MQTT-3.1.2-23]. */
+  disconnectedAt = Date.now();
   link: SessionLink | undefined;
   private nextPacketId = 1;
   /** In-flight PUBLISH ids from an earlier connection not yet resent on this one, oldest first. */
@@ -127,8 +129,9 @@ export class Session {
     this.drain(now);
   }
 
-  detach(): void {
+  detach(now: number): void {
     this.link = undefined;
+    this.disconnectedAt = now;
   }
 
   /**

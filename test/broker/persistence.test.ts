@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { MemoryPersistence, ReasonCode, SqlitePersistence, type Message, type Persistence, type SessionSnapshot } from '../../src/broker/index.js';
 import { startBroker, type TestBroker } from '../helpers/brokers.js';
-import { sleep } from '../helpers/clients.js';
+import { sleep, waitUntil } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 /**
@@ -409,6 +409,27 @@ for (const impl of IMPLEMENTATIONS.filter((i) => i.openBeside)) {
           const queued = (await storedSession(store, 'as-sub'))?.queue.map((d) => d.message.payload.toString());
           assert.deepEqual(queued, Array.from({ length: i }, (_, k) => `m${k + 1}`));
         }
+        await pub.disconnect();
+      } finally {
+        await b.close();
+      }
+    });
+
+    test("a message queued later does not move an offline session's disconnect time, from which its expiry counts [MQTT-3.1.2-23]", async () => {
+      const store = await impl.create();
+      const b = await startBroker('embedded', { embedded: { persistence: store } });
+      try {
+        const { client: sub } = await RawClient.connect(b.port, { clientId: 'as-expiry', clean: false, properties: { sessionExpiryInterval: 300 } });
+        sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'as/expiry', qos: 1 }] });
+        await sub.expect('suback');
+        await sub.disconnect();
+        await waitUntil(() => b.broker!.sessions.get('as-expiry')?.connected === false, 3000, 'the subscriber offline');
+        const { client: pub } = await RawClient.connect(b.port, { clientId: 'as-expiry-pub' });
+        pub.send({ cmd: 'publish', topic: 'as/expiry', payload: Buffer.from('later'), qos: 1, retain: false, dup: false, messageId: 1 });
+        await pub.expect('puback');
+        const stored = await storedSession(store, 'as-expiry');
+        assert.equal(stored?.queue.length, 1);
+        assert.equal(stored?.disconnectedAt, b.broker!.sessions.get('as-expiry')!.disconnectedAt);
         await pub.disconnect();
       } finally {
         await b.close();
