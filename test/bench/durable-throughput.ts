@@ -1,8 +1,9 @@
 /**
  * QoS 1 publish throughput of `mqttlab broker` with and without `--data-dir`, on loopback.
  * Run: `npx tsc -p . && node dist/test/bench/durable-throughput.js [messages]` (default 5000).
- * Each scenario starts its own broker child process, publishes `messages` QoS 1 messages of 64 bytes
- * and counts the time until every PUBACK is back (and, with an online subscriber, every message arrived).
+ * Each scenario starts its own broker child process (`--max-queued <messages>`, so an offline subscriber
+ * keeps them all), publishes `messages` QoS 1 messages of 64 bytes and counts the time until every PUBACK
+ * is back (and, with an online subscriber, every message arrived).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,7 +33,7 @@ const SCENARIOS: Scenario[] = [
 async function run(scenario: Scenario, durable: boolean): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'mqttlab-bench-'));
   const port = await freePort();
-  const args = [CLI, 'broker', '-H', '127.0.0.1', '-p', String(port), '-w', '0', '--sys-interval', '0'];
+  const args = [CLI, 'broker', '-H', '127.0.0.1', '-p', String(port), '-w', '0', '--sys-interval', '0', '--max-queued', String(messages)];
   if (durable) args.push('--data-dir', dir);
   const child = spawn(process.execPath, args, { stdio: 'ignore' });
   try {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { MemoryPersistence, ReasonCode, SqlitePersistence, type Message, type Persistence, type SessionSnapshot } from '../../src/broker/index.js';
 import { startBroker, type TestBroker } from '../helpers/brokers.js';
 import { sleep, waitUntil } from '../helpers/clients.js';
@@ -184,6 +185,26 @@ for (const impl of IMPLEMENTATIONS) {
       assert.deepEqual(await beside.loadSessions(), [snapshot('c-flushed')]);
       await beside.close();
       await store.close();
+    });
+
+    test('a message held by two sessions stays for one when the other lets it go or is deleted', async () => {
+      const store = await impl.create();
+      const shared = message('s/shared', 'shared', { retain: false });
+      const delivery = { message: shared, qos: 1 as const, retain: false, subscriptionIds: [] };
+      store.saveSession(snapshot('a', { inflight: [], queue: [delivery] }));
+      store.saveSession(snapshot('b', { inflight: [{ packetId: 5, delivery, state: 'publish' }], queue: [] }));
+      await store.flush();
+      store.saveSession(snapshot('a', { inflight: [], queue: [] }));
+      let again = await impl.reopen(store);
+      const b = (await again.loadSessions()).find((x) => x.clientId === 'b')!;
+      assert.deepEqual(b.inflight.map((e) => e.delivery.message), [shared]);
+      assert.deepEqual((await again.loadSessions()).find((x) => x.clientId === 'a')!.queue, []);
+      // Saved again after a reopen (as a restored broker does), then deleted: nothing of it comes back.
+      again.saveSession(b);
+      again.deleteSession('b');
+      again = await impl.reopen(again);
+      assert.deepEqual((await again.loadSessions()).map((x) => x.clientId), ['a']);
+      await again.close();
     });
 
     test('what was saved is there after close and reopen', async () => {
@@ -380,6 +401,36 @@ for (const impl of IMPLEMENTATIONS) {
     });
   });
 }
+
+describe('SqlitePersistence storage', () => {
+  test('a message is stored once however many sessions hold it, and deleted when none does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mqttlab-sqlite-'));
+    tempDirs.push(dir);
+    const path = join(dir, 'mqttlab.db');
+    const rows = () => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    const store = new SqlitePersistence(path);
+    const m = message('s/once', Buffer.alloc(1000), { retain: false });
+    const delivery = { message: m, qos: 1 as const, retain: false, subscriptionIds: [] };
+    for (const id of ['x', 'y', 'z']) store.saveSession(snapshot(id, { inflight: [], queue: [delivery] }));
+    await store.flush();
+    assert.equal(rows(), 1);
+    store.saveSession(snapshot('x', { inflight: [], queue: [] }));
+    store.deleteSession('y');
+    await store.flush();
+    assert.equal(rows(), 1, 'z still holds it');
+    store.deleteSession('z');
+    await store.flush();
+    assert.equal(rows(), 0);
+    await store.close();
+  });
+});
 
 for (const impl of IMPLEMENTATIONS.filter((i) => i.openBeside)) {
   describe(`Acknowledgement after store with ${impl.name} [embedded]`, () => {
