@@ -203,7 +203,8 @@ export class Broker {
         conn.disconnect(ReasonCode.UnspecifiedError, `could not store the state behind ${ack.cmd}`);
         return;
       }
-      if (conn.write(ack)) then?.();
+      conn.write(ack);
+      then?.();
     });
   }
 
