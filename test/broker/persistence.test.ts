@@ -407,10 +407,10 @@ describe('SqlitePersistence storage', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mqttlab-sqlite-'));
     tempDirs.push(dir);
     const path = join(dir, 'mqttlab.db');
-    const rows = () => {
+    const rows = (table = 'messages') => {
       const db = new Database(path, { readonly: true });
       try {
-        return (db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n;
+        return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
       } finally {
         db.close();
       }
@@ -421,6 +421,11 @@ describe('SqlitePersistence storage', () => {
     for (const id of ['x', 'y', 'z']) store.saveSession(snapshot(id, { inflight: [], queue: [delivery] }));
     await store.flush();
     assert.equal(rows(), 1);
+    assert.equal(rows('deliveries'), 3, 'one delivery row per session');
+    // The delivery goes into flight in x: the same row, updated.
+    store.saveSession(snapshot('x', { inflight: [{ packetId: 1, delivery, state: 'publish' }], queue: [] }));
+    await store.flush();
+    assert.equal(rows('deliveries'), 3);
     store.saveSession(snapshot('x', { inflight: [], queue: [] }));
     store.deleteSession('y');
     await store.flush();
@@ -428,6 +433,7 @@ describe('SqlitePersistence storage', () => {
     store.deleteSession('z');
     await store.flush();
     assert.equal(rows(), 0);
+    assert.equal(rows('deliveries'), 0);
     await store.close();
   });
 });

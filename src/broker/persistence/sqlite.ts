@@ -9,44 +9,61 @@ const SCHEMA_VERSION = 1;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, message BLOB NOT NULL) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, session BLOB NOT NULL) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, message BLOB NOT NULL);
-  CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, snapshot BLOB NOT NULL) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY, client_id TEXT NOT NULL, message_id INTEGER NOT NULL,
+    packet_id INTEGER, state TEXT, delivery BLOB NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS deliveries_by_client ON deliveries (client_id);
 `;
 
-/** A delivery as a session row holds it: the message by its row id in `messages`. */
-interface StoredDelivery extends Omit<Delivery, 'message'> {
+/** A session row: the snapshot without its queued and in-flight deliveries. */
+type SessionRow = Omit<SessionSnapshot, 'inflight' | 'queue'>;
+
+/** What a delivery row holds besides its message: per-subscriber QoS, RETAIN flag, identifiers. */
+type DeliveryFields = Omit<Delivery, 'message'>;
+
+/** A stored delivery row as this instance knows it; `packetId` set means in flight. */
+interface DeliveryRow {
   messageId: number;
+  packetId: number | null;
+  state: 'publish' | 'pubrel' | null;
 }
 
-/** A session row: the snapshot with its messages replaced by references. */
-interface StoredSession extends Omit<SessionSnapshot, 'inflight' | 'queue'> {
-  inflight: Array<{ packetId: number; delivery: StoredDelivery; state: 'publish' | 'pubrel' }>;
-  queue: StoredDelivery[];
+/** A buffered write of a delivery row; `undefined` deletes it. */
+interface PendingDelivery extends DeliveryRow {
+  clientId: string;
+  fields: Buffer;
 }
 
 /**
  * Keeps retained messages and sessions in an SQLite file (better-sqlite3), so they survive the broker
- * process being killed. A queued or in-flight message is stored once in `messages`, however many
- * sessions hold it; a session row refers to it by id, so saving a session with a long queue writes
- * only the new messages and a small list of references. Messages no session refers to are deleted.
- * Saves are buffered (the latest per topic and per client wins) and `flush` writes them in one
- * transaction. Values are V8-serialized: Node keeps the format readable across versions, and Buffers
- * and absent fields round-trip.
+ * process being killed. Each queued or in-flight delivery is a row that refers to its message, which is
+ * stored once however many sessions hold it; saving a session writes only the deliveries that are new or
+ * changed (recognised by object identity: deliveries and messages are immutable) and deletes the ones
+ * gone, and a message no delivery refers to any more is deleted. Saves are buffered and `flush` writes
+ * them in one transaction. Values are V8-serialized: Node keeps the format readable across versions, and
+ * Buffers and absent fields round-trip.
  */
 export class SqlitePersistence implements Persistence {
   readonly crashSafe = true;
   private readonly db: Database.Database;
-  /** Row id of each message object already given one (messages are immutable). */
+  /** Row id of each message object already given one. */
   private readonly messageIds = new WeakMap<Message, number>();
-  /** How many stored or pending session references each message row has. */
+  /** Row id of each delivery object already stored (or pending). */
+  private readonly deliveryIds = new WeakMap<Delivery, number>();
+  /** Delivery rows of each client, by row id. */
+  private readonly rowsByClient = new Map<string, Map<number, DeliveryRow>>();
+  /** How many delivery rows refer to each message row. */
   private readonly references = new Map<number, number>();
-  /** The message ids the latest saved snapshot of each client refers to. */
-  private readonly sessionMessages = new Map<string, number[]>();
-  private nextMessageId: number;
-  /** Serialized values not yet written; `undefined` deletes. */
+  private nextMessageId = 1;
+  private nextDeliveryId = 1;
+  /** Writes not yet committed; `undefined` deletes. */
   private readonly pendingRetained = new Map<string, Buffer | undefined>();
   private readonly pendingSessions = new Map<string, Buffer | undefined>();
   private readonly pendingMessages = new Map<number, Buffer | undefined>();
+  private readonly pendingDeliveries = new Map<number, PendingDelivery | undefined>();
   private readonly writePending: () => void;
   private closed = false;
 
@@ -66,29 +83,37 @@ export class SqlitePersistence implements Persistence {
       if (version > SCHEMA_VERSION) throw new Error(`${path} has schema version ${version}; this broker knows ${SCHEMA_VERSION}`);
       this.db.exec(SCHEMA);
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      this.indexRows();
     } catch (error) {
       this.db.close();
       throw error;
     }
-    this.nextMessageId = this.countReferences() + 1;
-    const putRetained = this.db.prepare('INSERT OR REPLACE INTO retained (topic, message) VALUES (?, ?)');
-    const deleteRetained = this.db.prepare('DELETE FROM retained WHERE topic = ?');
-    const putSession = this.db.prepare('INSERT OR REPLACE INTO sessions (client_id, snapshot) VALUES (?, ?)');
-    const deleteSession = this.db.prepare('DELETE FROM sessions WHERE client_id = ?');
-    const putMessage = this.db.prepare('INSERT OR REPLACE INTO messages (id, message) VALUES (?, ?)');
-    const deleteMessage = this.db.prepare('DELETE FROM messages WHERE id = ?');
+    const statements = {
+      putRetained: this.db.prepare('INSERT OR REPLACE INTO retained (topic, message) VALUES (?, ?)'),
+      deleteRetained: this.db.prepare('DELETE FROM retained WHERE topic = ?'),
+      putSession: this.db.prepare('INSERT OR REPLACE INTO sessions (client_id, session) VALUES (?, ?)'),
+      deleteSession: this.db.prepare('DELETE FROM sessions WHERE client_id = ?'),
+      putMessage: this.db.prepare('INSERT OR REPLACE INTO messages (id, message) VALUES (?, ?)'),
+      deleteMessage: this.db.prepare('DELETE FROM messages WHERE id = ?'),
+      putDelivery: this.db.prepare('INSERT OR REPLACE INTO deliveries (id, client_id, message_id, packet_id, state, delivery) VALUES (?, ?, ?, ?, ?, ?)'),
+      deleteDelivery: this.db.prepare('DELETE FROM deliveries WHERE id = ?'),
+    };
     this.writePending = this.db.transaction(() => {
       for (const [id, value] of this.pendingMessages) {
-        if (value) putMessage.run(id, value);
-        else deleteMessage.run(id);
+        if (value) statements.putMessage.run(id, value);
+        else statements.deleteMessage.run(id);
+      }
+      for (const [id, d] of this.pendingDeliveries) {
+        if (d) statements.putDelivery.run(id, d.clientId, d.messageId, d.packetId, d.state, d.fields);
+        else statements.deleteDelivery.run(id);
       }
       for (const [clientId, value] of this.pendingSessions) {
-        if (value) putSession.run(clientId, value);
-        else deleteSession.run(clientId);
+        if (value) statements.putSession.run(clientId, value);
+        else statements.deleteSession.run(clientId);
       }
       for (const [topic, value] of this.pendingRetained) {
-        if (value) putRetained.run(topic, value);
-        else deleteRetained.run(topic);
+        if (value) statements.putRetained.run(topic, value);
+        else statements.deleteRetained.run(topic);
       }
     });
   }
@@ -103,7 +128,7 @@ export class SqlitePersistence implements Persistence {
     this.pendingRetained.set(topic, message && serialize(message));
   }
 
-  /** Sessions with their messages; a message several sessions hold comes back as one shared object. */
+  /** Sessions with their deliveries in stored order; a message several sessions hold comes back as one object. */
   async loadSessions(): Promise<SessionSnapshot[]> {
     this.flushNow();
     const messages = new Map<number, Message>();
@@ -112,39 +137,63 @@ export class SqlitePersistence implements Persistence {
       messages.set(row.id, message);
       this.messageIds.set(message, row.id);
     }
-    const resolve = ({ messageId, ...rest }: StoredDelivery): Delivery => {
-      const message = messages.get(messageId);
-      if (!message) throw new Error(`${this.path}: a session refers to message ${messageId}, which is missing`);
-      return { message, ...rest };
-    };
-    return this.storedSessions().map((s) => ({
-      ...s,
-      inflight: s.inflight.map((e) => ({ packetId: e.packetId, delivery: resolve(e.delivery), state: e.state })),
-      queue: s.queue.map(resolve),
-    }));
+    const sessions = new Map<string, SessionSnapshot>();
+    for (const row of this.db.prepare('SELECT session FROM sessions').all() as Array<{ session: Buffer }>) {
+      const s = deserialize(row.session) as SessionRow;
+      sessions.set(s.clientId, { ...s, inflight: [], queue: [] });
+    }
+    const rows = this.db.prepare('SELECT id, client_id, message_id, packet_id, state, delivery FROM deliveries ORDER BY id').all() as Array<{
+      id: number; client_id: string; message_id: number; packet_id: number | null; state: 'publish' | 'pubrel' | null; delivery: Buffer;
+    }>;
+    for (const row of rows) {
+      const session = sessions.get(row.client_id);
+      const message = messages.get(row.message_id);
+      if (!session || !message) continue;
+      const delivery: Delivery = { message, ...(deserialize(row.delivery) as DeliveryFields) };
+      this.deliveryIds.set(delivery, row.id);
+      if (row.packet_id !== null) session.inflight.push({ packetId: row.packet_id, delivery, state: row.state ?? 'publish' });
+      else session.queue.push(delivery);
+    }
+    return [...sessions.values()];
   }
 
-  /** Serializes at once, so later changes to the snapshot's arrays do not reach the store. */
+  /** Writes the session row and only the deliveries that are new, changed or gone since the last save. */
   saveSession(snapshot: SessionSnapshot): void {
-    const ids: number[] = [];
-    const store = ({ message, ...rest }: Delivery): StoredDelivery => {
-      const messageId = this.reference(message);
-      ids.push(messageId);
-      return { messageId, ...rest };
+    const { inflight, queue, ...session } = snapshot;
+    const previous = this.rowsByClient.get(snapshot.clientId) ?? new Map<number, DeliveryRow>();
+    const current = new Map<number, DeliveryRow>();
+    const keep = (delivery: Delivery, packetId: number | null, state: 'publish' | 'pubrel' | null) => {
+      const id = this.deliveryIds.get(delivery);
+      const known = id !== undefined && !current.has(id) ? previous.get(id) : undefined;
+      if (known && known.packetId === packetId && known.state === state) {
+        current.set(id!, known);
+        return;
+      }
+      // New here (or changed: moved into flight, PUBREL sent): new rows take the next id, which keeps order.
+      const rowId = known ? id! : this.nextDeliveryId++;
+      const row: DeliveryRow = { messageId: known ? known.messageId : this.reference(delivery.message), packetId, state };
+      this.deliveryIds.set(delivery, rowId);
+      current.set(rowId, row);
+      const { message: _message, ...fields } = delivery;
+      this.pendingDeliveries.set(rowId, { ...row, clientId: snapshot.clientId, fields: serialize(fields) });
     };
-    const stored: StoredSession = {
-      ...snapshot,
-      inflight: snapshot.inflight.map((e) => ({ packetId: e.packetId, delivery: store(e.delivery), state: e.state })),
-      queue: snapshot.queue.map(store),
-    };
-    // References taken before the old ones are released, so a message in both is never deleted.
-    this.release(snapshot.clientId);
-    this.sessionMessages.set(snapshot.clientId, ids);
-    this.pendingSessions.set(snapshot.clientId, serialize(stored));
+    for (const e of inflight) keep(e.delivery, e.packetId, e.state);
+    for (const d of queue) keep(d, null, null);
+    for (const [id, row] of previous) {
+      if (current.has(id)) continue;
+      this.pendingDeliveries.set(id, undefined);
+      this.release(row.messageId);
+    }
+    this.rowsByClient.set(snapshot.clientId, current);
+    this.pendingSessions.set(snapshot.clientId, serialize(session));
   }
 
   deleteSession(clientId: string): void {
-    this.release(clientId);
+    for (const [id, row] of this.rowsByClient.get(clientId) ?? []) {
+      this.pendingDeliveries.set(id, undefined);
+      this.release(row.messageId);
+    }
+    this.rowsByClient.delete(clientId);
     this.pendingSessions.set(clientId, undefined);
   }
 
@@ -162,37 +211,36 @@ export class SqlitePersistence implements Persistence {
 
   private flushNow(): void {
     if (this.closed) throw new Error(`${this.path} is closed`);
-    if (this.pendingRetained.size === 0 && this.pendingSessions.size === 0 && this.pendingMessages.size === 0) return;
+    const pending = this.pendingRetained.size + this.pendingSessions.size + this.pendingMessages.size + this.pendingDeliveries.size;
+    if (pending === 0) return;
     this.writePending();
     this.pendingRetained.clear();
     this.pendingSessions.clear();
     this.pendingMessages.clear();
+    this.pendingDeliveries.clear();
   }
 
-  private storedSessions(): StoredSession[] {
-    const rows = this.db.prepare('SELECT snapshot FROM sessions').all() as Array<{ snapshot: Buffer }>;
-    return rows.map((row) => deserialize(row.snapshot) as StoredSession);
-  }
-
-  /** Counts the references of the stored sessions, deletes messages none refers to; returns the highest id. */
-  private countReferences(): number {
-    for (const s of this.storedSessions()) {
-      const ids = [...s.inflight.map((e) => e.delivery.messageId), ...s.queue.map((d) => d.messageId)];
-      this.sessionMessages.set(s.clientId, ids);
-      for (const id of ids) this.references.set(id, (this.references.get(id) ?? 0) + 1);
+  /** At open: learns the stored delivery rows and reference counts, and deletes rows nothing refers to. */
+  private indexRows(): void {
+    this.db.exec(`
+      DELETE FROM deliveries WHERE client_id NOT IN (SELECT client_id FROM sessions);
+      DELETE FROM messages WHERE id NOT IN (SELECT message_id FROM deliveries);
+    `);
+    const rows = this.db.prepare('SELECT id, client_id, message_id, packet_id, state FROM deliveries').all() as Array<{
+      id: number; client_id: string; message_id: number; packet_id: number | null; state: 'publish' | 'pubrel' | null;
+    }>;
+    for (const row of rows) {
+      let client = this.rowsByClient.get(row.client_id);
+      if (!client) this.rowsByClient.set(row.client_id, (client = new Map()));
+      client.set(row.id, { messageId: row.message_id, packetId: row.packet_id, state: row.state });
+      this.references.set(row.message_id, (this.references.get(row.message_id) ?? 0) + 1);
+      this.nextDeliveryId = Math.max(this.nextDeliveryId, row.id + 1);
     }
-    let highest = 0;
-    const orphans: number[] = [];
-    for (const { id } of this.db.prepare('SELECT id FROM messages').all() as Array<{ id: number }>) {
-      highest = Math.max(highest, id);
-      if (!this.references.has(id)) orphans.push(id);
-    }
-    const deleteMessage = this.db.prepare('DELETE FROM messages WHERE id = ?');
-    this.db.transaction(() => orphans.forEach((id) => deleteMessage.run(id)))();
-    return highest;
+    const highest = this.db.prepare('SELECT max(id) AS id FROM messages').get() as { id: number | null };
+    this.nextMessageId = (highest.id ?? 0) + 1;
   }
 
-  /** One more reference to a message: its row id, with the row (re)written if it is not stored. */
+  /** One more delivery refers to a message: its row id, with the row (re)written if it is not stored. */
   private reference(message: Message): number {
     let id = this.messageIds.get(message);
     if (id === undefined) {
@@ -205,17 +253,14 @@ export class SqlitePersistence implements Persistence {
     return id;
   }
 
-  /** Drops the references of a client's previous snapshot; a message left without any is deleted. */
-  private release(clientId: string): void {
-    for (const id of this.sessionMessages.get(clientId) ?? []) {
-      const count = this.references.get(id)! - 1;
-      if (count > 0) {
-        this.references.set(id, count);
-      } else {
-        this.references.delete(id);
-        this.pendingMessages.set(id, undefined);
-      }
+  /** One delivery fewer refers to a message; the message row goes with the last one. */
+  private release(messageId: number): void {
+    const count = this.references.get(messageId)! - 1;
+    if (count > 0) {
+      this.references.set(messageId, count);
+    } else {
+      this.references.delete(messageId);
+      this.pendingMessages.set(messageId, undefined);
     }
-    this.sessionMessages.delete(clientId);
   }
 }
