@@ -8,6 +8,7 @@ import { after, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { freePort, waitForPort } from '../../src/util/index.js';
 import { collect, connectClient, end, waitUntil } from '../helpers/clients.js';
+import { RawClient } from '../helpers/raw-client.js';
 
 /** The built CLI, as `mqttlab` runs it. */
 const CLI = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url));
@@ -96,6 +97,45 @@ describe('Durable persistence across SIGKILL (mqttlab broker --data-dir, child p
       await waitUntil(() => retained.length >= 1, 5000, 'the retained message');
       assert.deepEqual(retained.map((m) => [m.payload, m.packet.retain]), [['kept across kill -9', true]]);
       await end(reader);
+    } finally {
+      await sigkill(second);
+    }
+  });
+
+  test('QoS 2 exactly once across kill -9: the inbound packet id survives, so the resent PUBLISH is not delivered again [MQTT-4.3.3-10]', async () => {
+    const dataDir = tempDir();
+    const publisher = { clientId: 'durable-q2-pub', clean: false, properties: { sessionExpiryInterval: 3600 } };
+    const subscriber = { clientId: 'durable-q2-sub', clean: false, properties: { sessionExpiryInterval: 3600 } };
+    const publish = { cmd: 'publish' as const, topic: 'durable-q2/t', payload: Buffer.from('once'), qos: 2 as const, retain: false, messageId: 9 };
+    const first = await spawnBroker(dataDir);
+    try {
+      const { client: sub } = await RawClient.connect(first.port, subscriber);
+      sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'durable-q2/t', qos: 2 }] });
+      await sub.expect('suback');
+      await sub.disconnect();
+      const { client: pub } = await RawClient.connect(first.port, publisher);
+      pub.send({ ...publish, dup: false });
+      assert.equal((await pub.expect('pubrec')).reasonCode ?? 0, 0);
+    } finally {
+      await sigkill(first);
+    }
+
+    const second = await spawnBroker(dataDir);
+    try {
+      const { client: pub, connack } = await RawClient.connect(second.port, publisher);
+      assert.equal(connack.sessionPresent, true);
+      pub.send({ ...publish, dup: true });
+      await pub.expect('pubrec');
+      pub.send({ cmd: 'pubrel', messageId: 9, reasonCode: 0 });
+      assert.equal((await pub.expect('pubcomp')).reasonCode ?? 0, 0, 'the broker still knew packet id 9');
+      await pub.disconnect();
+
+      const { client: sub } = await RawClient.connect(second.port, subscriber);
+      assert.equal((await sub.expect('publish')).payload.toString(), 'once');
+      sub.send({ cmd: 'pingreq' });
+      await sub.expect('pingresp');
+      assert.equal(sub.all('publish').length, 1, 'delivered once, not again for the resend');
+      await sub.disconnect();
     } finally {
       await sigkill(second);
     }
