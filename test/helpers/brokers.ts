@@ -63,6 +63,8 @@ export async function startMosquitto(options: StartOptions = {}): Promise<TestBr
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     await waitForPort(port, 5000, () => child.exitCode !== null);
+    // The WebSocket listener opens after the TCP one: wait for it too.
+    if (wsPort) await waitForPort(wsPort, 5000, () => child.exitCode !== null);
   } catch (error) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
