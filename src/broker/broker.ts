@@ -1,11 +1,12 @@
 import type { Duplex } from 'node:stream';
-import type { QoS } from 'mqtt-packet';
+import type { Packet, QoS } from 'mqtt-packet';
 import { Connection } from './connection.js';
 import { Deadlines } from './deadlines.js';
 import { TypedEmitter, type BrokerEvents } from './events.js';
 import { SESSION_NEVER_EXPIRES } from './handlers/index.js';
 import type { Message } from './message.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
+import { PersistBatcher } from './persist-batcher.js';
 import { ReasonCode } from './reason-codes.js';
 import { RetainedStore } from './retained.js';
 import { Router } from './router.js';
@@ -21,6 +22,8 @@ export interface BrokerStats {
   messagesSent: number;
   bytesReceived: number;
   bytesSent: number;
+  /** Messages not delivered to a subscriber, for any `messageDropped` reason. */
+  messagesDropped: number;
 }
 
 /** How often connections are checked for keep alive and CONNECT timeouts. */
@@ -38,12 +41,19 @@ export class Broker {
   readonly router = new Router();
   readonly retained = new RetainedStore();
   readonly deadlines = new Deadlines();
-  readonly stats: BrokerStats = { startedAt: Date.now(), publishReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0 };
+  readonly stats: BrokerStats = { startedAt: Date.now(), publishReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0, messagesDropped: 0 };
+  /** Writes to the persistence, batched per tick when it is crash-safe. */
+  readonly store: PersistBatcher;
   private readonly sweeper: NodeJS.Timeout;
   private closing = false;
 
   constructor(options: BrokerOptions = {}) {
     this.options = resolveOptions(options);
+    this.store = new PersistBatcher(
+      this.options.persistence,
+      (session) => this.sessions.get(session.clientId) === session,
+      (error) => this.events.emit('persistenceError', error),
+    );
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
   }
@@ -63,8 +73,9 @@ export class Broker {
 
   /** Publishes a message as the broker (or on behalf of a client); returns the number of receivers. */
   publish(message: Message): number {
-    if (message.retain && this.retained.set(message)) {
-      this.options.persistence?.saveRetained(message.topic, message.payload.length > 0 ? message : undefined);
+    // `$SYS/` topics are regenerated at start, so they are not stored.
+    if (message.retain && this.retained.set(message) && !message.topic.startsWith('$SYS/')) {
+      this.store.saveRetained(message.topic, message.payload.length > 0 ? message : undefined);
     }
     const now = Date.now();
     const { subscriptions, groups } = this.router.match(message.topic);
@@ -138,6 +149,7 @@ export class Broker {
     if (previous) this.router.remove(session.clientId, previous.filter, previous.group);
     session.subscriptions.set(subscription.topicFilter, subscription);
     this.router.add(subscription);
+    this.store.sessionChanged(session);
   }
 
   /** Removes a session's subscription by the filter it was made with; true when it existed. */
@@ -146,6 +158,7 @@ export class Broker {
     if (!subscription) return false;
     session.subscriptions.delete(topicFilter);
     this.router.remove(session.clientId, subscription.filter, subscription.group);
+    this.store.sessionChanged(session);
     return true;
   }
 
@@ -174,7 +187,11 @@ export class Broker {
   createSession(clientId: string): Session {
     const session = new Session(clientId, {
       maxQueuedMessages: this.options.maxQueuedMessages,
-      onDrop: (id, message, reason) => this.events.emit('messageDropped', id, message, reason),
+      onDrop: (id, message, reason) => {
+        this.stats.messagesDropped++;
+        this.events.emit('messageDropped', id, message, reason);
+      },
+      onChange: (changed) => this.store.sessionChanged(changed),
     });
     this.sessions.set(clientId, session);
     return session;
@@ -182,8 +199,27 @@ export class Broker {
 
   /** Called by CONNECT once CONNACK is written: resend in-flight, deliver queued. */
   sessionAttached(conn: Connection, session: Session, present: boolean): void {
+    // A stored session resumed with Session Expiry 0 now ends with this connection: no longer stored.
+    if (present && session.expiryInterval === 0) this.store.deleteSession(session);
+    else this.store.sessionChanged(session);
     session.attach(conn, Date.now());
     this.events.emit('clientConnected', conn.info(), present);
+  }
+
+  /**
+   * Writes an acknowledgement once the state it confirms is stored (at once without a crash-safe
+   * persistence), then runs `then`. If storing failed the connection is closed without it, so the
+   * client sends the packet again [MQTT-4.4.0-1].
+   */
+  ackAfterStored(conn: Connection, ack: Packet, then?: () => void): void {
+    this.store.afterStored((stored) => {
+      if (!stored) {
+        conn.disconnect(ReasonCode.UnspecifiedError, `could not store the state behind ${ack.cmd}`);
+        return;
+      }
+      conn.write(ack);
+      then?.();
+    });
   }
 
   /** Called once per connection when it ends, however it ends: will, session expiry. */
@@ -194,10 +230,10 @@ export class Broker {
       if (conn.clientId !== undefined && conn.connackSent) this.events.emit('clientDisconnected', conn.info(), reason);
       return;
     }
-    session.detach();
+    const now = Date.now();
+    session.detach(now);
     this.events.emit('clientDisconnected', conn.info(), reason);
     if (this.closing) return;
-    const now = Date.now();
     if (conn.will) scheduleWill(this, session, conn.will, now);
     if (session.expiryInterval === 0) {
       this.endSession(session);
@@ -205,7 +241,7 @@ export class Broker {
       // [MQTT-3.1.2-23] the session is kept for its Session Expiry Interval after the connection closes.
       this.expireSessionAt(session, now + session.expiryInterval * 1000);
     }
-    if (session.expiryInterval !== 0) this.options.persistence?.saveSession(snapshotSession(session, now));
+    this.store.saveSession(session, now);
   }
 
   /** Schedules the end of an offline session at epoch ms `at`. */
@@ -223,7 +259,7 @@ export class Broker {
     for (const s of session.subscriptions.values()) this.router.remove(session.clientId, s.filter, s.group);
     session.subscriptions.clear();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
-    this.options.persistence?.deleteSession(session.clientId);
+    this.store.deleteSession(session);
   }
 
   /** Closes every connection with DISCONNECT 0x8B, saves state, stops timers. */
@@ -232,6 +268,7 @@ export class Broker {
     this.closing = true;
     clearInterval(this.sweeper);
     for (const conn of [...this.connections]) conn.disconnect(ReasonCode.ServerShuttingDown, 'broker shutting down');
+    await this.store.close();
     const persistence = this.options.persistence;
     if (persistence) {
       const now = Date.now();

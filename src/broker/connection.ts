@@ -65,6 +65,11 @@ export class Connection implements SessionLink {
     return this.closed;
   }
 
+  /** True while more than `maxBufferedBytes` wait in the write buffer (the client reads too slowly). */
+  get congested(): boolean {
+    return this.stream.writableLength > this.broker.options.maxBufferedBytes;
+  }
+
   /** The identity used in events. */
   info(): ClientInfo {
     return {

@@ -11,7 +11,7 @@ export interface ClientInfo {
 }
 
 /** Why a message did not reach a subscriber. */
-export type DropReason = 'expired' | 'queue-full' | 'offline-qos0' | 'too-large' | 'not-authorized';
+export type DropReason = 'expired' | 'queue-full' | 'offline-qos0' | 'too-large' | 'not-authorized' | 'write-buffer-full';
 
 /** The broker's typed events, so tools can show what crossed the wire. */
 export interface BrokerEvents {
@@ -24,6 +24,8 @@ export interface BrokerEvents {
   willPublished: [clientId: string, message: Message];
   sessionExpired: [clientId: string];
   connectionError: [remoteAddress: string | undefined, error: Error];
+  /** Storing state failed; the acknowledgements waiting for it were not sent. */
+  persistenceError: [error: Error];
 }
 
 /** An EventEmitter whose event names and arguments are checked by the compiler. */

@@ -14,6 +14,8 @@ export interface BrokerOptions {
   maxKeepalive?: number;
   /** QoS 1/2 messages kept per session beyond the in-flight window. */
   maxQueuedMessages?: number;
+  /** Bytes waiting to be written to one client above which QoS 0 messages to it are dropped. */
+  maxBufferedBytes?: number;
   /** Seconds a connection may stay open without sending CONNECT. */
   connectTimeout?: number;
   /** Seconds between `$SYS/broker/...` updates; 0 disables them. */
@@ -46,6 +48,7 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     topicAliasMaximum: options.topicAliasMaximum ?? 64,
     maxKeepalive: options.maxKeepalive ?? 65535,
     maxQueuedMessages: options.maxQueuedMessages ?? 1000,
+    maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
     connectTimeout: options.connectTimeout ?? 10,
     sysInterval: options.sysInterval ?? 10,
     persistence: options.persistence,

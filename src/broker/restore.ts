@@ -3,12 +3,12 @@ import type { Persistence, SessionSnapshot } from './persistence/index.js';
 import type { Session } from './session.js';
 import { SESSION_NEVER_EXPIRES } from './handlers/index.js';
 
-/** A session's state as the persistence stores it. */
+/** A session's state as the persistence stores it; a connected session counts as disconnected `now`. */
 export function snapshotSession(session: Session, now: number): SessionSnapshot {
   return {
     clientId: session.clientId,
     expiryInterval: session.expiryInterval,
-    disconnectedAt: now,
+    disconnectedAt: session.connected ? now : session.disconnectedAt,
     subscriptions: [...session.subscriptions.values()],
     inflight: [...session.inflight.values()].map((e) => ({ packetId: e.packetId, delivery: e.delivery, state: e.state })),
     queue: [...session.queue],
@@ -28,7 +28,12 @@ export async function restoreState(broker: Broker, persistence: Persistence): Pr
     }
     const session = broker.createSession(snapshot.clientId);
     session.expiryInterval = snapshot.expiryInterval;
-    for (const s of snapshot.subscriptions) broker.addSubscription(session, s);
+    session.disconnectedAt = snapshot.disconnectedAt;
+    // Straight into the new session and the router: nothing changed, so nothing to store again.
+    for (const s of snapshot.subscriptions) {
+      session.subscriptions.set(s.topicFilter, s);
+      broker.router.add(s);
+    }
     for (const e of snapshot.inflight) session.inflight.set(e.packetId, { ...e });
     session.queue = [...snapshot.queue];
     for (const id of snapshot.inboundQos2) session.inboundQos2.add(id);

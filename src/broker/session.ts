@@ -25,6 +25,8 @@ export interface InflightEntry {
 export interface SessionLink {
   /** The client's Receive Maximum: bound on outbound QoS 1/2 in flight [MQTT-4.9.0-2]. */
   readonly clientReceiveMaximum: number;
+  /** True while the bytes waiting to be written to the client are over the broker's limit. */
+  readonly congested: boolean;
   /** Writes a PUBLISH; returns false when it was too large for the client and was discarded. */
   sendPublish(delivery: Delivery, packetId: number | undefined, dup: boolean): boolean;
   sendPubrel(packetId: number): void;
@@ -34,6 +36,8 @@ export interface SessionLink {
 export interface SessionHooks {
   maxQueuedMessages: number;
   onDrop(clientId: string, message: Message, reason: DropReason): void;
+  /** Called after a change to what a stored snapshot holds (queue, in-flight). */
+  onChange(session: Session): void;
 }
 
 /**
@@ -47,6 +51,8 @@ export class Session {
   queue: Delivery[] = [];
   /** Session Expiry Interval in seconds; 0xFFFFFFFF never expires [MQTT-3.1.2-23]. */
   expiryInterval = 0;
+  /** Epoch ms when the last connection closed: the expiry counts from here [MQTT-3.1.2-23]. */
+  disconnectedAt = Date.now();
   link: SessionLink | undefined;
   /** User name of the client's latest CONNECT, for ACL checks on delivery. */
   username: string | undefined;
@@ -72,24 +78,27 @@ export class Session {
     if (delivery.qos === 0) {
       // QoS 0 is not queued for an offline client (as Mosquitto's default queue_qos0_messages false).
       if (!this.link) this.hooks.onDrop(this.clientId, delivery.message, 'offline-qos0');
+      // A client that does not read cannot grow our write buffer without bound: QoS 0 goes first.
+      else if (this.link.congested) this.hooks.onDrop(this.clientId, delivery.message, 'write-buffer-full');
       else if (!this.link.sendPublish(delivery, undefined, false)) this.hooks.onDrop(this.clientId, delivery.message, 'too-large');
       return;
     }
     if (this.link && this.queue.length === 0 && this.inflight.size < this.link.clientReceiveMaximum) {
       this.sendInflight(delivery);
-      return;
-    }
-    if (this.queue.length >= this.hooks.maxQueuedMessages) {
+    } else if (this.queue.length >= this.hooks.maxQueuedMessages) {
       this.hooks.onDrop(this.clientId, delivery.message, 'queue-full');
       return;
+    } else {
+      this.queue.push(delivery);
     }
-    this.queue.push(delivery);
+    this.hooks.onChange(this);
   }
 
   /** PUBACK or PUBCOMP: the message is done; the window opens for the next queued one. */
   complete(packetId: number): boolean {
     if (!this.inflight.delete(packetId)) return false;
     if (this.awaitingResend.length > 0) this.awaitingResend = this.awaitingResend.filter((id) => id !== packetId);
+    this.hooks.onChange(this);
     this.drain(Date.now());
     return true;
   }
@@ -103,6 +112,7 @@ export class Session {
       return true;
     }
     entry.state = 'pubrel';
+    this.hooks.onChange(this);
     this.link?.sendPubrel(packetId);
     return true;
   }
@@ -121,8 +131,9 @@ export class Session {
     this.drain(now);
   }
 
-  detach(): void {
+  detach(now: number): void {
     this.link = undefined;
+    this.disconnectedAt = now;
   }
 
   /**
@@ -143,7 +154,10 @@ export class Session {
       if (isExpired(delivery.message, now)) this.hooks.onDrop(this.clientId, delivery.message, 'expired');
       else this.sendInflight(delivery);
     }
-    if (sent > 0) this.queue = this.queue.slice(sent);
+    if (sent > 0) {
+      this.queue = this.queue.slice(sent);
+      this.hooks.onChange(this);
+    }
   }
 
   private sendInflight(delivery: Delivery): void {

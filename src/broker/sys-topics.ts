@@ -21,6 +21,7 @@ export function startSysTopics(broker: Broker, intervalSeconds: number): () => v
     publish('clients/total', broker.sessions.size);
     publish('messages/received', s.publishReceived);
     publish('messages/sent', s.messagesSent);
+    publish('publish/messages/dropped', s.messagesDropped);
     publish('bytes/received', s.bytesReceived);
     publish('bytes/sent', s.bytesSent);
     publish('subscriptions/count', broker.router.size);

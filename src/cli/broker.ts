@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createBroker, loadMosquittoConf, reasonName, type CreateBrokerOptions } from '../broker/index.js';
+import { DATABASE_FILE, openDataDir } from './data-dir.js';
 import { parseInteger, onShutdown } from './util.js';
 
 /** `mqttlab broker`: runs the embedded broker until Ctrl-C. */
@@ -14,6 +15,8 @@ export function registerBrokerCommand(program: Command): void {
     .option('--max-packet-size <bytes>', 'largest packet accepted from a client', parseInteger)
     .option('--max-keepalive <seconds>', 'cap on client keep alive (announced as Server Keep Alive)', parseInteger)
     .option('--max-queued <count>', 'QoS 1/2 messages queued per session', parseInteger)
+    .option('--max-buffered <bytes>', 'bytes waiting to be written to one client above which QoS 0 messages to it are dropped', parseInteger)
+    .option('-d, --data-dir <dir>', `keep retained messages and sessions in <dir>/${DATABASE_FILE} (SQLite; created if missing), so they survive a restart or a crash; QoS 1/2 acks then wait until the message is stored. Without it, state is in memory only`)
     .option('--sys-interval <seconds>', 'seconds between $SYS/broker/... updates (0 disables)', parseInteger, 10)
     .option('-v, --verbose', 'log every connection, disconnection and dropped message')
     .addHelpText(
@@ -23,22 +26,30 @@ Examples:
   mqttlab broker                         # mqtt://127.0.0.1:1883 and ws://127.0.0.1:9001
   mqttlab broker -p 0 -w 0               # any free TCP port, no WebSocket
   mqttlab broker -c mosquitto/config/mosquitto.conf   # listeners and settings from a Mosquitto config
+  mqttlab broker --data-dir ./data       # durable: state in ./data/mqttlab.db survives kill -9
   mosquitto_sub -V 5 -p 1883 -t 'sensors/#' -v
 `,
     )
-    .action(async (opts: { config?: string; host: string; port: number; wsPort: number; maxPacketSize?: number; maxKeepalive?: number; maxQueued?: number; sysInterval: number; verbose?: boolean }, command: Command) => {
+    .action(async (opts: { config?: string; host: string; port: number; wsPort: number; maxPacketSize?: number; maxKeepalive?: number; maxQueued?: number; maxBuffered?: number; dataDir?: string; sysInterval: number; verbose?: boolean }, command: Command) => {
       let options: CreateBrokerOptions = { host: opts.host, port: opts.port, wsPort: opts.wsPort === 0 ? false : opts.wsPort, sysInterval: opts.sysInterval };
+      let dataDir = opts.dataDir;
       if (opts.config) {
         const clash = ['host', 'port', 'wsPort'].find((name) => command.getOptionValueSource(name) === 'cli');
         if (clash) throw new Error(`--config sets the listeners; leave out --${clash === 'wsPort' ? 'ws-port' : clash}`);
-        options = loadMosquittoConf(opts.config).options;
+        const loaded = loadMosquittoConf(opts.config);
+        options = loaded.options;
+        // `persistence true` + `persistence_location` in the config, unless --data-dir says otherwise.
+        dataDir ??= loaded.dataDir;
         if (command.getOptionValueSource('sysInterval') === 'cli') options.sysInterval = opts.sysInterval;
       }
+      const persistence = dataDir === undefined ? undefined : openDataDir(dataDir);
       const running = await createBroker({
         ...options,
+        persistence,
         ...(opts.maxPacketSize !== undefined && { maximumPacketSize: opts.maxPacketSize }),
         ...(opts.maxKeepalive !== undefined && { maxKeepalive: opts.maxKeepalive }),
         ...(opts.maxQueued !== undefined && { maxQueuedMessages: opts.maxQueued }),
+        ...(opts.maxBuffered !== undefined && { maxBufferedBytes: opts.maxBuffered }),
       });
       const { broker } = running;
       if (opts.verbose) {
@@ -48,6 +59,7 @@ Examples:
         broker.events.on('willPublished', (id, m) => log(`will         ${m.topic} for ${id}`));
       }
       console.log(`mqttlab broker listening on ${running.listeners.map((l) => l.url).join(', ')}`);
+      console.log(persistence ? `  state kept in ${persistence.path}` : '  state in memory only (--data-dir keeps it)');
       const plain = running.listeners.find((l) => l.url.startsWith('mqtt://'));
       if (plain) console.log(`  try: mosquitto_sub -V 5 -h ${plain.host === '0.0.0.0' ? '127.0.0.1' : plain.host} -p ${plain.port} -t 'sensors/#' -v`);
       console.log('  Ctrl-C stops it (clients get DISCONNECT ' + reasonName(0x8b) + ')');

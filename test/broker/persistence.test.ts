@@ -1,20 +1,32 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { MemoryPersistence, type Message, type Persistence, type SessionSnapshot } from '../../src/broker/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { MemoryPersistence, ReasonCode, SqlitePersistence, type Message, type Persistence, type SessionSnapshot } from '../../src/broker/index.js';
 import { startBroker, type TestBroker } from '../helpers/brokers.js';
-import { sleep } from '../helpers/clients.js';
+import { sleep, waitUntil } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 /**
  * Every Persistence implementation passes the same contract. To add one, add an entry: `create` makes
- * an empty store, `reopen` closes a store and opens the same storage again (a file store would open
- * a new instance on the same path; the memory store is its own storage, so it is the same instance).
+ * an empty store, `reopen` closes a store and opens the same storage again (a file store opens a new
+ * instance on the same path; the memory store is its own storage, so it is the same instance), and a
+ * crash-safe store gives `openBeside`: a second instance on the same storage while the first stays
+ * open and unflushed, which is what a restart after SIGKILL sees.
  */
 interface Implementation {
   name: string;
   create(): Promise<Persistence>;
   reopen(store: Persistence): Promise<Persistence>;
+  openBeside?(store: Persistence): Persistence;
 }
+
+const tempDirs: string[] = [];
+after(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 const IMPLEMENTATIONS: Implementation[] = [
   {
@@ -24,6 +36,19 @@ const IMPLEMENTATIONS: Implementation[] = [
       await store.close();
       return store;
     },
+  },
+  {
+    name: 'SqlitePersistence',
+    create: async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mqttlab-sqlite-'));
+      tempDirs.push(dir);
+      return new SqlitePersistence(join(dir, 'mqttlab.db'));
+    },
+    reopen: async (store) => {
+      await store.close();
+      return new SqlitePersistence((store as SqlitePersistence).path);
+    },
+    openBeside: (store) => new SqlitePersistence((store as SqlitePersistence).path),
   },
 ];
 
@@ -132,6 +157,54 @@ for (const impl of IMPLEMENTATIONS) {
       loaded[0]!.subscriptions.length = 0;
       assert.deepEqual(await store.loadSessions(), [snapshot('c1')]);
       await store.close();
+    });
+
+    test('saves are visible to loads before and after flush; flush with nothing pending resolves', async () => {
+      const store = await impl.create();
+      await store.flush();
+      store.saveRetained('r/f', message('r/f', 'before flush'));
+      store.saveSession(snapshot('c-f'));
+      assert.deepEqual((await store.loadRetained()).map((m) => m.payload.toString()), ['before flush']);
+      await store.flush();
+      store.deleteSession('c-f');
+      assert.deepEqual(await store.loadSessions(), []);
+      await store.flush();
+      assert.deepEqual((await store.loadRetained()).map((m) => m.payload.toString()), ['before flush']);
+      await store.close();
+    });
+
+    test('crash-safe: what flush stored is seen by a second store opened while the first is still open', { skip: impl.openBeside ? false : 'not crash-safe: its state lives in this process' }, async () => {
+      const store = await impl.create();
+      assert.equal(store.crashSafe, true);
+      store.saveRetained('r/c', message('r/c', 'flushed'));
+      store.saveSession(snapshot('c-flushed'));
+      await store.flush();
+      store.saveSession(snapshot('c-not-flushed'));
+      const beside = impl.openBeside!(store);
+      assert.deepEqual((await beside.loadRetained()).map((m) => m.payload.toString()), ['flushed']);
+      assert.deepEqual(await beside.loadSessions(), [snapshot('c-flushed')]);
+      await beside.close();
+      await store.close();
+    });
+
+    test('a message held by two sessions stays for one when the other lets it go or is deleted', async () => {
+      const store = await impl.create();
+      const shared = message('s/shared', 'shared', { retain: false });
+      const delivery = { message: shared, qos: 1 as const, retain: false, subscriptionIds: [] };
+      store.saveSession(snapshot('a', { inflight: [], queue: [delivery] }));
+      store.saveSession(snapshot('b', { inflight: [{ packetId: 5, delivery, state: 'publish' }], queue: [] }));
+      await store.flush();
+      store.saveSession(snapshot('a', { inflight: [], queue: [] }));
+      let again = await impl.reopen(store);
+      const b = (await again.loadSessions()).find((x) => x.clientId === 'b')!;
+      assert.deepEqual(b.inflight.map((e) => e.delivery.message), [shared]);
+      assert.deepEqual((await again.loadSessions()).find((x) => x.clientId === 'a')!.queue, []);
+      // Saved again after a reopen (as a restored broker does), then deleted: nothing of it comes back.
+      again.saveSession(b);
+      again.deleteSession('b');
+      again = await impl.reopen(again);
+      assert.deepEqual((await again.loadSessions()).map((x) => x.clientId), ['a']);
+      await again.close();
     });
 
     test('what was saved is there after close and reopen', async () => {
@@ -328,3 +401,225 @@ for (const impl of IMPLEMENTATIONS) {
     });
   });
 }
+
+describe('SqlitePersistence storage', () => {
+  test('a message is stored once however many sessions hold it, and deleted when none does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mqttlab-sqlite-'));
+    tempDirs.push(dir);
+    const path = join(dir, 'mqttlab.db');
+    const rows = (table = 'messages') => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    const store = new SqlitePersistence(path);
+    const m = message('s/once', Buffer.alloc(1000), { retain: false });
+    const delivery = { message: m, qos: 1 as const, retain: false, subscriptionIds: [] };
+    for (const id of ['x', 'y', 'z']) store.saveSession(snapshot(id, { inflight: [], queue: [delivery] }));
+    await store.flush();
+    assert.equal(rows(), 1);
+    assert.equal(rows('deliveries'), 3, 'one delivery row per session');
+    // The delivery goes into flight in x: the same row, updated.
+    store.saveSession(snapshot('x', { inflight: [{ packetId: 1, delivery, state: 'publish' }], queue: [] }));
+    await store.flush();
+    assert.equal(rows('deliveries'), 3);
+    store.saveSession(snapshot('x', { inflight: [], queue: [] }));
+    store.deleteSession('y');
+    await store.flush();
+    assert.equal(rows(), 1, 'z still holds it');
+    store.deleteSession('z');
+    await store.flush();
+    assert.equal(rows(), 0);
+    assert.equal(rows('deliveries'), 0);
+    await store.close();
+  });
+});
+
+for (const impl of IMPLEMENTATIONS.filter((i) => i.openBeside)) {
+  describe(`Acknowledgement after store with ${impl.name} [embedded]`, () => {
+    /** What a broker restarted after a crash would load: a second store on the same storage. */
+    async function storedSession(store: Persistence, clientId: string): Promise<SessionSnapshot | undefined> {
+      const beside = impl.openBeside!(store);
+      try {
+        return (await beside.loadSessions()).find((s) => s.clientId === clientId);
+      } finally {
+        await beside.close();
+      }
+    }
+
+    test('SUBACK comes after the subscription is stored; each PUBACK after the message is in the offline session [MQTT-4.3.2-4]', async () => {
+      const store = await impl.create();
+      const b = await startBroker('embedded', { embedded: { persistence: store } });
+      try {
+        const { client: sub } = await RawClient.connect(b.port, { clientId: 'as-sub', clean: false, properties: { sessionExpiryInterval: 300 } });
+        sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'as/#', qos: 1 }] });
+        await sub.expect('suback');
+        assert.deepEqual((await storedSession(store, 'as-sub'))?.subscriptions.map((s) => s.topicFilter), ['as/#']);
+        await sub.disconnect();
+        const { client: pub } = await RawClient.connect(b.port, { clientId: 'as-pub' });
+        for (let i = 1; i <= 5; i++) {
+          pub.send({ cmd: 'publish', topic: `as/${i}`, payload: Buffer.from(`m${i}`), qos: 1, retain: false, dup: false, messageId: i });
+          await pub.expect('puback');
+          const queued = (await storedSession(store, 'as-sub'))?.queue.map((d) => d.message.payload.toString());
+          assert.deepEqual(queued, Array.from({ length: i }, (_, k) => `m${k + 1}`));
+        }
+        await pub.disconnect();
+      } finally {
+        await b.close();
+      }
+    });
+
+    test("a message queued later does not move an offline session's disconnect time, from which its expiry counts [MQTT-3.1.2-23]", async () => {
+      const store = await impl.create();
+      const b = await startBroker('embedded', { embedded: { persistence: store } });
+      try {
+        const { client: sub } = await RawClient.connect(b.port, { clientId: 'as-expiry', clean: false, properties: { sessionExpiryInterval: 300 } });
+        sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'as/expiry', qos: 1 }] });
+        await sub.expect('suback');
+        await sub.disconnect();
+        await waitUntil(() => b.broker!.sessions.get('as-expiry')?.connected === false, 3000, 'the subscriber offline');
+        const { client: pub } = await RawClient.connect(b.port, { clientId: 'as-expiry-pub' });
+        pub.send({ cmd: 'publish', topic: 'as/expiry', payload: Buffer.from('later'), qos: 1, retain: false, dup: false, messageId: 1 });
+        await pub.expect('puback');
+        const stored = await storedSession(store, 'as-expiry');
+        assert.equal(stored?.queue.length, 1);
+        assert.equal(stored?.disconnectedAt, b.broker!.sessions.get('as-expiry')!.disconnectedAt);
+        await pub.disconnect();
+      } finally {
+        await b.close();
+      }
+    });
+
+    test('a retained message is stored before its PUBACK', async () => {
+      const store = await impl.create();
+      const b = await startBroker('embedded', { embedded: { persistence: store } });
+      try {
+        const { client: pub } = await RawClient.connect(b.port, { clientId: 'as-retain' });
+        pub.send({ cmd: 'publish', topic: 'as/retained', payload: Buffer.from('kept'), qos: 1, retain: true, dup: false, messageId: 1 });
+        await pub.expect('puback');
+        const beside = impl.openBeside!(store);
+        assert.deepEqual((await beside.loadRetained()).map((m) => [m.topic, m.payload.toString()]), [['as/retained', 'kept']]);
+        await beside.close();
+        await pub.disconnect();
+      } finally {
+        await b.close();
+      }
+    });
+
+    test('an inbound QoS 2 id is stored before PUBREC and its release before PUBCOMP [MQTT-4.3.3-8], [MQTT-4.3.3-12]', async () => {
+      const store = await impl.create();
+      const b = await startBroker('embedded', { embedded: { persistence: store } });
+      try {
+        const { client } = await RawClient.connect(b.port, { clientId: 'as-qos2', clean: false, properties: { sessionExpiryInterval: 300 } });
+        client.send({ cmd: 'publish', topic: 'as/qos2', payload: Buffer.from('two'), qos: 2, retain: false, dup: false, messageId: 42 });
+        await client.expect('pubrec');
+        assert.deepEqual((await storedSession(store, 'as-qos2'))?.inboundQos2, [42]);
+        client.send({ cmd: 'pubrel', messageId: 42, reasonCode: 0 });
+        assert.equal((await client.expect('pubcomp')).reasonCode ?? 0, 0);
+        assert.deepEqual((await storedSession(store, 'as-qos2'))?.inboundQos2, []);
+        await client.disconnect();
+      } finally {
+        await b.close();
+      }
+    });
+
+    test('a session with Session Expiry 0 is never stored', async () => {
+      const store = await impl.create();
+      const b = await startBroker('embedded', { embedded: { persistence: store } });
+      try {
+        const { client } = await RawClient.connect(b.port, { clientId: 'as-clean' });
+        client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'as/clean', qos: 1 }] });
+        await client.expect('suback');
+        assert.equal(await storedSession(store, 'as-clean'), undefined);
+        await client.disconnect();
+      } finally {
+        await b.close();
+      }
+    });
+  });
+}
+
+/** A crash-safe stand-in whose flush waits until the test opens the gate (or fails it). */
+class GatedPersistence extends MemoryPersistence {
+  override readonly crashSafe = true;
+  flushes = 0;
+  private release!: (error?: Error) => void;
+  private readonly gate = new Promise<void>((resolve, reject) => {
+    this.release = (error) => (error ? reject(error) : resolve());
+  });
+
+  override async flush(): Promise<void> {
+    this.flushes++;
+    await this.gate;
+  }
+
+  open(): void {
+    this.release();
+  }
+
+  fail(error: Error): void {
+    this.release(error);
+  }
+}
+
+/** Sends a QoS 1 PUBLISH and then a PINGREQ, and waits for the PINGRESP (written at once, never held). */
+async function publishThenPing(client: RawClient, messageId: number): Promise<void> {
+  client.send({ cmd: 'publish', topic: 'gate/t', payload: Buffer.from('x'), qos: 1, retain: false, dup: false, messageId });
+  client.send({ cmd: 'pingreq' });
+  await client.expect('pingresp');
+}
+
+describe('When acknowledgements go out [embedded]', () => {
+  test('with MemoryPersistence a PUBACK is written at once: it arrives before the PINGRESP sent after it', async () => {
+    const b = await startBroker('embedded', { embedded: { persistence: new MemoryPersistence() } });
+    try {
+      const { client } = await RawClient.connect(b.port, { clientId: 'gate-memory' });
+      await publishThenPing(client, 1);
+      assert.deepEqual(client.received.slice(1).map((p) => p.cmd), ['puback', 'pingresp']);
+      await client.disconnect();
+    } finally {
+      await b.close();
+    }
+  });
+
+  test('with a crash-safe store the PUBACK waits for the commit: PINGRESP overtakes it, PUBACK follows the flush', async () => {
+    const store = new GatedPersistence();
+    const b = await startBroker('embedded', { embedded: { persistence: store } });
+    try {
+      const { client } = await RawClient.connect(b.port, { clientId: 'gate-held' });
+      await publishThenPing(client, 7);
+      assert.equal(client.all('puback').length, 0, 'no PUBACK before the store flushed');
+      assert.equal(store.flushes, 1);
+      store.open();
+      assert.equal((await client.expect('puback')).messageId, 7);
+      await client.disconnect();
+    } finally {
+      await b.close();
+    }
+  });
+
+  test('when storing fails the publisher gets DISCONNECT 0x80 instead of PUBACK, and the broker keeps serving', async () => {
+    const store = new GatedPersistence();
+    const b = await startBroker('embedded', { embedded: { persistence: store } });
+    const errors: string[] = [];
+    b.broker!.events.on('persistenceError', (error) => errors.push(error.message));
+    try {
+      const { client } = await RawClient.connect(b.port, { clientId: 'gate-fail' });
+      await publishThenPing(client, 3);
+      store.fail(new Error('disk full'));
+      const disconnect = await client.expect('disconnect');
+      assert.equal(disconnect.reasonCode, ReasonCode.UnspecifiedError);
+      assert.equal(client.all('puback').length, 0);
+      // Every commit since fails the same way (the disconnect made one more).
+      assert.ok(errors.length >= 1 && errors.every((e) => e === 'disk full'), `persistenceError events: ${errors.join(', ')}`);
+      const { client: other, connack } = await RawClient.connect(b.port, { clientId: 'gate-after' });
+      assert.equal(connack.reasonCode, ReasonCode.Success);
+      await other.disconnect();
+    } finally {
+      await b.close();
+    }
+  });
+});

@@ -115,6 +115,16 @@ export class RawClient {
     return this.received.filter((p) => p.cmd === cmd) as Array<Extract<Packet, { cmd: C }>>;
   }
 
+  /** Stops reading from the socket, as a stalled client: what the broker writes piles up in the buffers. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  /** Reads again after `pauseReading`. */
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
   /** Closes the socket without DISCONNECT (an ungraceful drop). */
   destroy(): void {
     this.socket.destroy();

@@ -100,7 +100,7 @@ describeEachBroker('telemetry end to end: fleet → broker → $share/ingest →
     for (const w of workers) assert.ok(w.readings > fleet.sent.telemetry / (WORKERS * 4), `${w.worker} got ${w.readings} of ${fleet.sent.telemetry}`);
     const db = new Database(dbPath, { readonly: true });
     try {
-      const byWorker = db.prepare('SELECT worker, COUNT(*) AS n FROM readings GROUP BY worker ORDER BY worker').all() as Array<{ worker: string; n: number }>;
+      const byWorker = db.prepare('SELECT w.name AS worker, COUNT(*) AS n FROM readings r JOIN workers w ON w.id = r.worker GROUP BY w.name ORDER BY w.name').all() as Array<{ worker: string; n: number }>;
       assert.deepEqual(byWorker, workers.map((w) => ({ worker: w.worker, n: w.readings })));
     } finally {
       db.close();
@@ -120,7 +120,8 @@ describeEachBroker('telemetry end to end: fleet → broker → $share/ingest →
     assert.ok(body.points.length >= 1 && body.points.length <= 5, `${body.points.length} points`);
     const db = new Database(dbPath, { readonly: true });
     try {
-      const row = db.prepare("SELECT COUNT(*) AS n, MIN(v) AS min, MAX(v) AS max FROM readings WHERE device = ? AND metric = 'temperature' AND ts BETWEEN ? AND ?").get(device, from, to) as { n: number; min: number; max: number };
+      const row = db
+        .prepare("SELECT COUNT(*) AS n, MIN(r.v) AS min, MAX(r.v) AS max FROM readings r JOIN series s ON s.id = r.series WHERE s.device = ? AND s.metric = 'temperature' AND r.ts BETWEEN ? AND ?").get(device, from, to) as { n: number; min: number; max: number };
       assert.equal(body.points.reduce((s, p) => s + p.n, 0), row.n);
       assert.equal(Math.min(...body.points.map((p) => p.min)), row.min);
       assert.equal(Math.max(...body.points.map((p) => p.max)), row.max);

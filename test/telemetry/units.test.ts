@@ -120,3 +120,32 @@ test('topic scheme: parsers accept our topics and refuse wildcards, extra levels
   assert.equal(parseStatusTopic('devices/dev-001/state'), undefined);
   assert.deepEqual(parseCommandTopic('commands/dev-001/ping'), { device: 'dev-001', command: 'ping' });
 });
+
+test('store: a file written by another schema version is refused with a clear message, nothing in it touched', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const Database = (await import('better-sqlite3')).default;
+  const dir = mkdtempSync(join(tmpdir(), 'mqttlab-store-'));
+  try {
+    const path = join(dir, 'old.db');
+    const old = new Database(path);
+    old.exec('CREATE TABLE readings (device TEXT, v REAL); INSERT INTO readings VALUES (\'dev-001\', 1)');
+    old.close();
+    assert.throws(() => new TelemetryStore({ path }), /old\.db was written by another version of mqttlab \(schema 0, this one is 2\): move it away or pass another --db/);
+    const check = new Database(path, { readonly: true });
+    assert.deepEqual(check.prepare('SELECT * FROM readings').all(), [{ device: 'dev-001', v: 1 }]);
+    check.close();
+    // A store reopened by this version keeps its rows and counts them.
+    const fresh = join(dir, 'fresh.db');
+    const first = new TelemetryStore({ path: fresh, retentionHours: 0 });
+    first.addReading({ device: 'd', site: 's', metric: 'm', ts: 1, v: 2, unit: 'u', worker: 'w1' });
+    first.close();
+    const second = new TelemetryStore({ path: fresh, retentionHours: 0 });
+    assert.deepEqual(second.totals(), { readings: 1, alerts: 0 });
+    assert.deepEqual(second.latest('d'), { m: { v: 2, unit: 'u', ts: 1 } });
+    second.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

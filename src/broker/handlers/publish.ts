@@ -22,8 +22,9 @@ export function handlePublish(broker: Broker, conn: Connection, packet: IPublish
 
   if (packet.qos === 2) {
     if (session.inboundQos2.has(packetId!)) {
-      // [MQTT-4.3.3-10] a resent QoS 2 PUBLISH before PUBREL is not delivered again.
-      conn.write({ cmd: 'pubrec', messageId: packetId!, reasonCode: ReasonCode.Success });
+      // [MQTT-4.3.3-10] a resent QoS 2 PUBLISH before PUBREL is not delivered again; its PUBREC
+      // waits like the first one, so it cannot overtake a PUBREC not yet sent.
+      broker.ackAfterStored(conn, { cmd: 'pubrec', messageId: packetId!, reasonCode: ReasonCode.Success });
       return;
     }
     if (session.inboundQos2.size >= broker.options.receiveMaximum) {
@@ -43,11 +44,14 @@ export function handlePublish(broker: Broker, conn: Connection, packet: IPublish
   const message = messageFromPublish(packet, topic, conn.clientId, Date.now());
   const matched = broker.publish(message);
   const reasonCode = matched > 0 ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers;
+  // [MQTT-4.3.2-4], [MQTT-4.3.3-8] taking ownership of the message: with a crash-safe persistence the
+  // PUBACK / PUBREC goes out only once the message is stored in every session it was queued to.
   if (packet.qos === 1) {
-    conn.write({ cmd: 'puback', messageId: packetId!, reasonCode });
+    broker.ackAfterStored(conn, { cmd: 'puback', messageId: packetId!, reasonCode });
   } else if (packet.qos === 2) {
     session.inboundQos2.add(packetId!);
-    conn.write({ cmd: 'pubrec', messageId: packetId!, reasonCode });
+    broker.store.sessionChanged(session);
+    broker.ackAfterStored(conn, { cmd: 'pubrec', messageId: packetId!, reasonCode });
   }
 }
 

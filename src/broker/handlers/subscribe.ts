@@ -68,19 +68,21 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
     }
   }
 
-  conn.write({ cmd: 'suback', messageId: packet.messageId, granted });
-  for (const { subscription, messages } of retainedToSend) {
-    for (const message of messages) {
-      session.deliver(
-        {
-          message,
-          qos: minQos(message.qos, subscription.qos as QoS),
-          // [MQTT-3.3.1-8] retained messages sent on subscribe carry RETAIN=1.
-          retain: true,
-          subscriptionIds: subscription.subscriptionId !== undefined ? [subscription.subscriptionId] : [],
-        },
-        now,
-      );
+  // SUBACK once the subscriptions are stored; retained messages follow it.
+  broker.ackAfterStored(conn, { cmd: 'suback', messageId: packet.messageId, granted }, () => {
+    for (const { subscription, messages } of retainedToSend) {
+      for (const message of messages) {
+        session.deliver(
+          {
+            message,
+            qos: minQos(message.qos, subscription.qos as QoS),
+            // [MQTT-3.3.1-8] retained messages sent on subscribe carry RETAIN=1.
+            retain: true,
+            subscriptionIds: subscription.subscriptionId !== undefined ? [subscription.subscriptionId] : [],
+          },
+          now,
+        );
+      }
     }
-  }
+  });
 }

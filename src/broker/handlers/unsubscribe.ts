@@ -14,5 +14,5 @@ export function handleUnsubscribe(broker: Broker, conn: Connection, packet: IUns
   const granted = packet.unsubscriptions.map((filter) =>
     broker.removeSubscription(session, filter) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted,
   );
-  conn.write({ cmd: 'unsuback', messageId: packet.messageId, granted });
+  broker.ackAfterStored(conn, { cmd: 'unsuback', messageId: packet.messageId, granted });
 }

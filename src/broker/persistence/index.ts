@@ -1,2 +1,3 @@
 export type { Persistence, SessionSnapshot } from './types.js';
 export { MemoryPersistence } from './memory.js';
+export { SqlitePersistence } from './sqlite.js';

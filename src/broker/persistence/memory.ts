@@ -6,6 +6,8 @@ import type { Persistence, SessionSnapshot } from './types.js';
  * broker given the same instance), which is what embedding and tests need; not a crash.
  */
 export class MemoryPersistence implements Persistence {
+  /** Process memory dies with the process, so the broker acks at once and saves sessions only as they go offline. */
+  readonly crashSafe: boolean = false;
   private readonly retained = new Map<string, Message>();
   private readonly sessions = new Map<string, SessionSnapshot>();
 
@@ -29,6 +31,9 @@ export class MemoryPersistence implements Persistence {
   deleteSession(clientId: string): void {
     this.sessions.delete(clientId);
   }
+
+  /** Writes take effect at once: nothing is pending. */
+  async flush(): Promise<void> {}
 
   async close(): Promise<void> {}
 }

@@ -16,9 +16,15 @@ export interface SessionSnapshot {
 
 /**
  * Where the broker keeps retained messages and sessions so they outlive a broker run
- * (Aedes-style seam: every implementation passes the same contract tests).
+ * (Aedes-style seam: every implementation passes the same contract tests). Saves and deletes may be
+ * buffered; `flush` is the write barrier.
  */
 export interface Persistence {
+  /**
+   * True when what `flush` has stored survives the broker process being killed. The broker then
+   * stores every session change and sends an acknowledgement only after the state it confirms is stored.
+   */
+  readonly crashSafe: boolean;
   /** Retained messages stored earlier. */
   loadRetained(): Promise<Message[]>;
   /** Stores (or, with `undefined`, deletes) the retained message of a topic. */
@@ -27,7 +33,10 @@ export interface Persistence {
   loadSessions(): Promise<SessionSnapshot[]>;
   /** Stores a session's state, replacing the previous snapshot of that client. */
   saveSession(snapshot: SessionSnapshot): void;
+  /** Deletes the stored session of a client, if any. */
   deleteSession(clientId: string): void;
+  /** Resolves once every save and delete made before the call is stored; rejects when storing failed. */
+  flush(): Promise<void>;
   /** Flushes pending writes and releases resources. */
   close(): Promise<void>;
 }
