@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createBroker, loadMosquittoConf, reasonName, type CreateBrokerOptions } from '../broker/index.js';
 import { DATABASE_FILE, openDataDir } from './data-dir.js';
@@ -38,8 +39,13 @@ Examples:
         if (clash) throw new Error(`--config sets the listeners; leave out --${clash === 'wsPort' ? 'ws-port' : clash}`);
         const loaded = loadMosquittoConf(opts.config);
         options = loaded.options;
-        // `persistence true` + `persistence_location` in the config, unless --data-dir says otherwise.
-        dataDir ??= loaded.dataDir;
+        // `persistence true` + `persistence_location` in the config, unless --data-dir says otherwise. Unlike
+        // --data-dir, a directory named in a config file is not created: the seed's config names the
+        // container's /mosquitto/data/, which should not appear on the host by surprise.
+        if (dataDir === undefined && loaded.dataDir !== undefined) {
+          if (!existsSync(loaded.dataDir)) throw new Error(`${opts.config}: persistence_location ${loaded.dataDir} does not exist (create it, or pass --data-dir <dir>)`);
+          dataDir = loaded.dataDir;
+        }
         if (command.getOptionValueSource('sysInterval') === 'cli') options.sysInterval = opts.sysInterval;
       }
       const persistence = dataDir === undefined ? undefined : openDataDir(dataDir);
