@@ -1,10 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe } from 'node:test';
 import { createBroker, type Broker, type CreateBrokerOptions } from '../../src/broker/index.js';
-import { findMosquitto, freePort, waitForPort } from '../../src/util/index.js';
+import { findMosquitto, startMosquittoProcess } from '../../src/util/index.js';
 
 export type BrokerKind = 'embedded' | 'mosquitto';
 
@@ -39,51 +35,8 @@ export async function startEmbedded(options: StartOptions = {}): Promise<TestBro
 
 /** Starts a real `mosquitto` with a generated config on free loopback ports. */
 export async function startMosquitto(options: StartOptions = {}): Promise<TestBroker> {
-  if (!mosquittoPath) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
-  const port = await freePort();
-  const wsPort = options.websocket ? await freePort() : undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'mqttlab-mosquitto-'));
-  const lines = [
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
-    // As in mosquitto/config/mosquitto.conf: no Nagle delay on small packets.
-    'set_tcp_nodelay true',
-    ...(wsPort ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
-    'persistence false',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    ...(options.mosquitto ?? []),
-  ];
-  const config = join(dir, 'mosquitto.conf');
-  writeFileSync(config, lines.join('\n') + '\n');
-  const child: ChildProcess = spawn(mosquittoPath, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    await waitForPort(port, 5000, () => child.exitCode !== null);
-  } catch (error) {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`mosquitto did not start: ${(error as Error).message}\n${stderr}`);
-  }
-  return {
-    kind: 'mosquitto',
-    host: '127.0.0.1',
-    port,
-    url: `mqtt://127.0.0.1:${port}`,
-    wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}` : undefined,
-    close: async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-        await exited;
-        clearTimeout(timer);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const m = await startMosquittoProcess({ config: options.mosquitto, websocket: options.websocket });
+  return { kind: 'mosquitto', host: '127.0.0.1', port: m.port, url: m.url, wsUrl: m.wsUrl, close: () => m.close() };
 }
 
 /** Starts a broker of the given kind. */
