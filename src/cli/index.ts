@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerBenchCommand } from './bench.js';
 import { registerBrokerCommand } from './broker.js';
 import { registerCompareCommand } from './compare.js';
 import { registerExerciseCommand } from './exercise.js';
@@ -11,6 +12,7 @@ const program = new Command('mqttlab')
 registerBrokerCommand(program);
 registerExerciseCommand(program);
 registerCompareCommand(program);
+registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   console.error(`mqttlab: ${error.message}`);
