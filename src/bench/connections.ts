@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { monotonicMicros } from './load-client.js';
 import { mergeErrors, type RoundOutcome } from './metrics.js';
 import type { BenchOptions } from './options.js';
@@ -12,19 +13,23 @@ const CLIENTS_PER_WORKER = 5000;
 const CONCURRENCY = 100;
 /** Seconds between the last CONNACK and reading the broker's memory. */
 const SETTLE_SECONDS = 1;
+/** Ephemeral ports left to other work when deciding whether to spread clients over source addresses. */
+const PORT_MARGIN = 4096;
 /** Open files a process needs beyond its sockets (stdio, IPC, epoll, listener...). */
 export const FD_MARGIN = 64;
 
 /**
  * One round of the connections scenario: `clients` idle MQTT 5 clients connect (bounded concurrency),
- * spread over generator processes each on its own source address 127.0.0.x so ephemeral ports do not
- * run short; the broker's RSS before and after gives its memory per connection.
+ * spread over generator processes, each on its own source address 127.0.0.x when one address would run
+ * short of ephemeral ports; the broker's RSS before and after gives its memory per connection.
  */
 export async function runConnections(target: BenchTarget, o: BenchOptions, onProgress: (fraction: number) => void): Promise<RoundOutcome> {
   const perWorker = Math.max(1, Math.min(CLIENTS_PER_WORKER, openFileLimits().soft - FD_MARGIN));
   const counts = split(o.clients, Math.ceil(o.clients / perWorker));
   const run = randomBytes(4).toString('hex');
-  const spread = /^127\./.test(target.host);
+  // Source addresses only once one would run short of ephemeral ports: connect() without bind() picks
+  // ports per destination, while bind() must avoid every port in use (TIME_WAIT included) on the address.
+  const spread = /^127\./.test(target.host) && o.clients > ephemeralPorts() - PORT_MARGIN;
   const workers: LoadWorker[] = [];
   try {
     const started = await Promise.all(counts.map((clients, i) => LoadWorker.start({
@@ -74,6 +79,12 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
   } finally {
     workers.forEach((w) => w.kill());
   }
+}
+
+/** Size of the local ephemeral port range (/proc/sys/net/ipv4/ip_local_port_range). */
+function ephemeralPorts(): number {
+  const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  return high! - low! + 1;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
