@@ -15,7 +15,8 @@ export interface LoadClientOptions {
 /** Called for each PUBLISH received, with the frame's buffer and the payload's bounds in it. */
 export type PublishListener = (buffer: Buffer, payloadStart: number, payloadEnd: number) => void;
 
-const CONNECT_TIMEOUT_MS = 10_000;
+/** Bound on waiting for CONNACK and SUBACK. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /**
  * A minimal MQTT 5 client for load generation over a raw socket: CONNECT and SUBSCRIBE go through
@@ -48,7 +49,6 @@ export class LoadClient {
   static async open(options: LoadClientOptions): Promise<LoadClient> {
     const socket = connect({ host: options.host, port: options.port, localAddress: options.localAddress });
     const client = new LoadClient(socket);
-    const timer = setTimeout(() => socket.destroy(new Error(`no CONNACK within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
     try {
       const connack = client.expect('connack');
       socket.write(mqttPacket.generate({
@@ -62,8 +62,6 @@ export class LoadClient {
     } catch (error) {
       socket.destroy();
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -81,8 +79,10 @@ export class LoadClient {
     this.socket.end(Buffer.from([0xe0, 0x00]));
   }
 
+  /** The next CONNACK or SUBACK; the connection is dropped when it does not come within the timeout. */
   private expect(cmd: string): Promise<Packet> {
-    return new Promise((resolve, reject) => (this.waiter = { cmd, resolve, reject }));
+    const timer = setTimeout(() => this.socket.destroy(new Error(`no ${cmd.toUpperCase()} within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
+    return new Promise<Packet>((resolve, reject) => (this.waiter = { cmd, resolve, reject })).finally(() => clearTimeout(timer));
   }
 
   private ended(reason: string): void {

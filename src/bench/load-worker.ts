@@ -13,6 +13,8 @@ const PROGRESS_MS = 5;
 const BATCHES_PER_TURN = 8;
 /** PUBLISH packets per write. */
 const BATCH = 64;
+/** Milliseconds after the deadline that publishers still wait for missing acknowledgements. */
+const ACK_GRACE_MS = 5000;
 
 const send = (message: FromWorker) => process.send!(message);
 const handlers: { go?: () => void; credit?: (n: number) => void; check?: () => void; stop?: () => void } = {};
@@ -110,8 +112,11 @@ async function publishers(spec: PublishersSpec): Promise<void> {
   };
   const checkFinished = () => {
     if (finished) return;
-    const past = monotonicMicros() >= deadline;
-    const done = state.every((s) => (s.sent >= spec.perClient || past || s.client.closedBecause !== undefined) && (s.client.inflight === 0 || s.client.closedBecause !== undefined));
+    const now = monotonicMicros();
+    const past = now >= deadline;
+    // Acknowledgements still missing this long after the deadline are given up on: the round stays bounded.
+    const givenUp = now >= deadline + ACK_GRACE_MS * 1000;
+    const done = state.every((s) => (s.sent >= spec.perClient || past || s.client.closedBecause !== undefined) && (s.client.inflight === 0 || s.client.closedBecause !== undefined || givenUp));
     if (done) {
       finished = true;
       send({ type: 'finished', sent: state.reduce((a, s) => a + s.sent, 0) });
