@@ -2,6 +2,7 @@ import type { QoS } from 'mqtt-packet';
 
 /** The benchmark scenarios. */
 export const SCENARIOS = ['fan-in', 'fan-out', 'latency', 'connections'] as const;
+/** One of SCENARIOS. */
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Everything a benchmark run needs; `resolveBenchOptions` fills the defaults and checks the bounds. */

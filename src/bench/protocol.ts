@@ -45,6 +45,7 @@ export interface IdleSpec extends Endpoint {
   concurrency: number;
 }
 
+/** What a worker process is asked to do. */
 export type WorkerSpec = SubscribersSpec | PublishersSpec | IdleSpec;
 
 /** Parent → worker. `credit`: messages each publisher client may have sent in total so far. */

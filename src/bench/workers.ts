@@ -29,10 +29,6 @@ export class LoadWorker {
     return worker;
   }
 
-  get pid(): number {
-    return this.child.pid!;
-  }
-
   send(message: ToWorker): void {
     if (this.child.connected) this.child.send(message);
   }
