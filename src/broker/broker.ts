@@ -164,10 +164,10 @@ export class Broker {
 
   /** Takes over a live connection of this client id: DISCONNECT 0x8E and close [MQTT-3.1.4-3]. */
   takeOver(clientId: string): void {
-    for (const conn of this.connections) {
-      if (conn.clientId === clientId && conn.connackSent && !conn.isClosed) {
-        conn.disconnect(ReasonCode.SessionTakenOver, 'session taken over by a new connection');
-      }
+    // The live connection of a client id is its session's link: attached at CONNACK, detached on close.
+    const link = this.sessions.get(clientId)?.link;
+    if (link instanceof Connection && link.connackSent && !link.isClosed) {
+      link.disconnect(ReasonCode.SessionTakenOver, 'session taken over by a new connection');
     }
   }
 

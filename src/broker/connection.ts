@@ -6,6 +6,7 @@ import { Framer, peekConnectVersion, type FramingError } from './framer.js';
 import { dispatch } from './handlers/index.js';
 import { checkFrame, checkPropertiesAllowed, checkPropertyBytes } from './packet-checks.js';
 import { remainingExpirySeconds } from './message.js';
+import { encodePublish, hasForwardedProperties, parseFlowPacket, sharedQos0Publish } from './publish-codec.js';
 import { PROTOCOL_MAX_PACKET_SIZE } from './options.js';
 import { ConnectReturnCode311, ProtocolViolation, ReasonCode, reasonName } from './reason-codes.js';
 import type { Delivery, Session, SessionLink } from './session.js';
@@ -41,6 +42,12 @@ export class Connection implements SessionLink {
   private parseError: Error | undefined;
   private closed = false;
   private firstByteSeen = false;
+  /** Writes of one tick go out together (one writev) when the stream is uncorked on the next tick. */
+  private corked = false;
+  private readonly uncork = () => {
+    this.corked = false;
+    this.stream.uncork();
+  };
 
   constructor(
     private readonly broker: Broker,
@@ -83,49 +90,50 @@ export class Connection implements SessionLink {
   /** Serialises and writes a packet; false when it exceeds the client's Maximum Packet Size. */
   write(packet: Packet): boolean {
     if (this.closed) return false;
-    const bytes = mqttPacket.generate(packet, { protocolVersion: this.protocolVersion });
-    if (bytes.length > this.clientMaximumPacketSize) return false;
-    this.broker.stats.bytesSent += bytes.length;
-    if (this.broker.events.listens('packetOut')) this.broker.events.emit('packetOut', this.clientId, packet);
-    this.stream.write(bytes);
-    return true;
+    return this.writeBytes(mqttPacket.generate(packet, { protocolVersion: this.protocolVersion }), packet);
   }
 
   /** Writes a PUBLISH for a delivery, applying what differs per subscriber (ids, alias, expiry). */
   sendPublish(delivery: Delivery, packetId: number | undefined, dup: boolean): boolean {
+    if (this.closed) return false;
     const message = delivery.message;
-    const packet: IPublishPacket = {
-      cmd: 'publish',
-      topic: message.topic,
-      payload: message.payload,
-      qos: delivery.qos,
-      retain: delivery.retain,
-      dup,
-      messageId: packetId,
-    };
+    const v5 = this.protocolVersion === 5;
+    // [MQTT-3.3.2-6] forward the remaining lifetime, not the original interval.
+    const expiry = v5 && message.expiresAt !== undefined ? remainingExpirySeconds(message, Date.now()) : undefined;
+    // [MQTT-3.3.4-3] every matching subscription's identifier, when delivered once.
+    const subscriptionIds = v5 ? delivery.subscriptionIds : [];
+    let topicAlias: number | undefined;
     let newAlias: number | undefined;
-    if (this.protocolVersion === 5) {
-      const properties: NonNullable<IPublishPacket['properties']> = { ...message.properties };
-      // [MQTT-3.3.2-6] forward the remaining lifetime, not the original interval.
-      const remaining = remainingExpirySeconds(message, Date.now());
-      if (remaining !== undefined) properties.messageExpiryInterval = remaining;
-      // [MQTT-3.3.4-3] every matching subscription's identifier, when delivered once.
-      if (delivery.subscriptionIds.length === 1) properties.subscriptionIdentifier = delivery.subscriptionIds[0];
-      else if (delivery.subscriptionIds.length > 1) properties.subscriptionIdentifier = [...delivery.subscriptionIds];
-      if (this.clientTopicAliasMaximum > 0) {
-        const alias = this.outboundAliases.get(message.topic);
-        if (alias !== undefined) {
-          properties.topicAlias = alias;
-          packet.topic = '';
-        } else if (this.outboundAliases.size < this.clientTopicAliasMaximum) {
-          // [MQTT-3.3.2-9] never above the client's Topic Alias Maximum.
-          newAlias = this.outboundAliases.size + 1;
-          properties.topicAlias = newAlias;
-        }
+    if (v5 && this.clientTopicAliasMaximum > 0) {
+      topicAlias = this.outboundAliases.get(message.topic);
+      if (topicAlias === undefined && this.outboundAliases.size < this.clientTopicAliasMaximum) {
+        // [MQTT-3.3.2-9] never above the client's Topic Alias Maximum.
+        newAlias = topicAlias = this.outboundAliases.size + 1;
       }
-      packet.properties = properties;
     }
-    if (!this.write(packet)) return false;
+    // An alias already known to the client replaces the topic [MQTT-3.3.2-12].
+    const topic = topicAlias !== undefined && newAlias === undefined ? '' : message.topic;
+    const packet = (): IPublishPacket => {
+      const p: IPublishPacket = { cmd: 'publish', topic, payload: message.payload, qos: delivery.qos, retain: delivery.retain, dup, messageId: packetId };
+      if (v5) {
+        const properties: NonNullable<IPublishPacket['properties']> = { ...message.properties };
+        if (expiry !== undefined) properties.messageExpiryInterval = expiry;
+        if (subscriptionIds.length === 1) properties.subscriptionIdentifier = subscriptionIds[0];
+        else if (subscriptionIds.length > 1) properties.subscriptionIdentifier = [...subscriptionIds];
+        if (topicAlias !== undefined) properties.topicAlias = topicAlias;
+        p.properties = properties;
+      }
+      return p;
+    };
+    let bytes: Buffer;
+    if (v5 && hasForwardedProperties(message)) {
+      bytes = mqttPacket.generate(packet(), { protocolVersion: 5 });
+    } else if (delivery.qos === 0 && expiry === undefined && subscriptionIds.length === 0 && topicAlias === undefined) {
+      bytes = sharedQos0Publish(message, delivery.retain, this.protocolVersion);
+    } else {
+      bytes = encodePublish({ topic, payload: message.payload, qos: delivery.qos, retain: delivery.retain, dup, packetId, messageExpiryInterval: expiry, subscriptionIds, topicAlias }, this.protocolVersion);
+    }
+    if (!this.writeBytes(bytes, packet)) return false;
     if (newAlias !== undefined) this.outboundAliases.set(message.topic, newAlias);
     this.broker.stats.messagesSent++;
     return true;
@@ -165,6 +173,23 @@ export class Connection implements SessionLink {
     this.broker.connectionClosed(this, reason);
   }
 
+  /**
+   * Writes encoded bytes, false when over the client's Maximum Packet Size. Writes made in one tick are
+   * corked and leave in one writev on the next; `packet` is only built for a `packetOut` listener.
+   */
+  private writeBytes(bytes: Buffer, packet: Packet | (() => Packet)): boolean {
+    if (bytes.length > this.clientMaximumPacketSize) return false;
+    this.broker.stats.bytesSent += bytes.length;
+    if (this.broker.events.listens('packetOut')) this.broker.events.emit('packetOut', this.clientId, typeof packet === 'function' ? packet() : packet);
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(this.uncork);
+    }
+    this.stream.write(bytes);
+    return true;
+  }
+
   private endAndClose(reason: string): void {
     if (this.closed) return;
     this.closed = true;
@@ -200,10 +225,10 @@ export class Connection implements SessionLink {
     this.lastPacketAt = Date.now();
     this.broker.stats.bytesReceived += frame.length;
     if (!this.connectReceived && !this.checkConnectVersion(frame)) return;
-    this.parsed = undefined;
+    this.parsed = this.connectReceived ? parseFlowPacket(frame, this.protocolVersion) : undefined;
     this.parseError = undefined;
-    this.parser.parse(frame);
     // Set synchronously by the parser's listeners during parse().
+    if (!this.parsed) this.parser.parse(frame);
     const packet = this.parsed as Packet | undefined;
     const parseError = this.parseError as Error | undefined;
     try {

@@ -70,6 +70,17 @@ export function peekConnectVersion(frame: Buffer): { name: string; level: number
   return { name: frame.toString('utf8', i, i + nameLength), level: frame[i + nameLength]! };
 }
 
+/** The topic name of a PUBLISH frame as raw bytes (no allocation beyond the view); undefined otherwise or when too short. */
+export function publishTopicBytes(frame: Buffer): Buffer | undefined {
+  if (frame[0]! >> 4 !== 3) return undefined;
+  let i = 1;
+  while (i < frame.length && (frame[i]! & 0x80) !== 0) i++;
+  i++;
+  if (i + 2 > frame.length) return undefined;
+  const end = i + 2 + frame.readUInt16BE(i);
+  return end > frame.length ? undefined : frame.subarray(i + 2, end);
+}
+
 /** Raw strings of a frame that must be well-formed UTF-8, and the SUBSCRIBE options bytes. */
 export interface FrameStrings {
   strings: Buffer[];

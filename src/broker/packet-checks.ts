@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Packet } from 'mqtt-packet';
 import { propertyProblem } from './frame-properties.js';
-import { frameTopicStrings } from './framer.js';
+import { frameTopicStrings, publishTopicBytes } from './framer.js';
 import { ProtocolViolation, ReasonCode } from './reason-codes.js';
 
 /*
@@ -25,15 +25,14 @@ export function checkPropertyBytes(frame: Buffer, protocolVersion: number): void
  * topics, and SUBSCRIBE option values the spec calls Protocol Errors (it reports them as parse errors).
  */
 export function checkFrame(frame: Buffer, protocolVersion: number): void {
+  const topic = publishTopicBytes(frame);
+  if (topic) return checkUtf8(topic);
   if (frame[0]! >> 4 === 15 && protocolVersion === 5) {
     // §4.12: a client that sent no Authentication Method in CONNECT must not send AUTH (even a 0-length one).
     throw new ProtocolViolation(ReasonCode.ProtocolError, 'AUTH without an authentication method in CONNECT');
   }
   const { strings, subscriptionOptions } = frameTopicStrings(frame, protocolVersion);
-  for (const bytes of strings) {
-    // [MQTT-1.5.4-1] ill-formed UTF-8 and [MQTT-1.5.4-2] U+0000 make a Malformed Packet.
-    if (!isUtf8(bytes) || bytes.includes(0)) throw new ProtocolViolation(ReasonCode.MalformedPacket, 'topic is not well-formed UTF-8 or contains U+0000');
-  }
+  for (const bytes of strings) checkUtf8(bytes);
   if (protocolVersion !== 5) return;
   for (const options of subscriptionOptions) {
     // §3.8.3.1: Maximum QoS 3 and Retain Handling 3 are Protocol Errors.
@@ -41,6 +40,11 @@ export function checkFrame(frame: Buffer, protocolVersion: number): void {
       throw new ProtocolViolation(ReasonCode.ProtocolError, 'subscription option QoS or Retain Handling of 3');
     }
   }
+}
+
+/** [MQTT-1.5.4-1] ill-formed UTF-8 and [MQTT-1.5.4-2] U+0000 make a Malformed Packet. */
+function checkUtf8(bytes: Buffer): void {
+  if (!isUtf8(bytes) || bytes.includes(0)) throw new ProtocolViolation(ReasonCode.MalformedPacket, 'topic is not well-formed UTF-8 or contains U+0000');
 }
 
 /** Properties a client may put in each packet (MQTT 5.0 §2.2.2.2); any other is a Malformed Packet. */

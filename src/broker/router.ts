@@ -15,14 +15,24 @@ function newNode(): TrieNode {
 
 /** What a topic matched: plain subscriptions (possibly several per client) and shared groups. */
 export interface RouteMatch {
+  readonly subscriptions: readonly Subscription[];
+  readonly groups: readonly SharedGroup[];
+}
+
+interface Found {
   subscriptions: Subscription[];
   groups: SharedGroup[];
 }
+
+/** Topics whose match is remembered until the next change of subscriptions. */
+const MATCH_CACHE_SIZE = 10_000;
 
 /** A topic trie over subscription filters with `+` and `#` (MQTT 5.0 §4.7). Knows nothing of sessions. */
 export class Router {
   private readonly root = newNode();
   private count = 0;
+  /** Topic → match, valid until a subscription is added or removed (a repeated topic is walked once). */
+  private readonly cache = new Map<string, RouteMatch>();
 
   /** Number of subscriptions held (plain and shared members). */
   get size(): number {
@@ -31,6 +41,7 @@ export class Router {
 
   /** Adds a subscription, replacing the same client's subscription to the same filter [MQTT-3.8.4-3]. */
   add(subscription: Subscription): void {
+    this.cache.clear();
     const node = this.nodeFor(subscription.filter, true)!;
     if (subscription.group !== undefined) {
       let group = node.shared.get(subscription.group);
@@ -68,23 +79,28 @@ export class Router {
       removed = node.subscribers.delete(clientId);
     }
     if (removed) {
+      this.cache.clear();
       this.count--;
       this.prune(path, levels, node);
     }
     return removed;
   }
 
-  /** All subscriptions and shared groups whose filter matches the topic name. */
+  /** All subscriptions and shared groups whose filter matches the topic name (shared: do not modify). */
   match(topic: string): RouteMatch {
-    const result: RouteMatch = { subscriptions: [], groups: [] };
+    const cached = this.cache.get(topic);
+    if (cached) return cached;
+    const result: Found = { subscriptions: [], groups: [] };
     const levels = topic.split('/');
     // [MQTT-4.7.2-1] filters starting with a wildcard do not match topics starting with '$'.
     const dollar = topic.startsWith('$');
     this.walk(this.root, levels, 0, dollar, result);
+    if (this.cache.size >= MATCH_CACHE_SIZE) this.cache.clear();
+    this.cache.set(topic, result);
     return result;
   }
 
-  private walk(node: TrieNode, levels: string[], depth: number, dollar: boolean, out: RouteMatch): void {
+  private walk(node: TrieNode, levels: string[], depth: number, dollar: boolean, out: Found): void {
     const wildcardsAllowed = !(dollar && depth === 0);
     if (wildcardsAllowed) {
       // '#' matches the parent level too: 'a/#' matches 'a' [MQTT-4.7.1-1 non-normative example].
@@ -103,7 +119,7 @@ export class Router {
     }
   }
 
-  private collect(node: TrieNode, out: RouteMatch): void {
+  private collect(node: TrieNode, out: Found): void {
     for (const s of node.subscribers.values()) out.subscriptions.push(s);
     for (const g of node.shared.values()) out.groups.push(g);
   }

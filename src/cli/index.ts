@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerBenchCommand } from './bench.js';
 import { registerBrokerCommand } from './broker.js';
 import { registerCapacityCommand } from './capacity.js';
 import { registerCompareCommand } from './compare.js';
@@ -21,6 +22,7 @@ registerIngestCommand(program);
 registerCapacityCommand(program);
 registerCompareCommand(program);
 registerDashboardCommand(program);
+registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   console.error(`mqttlab: ${error.message}`);

@@ -1,3 +1,3 @@
-/** Small helpers shared by the tools and the tests: loopback ports and finding local servers. */
+/** Small helpers shared by the tools and the tests: loopback ports and finding or starting local servers. */
 export { freePort, waitForPort } from './ports.js';
-export { findMosquitto } from './mosquitto.js';
+export { findMosquitto, startMosquittoProcess, type MosquittoOptions, type MosquittoProcess } from './mosquitto.js';

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { monotonicMicros } from './load-client.js';
+import { mergeErrors, type RoundOutcome } from './metrics.js';
+import type { BenchOptions } from './options.js';
+import { openFileLimits, processCpuSeconds, processRssKb } from './proc.js';
+import type { BenchTarget } from './targets.js';
+import { LoadWorker, split } from './workers.js';
+
+/** Idle clients per generator process at most, and one loopback source address per process. */
+const CLIENTS_PER_WORKER = 5000;
+/** CONNECTs outstanding per generator process. */
+const CONCURRENCY = 100;
+/** Seconds between the last CONNACK and reading the broker's memory. */
+const SETTLE_SECONDS = 1;
+/** Ephemeral ports left to other work when deciding whether to spread clients over source addresses. */
+const PORT_MARGIN = 4096;
+/** Open files a process needs beyond its sockets (stdio, IPC, epoll, listener...). */
+export const FD_MARGIN = 64;
+
+/**
+ * One round of the connections scenario: `clients` idle MQTT 5 clients connect (bounded concurrency),
+ * spread over generator processes, each on its own source address 127.0.0.x when one address would run
+ * short of ephemeral ports; the broker's RSS before and after gives its memory per connection.
+ */
+export async function runConnections(target: BenchTarget, o: BenchOptions, onProgress: (fraction: number) => void): Promise<RoundOutcome> {
+  const perWorker = Math.max(1, Math.min(CLIENTS_PER_WORKER, openFileLimits().soft - FD_MARGIN));
+  const counts = split(o.clients, Math.ceil(o.clients / perWorker));
+  const run = randomBytes(4).toString('hex');
+  // Source addresses only once one would run short of ephemeral ports: connect() without bind() picks
+  // ports per destination, while bind() must avoid every port in use (TIME_WAIT included) on the address.
+  const spread = /^127\./.test(target.host) && o.clients > ephemeralPorts() - PORT_MARGIN;
+  const workers: LoadWorker[] = [];
+  try {
+    const started = await Promise.all(counts.map((clients, i) => LoadWorker.start({
+      role: 'idle', host: target.host, port: target.port, idPrefix: `c${run}${i}`, receiveMaximum: o.inflight, clients,
+      localAddress: spread ? `127.0.0.${2 + (i % 250)}` : undefined, concurrency: CONCURRENCY,
+    })));
+    workers.push(...started);
+    const rssBefore = target.pid ? processRssKb(target.pid) : undefined;
+    const cpu0 = target.pid ? processCpuSeconds(target.pid) : 0;
+    const connectedAll = Promise.all(workers.map((w) => w.next('connected')));
+    workers.forEach((w) => w.send({ type: 'go' }));
+    onProgress(0.1);
+    const connected = await connectedAll;
+    onProgress(0.5);
+    const firstAt = Math.min(...connected.map((c) => c.firstAt));
+    const lastAt = Math.max(...connected.map((c) => c.lastAt));
+    const connectSeconds = Math.max(1e-6, (lastAt - firstAt) / 1e6);
+    const brokerCpu = target.pid ? processCpuSeconds(target.pid) - cpu0 : undefined;
+    await sleep(SETTLE_SECONDS * 1000);
+    const rssAfter = target.pid ? processRssKb(target.pid) : undefined;
+    await sleep(o.hold * 1000);
+    onProgress(0.9);
+    const checks = await Promise.all(workers.map((w) => {
+      const checked = w.next('checked');
+      w.send({ type: 'check' });
+      return checked;
+    }));
+    const results = await Promise.all(workers.map((w) => w.stop()));
+    const n = connected.reduce((a, c) => a + c.connected, 0);
+    const workerCpu = connected.map((c) => c.cpuSeconds);
+    return {
+      metrics: {
+        connected: n,
+        failed: connected.reduce((a, c) => a + c.failed, 0),
+        heldOpen: checks.reduce((a, c) => a + c.open, 0),
+        connectsPerSecond: n / connectSeconds,
+        kbPerConnection: rssBefore === undefined || rssAfter === undefined || n === 0 ? null : (rssAfter - rssBefore) / n,
+        rssBeforeMb: rssBefore === undefined ? null : rssBefore / 1024,
+        rssAfterMb: rssAfter === undefined ? null : rssAfter / 1024,
+        seconds: connectSeconds,
+        brokerCpuPercent: brokerCpu === undefined ? null : (100 * brokerCpu) / connectSeconds,
+        generatorCpuPercent: (100 * workerCpu.reduce((a, b) => a + b, 0)) / connectSeconds,
+        generatorMaxCpuPercent: (100 * Math.max(...workerCpu)) / connectSeconds,
+      },
+      errors: mergeErrors(results.map((r) => r.errors)),
+    };
+  } finally {
+    workers.forEach((w) => w.kill());
+  }
+}
+
+/** Size of the local ephemeral port range (/proc/sys/net/ipv4/ip_local_port_range). */
+function ephemeralPorts(): number {
+  const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  return high! - low! + 1;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,89 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startMosquittoProcess } from '../util/index.js';
+import { openFileWrapper } from './proc.js';
+
+/** A broker under test: what to connect to and, when we started it, its process id. */
+export interface BenchTarget {
+  /** 'embedded', 'mosquitto' or the URL given. */
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** Process to read CPU and memory from; undefined for a broker given by URL. */
+  readonly pid?: number;
+  close(): Promise<void>;
+}
+
+/** How to start a broker for a round. */
+export interface TargetSettings {
+  /** QoS 1/2 messages a session may queue (both brokers get the same). */
+  maxQueued: number;
+  /** In-flight QoS 1/2 window announced and enforced by both brokers. */
+  inflight: number;
+  /** Open files the broker process must be allowed (connections + margin). */
+  openFiles: number;
+  /** Directory for a V8 CPU profile of the embedded broker (node --cpu-prof). */
+  profileDir?: string;
+}
+
+/** True for 127.0.0.0/8, ::1 and localhost: the benchmark only ever talks to loopback. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Parses `--broker`: 'embedded', 'mosquitto' or an mqtt:// URL on loopback; throws a one-line error otherwise. */
+export function parseTarget(value: string): string {
+  if (value === 'embedded' || value === 'mosquitto') return value;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`broker "${value}" is not embedded, mosquitto or an mqtt:// URL`);
+  }
+  if (url.protocol !== 'mqtt:') throw new Error(`broker "${value}": only mqtt:// URLs are benchmarked`);
+  if (!isLoopback(url.hostname)) throw new Error(`broker "${value}": the benchmark runs on loopback only (127.0.0.x)`);
+  return value;
+}
+
+/** Starts (or, for a URL, just names) the broker for one round. */
+export async function startTarget(name: string, settings: TargetSettings): Promise<BenchTarget> {
+  if (name === 'embedded') return startEmbeddedChild(settings);
+  if (name === 'mosquitto') {
+    const m = await startMosquittoProcess({
+      config: [`max_queued_messages ${settings.maxQueued}`, `max_inflight_messages ${settings.inflight}`],
+      wrapper: openFileWrapper(settings.openFiles, 'mosquitto'),
+    });
+    return { name, host: '127.0.0.1', port: m.port, pid: m.pid, close: () => m.close() };
+  }
+  const url = new URL(name);
+  return { name, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 1883), close: async () => {} };
+}
+
+async function startEmbeddedChild(settings: TargetSettings): Promise<BenchTarget> {
+  const wrapper = openFileWrapper(settings.openFiles, 'the embedded broker');
+  const nodeFlags = settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', settings.profileDir] : [];
+  const entry = fileURLToPath(new URL('./embedded-child.js', import.meta.url));
+  const args = [String(settings.maxQueued), String(settings.inflight)];
+  const child: ChildProcess = wrapper.length > 0
+    ? fork(entry, args, { execPath: wrapper[0], execArgv: [...wrapper.slice(1), process.execPath, ...nodeFlags], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    : fork(entry, args, { execArgv: nodeFlags, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`the embedded broker exited with code ${code} before listening`)));
+  });
+  return {
+    name: 'embedded',
+    host: '127.0.0.1',
+    port,
+    pid: child.pid!,
+    close: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.send('stop');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
