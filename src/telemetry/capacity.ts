@@ -112,7 +112,7 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
       options.onStatus?.(`${devices} devices: connecting the fleet (${Math.round((connectMs - (connectDeadline - Date.now())) / 1000)} s)`);
       await sleep(100);
     }
-    if (!online) throw new Error(`the fleet did not come online within ${connectMs / 1000} s`);
+    if (!online) throw new Error(fleet.exitCode !== null ? failure('the fleet', fleet) : `the fleet did not come online within ${connectMs / 1000} s`);
     const cpuStart = { broker: cpuSeconds(broker.pid!), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
     const startedAt = Date.now();
     const samples: Array<{ t: number; stats: IngestStats }> = [];
