@@ -1,9 +1,20 @@
 import { isExpired, type Message } from './message.js';
-import { topicMatchesFilter } from './topics.js';
 
-/** The last retained message per topic (MQTT 5.0 §3.3.1.3). */
+/** One topic level of the retained-message tree. */
+interface Level {
+  children: Map<string, Level>;
+  message?: Message;
+}
+
+/**
+ * The last retained message per topic (MQTT 5.0 §3.3.1.3). Kept in a map for exact topics and in a
+ * tree of topic levels for filters with wildcards, so a SUBSCRIBE walks only the branches its filter
+ * can match instead of every retained topic (a fleet of N devices subscribing while N statuses are
+ * retained was N² topic comparisons).
+ */
 export class RetainedStore {
   private readonly messages = new Map<string, Message>();
+  private readonly root: Level = { children: new Map() };
 
   get size(): number {
     return this.messages.size;
@@ -14,27 +25,39 @@ export class RetainedStore {
    * Returns true when the store changed.
    */
   set(message: Message): boolean {
-    if (message.payload.length === 0) return this.messages.delete(message.topic);
-    this.messages.set(message.topic, message);
+    if (message.payload.length === 0) return this.delete(message.topic);
+    this.restore(message);
     return true;
   }
 
   /** Loads a message as-is (used when restoring from persistence). */
   restore(message: Message): void {
     this.messages.set(message.topic, message);
+    let level = this.root;
+    for (const name of message.topic.split('/')) {
+      let next = level.children.get(name);
+      if (!next) {
+        next = { children: new Map() };
+        level.children.set(name, next);
+      }
+      level = next;
+    }
+    level.message = message;
   }
 
   /** Retained messages matching a filter, dropping any whose expiry passed [MQTT-3.3.2-5]. */
   match(filter: string, now: number): Message[] {
-    const out: Message[] = [];
-    const exact = !filter.includes('+') && !filter.includes('#');
-    if (exact) {
+    const found: Message[] = [];
+    if (!filter.includes('+') && !filter.includes('#')) {
       const m = this.messages.get(filter);
-      if (m) this.keepIfLive(m, now, out);
-      return out;
+      if (m) found.push(m);
+    } else {
+      collect(this.root, filter.split('/'), 0, found);
     }
-    for (const m of this.messages.values()) {
-      if (topicMatchesFilter(filter, m.topic)) this.keepIfLive(m, now, out);
+    const out: Message[] = [];
+    for (const m of found) {
+      if (isExpired(m, now)) this.delete(m.topic);
+      else out.push(m);
     }
     return out;
   }
@@ -44,8 +67,57 @@ export class RetainedStore {
     return [...this.messages.values()];
   }
 
-  private keepIfLive(m: Message, now: number, out: Message[]): void {
-    if (isExpired(m, now)) this.messages.delete(m.topic);
-    else out.push(m);
+  private delete(topic: string): boolean {
+    if (!this.messages.delete(topic)) return false;
+    // Walk down remembering the path, then prune levels left with neither a message nor children.
+    const path: Array<[Level, string]> = [];
+    let level: Level | undefined = this.root;
+    for (const name of topic.split('/')) {
+      const next: Level | undefined = level.children.get(name);
+      if (!next) return true;
+      path.push([level, name]);
+      level = next;
+    }
+    level.message = undefined;
+    for (let i = path.length - 1; i >= 0; i--) {
+      const [parent, name] = path[i]!;
+      const child = parent.children.get(name)!;
+      if (child.message || child.children.size > 0) break;
+      parent.children.delete(name);
+    }
+    return true;
   }
+}
+
+/** Adds the messages under `level` that match `filter` from level index `i` on. */
+function collect(level: Level, filter: string[], i: number, out: Message[]): void {
+  if (i === filter.length) {
+    if (level.message) out.push(level.message);
+    return;
+  }
+  const name = filter[i]!;
+  if (name === '#') {
+    // [MQTT-4.7.1-2] `#` also matches the parent level itself ("sport/#" matches "sport").
+    if (level.message && i > 0) out.push(level.message);
+    for (const [childName, child] of level.children) {
+      // [MQTT-4.7.2-1] a filter starting with a wildcard does not match topics starting with `$`.
+      if (i === 0 && childName.startsWith('$')) continue;
+      everything(child, out);
+    }
+    return;
+  }
+  if (name === '+') {
+    for (const [childName, child] of level.children) {
+      if (i === 0 && childName.startsWith('$')) continue;
+      collect(child, filter, i + 1, out);
+    }
+    return;
+  }
+  const child = level.children.get(name);
+  if (child) collect(child, filter, i + 1, out);
+}
+
+function everything(level: Level, out: Message[]): void {
+  if (level.message) out.push(level.message);
+  for (const child of level.children.values()) everything(child, out);
 }

@@ -162,6 +162,35 @@ describe('RetainedStore', () => {
     assert.deepEqual(topics('nothing/#'), []);
   });
 
+  test('the topic tree answers every filter exactly as topicMatchesFilter over all topics, also after deletions', () => {
+    // Seeded, so a failure repeats: topics and filters over a small alphabet, so they collide often.
+    let seed = 7;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+    const levels = ['a', 'b', '', '$x', 'dev-1'];
+    const topic = () => Array.from({ length: 1 + rand(4) }, () => levels[rand(levels.length)]!).join('/');
+    const filter = () => {
+      const n = 1 + rand(4);
+      const parts = Array.from({ length: n }, () => (rand(3) === 0 ? '+' : levels[rand(levels.length)]!));
+      if (rand(3) === 0) parts[n - 1] = '#';
+      return parts.join('/');
+    };
+    const s = new RetainedStore();
+    const live = new Set<string>();
+    for (let i = 0; i < 400; i++) {
+      const t = topic();
+      const clear = rand(4) === 0;
+      s.set(msg(t, clear ? '' : t));
+      if (clear) live.delete(t);
+      else live.add(t);
+    }
+    assert.equal(s.size, live.size);
+    for (let i = 0; i < 400; i++) {
+      const f = filter();
+      const expected = [...live].filter((t) => topicMatchesFilter(f, t)).sort();
+      assert.deepEqual(s.match(f, Date.now()).map((m) => m.topic).sort(), expected, f);
+    }
+  });
+
   test('an expired retained message is not returned and is removed [MQTT-3.3.2-5]', () => {
     const s = new RetainedStore();
     const now = 1_000_000;
