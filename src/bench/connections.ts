@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { monotonicMicros } from './load-client.js';
 import { mergeErrors, type RoundOutcome } from './metrics.js';
 import type { BenchOptions } from './options.js';
-import { openFileLimits, processCpuSeconds, processRssKb } from './proc.js';
+import { openFileLimits, processCpuSeconds, processRssKb } from '../util/index.js';
 import type { BenchTarget } from './targets.js';
 import { LoadWorker, split } from './workers.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mergeErrors, type Metrics, type RoundOutcome } from './metrics.js';
 import type { BenchOptions } from './options.js';
-import { processCpuSeconds, processRssKb } from './proc.js';
+import { processCpuSeconds, processRssKb } from '../util/index.js';
 import type { WorkerResult } from './protocol.js';
 import type { BenchTarget } from './targets.js';
 import { monotonicMicros } from './load-client.js';

@@ -1,7 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startMosquittoProcess } from '../util/index.js';
-import { openFileWrapper } from './proc.js';
+import { openFileWrapper, startMosquittoProcess } from '../util/index.js';
 
 /** A broker under test: what to connect to and, when we started it, its process id. */
 export interface BenchTarget {

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findMosquitto, freePort, waitForPort } from '../util/index.js';
+import { freePort, processCpuSeconds, startMosquittoProcess, waitForPort } from '../util/index.js';
 import type { IngestStats } from './ingest.js';
 
 /** Which broker a capacity run loads: ours (a child process) or a local Mosquitto. */
@@ -89,10 +89,10 @@ export function describeStep(s: CapacityStep): string {
 async function measureStep(devices: number, options: CapacityOptions): Promise<CapacityStep> {
   const work = mkdtempSync(join(tmpdir(), 'mqttlab-capacity-'));
   const children: ChildProcess[] = [];
+  let broker: StepBroker | undefined;
   try {
-    const mqttPort = await freePort();
-    const broker = await startBroker(options.broker, mqttPort, work, children);
-    const url = `mqtt://127.0.0.1:${mqttPort}`;
+    broker = await startBroker(options.broker, children);
+    const url = broker.url;
     const httpPort = await freePort();
     const ingest = spawnCli(['ingest', '--broker', url, '--workers', String(options.workers), '--port', String(httpPort), '--db', join(work, 'telemetry.db')], children);
     await waitForPort(httpPort, 10_000, () => ingest.exitCode !== null);
@@ -113,7 +113,7 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
       await sleep(100);
     }
     if (!online) throw new Error(fleet.exitCode !== null ? failure('the fleet', fleet) : `the fleet did not come online within ${connectMs / 1000} s`);
-    const cpuStart = { broker: cpuSeconds(broker.pid!), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
+    const cpuStart = { broker: cpuSeconds(broker.pid), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
     const startedAt = Date.now();
     const samples: Array<{ t: number; stats: IngestStats }> = [];
     let unanswered = 0;
@@ -125,7 +125,7 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
       else unanswered++;
       const lag = stats?.lag ? `lag ${stats.lag.meanMs} ms` : 'API not answering';
       options.onStatus?.(`${devices} devices: load ${Math.min(options.seconds, Math.round((Date.now() - startedAt) / 1000))}/${options.seconds} s · stored ${stats?.readings ?? '?'} · ${lag}`);
-      if (fleet.exitCode === null) cpuEnd = { broker: cpuSeconds(broker.pid!), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
+      if (fleet.exitCode === null) cpuEnd = { broker: cpuSeconds(broker.pid), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
     }
     const elapsed = (Date.now() - startedAt) / 1000;
     if ((await fleetDone) !== 0) throw new Error(`the fleet exited with an error`);
@@ -165,25 +165,29 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
     };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await broker?.close();
     await sleep(200);
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-async function startBroker(kind: CapacityBroker, port: number, work: string, children: ChildProcess[]): Promise<ChildProcess> {
-  let child: ChildProcess;
+/** A broker for one step: its pid (for CPU) and how to stop it. */
+interface StepBroker {
+  pid: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+async function startBroker(kind: CapacityBroker, children: ChildProcess[]): Promise<StepBroker> {
   if (kind === 'mosquitto') {
-    const mosquitto = findMosquitto();
-    if (!mosquitto) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
-    const conf = join(work, 'mosquitto.conf');
-    writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'set_tcp_nodelay true', 'persistence false', 'max_queued_messages 100000', 'log_dest stderr', 'log_type error'].join('\n') + '\n');
-    child = spawn(mosquitto, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-  } else {
-    child = spawnCli(['broker', '-p', String(port), '-w', '0', '--sys-interval', '0'], []);
+    // Queues deep enough that a slow ingest worker shows up as lag, not as Mosquitto dropping QoS 0.
+    const m = await startMosquittoProcess({ config: ['max_queued_messages 100000'] });
+    return { pid: m.pid, url: m.url, close: () => m.close() };
   }
-  children.push(child);
+  const port = await freePort();
+  const child = spawnCli(['broker', '-p', String(port), '-w', '0', '--sys-interval', '0'], children);
   await waitForPort(port, 10_000, () => child.exitCode !== null);
-  return child;
+  return { pid: child.pid!, url: `mqtt://127.0.0.1:${port}`, close: async () => {} };
 }
 
 /** The last 2 KB a child wrote to stderr, to say why it failed. */
@@ -212,12 +216,10 @@ async function getStats(url: string): Promise<IngestStats | undefined> {
   }
 }
 
-/** CPU seconds (user + system) a process used so far, from /proc/<pid>/stat. */
+/** CPU seconds a process used so far; 0 once it has exited (its /proc entry is gone). */
 function cpuSeconds(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    // After "pid (comm) ", utime and stime are fields 12 and 13 (0-based 11, 12), in clock ticks (100/s).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return processCpuSeconds(pid);
   } catch {
     return 0;
   }

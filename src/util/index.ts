@@ -1,3 +1,4 @@
 /** Small helpers shared by the tools and the tests: loopback ports and finding or starting local servers. */
 export { freePort, waitForPort } from './ports.js';
 export { findMosquitto, startMosquittoProcess, type MosquittoOptions, type MosquittoProcess } from './mosquitto.js';
+export { openFileLimits, openFileWrapper, processCpuSeconds, processRssKb } from './proc.js';
