@@ -15,11 +15,15 @@ export async function listenTcp(broker: Broker, host: string, port: number): Pro
     socket.setNoDelay(true);
     broker.handle(socket, 'tcp', socket.remoteAddress);
   });
+  return serve(server, host, port);
+}
+
+/** Listens and describes the listener: the port bound (port 0 picks one) and a close that waits. */
+export async function serve(server: Server, host: string, port: number): Promise<Listener> {
   await listen(server, host, port);
-  const address = server.address() as AddressInfo;
   return {
     host,
-    port: address.port,
+    port: (server.address() as AddressInfo).port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

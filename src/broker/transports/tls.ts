@@ -1,7 +1,6 @@
-import type { AddressInfo } from 'node:net';
 import { createServer, type TlsOptions as NodeTlsOptions } from 'node:tls';
 import type { Broker } from '../broker.js';
-import { listen, type Listener } from './tcp.js';
+import { serve, type Listener } from './tcp.js';
 
 /** Certificates of a TLS listener (PEM), as Mosquitto's `certfile`, `keyfile`, `cafile`, `require_certificate`. */
 export interface TlsOptions {
@@ -27,11 +26,5 @@ export async function listenTls(broker: Broker, host: string, port: number, tls:
   });
   // A failed handshake (no or untrusted client certificate, plain TCP on the TLS port) ends that socket only.
   server.on('tlsClientError', (_error, socket) => socket.destroy());
-  await listen(server, host, port);
-  const address = server.address() as AddressInfo;
-  return {
-    host,
-    port: address.port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  return serve(server, host, port);
 }
