@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { startEmbedded, type TestBroker } from '../helpers/brokers.js';
 import { collect, connectClient, end, waitUntil } from '../helpers/clients.js';
+import { pkt, props, str, u16, varint } from '../helpers/wire-bytes.js';
 
 // A seeded fuzzer over real sockets: thousands of malformed and mutated packets, each on its own
 // connection (bounded concurrency), against the embedded broker. Families whose answer the spec fixes
@@ -44,31 +45,6 @@ function makeRand(seed: number) {
   const topic = () => Array.from({ length: int(1, 4) }, word).join('/');
   return { next, int, pick, bytes, word, topic };
 }
-
-// ---- Encoding helpers (MQTT 5.0 §1.5).
-const u16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
-const str = (b: Buffer | string) => {
-  const bytes = typeof b === 'string' ? Buffer.from(b) : b;
-  return Buffer.concat([u16(bytes.length), bytes]);
-};
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-const pkt = (first: number, ...parts: Buffer[]) => {
-  const body = Buffer.concat(parts);
-  return Buffer.concat([Buffer.from([first]), varint(body.length), body]);
-};
-const props = (...parts: Buffer[]) => {
-  const body = Buffer.concat(parts);
-  return Buffer.concat([varint(body.length), body]);
-};
 
 /** Property identifiers defined by MQTT 5.0 §2.2.2.2; any other is a Malformed Packet. */
 const DEFINED_PROPERTIES = new Set([0x01, 0x02, 0x03, 0x08, 0x09, 0x0b, 0x11, 0x12, 0x13, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1c, 0x1f, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a]);

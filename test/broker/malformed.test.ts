@@ -3,38 +3,11 @@ import { after, before, test } from 'node:test';
 import { describeEachBroker, startBroker, type BrokerKind, type TestBroker } from '../helpers/brokers.js';
 import { collect, connectClient, end, waitUntil } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { pkt, props, str, u16 } from '../helpers/wire-bytes.js';
 
 // Malformed packets and protocol errors (MQTT 5.0 §4.13). mqtt-packet's generator refuses to encode
-// almost all of these, so every packet here is written byte by byte with the helpers below.
+// almost all of these, so every packet here is written byte by byte (test/helpers/wire-bytes.ts).
 
-/** Two-byte big-endian integer (MQTT 5.0 §1.5.2). */
-const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
-/** UTF-8 Encoded String: 2-byte length then the bytes (§1.5.4); a Buffer is taken as raw bytes. */
-const str = (s: string | Buffer): Buffer => {
-  const bytes = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
-  return Buffer.concat([u16(bytes.length), bytes]);
-};
-/** Variable Byte Integer (§1.5.5). */
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-/** A property block: Property Length then the properties (§2.2.2). */
-const props = (...bytes: Array<Buffer | number[]>): Buffer => {
-  const body = Buffer.concat(bytes.map((b) => Buffer.from(b)));
-  return Buffer.concat([varint(body.length), body]);
-};
-/** A packet: first byte (type and flags), Remaining Length computed from the parts, then the parts. */
-function pkt(first: number, ...parts: Array<Buffer | number[]>): Buffer {
-  const body = Buffer.concat(parts.map((p) => Buffer.from(p)));
-  return Buffer.concat([Buffer.from([first]), varint(body.length), body]);
-}
 /** An MQTT 5 CONNECT: protocol name/level, connect flags, keep alive 0, properties, client id, then `rest`. */
 const connect5 = (flags: number, properties: Buffer, clientId: string, ...rest: Buffer[]): Buffer =>
   pkt(0x10, str('MQTT'), [5, flags, 0, 0], properties, str(clientId), ...rest);
