@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import mqttPacket, { type Packet, type QoS } from 'mqtt-packet';
+import { readVariableByteInteger } from '../broker/index.js';
 
 /** Where and as whom a load client connects (MQTT 5, clean start, no keep alive). */
 export interface LoadClientOptions {
@@ -98,21 +99,11 @@ export class LoadClient {
     let acked = false;
     let offset = 0;
     while (offset + 2 <= buf.length) {
-      let length = 0;
-      let multiplier = 1;
-      let i = offset + 1;
-      let complete = false;
-      for (let n = 0; n < 4 && i < buf.length; n++) {
-        const byte = buf[i++]!;
-        length += (byte & 0x7f) * multiplier;
-        multiplier *= 128;
-        if ((byte & 0x80) === 0) {
-          complete = true;
-          break;
-        }
-      }
-      const end = i + length;
-      if (!complete || end > buf.length) break;
+      const header = readVariableByteInteger(buf, offset + 1);
+      if (!header) break;
+      const i = header.next;
+      const end = i + header.value;
+      if (end > buf.length) break;
       const first = buf[offset]!;
       const type = first >> 4;
       let ack = 0;
@@ -121,16 +112,9 @@ export class LoadClient {
         let p = i + 2 + buf.readUInt16BE(i);
         const packetId = qos > 0 ? buf.readUInt16BE(p) : 0;
         if (qos > 0) p += 2;
-        let propertiesLength = 0;
-        multiplier = 1;
-        for (let n = 0; n < 4; n++) {
-          const byte = buf[p++]!;
-          propertiesLength += (byte & 0x7f) * multiplier;
-          multiplier *= 128;
-          if ((byte & 0x80) === 0) break;
-        }
+        const properties = readVariableByteInteger(buf, p);
         this.received++;
-        this.onPublish?.(buf, p + propertiesLength, end);
+        this.onPublish?.(buf, properties ? properties.next + properties.value : end, end);
         if (qos === 1) ack = 0x40_0000 | packetId;
         else if (qos === 2) ack = 0x50_0000 | packetId;
       } else if (type === 4 || type === 7) {

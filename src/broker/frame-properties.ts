@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { readVariableByteInteger } from './variable-byte-integer.js';
 
 /** How each property's value is encoded (MQTT 5.0 §2.2.2.2), by property identifier. */
 type ValueType = 'byte' | 'u16' | 'u32' | 'varint' | 'string' | 'binary' | 'pair';
@@ -14,23 +15,9 @@ const PROPERTY_TYPES: ReadonlyMap<number, ValueType> = new Map<number, ValueType
 /** User Property is the one property a packet may repeat ("allowed to appear multiple times", e.g. MQTT 5.0 §3.3.2.3.7). */
 const USER_PROPERTY = 0x26;
 
-/** Reads a Variable Byte Integer at `i`: its value and the offset after it, or undefined if cut short or too long. */
-function readVarint(frame: Buffer, i: number): { value: number; next: number } | undefined {
-  let value = 0;
-  let multiplier = 1;
-  for (let n = 0; n < 4; n++) {
-    if (i >= frame.length) return undefined;
-    const byte = frame[i++]!;
-    value += (byte & 0x7f) * multiplier;
-    multiplier *= 128;
-    if ((byte & 0x80) === 0) return { value, next: i };
-  }
-  return undefined;
-}
-
 /** Offsets of the property blocks (their Property Length) of an MQTT 5 frame, by packet type (MQTT 5.0 §3). */
 function propertyBlockOffsets(frame: Buffer): number[] {
-  const header = readVarint(frame, 1);
+  const header = readVariableByteInteger(frame, 1);
   if (!header) return [];
   const start = header.next;
   const bodyLength = frame.length - start;
@@ -43,7 +30,7 @@ function propertyBlockOffsets(frame: Buffer): number[] {
       if (nameLength === undefined) return [];
       const props = start + 2 + nameLength + 4;
       const flags = frame[start + 2 + nameLength + 1];
-      const block = readVarint(frame, props);
+      const block = readVariableByteInteger(frame, props);
       if (flags === undefined || !block || (flags & 0x04) === 0) return [props];
       const idLength = u16At(block.next + block.value);
       return idLength === undefined ? [props] : [props, block.next + block.value + 2 + idLength];
@@ -76,7 +63,7 @@ export type PropertyProblem = { kind: 'malformed'; detail: string } | { kind: 'r
  */
 export function propertyProblem(frame: Buffer): PropertyProblem | undefined {
   for (const offset of propertyBlockOffsets(frame)) {
-    const block = readVarint(frame, offset);
+    const block = readVariableByteInteger(frame, offset);
     if (!block || block.next + block.value > frame.length) return { kind: 'malformed', detail: 'property length runs past the packet' };
     const end = block.next + block.value;
     const seen = new Set<number>();
@@ -114,7 +101,7 @@ function readValue(frame: Buffer, i: number, type: ValueType, end: number): { ne
     case 'u32':
       return fixed(4);
     case 'varint': {
-      const v = readVarint(frame, i);
+      const v = readVariableByteInteger(frame, i);
       return v && v.next <= end ? { next: v.next, utf8: true } : undefined;
     }
     case 'string':

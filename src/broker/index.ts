@@ -13,3 +13,4 @@ export { MemoryPersistence, SqlitePersistence, type Persistence, type SessionSna
 export { ReasonCode, reasonName } from './reason-codes.js';
 export { BROKER_VERSION } from './sys-topics.js';
 export { isValidTopicFilter, isValidTopicName, topicMatchesFilter } from './topics.js';
+export { readVariableByteInteger } from './variable-byte-integer.js';

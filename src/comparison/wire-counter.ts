@@ -1,4 +1,5 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { readVariableByteInteger } from '../broker/index.js';
 
 /**
  * A TCP proxy on 127.0.0.1 that counts every byte each way before forwarding it: what a client and a
@@ -130,21 +131,10 @@ export const splitMqtt: Splitter = (stream) => {
   const units: WireUnit[] = [];
   let at = 0;
   while (at + 2 <= stream.length) {
-    let remaining = 0;
-    let multiplier = 1;
-    let i = at + 1;
-    let complete = false;
-    for (let n = 0; n < 4 && i < stream.length; n++, i++) {
-      const byte = stream[i]!;
-      remaining += (byte & 0x7f) * multiplier;
-      multiplier *= 128;
-      if ((byte & 0x80) === 0) {
-        complete = true;
-        i++;
-        break;
-      }
-    }
-    if (!complete || i + remaining > stream.length) break;
+    const header = readVariableByteInteger(stream, at + 1);
+    if (!header || header.next + header.value > stream.length) break;
+    const i = header.next;
+    const remaining = header.value;
     const first = stream[at]!;
     const type = names[first >> 4]!;
     units.push({ offset: at, bytes: i - at + remaining, type, detail: type === 'PUBLISH' ? `QoS ${(first >> 1) & 3}` : undefined });
