@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Packet, QoS } from 'mqtt-packet';
 import { Connection } from './connection.js';
 import { Deadlines } from './deadlines.js';
-import { TypedEmitter, type BrokerEvents } from './events.js';
+import { TypedEmitter, type BrokerEvents, type DropReason } from './events.js';
 import { SESSION_NEVER_EXPIRES } from './handlers/index.js';
 import type { Message } from './message.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
@@ -98,7 +98,7 @@ export class Broker {
       const session = this.sessions.get(clientId);
       if (!session) continue;
       if (!this.readAllowed(session, message)) {
-        this.events.emit('messageDropped', clientId, message, 'not-authorized');
+        this.dropped(clientId, message, 'not-authorized');
         continue;
       }
       receivers++;
@@ -135,6 +135,12 @@ export class Broker {
     }
     this.events.emit('messagePublished', message, receivers);
     return receivers;
+  }
+
+  /** Every undelivered message goes through here: counted for `$SYS` and announced, whatever the reason. */
+  private dropped(clientId: string, message: Message, reason: DropReason): void {
+    this.stats.messagesDropped++;
+    this.events.emit('messageDropped', clientId, message, reason);
   }
 
   /** The ACL's read check: denied messages are not delivered to the session. */
@@ -187,10 +193,7 @@ export class Broker {
   createSession(clientId: string): Session {
     const session = new Session(clientId, {
       maxQueuedMessages: this.options.maxQueuedMessages,
-      onDrop: (id, message, reason) => {
-        this.stats.messagesDropped++;
-        this.events.emit('messageDropped', id, message, reason);
-      },
+      onDrop: (id, message, reason) => this.dropped(id, message, reason),
       onChange: (changed) => this.store.sessionChanged(changed),
     });
     this.sessions.set(clientId, session);
