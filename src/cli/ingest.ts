@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { brokerUrlFrom, resolveBroker } from '../client/index.js';
+import { resolveBroker } from '../client/index.js';
 import { startIngest } from '../telemetry/index.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { onShutdown, parseInteger } from './util.js';
@@ -48,7 +48,7 @@ Examples:
     )
     .action(async (opts: IngestCommandOptions) => {
       const target = await resolveBroker(opts.broker, { websocket: true });
-      const wsUrl = opts.wsUrl ?? target.embedded?.wsUrl ?? (/^wss?:/.test(brokerUrlFrom(opts.broker) ?? '') ? brokerUrlFrom(opts.broker) : undefined);
+      const wsUrl = opts.wsUrl ?? target.embedded?.wsUrl ?? (/^wss?:/.test(target.url) ? target.url : undefined);
       const ingest = await startIngest({
         url: target.url,
         workers: opts.workers,
