@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import mqttPacket, { type Packet, type QoS } from 'mqtt-packet';
-import { readVariableByteInteger } from '../broker/index.js';
+import { isFailure, packetEnd, readVariableByteInteger, variableByteIntegerEnd } from '../protocol/index.js';
 
 /** Where and as whom a load client connects (MQTT 5, clean start, no keep alive). */
 export interface LoadClientOptions {
@@ -71,7 +71,7 @@ export class LoadClient {
     const suback = this.expect('suback');
     this.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos }] }, { protocolVersion: 5 }));
     const granted = ((await suback) as mqttPacket.ISubackPacket).granted[0];
-    if (typeof granted !== 'number' || granted >= 0x80) throw new Error(`SUBACK refused ${topic}: ${JSON.stringify(granted)}`);
+    if (typeof granted !== 'number' || isFailure(granted)) throw new Error(`SUBACK refused ${topic}: ${JSON.stringify(granted)}`);
   }
 
   /** Sends DISCONNECT and closes. */
@@ -99,11 +99,9 @@ export class LoadClient {
     let acked = false;
     let offset = 0;
     while (offset + 2 <= buf.length) {
-      const header = readVariableByteInteger(buf, offset + 1);
-      if (!header) break;
-      const i = header.next;
-      const end = i + header.value;
-      if (end > buf.length) break;
+      const end = packetEnd(buf, offset);
+      if (end < 0 || end > buf.length) break;
+      const i = variableByteIntegerEnd(buf, offset + 1);
       const first = buf[offset]!;
       const type = first >> 4;
       let ack = 0;
@@ -165,9 +163,7 @@ export class PublishTemplate {
 
   constructor(topic: string, payload: Buffer, readonly qos: QoS) {
     this.bytes = mqttPacket.generate({ cmd: 'publish', topic, payload, qos, retain: false, dup: false, messageId: qos > 0 ? 1 : undefined, properties: {} }, { protocolVersion: 5 });
-    let i = 1;
-    while ((this.bytes[i]! & 0x80) !== 0) i++;
-    this.packetIdAt = i + 1 + 2 + Buffer.byteLength(topic);
+    this.packetIdAt = variableByteIntegerEnd(this.bytes, 1) + 2 + Buffer.byteLength(topic);
     this.payloadAt = this.bytes.length - payload.length;
   }
 

@@ -7,7 +7,7 @@ import { SESSION_NEVER_EXPIRES } from './handlers/index.js';
 import type { Message } from './message.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { PersistBatcher } from './persist-batcher.js';
-import { ReasonCode } from './reason-codes.js';
+import { ReasonCode } from '../protocol/index.js';
 import { RetainedStore } from './retained.js';
 import { Router } from './router.js';
 import { minQos, Session } from './session.js';

@@ -2,13 +2,14 @@ import type { Duplex } from 'node:stream';
 import mqttPacket, { type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
 import type { Broker } from './broker.js';
 import type { ClientInfo } from './events.js';
-import { Framer, peekConnectVersion, type FramingError } from './framer.js';
+import { Framer, peekConnectVersion, type FramingError } from '../protocol/index.js';
 import { dispatch } from './handlers/index.js';
 import { checkFrame, checkPropertiesAllowed, checkPropertyBytes } from './packet-checks.js';
 import { remainingExpirySeconds } from './message.js';
 import { encodePublish, hasForwardedProperties, parseFlowPacket, sharedQos0Publish } from './publish-codec.js';
 import { PROTOCOL_MAX_PACKET_SIZE } from './options.js';
-import { ConnectReturnCode311, ProtocolViolation, ReasonCode, reasonName } from './reason-codes.js';
+import { ProtocolViolation } from './protocol-violation.js';
+import { ConnectReturnCode311, ReasonCode, reasonName } from '../protocol/index.js';
 import type { Delivery, Session, SessionLink } from './session.js';
 
 let nextConnectionId = 1;

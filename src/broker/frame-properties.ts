@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { readVariableByteInteger } from './variable-byte-integer.js';
+import { readVariableByteInteger } from '../protocol/index.js';
 
 /** How each property's value is encoded (MQTT 5.0 §2.2.2.2), by property identifier. */
 type ValueType = 'byte' | 'u16' | 'u32' | 'varint' | 'string' | 'binary' | 'pair';

@@ -10,7 +10,6 @@ export type { BrokerOptions } from './options.js';
 export type { BrokerEvents, ClientInfo, DropReason } from './events.js';
 export type { Message, MessageProperties } from './message.js';
 export { MemoryPersistence, SqlitePersistence, type Persistence, type SessionSnapshot } from './persistence/index.js';
-export { ReasonCode, reasonName } from './reason-codes.js';
+/** The wire vocabulary, for embedders: reason codes and topic rules (src/protocol/ is their home). */
+export { isValidTopicFilter, isValidTopicName, ReasonCode, reasonName, topicMatchesFilter } from '../protocol/index.js';
 export { BROKER_VERSION } from './sys-topics.js';
-export { isValidTopicFilter, isValidTopicName, topicMatchesFilter } from './topics.js';
-export { readVariableByteInteger } from './variable-byte-integer.js';

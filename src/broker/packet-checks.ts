@@ -1,8 +1,9 @@
 import { isUtf8 } from 'node:buffer';
 import type { Packet } from 'mqtt-packet';
 import { propertyProblem } from './frame-properties.js';
-import { frameTopicStrings, publishTopicBytes } from './framer.js';
-import { ProtocolViolation, ReasonCode } from './reason-codes.js';
+import { frameTopicStrings, publishTopicBytes } from '../protocol/index.js';
+import { ProtocolViolation } from './protocol-violation.js';
+import { ReasonCode } from '../protocol/index.js';
 
 /*
  * Checks on received packets that mqtt-packet's parser does not make. Each throws a ProtocolViolation

@@ -1,4 +1,5 @@
 import type { IPublishPacket, Packet, QoS } from 'mqtt-packet';
+import { decodeVariableByteInteger, variableByteIntegerEnd, variableByteIntegerSize, writeVariableByteInteger } from '../protocol/index.js';
 import type { Message } from './message.js';
 
 /*
@@ -19,16 +20,9 @@ const ACK_TYPES: Record<number, 'puback' | 'pubrec' | 'pubrel' | 'pubcomp'> = { 
 export function parseFlowPacket(frame: Buffer, protocolVersion: number): Packet | undefined {
   const first = frame[0]!;
   const type = first >> 4;
-  let i = 1;
-  let length = 0;
-  let multiplier = 1;
-  for (;;) {
-    const byte = frame[i++];
-    if (byte === undefined || i > 5) return undefined;
-    length += (byte & 0x7f) * multiplier;
-    multiplier *= 128;
-    if ((byte & 0x80) === 0) break;
-  }
+  const i = variableByteIntegerEnd(frame, 1);
+  if (i < 0) return undefined;
+  const length = decodeVariableByteInteger(frame, 1);
   if (i + length !== frame.length) return undefined;
   if (type === 3) {
     const qos = (first >> 1) & 3;
@@ -82,45 +76,31 @@ export interface PublishFields {
   topicAlias?: number;
 }
 
-function varIntSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
-}
-
-function writeVarInt(buf: Buffer, at: number, n: number): number {
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    buf[at++] = byte;
-  } while (n > 0);
-  return at;
-}
-
 /** Encodes a PUBLISH (MQTT 3.1.1 or 5) into one buffer. */
 export function encodePublish(f: PublishFields, protocolVersion: number): Buffer {
   const topicLength = Buffer.byteLength(f.topic);
   let propertiesLength = 0;
   if (protocolVersion === 5) {
     if (f.messageExpiryInterval !== undefined) propertiesLength += 5;
-    for (const id of f.subscriptionIds) propertiesLength += 1 + varIntSize(id);
+    for (const id of f.subscriptionIds) propertiesLength += 1 + variableByteIntegerSize(id);
     if (f.topicAlias !== undefined) propertiesLength += 3;
   }
-  const remaining = 2 + topicLength + (f.qos > 0 ? 2 : 0) + (protocolVersion === 5 ? varIntSize(propertiesLength) + propertiesLength : 0) + f.payload.length;
-  const buf = Buffer.allocUnsafe(1 + varIntSize(remaining) + remaining);
+  const remaining = 2 + topicLength + (f.qos > 0 ? 2 : 0) + (protocolVersion === 5 ? variableByteIntegerSize(propertiesLength) + propertiesLength : 0) + f.payload.length;
+  const buf = Buffer.allocUnsafe(1 + variableByteIntegerSize(remaining) + remaining);
   buf[0] = 0x30 | (f.dup ? 8 : 0) | (f.qos << 1) | (f.retain ? 1 : 0);
-  let at = writeVarInt(buf, 1, remaining);
+  let at = writeVariableByteInteger(buf, 1, remaining);
   at = buf.writeUInt16BE(topicLength, at);
   at += buf.write(f.topic, at, 'utf8');
   if (f.qos > 0) at = buf.writeUInt16BE(f.packetId!, at);
   if (protocolVersion === 5) {
-    at = writeVarInt(buf, at, propertiesLength);
+    at = writeVariableByteInteger(buf, at, propertiesLength);
     if (f.messageExpiryInterval !== undefined) {
       buf[at++] = 0x02;
       at = buf.writeUInt32BE(f.messageExpiryInterval, at);
     }
     for (const id of f.subscriptionIds) {
       buf[at++] = 0x0b;
-      at = writeVarInt(buf, at, id);
+      at = writeVariableByteInteger(buf, at, id);
     }
     if (f.topicAlias !== undefined) {
       buf[at++] = 0x23;

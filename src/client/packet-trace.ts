@@ -1,4 +1,5 @@
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { variableByteIntegerSize } from '../protocol/index.js';
 import type { MqttClient } from 'mqtt';
 
 /** One packet as it crossed the wire, seen from a client. */
@@ -80,7 +81,7 @@ export function wireSize(packet: Packet, protocolVersion: 3 | 4 | 5): number {
   } catch {
     // A packet MQTT.js received but mqtt-packet will not re-encode: fall back to its parsed length.
     const length = (packet as { length?: number }).length ?? 0;
-    return length + 1 + (length < 128 ? 1 : length < 16384 ? 2 : length < 2097152 ? 3 : 4);
+    return length + 1 + variableByteIntegerSize(length);
   }
 }
 

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import mqttPacket, { type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
+import { variableByteIntegerSize } from '../protocol/index.js';
 import { SAMPLE, samplePayload, sumBytes, type WireRow } from './model.js';
 import { CountingProxy, splitMqtt, timeOrdered, waitForUnits, type Mark, type ProxiedConnection, type WireUnit } from './wire-counter.js';
 
@@ -249,11 +250,8 @@ export class WireClient {
  * length prefix + topic + packet id when QoS > 0 + property length in 5.0 + payload).
  */
 export function expectedPublishSize(version: MqttVersion, topicBytes: number, payloadBytes: number, qos: 0 | 1 | 2, propertyBytes = 0): number {
-  const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + (version === '5.0' ? varintSize(propertyBytes) + propertyBytes : 0) + payloadBytes;
-  return 1 + varintSize(remaining) + remaining;
+  const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + (version === '5.0' ? variableByteIntegerSize(propertyBytes) + propertyBytes : 0) + payloadBytes;
+  return 1 + variableByteIntegerSize(remaining) + remaining;
 }
 
-/** Bytes of an MQTT Variable Byte Integer (§1.5.5). */
-export function varintSize(n: number): number {
-  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
-}
+

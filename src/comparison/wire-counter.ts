@@ -1,5 +1,5 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { readVariableByteInteger } from '../broker/index.js';
+import { packetEnd } from '../protocol/index.js';
 
 /**
  * A TCP proxy on 127.0.0.1 that counts every byte each way before forwarding it: what a client and a
@@ -131,14 +131,12 @@ export const splitMqtt: Splitter = (stream) => {
   const units: WireUnit[] = [];
   let at = 0;
   while (at + 2 <= stream.length) {
-    const header = readVariableByteInteger(stream, at + 1);
-    if (!header || header.next + header.value > stream.length) break;
-    const i = header.next;
-    const remaining = header.value;
+    const end = packetEnd(stream, at);
+    if (end < 0 || end > stream.length) break;
     const first = stream[at]!;
     const type = names[first >> 4]!;
-    units.push({ offset: at, bytes: i - at + remaining, type, detail: type === 'PUBLISH' ? `QoS ${(first >> 1) & 3}` : undefined });
-    at = i + remaining;
+    units.push({ offset: at, bytes: end - at, type, detail: type === 'PUBLISH' ? `QoS ${(first >> 1) & 3}` : undefined });
+    at = end;
   }
   return units;
 };

@@ -1,5 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import { topicMatchesFilter } from '../broker/index.js';
+import { topicMatchesFilter } from '../protocol/index.js';
 import type { ExerciseContext } from './context.js';
 import { Checks, packetLines, table, waitFor, type ExerciseReport } from './report.js';
 

@@ -1,5 +1,6 @@
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import { connectMqtt, disconnect } from '../client/index.js';
+import { isFailure } from '../protocol/index.js';
 import type { TelemetryStore } from './store.js';
 import type { PresenceRegistry } from './presence.js';
 import type { LagWindow, RateWindow } from './rates.js';
@@ -70,7 +71,7 @@ export class IngestWorker {
       [sharedFilter(o.group, INGEST_FILTERS.telemetry)]: { qos: 0 },
       [sharedFilter(o.group, INGEST_FILTERS.alerts)]: { qos: 1 },
     });
-    const refused = granted.filter((g) => g.qos >= 0x80);
+    const refused = granted.filter((g) => isFailure(g.qos));
     if (refused.length > 0) {
       await disconnect(client, true);
       throw new Error(`broker refused the shared subscription ${refused.map((g) => `${g.topic} (reason 0x${g.qos.toString(16)})`).join(', ')}: it needs MQTT 5 shared subscriptions`);

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import mqttPacket, { type QoS } from 'mqtt-packet';
-import { Framer, frameTopicStrings, peekConnectVersion, type FramingError } from '../../src/broker/framer.js';
+import { Framer, frameTopicStrings, peekConnectVersion, type FramingError } from '../../src/protocol/index.js';
 import type { Message } from '../../src/broker/message.js';
 import { RetainedStore } from '../../src/broker/retained.js';
 import { Router } from '../../src/broker/router.js';
 import { SharedGroup } from '../../src/broker/shared-subscriptions.js';
 import type { Subscription } from '../../src/broker/subscription.js';
-import { isValidTopicFilter, isValidTopicName, parseTopicFilter, topicMatchesFilter } from '../../src/broker/topics.js';
+import { isValidTopicFilter, isValidTopicName, parseTopicFilter, topicMatchesFilter } from '../../src/protocol/index.js';
 
 // Unit tests of the socket-free parts of the broker core: topic rules, the subscription trie, the
 // retained store and the framer. Protocol behaviour on the wire is tested against both brokers elsewhere.

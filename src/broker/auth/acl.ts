@@ -1,4 +1,4 @@
-import { isValidTopicFilter, topicMatchesFilter } from '../topics.js';
+import { isValidTopicFilter, topicMatchesFilter } from '../../protocol/index.js';
 
 /** What a rule grants; `deny` takes precedence over every grant. */
 type Access = 'read' | 'write' | 'readwrite' | 'deny';

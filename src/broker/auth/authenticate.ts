@@ -1,6 +1,6 @@
 import type { IConnectPacket } from 'mqtt-packet';
 import type { ResolvedOptions } from '../options.js';
-import { ConnectReturnCode311, ReasonCode } from '../reason-codes.js';
+import { ConnectReturnCode311, ReasonCode } from '../../protocol/index.js';
 
 /** Why a CONNECT is refused: the CONNACK code for MQTT 5 and for 3.1.1, and a reason for the log. */
 export interface Refusal {

@@ -4,8 +4,9 @@ import { authenticate, type Refusal } from '../auth/authenticate.js';
 import type { Broker } from '../broker.js';
 import type { Connection } from '../connection.js';
 import { PROTOCOL_MAX_PACKET_SIZE } from '../options.js';
-import { ConnectReturnCode311, ProtocolViolation, ReasonCode } from '../reason-codes.js';
-import { isValidTopicName } from '../topics.js';
+import { ProtocolViolation } from '../protocol-violation.js';
+import { ConnectReturnCode311, ReasonCode } from '../../protocol/index.js';
+import { isValidTopicName } from '../../protocol/index.js';
 
 /** 0xFFFFFFFF: the session never expires [MQTT-3.1.2-23 non-normative]. */
 export const SESSION_NEVER_EXPIRES = 0xffffffff;

@@ -1,7 +1,8 @@
 import type { IDisconnectPacket } from 'mqtt-packet';
 import type { Broker } from '../broker.js';
 import type { Connection } from '../connection.js';
-import { ProtocolViolation, ReasonCode } from '../reason-codes.js';
+import { ProtocolViolation } from '../protocol-violation.js';
+import { ReasonCode } from '../../protocol/index.js';
 
 /** DISCONNECT from the client: the will is discarded unless the reason is 0x04 (MQTT 5.0 §3.14). */
 export function handleDisconnect(_broker: Broker, conn: Connection, packet: IDisconnectPacket): void {

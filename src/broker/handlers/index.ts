@@ -1,7 +1,8 @@
 import type { Packet } from 'mqtt-packet';
 import type { Broker } from '../broker.js';
 import type { Connection } from '../connection.js';
-import { ProtocolViolation, ReasonCode } from '../reason-codes.js';
+import { ProtocolViolation } from '../protocol-violation.js';
+import { ReasonCode } from '../../protocol/index.js';
 import { handleConnect } from './connect.js';
 import { handleDisconnect } from './disconnect.js';
 import { handlePingreq } from './pingreq.js';

@@ -2,8 +2,9 @@ import type { IPublishPacket } from 'mqtt-packet';
 import type { Broker } from '../broker.js';
 import type { Connection } from '../connection.js';
 import { messageFromPublish } from '../message.js';
-import { ProtocolViolation, ReasonCode } from '../reason-codes.js';
-import { isValidTopicName } from '../topics.js';
+import { ProtocolViolation } from '../protocol-violation.js';
+import { ReasonCode } from '../../protocol/index.js';
+import { isValidTopicName } from '../../protocol/index.js';
 
 /** PUBLISH from a client: topic alias, validation, QoS 0/1/2 acknowledgement, routing (MQTT 5.0 §3.3). */
 export function handlePublish(broker: Broker, conn: Connection, packet: IPublishPacket): void {

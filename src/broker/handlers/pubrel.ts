@@ -1,7 +1,7 @@
 import type { IPubrelPacket } from 'mqtt-packet';
 import type { Broker } from '../broker.js';
 import type { Connection } from '../connection.js';
-import { ReasonCode } from '../reason-codes.js';
+import { ReasonCode } from '../../protocol/index.js';
 
 /**
  * PUBREL: the client releases an inbound QoS 2 packet id; we answer PUBCOMP (MQTT 5.0 §4.3.3) once the

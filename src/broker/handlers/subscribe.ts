@@ -2,10 +2,11 @@ import type { ISubscribePacket, QoS } from 'mqtt-packet';
 import type { Broker } from '../broker.js';
 import type { Connection } from '../connection.js';
 import type { Message } from '../message.js';
-import { ProtocolViolation, ReasonCode, SubackFailure311 } from '../reason-codes.js';
+import { ProtocolViolation } from '../protocol-violation.js';
+import { ReasonCode, SubackFailure311 } from '../../protocol/index.js';
 import { minQos } from '../session.js';
 import type { Subscription } from '../subscription.js';
-import { parseTopicFilter } from '../topics.js';
+import { parseTopicFilter } from '../../protocol/index.js';
 
 /** Largest Subscription Identifier [MQTT-3.8.2.1.2]: a Variable Byte Integer of 1..268,435,455. */
 const MAX_SUBSCRIPTION_ID = 268_435_455;

@@ -1,7 +1,8 @@
 import type { IUnsubscribePacket } from 'mqtt-packet';
 import type { Broker } from '../broker.js';
 import type { Connection } from '../connection.js';
-import { ProtocolViolation, ReasonCode } from '../reason-codes.js';
+import { ProtocolViolation } from '../protocol-violation.js';
+import { ReasonCode } from '../../protocol/index.js';
 
 /** UNSUBSCRIBE: removes subscriptions, one reason code per filter (MQTT 5.0 §3.10, §3.11). */
 export function handleUnsubscribe(broker: Broker, conn: Connection, packet: IUnsubscribePacket): void {

@@ -57,6 +57,14 @@ export const ConnectReturnCode311 = {
   NotAuthorized: 5,
 } as const;
 
+/**
+ * True for a failure: reason codes 0x80 and above are failures, below are successes (MQTT 5.0 §2.4); the same
+ * holds for the 3.1.1 SUBACK failure code 0x80.
+ */
+export function isFailure(code: number): boolean {
+  return code >= ReasonCode.UnspecifiedError;
+}
+
 /** MQTT 3.1.1 SUBACK failure return code. */
 export const SubackFailure311 = 0x80;
 
@@ -87,15 +95,4 @@ for (const [name, code] of Object.entries(ReasonCode)) {
 export function reasonName(code: number): string {
   const name = namesByCode.get(code) ?? 'Unknown';
   return `${name} (0x${code.toString(16).padStart(2, '0')})`;
-}
-
-/** An error that ends a connection with a reason code (DISCONNECT for v5, a plain close for 3.1.1). */
-export class ProtocolViolation extends Error {
-  constructor(
-    readonly reasonCode: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ProtocolViolation';
-  }
 }
