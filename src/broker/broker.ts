@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Packet, QoS } from 'mqtt-packet';
+import { AuthFailureBackoff } from './auth/failure-backoff.js';
 import { Connection } from './connection.js';
 import { Deadlines } from './deadlines.js';
 import { TypedEmitter, type BrokerEvents, type DropReason } from './events.js';
@@ -40,19 +41,24 @@ export class Broker {
   readonly connections = new Set<Connection>();
   readonly router = new Router();
   readonly retained = new RetainedStore();
-  readonly deadlines = new Deadlines();
+  /** Slows down repeated bad credentials from one address (off unless `authFailureDelay` is set). */
+  readonly authBackoff: AuthFailureBackoff;
+  readonly deadlines = new Deadlines((error) => this.internalError('timer', error));
   readonly stats: BrokerStats = { startedAt: Date.now(), publishReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0, messagesDropped: 0 };
   /** Writes to the persistence, batched per tick when it is crash-safe. */
   readonly store: PersistBatcher;
   private readonly sweeper: NodeJS.Timeout;
   private closing = false;
+  /** Bytes of QoS 1/2 messages queued or in flight across all sessions (bounded by `maxTotalQueuedBytes`). */
+  private held = 0;
 
   constructor(options: BrokerOptions = {}) {
     this.options = resolveOptions(options);
+    this.authBackoff = new AuthFailureBackoff(this.options.authFailureDelay);
     this.store = new PersistBatcher(
       this.options.persistence,
       (session) => this.sessions.get(session.clientId) === session,
-      (error) => this.events.emit('persistenceError', error),
+      (error) => this.guard('persistence error listener', () => this.events.emit('persistenceError', error)),
     );
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
@@ -61,6 +67,33 @@ export class Broker {
   /** Loads retained messages and sessions from the persistence, if one was given. */
   async restore(): Promise<void> {
     if (this.options.persistence) await restoreState(this, this.options.persistence);
+  }
+
+  /** Bytes of QoS 1/2 messages queued or in flight to clients, all sessions together. */
+  get heldBytes(): number {
+    return this.held;
+  }
+
+  /**
+   * Runs `fn`; an unexpected error in it is reported as `internalError` and ends at most `conn` (0x83), never
+   * the process. For paths outside a packet handler: will publication, timers, persistence callbacks.
+   */
+  guard(where: string, fn: () => void, conn?: Connection): void {
+    try {
+      fn();
+    } catch (error) {
+      this.internalError(where, error as Error);
+      conn?.disconnect(ReasonCode.ImplementationSpecificError, `internal error in ${where}`);
+    }
+  }
+
+  /** Reports an unexpected error; a listener that throws too is not allowed to take the process down. */
+  internalError(where: string, error: Error): void {
+    try {
+      this.events.emit('internalError', where, error);
+    } catch {
+      // Nothing else to tell: the error was reported to the only place that could hear it.
+    }
   }
 
   /** Serves one client over any byte stream (TCP socket, WebSocket stream, in-memory pair). */
@@ -137,6 +170,13 @@ export class Broker {
     return receivers;
   }
 
+  /** Counts bytes held for sessions against `maxTotalQueuedBytes`; a release (negative) always succeeds. */
+  private reserve(bytes: number): boolean {
+    if (bytes > 0 && this.held + bytes > this.options.maxTotalQueuedBytes) return false;
+    this.held += bytes;
+    return true;
+  }
+
   /** Every undelivered message goes through here: counted for `$SYS` and announced, whatever the reason. */
   private dropped(clientId: string, message: Message, reason: DropReason): void {
     this.stats.messagesDropped++;
@@ -192,9 +232,10 @@ export class Broker {
   /** Creates an empty session registered under its client id. */
   createSession(clientId: string): Session {
     const session = new Session(clientId, {
-      maxQueuedMessages: this.options.maxQueuedMessages,
+      limits: this.options,
       onDrop: (id, message, reason) => this.dropped(id, message, reason),
       onChange: (changed) => this.store.sessionChanged(changed),
+      reserve: (bytes) => this.reserve(bytes),
     });
     this.sessions.set(clientId, session);
     return session;
@@ -215,19 +256,29 @@ export class Broker {
    * client sends the packet again [MQTT-4.4.0-1].
    */
   ackAfterStored(conn: Connection, ack: Packet, then?: () => void): void {
-    this.store.afterStored((stored) => {
-      if (!stored) {
-        conn.disconnect(ReasonCode.UnspecifiedError, `could not store the state behind ${ack.cmd}`);
-        return;
-      }
-      conn.write(ack);
-      then?.();
-    });
+    this.store.afterStored((stored) =>
+      this.guard(
+        `${ack.cmd} after store`,
+        () => {
+          if (!stored) {
+            conn.disconnect(ReasonCode.UnspecifiedError, `could not store the state behind ${ack.cmd}`);
+            return;
+          }
+          conn.write(ack);
+          then?.();
+        },
+        conn,
+      ),
+    );
   }
 
   /** Called once per connection when it ends, however it ends: will, session expiry. */
   connectionClosed(conn: Connection, reason: string): void {
     this.connections.delete(conn);
+    this.guard('connection close', () => this.sessionLinkClosed(conn, reason));
+  }
+
+  private sessionLinkClosed(conn: Connection, reason: string): void {
     const session = conn.session;
     if (!session || session.link !== conn) {
       if (conn.clientId !== undefined && conn.connackSent) this.events.emit('clientDisconnected', conn.info(), reason);
@@ -261,6 +312,7 @@ export class Broker {
     pendingWill?.();
     for (const s of session.subscriptions.values()) this.router.remove(session.clientId, s.filter, s.group);
     session.subscriptions.clear();
+    session.release();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     this.store.deleteSession(session);
   }
@@ -287,11 +339,16 @@ export class Broker {
   private sweep(): void {
     const now = Date.now();
     for (const conn of this.connections) {
-      if (!conn.connectReceived) {
-        if (now - conn.openedAt > this.options.connectTimeout * 1000) conn.close('no CONNECT within the connect timeout');
-      } else if (conn.keepalive > 0 && now - conn.lastPacketAt > conn.keepalive * 1500) {
-        conn.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
-      }
+      this.guard('keep alive sweep', () => {
+        if (!conn.connectReceived) {
+          if (now - conn.openedAt <= this.options.connectTimeout * 1000) return;
+          const reason = `no CONNECT within ${this.options.connectTimeout} s`;
+          this.events.emit('connectionRefused', { remoteAddress: conn.remoteAddress, reason });
+          conn.close(reason);
+        } else if (conn.keepalive > 0 && now - conn.lastPacketAt > conn.keepalive * 1500) {
+          conn.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
+        }
+      }, conn);
     }
   }
 }

@@ -31,6 +31,8 @@ export class Connection implements SessionLink {
   readonly openedAt = Date.now();
   connectReceived = false;
   connackSent = false;
+  /** A refused CONNECT whose answer is held back (authFailureDelay): nothing more is read meanwhile. */
+  refusalPending = false;
   clientReceiveMaximum = 65535;
   clientMaximumPacketSize = PROTOCOL_MAX_PACKET_SIZE;
   clientTopicAliasMaximum = 0;
@@ -159,8 +161,10 @@ export class Connection implements SessionLink {
     this.endAndClose(`${reason} [${reasonName(reasonCode)}]`);
   }
 
-  /** Refuses a CONNECT: CONNACK with the failure code in the client's version, then close. */
-  refuseConnect(reasonCode: number, returnCode311: number, reason: string): void {
+  /** Refuses a CONNECT: CONNACK with the failure code in the client's version, then close; reported as `connectionRefused`. */
+  refuseConnect(reasonCode: number, returnCode311: number, reason: string, connect: IConnectPacket): void {
+    if (this.closed) return;
+    this.broker.events.emit('connectionRefused', { remoteAddress: this.remoteAddress, clientId: connect.clientId, username: connect.username, reasonCode, reason });
     if (this.protocolVersion === 5) this.write({ cmd: 'connack', sessionPresent: false, reasonCode });
     else this.write({ cmd: 'connack', sessionPresent: false, returnCode: returnCode311 });
     this.endAndClose(`${reason} [${reasonName(reasonCode)}]`);
@@ -218,11 +222,13 @@ export class Connection implements SessionLink {
         return;
       }
     }
-    this.framer.push(chunk);
+    // Everything a chunk leads to runs inside the handlers' catch, but an error outside it (framing, events)
+    // must still end only this connection.
+    this.broker.guard('receive', () => this.framer.push(chunk), this);
   }
 
   private onFrame(frame: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.refusalPending) return;
     this.lastPacketAt = Date.now();
     this.broker.stats.bytesReceived += frame.length;
     if (!this.connectReceived && !this.checkConnectVersion(frame)) return;

@@ -10,6 +10,9 @@ export class Deadlines {
   private timer: NodeJS.Timeout | undefined;
   private armedFor = Infinity;
 
+  /** `onError` hears of a callback that threw; the other due callbacks still run. */
+  constructor(private readonly onError: (error: Error) => void = () => {}) {}
+
   /** Schedules `run` at epoch milliseconds `at`, replacing any deadline with the same key. */
   add(key: string, at: number, run: () => void): void {
     this.entries.set(key, { at, run });
@@ -59,7 +62,13 @@ export class Deadlines {
         next = entry.at;
       }
     }
-    for (const run of due) run();
+    for (const run of due) {
+      try {
+        run();
+      } catch (error) {
+        this.onError(error as Error);
+      }
+    }
     // A callback may have added deadlines; re-arm for whatever is earliest now.
     for (const entry of this.entries.values()) if (entry.at < next) next = entry.at;
     if (next !== Infinity && next < this.armedFor) this.arm(next);

@@ -11,7 +11,32 @@ export interface ClientInfo {
 }
 
 /** Why a message did not reach a subscriber. */
-export type DropReason = 'expired' | 'queue-full' | 'offline-qos0' | 'too-large' | 'not-authorized' | 'write-buffer-full';
+export type DropReason =
+  | 'expired'
+  | 'queue-full'
+  | 'broker-queue-full'
+  | 'offline-qos0'
+  | 'too-large'
+  | 'not-authorized'
+  | 'write-buffer-full';
+
+/** A connection ended before it was accepted: a refused CONNECT (with its reason code) or no CONNECT in time. */
+export interface ConnectionRefusal {
+  remoteAddress?: string;
+  clientId?: string;
+  username?: string;
+  /** The CONNACK reason code; undefined when the client never sent CONNECT. */
+  reasonCode?: number;
+  reason: string;
+}
+
+/** A client was not allowed to publish to or subscribe to a topic (ACL). */
+export interface AccessDenial {
+  clientId: string;
+  username?: string;
+  action: 'publish' | 'subscribe' | 'will';
+  topic: string;
+}
 
 /** The broker's typed events, so tools can show what crossed the wire. */
 export interface BrokerEvents {
@@ -24,6 +49,10 @@ export interface BrokerEvents {
   willPublished: [clientId: string, message: Message];
   sessionExpired: [clientId: string];
   connectionError: [remoteAddress: string | undefined, error: Error];
+  connectionRefused: [refusal: ConnectionRefusal];
+  accessDenied: [denial: AccessDenial];
+  /** An unexpected error in the broker's own code, caught where it happened; `where` names the path. */
+  internalError: [where: string, error: Error];
   /** Storing state failed; the acknowledgements waiting for it were not sent. */
   persistenceError: [error: Error];
 }

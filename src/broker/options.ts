@@ -14,6 +14,22 @@ export interface BrokerOptions {
   maxKeepalive?: number;
   /** QoS 1/2 messages kept per session beyond the in-flight window. */
   maxQueuedMessages?: number;
+  /** Bytes (topic + payload) of QoS 1/2 messages queued per session beyond the in-flight window (Mosquitto `max_queued_bytes`). */
+  maxQueuedBytes?: number;
+  /**
+   * Bytes of QoS 1/2 messages sent to one client and not yet acknowledged (Mosquitto `max_inflight_bytes`);
+   * past it, messages wait in the session's queue. One message is always allowed, however large.
+   */
+  maxInflightBytes?: number;
+  /** Bytes of QoS 1/2 messages queued or in flight across all sessions; past it, new ones are dropped. */
+  maxTotalQueuedBytes?: number;
+  /** Most levels in a topic name or filter (Mosquitto refuses more than 200 separators). */
+  maxTopicLevels?: number;
+  /**
+   * Base delay in ms before refusing a CONNECT with bad credentials, doubled for each further failure from the
+   * same address within 10 minutes (capped at 30 s); 0 (default) answers at once.
+   */
+  authFailureDelay?: number;
   /** Bytes waiting to be written to one client above which QoS 0 messages to it are dropped. */
   maxBufferedBytes?: number;
   /** Seconds a connection may stay open without sending CONNECT. */
@@ -34,6 +50,9 @@ export interface BrokerOptions {
   messageSizeLimit?: number;
 }
 
+/** Default largest packet from a client: 1 MiB (as EMQX), far above a telemetry message, far below the protocol's 256 MiB. */
+export const DEFAULT_MAX_PACKET_SIZE = 1024 * 1024;
+
 /** Protocol limit on packet size [MQTT-2.1.4]: 268,435,455 bytes of remaining length plus the header. */
 export const PROTOCOL_MAX_PACKET_SIZE = 268_435_460;
 
@@ -44,10 +63,15 @@ export type ResolvedOptions = Required<Omit<BrokerOptions, OptionalParts>> & Pic
 export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   return {
     receiveMaximum: options.receiveMaximum ?? 1024,
-    maximumPacketSize: options.maximumPacketSize ?? PROTOCOL_MAX_PACKET_SIZE,
+    maximumPacketSize: options.maximumPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
     topicAliasMaximum: options.topicAliasMaximum ?? 64,
     maxKeepalive: options.maxKeepalive ?? 65535,
     maxQueuedMessages: options.maxQueuedMessages ?? 1000,
+    maxQueuedBytes: options.maxQueuedBytes ?? 16 * 1024 * 1024,
+    maxInflightBytes: options.maxInflightBytes ?? 8 * 1024 * 1024,
+    maxTotalQueuedBytes: options.maxTotalQueuedBytes ?? 512 * 1024 * 1024,
+    maxTopicLevels: options.maxTopicLevels ?? 200,
+    authFailureDelay: options.authFailureDelay ?? 0,
     maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
     connectTimeout: options.connectTimeout ?? 10,
     sysInterval: options.sysInterval ?? 10,

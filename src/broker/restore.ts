@@ -1,3 +1,4 @@
+import { topicLevelCount } from '../protocol/index.js';
 import type { Broker } from './broker.js';
 import type { Persistence, SessionSnapshot } from './persistence/index.js';
 import type { Session } from './session.js';
@@ -19,7 +20,10 @@ export function snapshotSession(session: Session, now: number): SessionSnapshot 
 /** Rebuilds retained messages and sessions from a persistence at broker start. */
 export async function restoreState(broker: Broker, persistence: Persistence): Promise<void> {
   const now = Date.now();
-  for (const message of await persistence.loadRetained()) broker.retained.restore(message);
+  for (const message of await persistence.loadRetained()) {
+    // A topic past today's level limit (stored by an older version or under a larger limit) is not loaded.
+    if (topicLevelCount(message.topic) <= broker.options.maxTopicLevels) broker.retained.restore(message);
+  }
   for (const snapshot of await persistence.loadSessions()) {
     const expiresAt = snapshot.disconnectedAt + snapshot.expiryInterval * 1000;
     if (snapshot.expiryInterval !== SESSION_NEVER_EXPIRES && expiresAt <= now) {
@@ -34,8 +38,7 @@ export async function restoreState(broker: Broker, persistence: Persistence): Pr
       session.subscriptions.set(s.topicFilter, s);
       broker.router.add(s);
     }
-    for (const e of snapshot.inflight) session.inflight.set(e.packetId, { ...e });
-    session.queue = [...snapshot.queue];
+    session.load(snapshot.inflight, snapshot.queue);
     for (const id of snapshot.inboundQos2) session.inboundQos2.add(id);
     if (snapshot.expiryInterval !== SESSION_NEVER_EXPIRES) {
       broker.expireSessionAt(session, expiresAt);

@@ -52,7 +52,7 @@ export class RetainedStore {
       const m = this.messages.get(filter);
       if (m) found.push(m);
     } else {
-      collect(this.root, filter.split('/'), 0, found);
+      collect(this.root, filter.split('/'), found);
     }
     const out: Message[] = [];
     for (const m of found) {
@@ -89,35 +89,49 @@ export class RetainedStore {
   }
 }
 
-/** Adds the messages under `level` that match `filter` from level index `i` on. */
-function collect(level: Level, filter: string[], i: number, out: Message[]): void {
-  if (i === filter.length) {
-    if (level.message) out.push(level.message);
-    return;
-  }
-  const name = filter[i]!;
-  if (name === '#') {
-    // [MQTT-4.7.1-2] `#` also matches the parent level itself ("sport/#" matches "sport").
-    if (level.message && i > 0) out.push(level.message);
-    for (const [childName, child] of level.children) {
-      // [MQTT-4.7.2-1] a filter starting with a wildcard does not match topics starting with `$`.
-      if (i === 0 && childName.startsWith('$')) continue;
-      everything(child, out);
+/**
+ * Adds the messages under the root that match the filter's levels. Iterative (an explicit stack), so a filter
+ * or a stored topic of any depth cannot exhaust the call stack.
+ */
+function collect(root: Level, filter: string[], out: Message[]): void {
+  const stack: Array<[Level, number]> = [[root, 0]];
+  while (stack.length > 0) {
+    const [level, i] = stack.pop()!;
+    if (i === filter.length) {
+      if (level.message) out.push(level.message);
+      continue;
     }
-    return;
-  }
-  if (name === '+') {
-    for (const [childName, child] of level.children) {
-      if (i === 0 && childName.startsWith('$')) continue;
-      collect(child, filter, i + 1, out);
+    const name = filter[i]!;
+    if (name === '#') {
+      // `#` also matches the parent level itself ("sport/#" matches "sport"), MQTT 5.0 §4.7.1.2.
+      if (level.message && i > 0) out.push(level.message);
+      for (const [childName, child] of level.children) {
+        // [MQTT-4.7.2-1] a filter starting with a wildcard does not match topics starting with `$`.
+        if (i === 0 && childName.startsWith('$')) continue;
+        everything(child, out);
+      }
+    } else if (name === '+') {
+      // Pushed last-first, so children are visited in the order their topics were first retained.
+      const children = [...level.children];
+      for (let c = children.length - 1; c >= 0; c--) {
+        const [childName, child] = children[c]!;
+        if (i === 0 && childName.startsWith('$')) continue;
+        stack.push([child, i + 1]);
+      }
+    } else {
+      const child = level.children.get(name);
+      if (child) stack.push([child, i + 1]);
     }
-    return;
   }
-  const child = level.children.get(name);
-  if (child) collect(child, filter, i + 1, out);
 }
 
-function everything(level: Level, out: Message[]): void {
-  if (level.message) out.push(level.message);
-  for (const child of level.children.values()) everything(child, out);
+/** Every message at or below `top`, iteratively. */
+function everything(top: Level, out: Message[]): void {
+  const stack: Level[] = [top];
+  while (stack.length > 0) {
+    const level = stack.pop()!;
+    if (level.message) out.push(level.message);
+    const children = [...level.children.values()];
+    for (let c = children.length - 1; c >= 0; c--) stack.push(children[c]!);
+  }
 }

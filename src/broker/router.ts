@@ -24,8 +24,12 @@ interface Found {
   groups: SharedGroup[];
 }
 
-/** Topics whose match is remembered until the next change of subscriptions. */
-const MATCH_CACHE_SIZE = 10_000;
+/** Characters of topic names the match cache may hold (about 8 MiB as UTF-16) until it starts over. */
+const MATCH_CACHE_CHARS = 4 * 1024 * 1024;
+/** Topics longer than this are walked each time rather than remembered. */
+const MATCH_CACHE_MAX_TOPIC = 1024;
+/** The match of a topic no subscription matches; shared, so remembering it costs only the key. */
+const NO_MATCH: RouteMatch = Object.freeze({ subscriptions: Object.freeze([]), groups: Object.freeze([]) });
 
 /** A topic trie over subscription filters with `+` and `#` (MQTT 5.0 §4.7). Knows nothing of sessions. */
 export class Router {
@@ -33,6 +37,8 @@ export class Router {
   private count = 0;
   /** Topic → match, valid until a subscription is added or removed (a repeated topic is walked once). */
   private readonly cache = new Map<string, RouteMatch>();
+  /** Characters of the topics in the cache. */
+  private cachedChars = 0;
 
   /** Number of subscriptions held (plain and shared members). */
   get size(): number {
@@ -41,7 +47,7 @@ export class Router {
 
   /** Adds a subscription, replacing the same client's subscription to the same filter [MQTT-3.8.4-3]. */
   add(subscription: Subscription): void {
-    this.cache.clear();
+    this.clearCache();
     const node = this.nodeFor(subscription.filter, true)!;
     if (subscription.group !== undefined) {
       let group = node.shared.get(subscription.group);
@@ -79,7 +85,7 @@ export class Router {
       removed = node.subscribers.delete(clientId);
     }
     if (removed) {
-      this.cache.clear();
+      this.clearCache();
       this.count--;
       this.prune(path, levels, node);
     }
@@ -90,33 +96,56 @@ export class Router {
   match(topic: string): RouteMatch {
     const cached = this.cache.get(topic);
     if (cached) return cached;
-    const result: Found = { subscriptions: [], groups: [] };
-    const levels = topic.split('/');
-    // [MQTT-4.7.2-1] filters starting with a wildcard do not match topics starting with '$'.
-    const dollar = topic.startsWith('$');
-    this.walk(this.root, levels, 0, dollar, result);
-    if (this.cache.size >= MATCH_CACHE_SIZE) this.cache.clear();
-    this.cache.set(topic, result);
+    const found: Found = { subscriptions: [], groups: [] };
+    this.walk(topic.split('/'), topic.startsWith('$'), found);
+    const result = found.subscriptions.length === 0 && found.groups.length === 0 ? NO_MATCH : found;
+    // Bounded by characters, not entries: 10,000 topics of 64 KB each must not be kept.
+    if (topic.length <= MATCH_CACHE_MAX_TOPIC) {
+      if (this.cachedChars + topic.length > MATCH_CACHE_CHARS) this.clearCache();
+      this.cache.set(topic, result);
+      this.cachedChars += topic.length;
+    }
     return result;
   }
 
-  private walk(node: TrieNode, levels: string[], depth: number, dollar: boolean, out: Found): void {
-    const wildcardsAllowed = !(dollar && depth === 0);
-    if (wildcardsAllowed) {
-      // '#' matches the parent level too: 'a/#' matches 'a' [MQTT-4.7.1-1 non-normative example].
-      const hash = node.children.get('#');
-      if (hash) this.collect(hash, out);
+  /**
+   * Collects what matches the topic's levels, with an explicit stack rather than recursion, so a topic of any
+   * depth cannot exhaust the call stack; the work is bounded by the nodes the topic can reach.
+   */
+  private walk(levels: string[], dollar: boolean, out: Found): void {
+    const nodes: TrieNode[] = [this.root];
+    const depths: number[] = [0];
+    while (nodes.length > 0) {
+      const node = nodes.pop()!;
+      const depth = depths.pop()!;
+      // [MQTT-4.7.2-1] filters starting with a wildcard do not match topics starting with '$'.
+      const wildcardsAllowed = !(dollar && depth === 0);
+      if (wildcardsAllowed) {
+        // '#' matches the parent level too: 'a/#' matches 'a' (MQTT 5.0 §4.7.1.2).
+        const hash = node.children.get('#');
+        if (hash) this.collect(hash, out);
+      }
+      if (depth === levels.length) {
+        this.collect(node, out);
+        continue;
+      }
+      // Pushed in reverse of the order they are visited: exact level first, then '+'.
+      const plus = wildcardsAllowed ? node.children.get('+') : undefined;
+      if (plus) {
+        nodes.push(plus);
+        depths.push(depth + 1);
+      }
+      const exact = node.children.get(levels[depth]!);
+      if (exact) {
+        nodes.push(exact);
+        depths.push(depth + 1);
+      }
     }
-    if (depth === levels.length) {
-      this.collect(node, out);
-      return;
-    }
-    const exact = node.children.get(levels[depth]!);
-    if (exact) this.walk(exact, levels, depth + 1, dollar, out);
-    if (wildcardsAllowed) {
-      const plus = node.children.get('+');
-      if (plus) this.walk(plus, levels, depth + 1, dollar, out);
-    }
+  }
+
+  private clearCache(): void {
+    this.cache.clear();
+    this.cachedChars = 0;
   }
 
   private collect(node: TrieNode, out: Found): void {

@@ -32,12 +32,29 @@ export interface SessionLink {
   sendPubrel(packetId: number): void;
 }
 
+/** The bounds on what one session may hold for its client. */
+export interface SessionLimits {
+  readonly maxQueuedMessages: number;
+  readonly maxQueuedBytes: number;
+  readonly maxInflightBytes: number;
+}
+
 /** Hooks a session calls into the broker. */
 export interface SessionHooks {
-  maxQueuedMessages: number;
+  readonly limits: SessionLimits;
   onDrop(clientId: string, message: Message, reason: DropReason): void;
   /** Called after a change to what a stored snapshot holds (queue, in-flight). */
   onChange(session: Session): void;
+  /**
+   * Asks to hold `bytes` more of QoS 1/2 messages in this session (a negative amount gives them back); false
+   * when the broker-wide budget has no room, and then nothing is counted.
+   */
+  reserve(bytes: number): boolean;
+}
+
+/** What a delivery counts against the byte budgets: its topic and payload. */
+export function deliveryBytes(delivery: Delivery): number {
+  return delivery.message.topic.length + delivery.message.payload.length;
 }
 
 /**
@@ -48,7 +65,12 @@ export class Session {
   readonly subscriptions = new Map<string, Subscription>();
   readonly inflight = new Map<number, InflightEntry>();
   readonly inboundQos2 = new Set<number>();
+  /** Deliveries waiting for the in-flight window (read-only outside: use `load`, `deliver`, `drain`). */
   queue: Delivery[] = [];
+  /** Bytes of the queued deliveries. */
+  queuedBytes = 0;
+  /** Bytes of the in-flight deliveries. */
+  inflightBytes = 0;
   /** Session Expiry Interval in seconds; 0xFFFFFFFF never expires [MQTT-3.1.2-23]. */
   expiryInterval = 0;
   /** Epoch ms when the last connection closed: the expiry counts from here [MQTT-3.1.2-23]. */
@@ -83,20 +105,69 @@ export class Session {
       else if (!this.link.sendPublish(delivery, undefined, false)) this.hooks.onDrop(this.clientId, delivery.message, 'too-large');
       return;
     }
-    if (this.link && this.queue.length === 0 && this.inflight.size < this.link.clientReceiveMaximum) {
-      this.sendInflight(delivery);
-    } else if (this.queue.length >= this.hooks.maxQueuedMessages) {
-      this.hooks.onDrop(this.clientId, delivery.message, 'queue-full');
-      return;
+    const bytes = deliveryBytes(delivery);
+    if (this.link && this.queue.length === 0 && this.windowOpen(this.link, bytes)) {
+      if (!this.hooks.reserve(bytes)) {
+        this.hooks.onDrop(this.clientId, delivery.message, 'broker-queue-full');
+        return;
+      }
+      this.sendInflight(delivery, bytes);
     } else {
+      const limits = this.hooks.limits;
+      if (this.queue.length >= limits.maxQueuedMessages || this.queuedBytes + bytes > limits.maxQueuedBytes) {
+        this.hooks.onDrop(this.clientId, delivery.message, 'queue-full');
+        return;
+      }
+      if (!this.hooks.reserve(bytes)) {
+        this.hooks.onDrop(this.clientId, delivery.message, 'broker-queue-full');
+        return;
+      }
       this.queue.push(delivery);
+      this.queuedBytes += bytes;
     }
     this.hooks.onChange(this);
   }
 
+  /** Restores queued and in-flight deliveries (from a persistence), counting their bytes. */
+  load(inflight: Iterable<InflightEntry>, queue: readonly Delivery[]): void {
+    for (const entry of inflight) {
+      const bytes = deliveryBytes(entry.delivery);
+      this.inflight.set(entry.packetId, { ...entry });
+      this.inflightBytes += bytes;
+      this.hooks.reserve(bytes);
+    }
+    for (const delivery of queue) {
+      const bytes = deliveryBytes(delivery);
+      this.queue.push(delivery);
+      this.queuedBytes += bytes;
+      this.hooks.reserve(bytes);
+    }
+  }
+
+  /** Gives every queued and in-flight byte back to the broker-wide budget (the session ends). */
+  release(): void {
+    this.hooks.reserve(-(this.queuedBytes + this.inflightBytes));
+    this.queue = [];
+    this.inflight.clear();
+    this.queuedBytes = 0;
+    this.inflightBytes = 0;
+  }
+
+  /**
+   * True when one more message of `bytes` may go out now: within the client's Receive Maximum [MQTT-4.9.0-2]
+   * and our in-flight byte budget (always at least one message, so a large one cannot wait forever).
+   */
+  private windowOpen(link: SessionLink, bytes: number): boolean {
+    if (this.inflight.size >= link.clientReceiveMaximum) return false;
+    return this.inflight.size === 0 || this.inflightBytes + bytes <= this.hooks.limits.maxInflightBytes;
+  }
+
   /** PUBACK or PUBCOMP: the message is done; the window opens for the next queued one. */
   complete(packetId: number): boolean {
-    if (!this.inflight.delete(packetId)) return false;
+    const entry = this.inflight.get(packetId);
+    if (!entry) return false;
+    this.inflight.delete(packetId);
+    this.forgetInflight(deliveryBytes(entry.delivery));
     if (this.awaitingResend.length > 0) this.awaitingResend = this.awaitingResend.filter((id) => id !== packetId);
     this.hooks.onChange(this);
     this.drain(Date.now());
@@ -151,28 +222,45 @@ export class Session {
     // shift() rather than slicing the rest off: one message leaves per acknowledgement, and V8 trims the
     // front of an array in place, so this stays O(1) however long the queue is.
     let moved = 0;
-    while (this.queue.length > 0 && this.inflight.size < link.clientReceiveMaximum) {
+    while (this.queue.length > 0 && this.windowOpen(link, deliveryBytes(this.queue[0]!))) {
       const delivery = this.queue.shift()!;
+      const bytes = deliveryBytes(delivery);
+      this.queuedBytes -= bytes;
       moved++;
-      if (isExpired(delivery.message, now)) this.hooks.onDrop(this.clientId, delivery.message, 'expired');
-      else this.sendInflight(delivery);
+      if (isExpired(delivery.message, now)) {
+        this.hooks.reserve(-bytes);
+        this.hooks.onDrop(this.clientId, delivery.message, 'expired');
+      } else {
+        // Moved from the queue to the window: still held, so the broker-wide count does not change.
+        this.sendInflight(delivery, bytes);
+      }
     }
     // The queue changed: the persistence stores it (with the durable store, before the next acks).
     if (moved > 0) this.hooks.onChange(this);
   }
 
-  private sendInflight(delivery: Delivery): void {
+  /** Sends a delivery whose `bytes` are already reserved in the broker-wide budget. */
+  private sendInflight(delivery: Delivery, bytes: number): void {
     const packetId = this.allocatePacketId();
     if (packetId === undefined) {
       this.queue.push(delivery);
+      this.queuedBytes += bytes;
       return;
     }
     this.inflight.set(packetId, { packetId, delivery, state: 'publish' });
+    this.inflightBytes += bytes;
     if (!this.link!.sendPublish(delivery, packetId, false)) {
       // [MQTT-3.1.2-25] too large for the client: discard as if delivery had completed.
       this.inflight.delete(packetId);
+      this.forgetInflight(bytes);
       this.hooks.onDrop(this.clientId, delivery.message, 'too-large');
     }
+  }
+
+  /** An in-flight message is done: its bytes leave this session's count and the broker-wide one. */
+  private forgetInflight(bytes: number): void {
+    this.inflightBytes -= bytes;
+    this.hooks.reserve(-bytes);
   }
 
   private allocatePacketId(): number | undefined {

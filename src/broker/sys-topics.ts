@@ -28,7 +28,7 @@ export function startSysTopics(broker: Broker, intervalSeconds: number): () => v
     publish('retained messages/count', broker.retained.size);
   };
   update();
-  const timer = setInterval(update, intervalSeconds * 1000);
+  const timer = setInterval(() => broker.guard('$SYS update', update), intervalSeconds * 1000);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -34,11 +34,12 @@ export function willMessage(clientId: string, will: Will, now: number): Message 
  */
 export function scheduleWill(broker: Broker, session: Session, will: Will, now: number): void {
   const delay = will.properties?.willDelayInterval ?? 0;
-  const publish = () => {
-    const message = willMessage(session.clientId, will, Date.now());
-    broker.publish(message);
-    broker.events.emit('willPublished', session.clientId, message);
-  };
+  const publish = () =>
+    broker.guard('will publication', () => {
+      const message = willMessage(session.clientId, will, Date.now());
+      broker.publish(message);
+      broker.events.emit('willPublished', session.clientId, message);
+    });
   if (delay === 0 || session.expiryInterval === 0) {
     publish();
     return;

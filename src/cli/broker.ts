@@ -13,13 +13,18 @@ export function registerBrokerCommand(program: Command): void {
     .option('-H, --host <address>', 'interface to listen on (use 0.0.0.0 to accept other machines)', '127.0.0.1')
     .option('-p, --port <port>', 'TCP port', parseInteger, 1883)
     .option('-w, --ws-port <port>', 'WebSocket port (subprotocol "mqtt"); 0 disables', parseInteger, 9001)
-    .option('--max-packet-size <bytes>', 'largest packet accepted from a client', parseInteger)
+    .option('--max-packet-size <bytes>', 'largest packet accepted from a client (default 1 MiB; Mosquitto max_packet_size)', parseInteger)
     .option('--max-keepalive <seconds>', 'cap on client keep alive (announced as Server Keep Alive)', parseInteger)
     .option('--max-queued <count>', 'QoS 1/2 messages queued per session', parseInteger)
+    .option('--max-queued-bytes <bytes>', 'bytes of QoS 1/2 messages queued per session (default 16 MiB; Mosquitto max_queued_bytes)', parseInteger)
+    .option('--max-inflight-bytes <bytes>', 'bytes of QoS 1/2 messages sent to one client and not yet acknowledged (default 8 MiB)', parseInteger)
+    .option('--max-total-queued-bytes <bytes>', 'bytes of QoS 1/2 messages held for all clients together (default 512 MiB)', parseInteger)
     .option('--max-buffered <bytes>', 'bytes waiting to be written to one client above which QoS 0 messages to it are dropped', parseInteger)
+    .option('--max-topic-levels <n>', 'most levels in a topic or filter (default 200, as Mosquitto)', parseInteger)
+    .option('--auth-failure-delay <ms>', 'answer repeated bad passwords from one address after ms × 2^(n-1), at most 30 s (default 0: off)', parseInteger)
     .option('-d, --data-dir <dir>', `keep retained messages and sessions in <dir>/${DATABASE_FILE} (SQLite; created if missing), so they survive a restart or a crash; QoS 1/2 acks then wait until the message is stored. Without it, state is in memory only`)
     .option('--sys-interval <seconds>', 'seconds between $SYS/broker/... updates (0 disables)', parseInteger, 10)
-    .option('-v, --verbose', 'log every connection, disconnection and dropped message')
+    .option('-v, --verbose', 'log every connection, disconnection, refused CONNECT, ACL denial and dropped message')
     .addHelpText(
       'after',
       `
@@ -31,7 +36,7 @@ Examples:
   mosquitto_sub -V 5 -p 1883 -t 'sensors/#' -v
 `,
     )
-    .action(async (opts: { config?: string; host: string; port: number; wsPort: number; maxPacketSize?: number; maxKeepalive?: number; maxQueued?: number; maxBuffered?: number; dataDir?: string; sysInterval: number; verbose?: boolean }, command: Command) => {
+    .action(async (opts: { config?: string; host: string; port: number; wsPort: number; maxPacketSize?: number; maxKeepalive?: number; maxQueued?: number; maxQueuedBytes?: number; maxInflightBytes?: number; maxTotalQueuedBytes?: number; maxBuffered?: number; maxTopicLevels?: number; authFailureDelay?: number; dataDir?: string; sysInterval: number; verbose?: boolean }, command: Command) => {
       let options: CreateBrokerOptions = { host: opts.host, port: opts.port, wsPort: opts.wsPort === 0 ? false : opts.wsPort, sysInterval: opts.sysInterval };
       let dataDir = opts.dataDir;
       if (opts.config) {
@@ -56,9 +61,21 @@ Examples:
         ...(opts.maxKeepalive !== undefined && { maxKeepalive: opts.maxKeepalive }),
         ...(opts.maxQueued !== undefined && { maxQueuedMessages: opts.maxQueued }),
         ...(opts.maxBuffered !== undefined && { maxBufferedBytes: opts.maxBuffered }),
+        ...(opts.maxQueuedBytes !== undefined && { maxQueuedBytes: opts.maxQueuedBytes }),
+        ...(opts.maxInflightBytes !== undefined && { maxInflightBytes: opts.maxInflightBytes }),
+        ...(opts.maxTotalQueuedBytes !== undefined && { maxTotalQueuedBytes: opts.maxTotalQueuedBytes }),
+        ...(opts.maxTopicLevels !== undefined && { maxTopicLevels: opts.maxTopicLevels }),
+        ...(opts.authFailureDelay !== undefined && { authFailureDelay: opts.authFailureDelay }),
       });
       const { broker } = running;
+      // Always told: an error in our own code that was contained to one connection or timer.
+      broker.events.on('internalError', (where, error) => console.error(`${new Date().toISOString()} internal error in ${where}: ${error.message}`));
+      // Refused CONNECTs and CONNECT timeouts are always logged, as Mosquitto's default log does.
+      broker.events.on('connectionRefused', (r) =>
+        log(`refused      ${r.clientId ?? '(no CONNECT)'} from ${r.remoteAddress ?? '?'}${r.username !== undefined ? ` user ${r.username}` : ''}: ${r.reasonCode !== undefined ? `${r.reason} [${reasonName(r.reasonCode)}]` : r.reason}`),
+      );
       if (opts.verbose) {
+        broker.events.on('accessDenied', (d) => log(`denied       ${d.action} ${d.topic} for ${d.clientId}${d.username !== undefined ? ` (user ${d.username})` : ''}: not authorized by the ACL`));
         broker.events.on('clientConnected', (c, present) => log(`connected    ${c.clientId} (MQTT ${c.protocolVersion === 5 ? '5.0' : '3.1.1'}, ${c.transport} ${c.remoteAddress ?? ''}) session present: ${present}`));
         broker.events.on('clientDisconnected', (c, reason) => log(`disconnected ${c.clientId}: ${reason}`));
         broker.events.on('messageDropped', (id, m, reason) => log(`dropped      ${m.topic} for ${id}: ${reason}`));

@@ -20,4 +20,4 @@ export {
   toConnectReturnCode311,
   type ReasonCodeValue,
 } from './reason-codes.js';
-export { isValidTopicFilter, isValidTopicName, parseTopicFilter, topicMatchesFilter, type ParsedFilter } from './topics.js';
+export { isValidTopicFilter, isValidTopicName, parseTopicFilter, topicLevelCount, topicMatchesFilter, type ParsedFilter } from './topics.js';

@@ -73,3 +73,10 @@ export function topicMatchesFilter(filter: string, topic: string): boolean {
   }
   return f.length === t.length;
 }
+
+/** Levels of a topic name or filter: one more than its `/` separators (`a//b` has 3, MQTT 5.0 §4.7.1.1). */
+export function topicLevelCount(topic: string): number {
+  let levels = 1;
+  for (let i = topic.indexOf('/'); i !== -1; i = topic.indexOf('/', i + 1)) levels++;
+  return levels;
+}

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Acl } from '../auth/acl.js';
 import { PasswordFile } from '../auth/password-file.js';
+import { PROTOCOL_MAX_PACKET_SIZE } from '../options.js';
 import type { CreateBrokerOptions, ListenerOptions } from '../server.js';
 import { parseMosquittoConf, type ConfigListener, type MosquittoConfig } from './mosquitto-conf.js';
 
@@ -26,6 +27,9 @@ export function brokerOptionsFromConfig(config: MosquittoConfig): LoadedConfig {
   // Mosquitto's 0 means "no limit" for the in-flight window and the queue.
   if (config.maxInflightMessages !== undefined) options.receiveMaximum = config.maxInflightMessages === 0 ? 65535 : config.maxInflightMessages;
   if (config.maxQueuedMessages !== undefined) options.maxQueuedMessages = config.maxQueuedMessages === 0 ? Number.MAX_SAFE_INTEGER : config.maxQueuedMessages;
+  if (config.maxQueuedBytes !== undefined) options.maxQueuedBytes = config.maxQueuedBytes === 0 ? Number.MAX_SAFE_INTEGER : config.maxQueuedBytes;
+  if (config.maxInflightBytes !== undefined) options.maxInflightBytes = config.maxInflightBytes === 0 ? Number.MAX_SAFE_INTEGER : config.maxInflightBytes;
+  if (config.maxPacketSize !== undefined) options.maximumPacketSize = config.maxPacketSize === 0 ? PROTOCOL_MAX_PACKET_SIZE : config.maxPacketSize;
   if (config.messageSizeLimit !== undefined) options.messageSizeLimit = config.messageSizeLimit;
   if (config.maxKeepalive !== undefined) options.maxKeepalive = config.maxKeepalive;
   // Mosquitto's -1 (its default) means no limit, as our 0 does.

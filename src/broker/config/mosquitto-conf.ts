@@ -24,6 +24,9 @@ export interface MosquittoConfig {
   dataDir?: string;
   maxInflightMessages?: number;
   maxQueuedMessages?: number;
+  maxQueuedBytes?: number;
+  maxInflightBytes?: number;
+  maxPacketSize?: number;
   messageSizeLimit?: number;
   maxKeepalive?: number;
   maxConnections?: number;
@@ -124,6 +127,16 @@ export function parseMosquittoConf(text: string, file: string): MosquittoConfig 
         return;
       case 'max_queued_messages':
         config.maxQueuedMessages = int(0, Number.MAX_SAFE_INTEGER);
+        return;
+      case 'max_queued_bytes':
+        config.maxQueuedBytes = int(0, Number.MAX_SAFE_INTEGER);
+        return;
+      case 'max_inflight_bytes':
+        config.maxInflightBytes = int(0, Number.MAX_SAFE_INTEGER);
+        return;
+      case 'max_packet_size':
+        // Mosquitto accepts 20 bytes and up; 0 means the protocol maximum.
+        config.maxPacketSize = int(0, 268_435_460);
         return;
       case 'message_size_limit':
         // Mosquitto's own upper bound: the largest payload an MQTT packet can carry.

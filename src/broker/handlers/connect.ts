@@ -5,8 +5,7 @@ import type { Broker } from '../broker.js';
 import type { Connection } from '../connection.js';
 import { PROTOCOL_MAX_PACKET_SIZE } from '../options.js';
 import { ProtocolViolation } from '../protocol-violation.js';
-import { ConnectReturnCode311, ReasonCode } from '../../protocol/index.js';
-import { isValidTopicName } from '../../protocol/index.js';
+import { ConnectReturnCode311, isValidTopicName, ReasonCode, topicLevelCount } from '../../protocol/index.js';
 
 /** 0xFFFFFFFF: the session never expires [MQTT-3.1.2-23 non-normative]. */
 export const SESSION_NEVER_EXPIRES = 0xffffffff;
@@ -35,7 +34,7 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
     if (properties.maximumPacketSize === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'Maximum Packet Size of 0');
     if (properties.authenticationMethod !== undefined) {
       // [MQTT-4.12.0-1] we offer no enhanced authentication method.
-      conn.refuseConnect(ReasonCode.BadAuthenticationMethod, ConnectReturnCode311.NotAuthorized, `unsupported authentication method ${properties.authenticationMethod}`);
+      conn.refuseConnect(ReasonCode.BadAuthenticationMethod, ConnectReturnCode311.NotAuthorized, `unsupported authentication method ${properties.authenticationMethod}`, packet);
       return;
     }
   }
@@ -46,12 +45,12 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
   if (clientId === '') {
     if (!v5 && !cleanStart) {
       // [MQTT-3.1.3-8] (3.1.1) a zero-length id needs CleanSession=1.
-      conn.refuseConnect(ReasonCode.ClientIdentifierNotValid, ConnectReturnCode311.IdentifierRejected, 'empty client id without clean session');
+      conn.refuseConnect(ReasonCode.ClientIdentifierNotValid, ConnectReturnCode311.IdentifierRejected, 'empty client id without clean session', packet);
       return;
     }
     if (conn.protocolVersion === 3) {
       // MQTT 3.1 (MQIsdp) §3.1: the Client Identifier is 1 to 23 characters; there is no assigned id.
-      conn.refuseConnect(ReasonCode.ClientIdentifierNotValid, ConnectReturnCode311.IdentifierRejected, 'MQTT 3.1 CONNECT with an empty client id');
+      conn.refuseConnect(ReasonCode.ClientIdentifierNotValid, ConnectReturnCode311.IdentifierRejected, 'MQTT 3.1 CONNECT with an empty client id', packet);
       return;
     }
     // [MQTT-3.1.3-6] assign a unique id, returned to an MQTT 5 client [MQTT-3.2.2-16].
@@ -60,13 +59,25 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
   }
 
   if (packet.will && !isValidTopicName(packet.will.topic)) {
-    conn.refuseConnect(ReasonCode.TopicNameInvalid, ConnectReturnCode311.ServerUnavailable, 'will topic is not a valid topic name');
+    conn.refuseConnect(ReasonCode.TopicNameInvalid, ConnectReturnCode311.ServerUnavailable, 'will topic is not a valid topic name', packet);
+    return;
+  }
+  if (packet.will && topicLevelCount(packet.will.topic) > broker.options.maxTopicLevels) {
+    // A will is published later, outside any handler: a topic too deep to route is refused now.
+    conn.refuseConnect(ReasonCode.TopicNameInvalid, ConnectReturnCode311.ServerUnavailable, `will topic deeper than ${broker.options.maxTopicLevels} levels`, packet);
     return;
   }
 
   const refusal = connectionLimit(broker, clientId) ?? authenticate(broker.options, packet) ?? willDenied(broker, clientId, packet);
   if (refusal) {
-    conn.refuseConnect(refusal.reasonCode, refusal.returnCode311, refusal.reason);
+    const wait = refusal.reasonCode === ReasonCode.BadUserNameOrPassword ? broker.authBackoff.failed(conn.remoteAddress, Date.now()) : 0;
+    if (wait === 0) {
+      conn.refuseConnect(refusal.reasonCode, refusal.returnCode311, refusal.reason, packet);
+    } else {
+      // Held back (authFailureDelay): packets sent meanwhile are ignored, as the CONNECT is not yet answered.
+      conn.refusalPending = true;
+      setTimeout(() => conn.refuseConnect(refusal.reasonCode, refusal.returnCode311, `${refusal.reason} (answered after ${wait} ms)`, packet), wait).unref();
+    }
     return;
   }
 
@@ -133,5 +144,6 @@ function connectionLimit(broker: Broker, clientId: string): Refusal | undefined 
 function willDenied(broker: Broker, clientId: string, packet: IConnectPacket): Refusal | undefined {
   const acl = broker.options.acl;
   if (!packet.will || !acl || acl.canPublish({ clientId, username: packet.username }, packet.will.topic)) return undefined;
+  broker.events.emit('accessDenied', { clientId, username: packet.username, action: 'will', topic: packet.will.topic });
   return { reasonCode: ReasonCode.NotAuthorized, returnCode311: ConnectReturnCode311.NotAuthorized, reason: `will topic "${packet.will.topic}" not allowed by the ACL` };
 }

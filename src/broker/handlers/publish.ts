@@ -3,8 +3,7 @@ import type { Broker } from '../broker.js';
 import type { Connection } from '../connection.js';
 import { messageFromPublish } from '../message.js';
 import { ProtocolViolation } from '../protocol-violation.js';
-import { ReasonCode } from '../../protocol/index.js';
-import { isValidTopicName } from '../../protocol/index.js';
+import { isValidTopicName, ReasonCode, topicLevelCount } from '../../protocol/index.js';
 
 /** PUBLISH from a client: topic alias, validation, QoS 0/1/2 acknowledgement, routing (MQTT 5.0 §3.3). */
 export function handlePublish(broker: Broker, conn: Connection, packet: IPublishPacket): void {
@@ -18,6 +17,12 @@ export function handlePublish(broker: Broker, conn: Connection, packet: IPublish
   if (!isValidTopicName(topic)) {
     // [MQTT-3.3.2-2] no wildcards in a Topic Name.
     throw new ProtocolViolation(ReasonCode.TopicNameInvalid, `invalid topic name "${topic}"`);
+  }
+  const levels = topicLevelCount(topic);
+  if (levels > broker.options.maxTopicLevels) {
+    // 0x90 Topic Name invalid: "not malformed, but not accepted by this Server" (MQTT 5.0 §3.14.2.1); every walk
+    // of a topic is bounded by its levels.
+    throw new ProtocolViolation(ReasonCode.TopicNameInvalid, `topic of ${levels} levels (at most ${broker.options.maxTopicLevels})`);
   }
   broker.stats.publishReceived++;
 
@@ -59,7 +64,10 @@ export function handlePublish(broker: Broker, conn: Connection, packet: IPublish
 /** The reason a valid PUBLISH is not accepted: 0x87 when the ACL denies it, 0x97 above `messageSizeLimit`. */
 function refusal(broker: Broker, conn: Connection, topic: string, packet: IPublishPacket): number | undefined {
   const acl = broker.options.acl;
-  if (acl && !acl.canPublish({ clientId: conn.clientId!, username: conn.username }, topic)) return ReasonCode.NotAuthorized;
+  if (acl && !acl.canPublish({ clientId: conn.clientId!, username: conn.username }, topic)) {
+    broker.events.emit('accessDenied', { clientId: conn.clientId!, username: conn.username, action: 'publish', topic });
+    return ReasonCode.NotAuthorized;
+  }
   const limit = broker.options.messageSizeLimit;
   const size = typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length;
   if (limit > 0 && size > limit) return ReasonCode.QuotaExceeded;

@@ -3,10 +3,9 @@ import type { Broker } from '../broker.js';
 import type { Connection } from '../connection.js';
 import type { Message } from '../message.js';
 import { ProtocolViolation } from '../protocol-violation.js';
-import { ReasonCode, SubackFailure311 } from '../../protocol/index.js';
+import { parseTopicFilter, ReasonCode, SubackFailure311, topicLevelCount } from '../../protocol/index.js';
 import { minQos } from '../session.js';
 import type { Subscription } from '../subscription.js';
-import { parseTopicFilter } from '../../protocol/index.js';
 
 /** Largest Subscription Identifier [MQTT-3.8.2.1.2]: a Variable Byte Integer of 1..268,435,455. */
 const MAX_SUBSCRIPTION_ID = 268_435_455;
@@ -32,7 +31,8 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
 
   for (const request of packet.subscriptions) {
     const parsed = parseTopicFilter(request.topic);
-    if (!parsed) {
+    // A filter deeper than maxTopicLevels is refused like a malformed one: 0x8F Topic Filter invalid.
+    if (!parsed || topicLevelCount(parsed.filter) > broker.options.maxTopicLevels) {
       granted.push(v5 ? ReasonCode.TopicFilterInvalid : SubackFailure311);
       continue;
     }
@@ -41,6 +41,7 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
       throw new ProtocolViolation(ReasonCode.ProtocolError, 'No Local set on a shared subscription');
     }
     if (acl && !acl.canSubscribe(client, parsed.filter)) {
+      broker.events.emit('accessDenied', { ...client, action: 'subscribe', topic: parsed.raw });
       // SUBACK 0x87 Not authorized (MQTT 5.0 §3.9.3); 3.1.1 has only the failure code 0x80.
       granted.push(v5 ? ReasonCode.NotAuthorized : SubackFailure311);
       continue;
