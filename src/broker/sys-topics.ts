@@ -26,6 +26,8 @@ export function startSysTopics(broker: Broker, intervalSeconds: number): () => v
     publish('bytes/sent', s.bytesSent);
     publish('subscriptions/count', broker.router.size);
     publish('retained messages/count', broker.retained.size);
+    // As Mosquitto's: bytes of the messages held for clients (here QoS 1/2 queued or in flight, topic + payload).
+    publish('store/messages/bytes', broker.heldBytes);
   };
   update();
   const timer = setInterval(() => broker.guard('$SYS update', update), intervalSeconds * 1000);

@@ -1,3 +1,5 @@
+import { variableByteIntegerSize, writeVariableByteInteger } from '../../src/protocol/index.js';
+
 /**
  * Hand-written MQTT bytes for tests whose packets no encoder would produce (malformed packets, the
  * fuzzer): the primitives of MQTT 5.0 §1.5 and a packet around them.
@@ -14,14 +16,9 @@ export const str = (s: string | Buffer): Buffer => {
 
 /** Variable Byte Integer (§1.5.5). */
 export function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
+  const out = Buffer.alloc(variableByteIntegerSize(n));
+  writeVariableByteInteger(out, 0, n);
+  return out;
 }
 
 /** A property block: Property Length then the properties (§2.2.2). */
