@@ -19,7 +19,9 @@ const SEED =
 const COUNT = process.env.FUZZ_COUNT !== undefined ? Number(process.env.FUZZ_COUNT) : 3000;
 const CONCURRENCY = 16;
 /** The broker's Maximum Packet Size here, so "oversized remaining length" has a defined answer (0x95). */
-const MAX_PACKET = 4096;
+const MAX_PACKET = 64 * 1024;
+/** The broker's topic level limit (its default): the extreme families go past it. */
+const MAX_LEVELS = 200;
 /** Longest wait for the broker to close a connection after our FIN; more is a hang. */
 const CLOSE_TIMEOUT_MS = 5000;
 
@@ -61,6 +63,10 @@ interface Case {
   bytes: Buffer;
   /** Reason code of the DISCONNECT the server must send (MQTT 5.0 §4.13: SHOULD, which we do). */
   disconnect?: number;
+  /** The reason codes of the SUBACK the server must send. */
+  suback?: number[];
+  /** The reason code of the CONNACK the server must send. */
+  connack?: number;
 }
 
 const connectBytes = (version: 4 | 5, clientId: string) =>
@@ -93,7 +99,8 @@ function validPacket(r: Rand, version: 4 | 5): Buffer {
 
 /** Families of cases; those with `disconnect` check the code the spec gives. */
 function makeCase(r: Rand, n: number): Case {
-  const family = r.int(0, 12);
+  const family = r.int(0, 18);
+  if (family > 12) return extremeCase(r, family);
   const qos = r.pick([1, 2]);
   switch (family) {
     case 0: {
@@ -186,6 +193,63 @@ function makeCase(r: Rand, n: number): Case {
   }
 }
 
+/** A topic (or filter) of `levels` short levels. */
+const deepTopic = (r: Rand, levels: number) => Array.from({ length: levels }, () => r.pick(['a', 'b', 'c', '1'])).join('/');
+
+/**
+ * Well-formed packets of extreme shape (issue 11): deep and long topics, deep filters among valid ones, many
+ * filters, many properties, big payloads, wills on deep topics. Valid MQTT, so each must get its answer and
+ * none may cost an internal error.
+ */
+function extremeCase(r: Rand, family: number): Case {
+  const q = r.pick([0, 1, 2]);
+  const id = () => (q > 0 ? u16(r.int(1, 65535)) : Buffer.alloc(0));
+  switch (family) {
+    case 13:
+      // Past maxTopicLevels → 0x90 Topic Name invalid (MQTT 5.0 §3.14.2.1).
+      return {
+        family: 'PUBLISH topic past the level limit',
+        after: 5,
+        bytes: pkt(0x30 | (q << 1) | (r.next() < 0.5 ? 1 : 0), str(deepTopic(r, r.int(MAX_LEVELS + 1, 20_000))), id(), props(), r.bytes(r.int(0, 20))),
+        disconnect: 0x90,
+      };
+    case 14: {
+      // Deep filters among valid ones: 0x8F for each deep one, the others granted.
+      const filters = Array.from({ length: r.int(1, 8) }, () => (r.next() < 0.5 ? deepTopic(r, r.int(MAX_LEVELS + 1, 5000)) : `${r.topic()}/#`));
+      const body = [u16(r.int(1, 65535)), props(), ...filters.flatMap((f) => [str(f), Buffer.from([1])])];
+      return { family: 'SUBSCRIBE filters past the level limit', after: 5, bytes: pkt(0x82, ...body), suback: filters.map((f) => (f.endsWith('/#') ? 1 : 0x8f)) };
+    }
+    case 15: {
+      // Long topics (up to 30 KB) within the level limit, big payloads, retained or not: accepted.
+      const after = r.pick([5, 4] as const);
+      const topic = str(`${r.topic()}/${'x'.repeat(r.int(1000, 30_000))}`);
+      const payload = Buffer.alloc(r.int(0, 30_000), r.int(0, 255));
+      const first = 0x30 | (q << 1) | (r.next() < 0.3 ? 1 : 0);
+      return { family: 'long topic and big payload', after, bytes: after === 5 ? pkt(first, topic, id(), props(), payload) : pkt(first, topic, id(), payload) };
+    }
+    case 16: {
+      // Many User Properties (up to 1,000): accepted (MQTT 5.0 §3.3.2.3.7 allows any number).
+      const users = Array.from({ length: r.int(1, 1000) }, () => Buffer.concat([Buffer.from([0x26]), str(r.word()), str(r.word())]));
+      return { family: 'PUBLISH with many user properties', after: 5, bytes: pkt(0x30 | (q << 1), str(r.topic()), id(), props(...users), r.bytes(r.int(0, 20))) };
+    }
+    case 17: {
+      // Many filters in one SUBSCRIBE: one reason code each.
+      const qos = Array.from({ length: r.int(50, 1500) }, () => r.int(0, 2));
+      const body = [u16(r.int(1, 65535)), props(), ...qos.flatMap((granted) => [str(`${r.topic()}/+`), Buffer.from([granted])])];
+      return { family: 'SUBSCRIBE with many filters', after: 5, bytes: pkt(0x82, ...body), suback: qos };
+    }
+    default: {
+      // A will on a topic past the level limit → CONNACK 0x90.
+      const will = deepTopic(r, r.int(MAX_LEVELS + 1, 10_000));
+      const connect = mqttPacket.generate(
+        { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: `deep-will-${r.word()}`, will: { topic: will, payload: r.bytes(4), qos: 0, retain: false } },
+        { protocolVersion: 5 },
+      );
+      return { family: 'will topic past the level limit', after: 'none', bytes: Buffer.from(connect), connack: 0x90 };
+    }
+  }
+}
+
 /** What came back on one connection before the broker closed it. */
 interface Seen {
   packets: Packet[];
@@ -243,6 +307,16 @@ test(`fuzz: ${COUNT} malformed and mutated packets over real sockets (FUZZ_SEED=
       const disconnect = seen.packets.find((p) => p.cmd === 'disconnect');
       const code = disconnect?.cmd === 'disconnect' ? disconnect.reasonCode ?? 0 : undefined;
       if (code === 0x83) failures.push(`${describeCase(i)}: DISCONNECT 0x83 (an internal error, not a checked violation)`);
+      if (c.suback !== undefined) {
+        const suback = seen.packets.find((p) => p.cmd === 'suback');
+        const granted = suback?.cmd === 'suback' ? suback.granted : undefined;
+        if (JSON.stringify(granted) !== JSON.stringify(c.suback)) failures.push(`${describeCase(i)}: expected SUBACK ${JSON.stringify(c.suback)}, got ${JSON.stringify(granted)}`);
+      }
+      if (c.connack !== undefined) {
+        const connack = seen.packets.find((p) => p.cmd === 'connack');
+        const rc = connack?.cmd === 'connack' ? connack.reasonCode : undefined;
+        if (rc !== c.connack) failures.push(`${describeCase(i)}: expected CONNACK 0x${c.connack.toString(16)}, got ${rc}`);
+      }
       if (c.disconnect !== undefined && code !== c.disconnect) {
         failures.push(`${describeCase(i)}: expected DISCONNECT 0x${c.disconnect.toString(16)}, got ${code === undefined ? `[${seen.packets.map((p) => p.cmd).join(', ')}]` : `0x${code.toString(16)}`}`);
       }
