@@ -30,9 +30,11 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
   const client = { clientId: session.clientId, username: conn.username };
 
   for (const request of packet.subscriptions) {
-    const parsed = parseTopicFilter(request.topic);
-    // A filter deeper than maxTopicLevels is refused like a malformed one: 0x8F Topic Filter invalid.
-    if (!parsed || topicLevelCount(parsed.filter) > broker.options.maxTopicLevels) {
+    // A filter deeper than maxTopicLevels is refused like a malformed one: 0x8F Topic Filter invalid. Counted on
+    // the raw filter first (`$share/<name>/` adds two levels), so a very deep one is refused before it is parsed.
+    const maxLevels = broker.options.maxTopicLevels;
+    const parsed = topicLevelCount(request.topic) <= maxLevels + 2 ? parseTopicFilter(request.topic) : undefined;
+    if (!parsed || topicLevelCount(parsed.filter) > maxLevels) {
       granted.push(v5 ? ReasonCode.TopicFilterInvalid : SubackFailure311);
       continue;
     }
