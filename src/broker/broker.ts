@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Packet, QoS } from 'mqtt-packet';
 import { AuthFailureBackoff } from './auth/failure-backoff.js';
 import { Connection } from './connection.js';
+import type { Clock } from './clock.js';
 import { Deadlines } from './deadlines.js';
 import { TypedEmitter, type BrokerEvents, type DropReason } from './events.js';
 import { SESSION_NEVER_EXPIRES } from './handlers/index.js';
@@ -43,25 +44,37 @@ export class Broker {
   readonly retained = new RetainedStore();
   /** Slows down repeated bad credentials from one address (off unless `authFailureDelay` is set). */
   readonly authBackoff: AuthFailureBackoff;
-  readonly deadlines = new Deadlines((error) => this.internalError('timer', error));
-  readonly stats: BrokerStats = { startedAt: Date.now(), publishReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0, messagesDropped: 0 };
+  readonly deadlines: Deadlines;
+  /** The options' clock: every time and timer of the core comes from it. */
+  readonly clock: Clock;
+  readonly stats: BrokerStats;
   /** Writes to the persistence, batched per tick when it is crash-safe. */
   readonly store: PersistBatcher;
-  private readonly sweeper: NodeJS.Timeout;
+  private stopSweeper: () => void;
   private closing = false;
   /** Bytes of QoS 1/2 messages queued or in flight across all sessions (bounded by `maxTotalQueuedBytes`). */
   private held = 0;
 
   constructor(options: BrokerOptions = {}) {
     this.options = resolveOptions(options);
+    this.clock = this.options.clock;
+    this.deadlines = new Deadlines(this.clock, (error) => this.internalError('timer', error));
+    this.stats = { startedAt: this.clock.now(), publishReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0, messagesDropped: 0 };
     this.authBackoff = new AuthFailureBackoff(this.options.authFailureDelay);
     this.store = new PersistBatcher(
       this.options.persistence,
       (session) => this.sessions.get(session.clientId) === session,
       (error) => this.guard('persistence error listener', () => this.events.emit('persistenceError', error)),
+      this.clock,
     );
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
-    this.sweeper.unref();
+    const sweepSoon = (): void => {
+      this.stopSweeper = this.clock.schedule(() => {
+        this.sweep();
+        sweepSoon();
+      }, SWEEP_INTERVAL_MS);
+    };
+    this.stopSweeper = () => {};
+    sweepSoon();
   }
 
   /** Loads retained messages and sessions from the persistence, if one was given. */
@@ -110,7 +123,7 @@ export class Broker {
     if (message.retain && this.retained.set(message) && !message.topic.startsWith('$SYS/')) {
       this.store.saveRetained(message.topic, message.payload.length > 0 ? message : undefined);
     }
-    const now = Date.now();
+    const now = this.clock.now();
     const { subscriptions, groups } = this.router.match(message.topic);
     let receivers = 0;
     // One delivery per client with the highest QoS and every identifier [MQTT-3.3.4-2], [MQTT-3.3.4-3].
@@ -236,6 +249,7 @@ export class Broker {
       onDrop: (id, message, reason) => this.dropped(id, message, reason),
       onChange: (changed) => this.store.sessionChanged(changed),
       reserve: (bytes) => this.reserve(bytes),
+      now: () => this.clock.now(),
     });
     this.sessions.set(clientId, session);
     return session;
@@ -246,7 +260,7 @@ export class Broker {
     // A stored session resumed with Session Expiry 0 now ends with this connection: no longer stored.
     if (present && session.expiryInterval === 0) this.store.deleteSession(session);
     else this.store.sessionChanged(session);
-    session.attach(conn, Date.now());
+    session.attach(conn, this.clock.now());
     this.events.emit('clientConnected', conn.info(), present);
   }
 
@@ -284,7 +298,7 @@ export class Broker {
       if (conn.clientId !== undefined && conn.connackSent) this.events.emit('clientDisconnected', conn.info(), reason);
       return;
     }
-    const now = Date.now();
+    const now = this.clock.now();
     session.detach(now);
     this.events.emit('clientDisconnected', conn.info(), reason);
     if (this.closing) return;
@@ -321,12 +335,12 @@ export class Broker {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    clearInterval(this.sweeper);
+    this.stopSweeper();
     for (const conn of [...this.connections]) conn.disconnect(ReasonCode.ServerShuttingDown, 'broker shutting down');
     await this.store.close();
     const persistence = this.options.persistence;
     if (persistence) {
-      const now = Date.now();
+      const now = this.clock.now();
       for (const session of this.sessions.values()) {
         if (session.expiryInterval !== 0) persistence.saveSession(snapshotSession(session, now));
       }
@@ -337,7 +351,7 @@ export class Broker {
 
   /** Keep alive [MQTT-3.1.2-22]: close after 1.5× without a packet; drop connections that never CONNECT. */
   private sweep(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const conn of this.connections) {
       this.guard('keep alive sweep', () => {
         if (!conn.connectReceived) {

@@ -27,8 +27,8 @@ export class Connection implements SessionLink {
   will: IConnectPacket['will'];
   /** Keep alive in seconds as in force (the client's, or our Server Keep Alive). */
   keepalive = 0;
-  lastPacketAt = Date.now();
-  readonly openedAt = Date.now();
+  lastPacketAt: number;
+  readonly openedAt: number;
   connectReceived = false;
   connackSent = false;
   /** A refused CONNECT whose answer is held back (authFailureDelay): nothing more is read meanwhile. */
@@ -58,6 +58,7 @@ export class Connection implements SessionLink {
     readonly transport: string,
     readonly remoteAddress?: string,
   ) {
+    this.openedAt = this.lastPacketAt = broker.clock.now();
     this.parser = mqttPacket.parser({ protocolVersion: 4 });
     this.parser.on('packet', (packet: Packet) => (this.parsed = packet));
     this.parser.on('error', (error: Error) => (this.parseError = error));
@@ -102,7 +103,7 @@ export class Connection implements SessionLink {
     const message = delivery.message;
     const v5 = this.protocolVersion === 5;
     // [MQTT-3.3.2-6] forward the remaining lifetime, not the original interval.
-    const expiry = v5 && message.expiresAt !== undefined ? remainingExpirySeconds(message, Date.now()) : undefined;
+    const expiry = v5 && message.expiresAt !== undefined ? remainingExpirySeconds(message, this.broker.clock.now()) : undefined;
     // [MQTT-3.3.4-3] every matching subscription's identifier, when delivered once.
     const subscriptionIds = v5 ? delivery.subscriptionIds : [];
     let topicAlias: number | undefined;
@@ -229,7 +230,7 @@ export class Connection implements SessionLink {
 
   private onFrame(frame: Buffer): void {
     if (this.closed || this.refusalPending) return;
-    this.lastPacketAt = Date.now();
+    this.lastPacketAt = this.broker.clock.now();
     this.broker.stats.bytesReceived += frame.length;
     if (!this.connectReceived && !this.checkConnectVersion(frame)) return;
     this.parsed = this.connectReceived ? parseFlowPacket(frame, this.protocolVersion) : undefined;

@@ -1,3 +1,5 @@
+import { systemClock, type Clock } from './clock.js';
+
 /** The longest delay a Node timer takes as given (2^31-1 ms, about 24.8 days). */
 const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
@@ -7,11 +9,14 @@ const MAX_TIMER_DELAY_MS = 2_147_483_647;
  */
 export class Deadlines {
   private readonly entries = new Map<string, { at: number; run: () => void }>();
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: (() => void) | undefined;
   private armedFor = Infinity;
 
   /** `onError` hears of a callback that threw; the other due callbacks still run. */
-  constructor(private readonly onError: (error: Error) => void = () => {}) {}
+  constructor(
+    private readonly clock: Clock = systemClock,
+    private readonly onError: (error: Error) => void = () => {},
+  ) {}
 
   /** Schedules `run` at epoch milliseconds `at`, replacing any deadline with the same key. */
   add(key: string, at: number, run: () => void): void {
@@ -34,24 +39,23 @@ export class Deadlines {
   /** Cancels everything (on broker close). */
   clear(): void {
     this.entries.clear();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     this.armedFor = Infinity;
   }
 
   private arm(at: number): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelTimer?.();
     this.armedFor = at;
     // Node fires a timer longer than 2^31-1 ms after 1 ms (TimeoutOverflowWarning), which would spin here for
     // long intervals (e.g. a Session Expiry Interval of weeks): wait at most that long, then re-arm in fire().
-    this.timer = setTimeout(() => this.fire(), Math.min(MAX_TIMER_DELAY_MS, Math.max(0, at - Date.now())));
-    this.timer.unref();
+    this.cancelTimer = this.clock.schedule(() => this.fire(), Math.min(MAX_TIMER_DELAY_MS, Math.max(0, at - this.clock.now())));
   }
 
   private fire(): void {
-    this.timer = undefined;
+    this.cancelTimer = undefined;
     this.armedFor = Infinity;
-    const now = Date.now();
+    const now = this.clock.now();
     const due: Array<() => void> = [];
     let next = Infinity;
     for (const [key, entry] of this.entries) {

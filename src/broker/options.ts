@@ -1,4 +1,5 @@
 import type { Acl } from './auth/acl.js';
+import { systemClock, type Clock } from './clock.js';
 import type { PasswordFile } from './auth/password-file.js';
 import type { Persistence } from './persistence/index.js';
 
@@ -36,6 +37,8 @@ export interface BrokerOptions {
   connectTimeout?: number;
   /** Seconds between `$SYS/broker/...` updates; 0 disables them. */
   sysInterval?: number;
+  /** Where the core reads the time and sets its timers; the system clock unless a test drives its own. */
+  clock?: Clock;
   /** Where retained messages and sessions are kept between runs. */
   persistence?: Persistence;
   /** Clients without a user name may connect (Mosquitto `allow_anonymous`). Default true. */
@@ -75,6 +78,7 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
     connectTimeout: options.connectTimeout ?? 10,
     sysInterval: options.sysInterval ?? 10,
+    clock: options.clock ?? systemClock,
     persistence: options.persistence,
     allowAnonymous: options.allowAnonymous ?? true,
     passwords: options.passwords,

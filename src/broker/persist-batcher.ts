@@ -1,3 +1,4 @@
+import type { Clock } from './clock.js';
 import type { Message } from './message.js';
 import type { Persistence } from './persistence/index.js';
 import { snapshotSession } from './restore.js';
@@ -21,6 +22,7 @@ export class PersistBatcher {
     /** False once a session was ended or replaced, so a stale object is not written. */
     private readonly isLive: (session: Session) => boolean,
     private readonly onError: (error: Error) => void,
+    private readonly clock: Clock,
   ) {}
 
   private get crashSafe(): boolean {
@@ -95,7 +97,7 @@ export class PersistBatcher {
       this.dirty.clear();
       let stored = true;
       try {
-        const now = Date.now();
+        const now = this.clock.now();
         for (const session of sessions) {
           if (this.isLive(session) && session.expiryInterval !== 0) this.persistence!.saveSession(snapshotSession(session, now));
         }

@@ -19,7 +19,7 @@ export function snapshotSession(session: Session, now: number): SessionSnapshot 
 
 /** Rebuilds retained messages and sessions from a persistence at broker start. */
 export async function restoreState(broker: Broker, persistence: Persistence): Promise<void> {
-  const now = Date.now();
+  const now = broker.clock.now();
   for (const message of await persistence.loadRetained()) {
     // A topic past today's level limit (stored by an older version or under a larger limit) is not loaded.
     if (topicLevelCount(message.topic) <= broker.options.maxTopicLevels) broker.retained.restore(message);

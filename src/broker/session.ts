@@ -50,6 +50,8 @@ export interface SessionHooks {
    * when the broker-wide budget has no room, and then nothing is counted.
    */
   reserve(bytes: number): boolean;
+  /** Epoch ms, from the broker's clock. */
+  now(): number;
 }
 
 /** What a delivery counts against the byte budgets: its topic and payload. */
@@ -74,7 +76,7 @@ export class Session {
   /** Session Expiry Interval in seconds; 0xFFFFFFFF never expires [MQTT-3.1.2-23]. */
   expiryInterval = 0;
   /** Epoch ms when the last connection closed: the expiry counts from here [MQTT-3.1.2-23]. */
-  disconnectedAt = Date.now();
+  disconnectedAt: number;
   link: SessionLink | undefined;
   /** User name of the client's latest CONNECT, for ACL checks on delivery. */
   username: string | undefined;
@@ -85,7 +87,9 @@ export class Session {
   constructor(
     readonly clientId: string,
     private readonly hooks: SessionHooks,
-  ) {}
+  ) {
+    this.disconnectedAt = hooks.now();
+  }
 
   get connected(): boolean {
     return this.link !== undefined;
@@ -170,7 +174,7 @@ export class Session {
     this.forgetInflight(deliveryBytes(entry.delivery));
     if (this.awaitingResend.length > 0) this.awaitingResend = this.awaitingResend.filter((id) => id !== packetId);
     this.hooks.onChange(this);
-    this.drain(Date.now());
+    this.drain(this.hooks.now());
     return true;
   }
 

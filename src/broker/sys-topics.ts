@@ -16,7 +16,7 @@ export function startSysTopics(broker: Broker, intervalSeconds: number): () => v
     let connected = 0;
     for (const session of broker.sessions.values()) if (session.connected) connected++;
     publish('version', BROKER_VERSION);
-    publish('uptime', `${Math.floor((Date.now() - s.startedAt) / 1000)} seconds`);
+    publish('uptime', `${Math.floor((broker.clock.now() - s.startedAt) / 1000)} seconds`);
     publish('clients/connected', connected);
     publish('clients/total', broker.sessions.size);
     publish('messages/received', s.publishReceived);

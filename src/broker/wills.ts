@@ -36,7 +36,7 @@ export function scheduleWill(broker: Broker, session: Session, will: Will, now: 
   const delay = will.properties?.willDelayInterval ?? 0;
   const publish = () =>
     broker.guard('will publication', () => {
-      const message = willMessage(session.clientId, will, Date.now());
+      const message = willMessage(session.clientId, will, broker.clock.now());
       broker.publish(message);
       broker.events.emit('willPublished', session.clientId, message);
     });

@@ -4,6 +4,7 @@ import type { Packet } from 'mqtt-packet';
 import type { ClientInfo, DropReason, Message } from '../../src/broker/index.js';
 import { startBroker, type TestBroker } from '../helpers/brokers.js';
 import { sleep, waitUntil } from '../helpers/clients.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 // The embedded broker's typed events (src/broker/events.ts). Mosquitto has no equivalent API, so
@@ -138,7 +139,9 @@ describe('broker events [embedded]', () => {
     }
 
     test("'expired': a queued message whose Message Expiry Interval passed is not delivered [MQTT-3.3.2-5]", async () => {
-      await withBroker({}, async (b) => {
+      // The broker's clock is moved forward instead of sleeping past the 1 s expiry.
+      const clock = new ManualClock(Date.now());
+      await withBroker({ embedded: { clock } }, async (b) => {
         const drops = recordDrops(b);
         await offlineSubscriber(b, 'ev-exp', 'ev/exp');
         const { client: pub } = await RawClient.connect(b.port, { clientId: 'ev-exp-pub' });
@@ -146,7 +149,7 @@ describe('broker events [embedded]', () => {
         pub.send({ cmd: 'publish', topic: 'ev/exp', payload: Buffer.from('long-lived'), qos: 1, retain: false, dup: false, messageId: 2, properties: { messageExpiryInterval: 60 } });
         await pub.expect('puback');
         await pub.expect('puback');
-        await sleep(1600);
+        clock.advance(1600);
         const { client: sub, connack } = await RawClient.connect(b.port, { clientId: 'ev-exp', clean: false, properties: { sessionExpiryInterval: 60 } });
         assert.equal(connack.sessionPresent, true);
         const p = await sub.expect('publish');

@@ -289,36 +289,38 @@ before(async () => {
 });
 after(() => b.close());
 
-test(`fuzz: ${COUNT} malformed and mutated packets over real sockets (FUZZ_SEED=${SEED})`, { timeout: 600_000 }, async (t) => {
+// Long runs (FUZZ_COUNT=200000) take minutes on a loaded machine: allow 20 ms a case, at least 10 minutes.
+test(`fuzz: ${COUNT} malformed and mutated packets over real sockets (FUZZ_SEED=${SEED})`, { timeout: Math.max(600_000, COUNT * 20) }, async (t) => {
   console.log(`fuzz: FUZZ_SEED=${SEED} FUZZ_COUNT=${COUNT}`);
   const r = makeRand(SEED);
-  const cases = Array.from({ length: COUNT }, (_, n) => makeCase(r, n));
   const failures: string[] = [];
   const families = new Map<string, number>();
   let next = 0;
-  const describeCase = (i: number) => `case ${i} (${cases[i]!.family}, after ${cases[i]!.after}): ${cases[i]!.bytes.toString('hex').slice(0, 600)}`;
+  const describeCase = (i: number, c: Case) => `case ${i} (${c.family}, after ${c.after}): ${c.bytes.toString('hex').slice(0, 600)}`;
   async function worker(): Promise<void> {
-    while (next < cases.length && failures.length < 20) {
+    while (next < COUNT && failures.length < 20) {
+      // Made when taken (in index order, so a seed replays the same cases), not all up front: a long run's
+      // cases would not fit in memory.
       const i = next++;
-      const c = cases[i]!;
+      const c = makeCase(r, i);
       families.set(c.family, (families.get(c.family) ?? 0) + 1);
       const seen = await runCase(b.port, c, i);
-      if (!seen.closed) failures.push(`${describeCase(i)}: not closed within ${CLOSE_TIMEOUT_MS} ms of our FIN`);
+      if (!seen.closed) failures.push(`${describeCase(i, c)}: not closed within ${CLOSE_TIMEOUT_MS} ms of our FIN`);
       const disconnect = seen.packets.find((p) => p.cmd === 'disconnect');
       const code = disconnect?.cmd === 'disconnect' ? disconnect.reasonCode ?? 0 : undefined;
-      if (code === 0x83) failures.push(`${describeCase(i)}: DISCONNECT 0x83 (an internal error, not a checked violation)`);
+      if (code === 0x83) failures.push(`${describeCase(i, c)}: DISCONNECT 0x83 (an internal error, not a checked violation)`);
       if (c.suback !== undefined) {
         const suback = seen.packets.find((p) => p.cmd === 'suback');
         const granted = suback?.cmd === 'suback' ? suback.granted : undefined;
-        if (JSON.stringify(granted) !== JSON.stringify(c.suback)) failures.push(`${describeCase(i)}: expected SUBACK ${JSON.stringify(c.suback)}, got ${JSON.stringify(granted)}`);
+        if (JSON.stringify(granted) !== JSON.stringify(c.suback)) failures.push(`${describeCase(i, c)}: expected SUBACK ${JSON.stringify(c.suback)}, got ${JSON.stringify(granted)}`);
       }
       if (c.connack !== undefined) {
         const connack = seen.packets.find((p) => p.cmd === 'connack');
         const rc = connack?.cmd === 'connack' ? connack.reasonCode : undefined;
-        if (rc !== c.connack) failures.push(`${describeCase(i)}: expected CONNACK 0x${c.connack.toString(16)}, got ${rc}`);
+        if (rc !== c.connack) failures.push(`${describeCase(i, c)}: expected CONNACK 0x${c.connack.toString(16)}, got ${rc}`);
       }
       if (c.disconnect !== undefined && code !== c.disconnect) {
-        failures.push(`${describeCase(i)}: expected DISCONNECT 0x${c.disconnect.toString(16)}, got ${code === undefined ? `[${seen.packets.map((p) => p.cmd).join(', ')}]` : `0x${code.toString(16)}`}`);
+        failures.push(`${describeCase(i, c)}: expected DISCONNECT 0x${c.disconnect.toString(16)}, got ${code === undefined ? `[${seen.packets.map((p) => p.cmd).join(', ')}]` : `0x${code.toString(16)}`}`);
       }
     }
   }

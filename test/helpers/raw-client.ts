@@ -1,4 +1,5 @@
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import mqttPacket, { type IConnackPacket, type IConnectPacket, type Packet, type PacketCmd } from 'mqtt-packet';
 
 /**
@@ -15,7 +16,7 @@ export class RawClient {
   private isClosed = false;
 
   private constructor(
-    private readonly socket: Socket,
+    private readonly socket: Duplex,
     public protocolVersion: 3 | 4 | 5,
   ) {
     const parser = mqttPacket.parser({ protocolVersion });
@@ -33,6 +34,11 @@ export class RawClient {
         resolve();
       }),
     );
+  }
+
+  /** A client over any byte stream (an in-memory pair, say); no MQTT yet. */
+  static over(stream: Duplex, protocolVersion: 3 | 4 | 5 = 5): RawClient {
+    return new RawClient(stream, protocolVersion);
   }
 
   /** Opens a TCP connection (no MQTT yet). */

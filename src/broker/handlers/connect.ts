@@ -70,13 +70,13 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
 
   const refusal = connectionLimit(broker, clientId) ?? authenticate(broker.options, packet) ?? willDenied(broker, clientId, packet);
   if (refusal) {
-    const wait = refusal.reasonCode === ReasonCode.BadUserNameOrPassword ? broker.authBackoff.failed(conn.remoteAddress, Date.now()) : 0;
+    const wait = refusal.reasonCode === ReasonCode.BadUserNameOrPassword ? broker.authBackoff.failed(conn.remoteAddress, broker.clock.now()) : 0;
     if (wait === 0) {
       conn.refuseConnect(refusal.reasonCode, refusal.returnCode311, refusal.reason, packet);
     } else {
       // Held back (authFailureDelay): packets sent meanwhile are ignored, as the CONNECT is not yet answered.
       conn.refusalPending = true;
-      setTimeout(() => conn.refuseConnect(refusal.reasonCode, refusal.returnCode311, `${refusal.reason} (answered after ${wait} ms)`, packet), wait).unref();
+      broker.clock.schedule(() => conn.refuseConnect(refusal.reasonCode, refusal.returnCode311, `${refusal.reason} (answered after ${wait} ms)`, packet), wait);
     }
     return;
   }

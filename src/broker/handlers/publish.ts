@@ -47,7 +47,7 @@ export function handlePublish(broker: Broker, conn: Connection, packet: IPublish
     return;
   }
 
-  const message = messageFromPublish(packet, topic, conn.clientId, Date.now());
+  const message = messageFromPublish(packet, topic, conn.clientId, broker.clock.now());
   const matched = broker.publish(message);
   const reasonCode = matched > 0 ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers;
   // [MQTT-4.3.2-4], [MQTT-4.3.3-8] taking ownership of the message: with a crash-safe persistence the

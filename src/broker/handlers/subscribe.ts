@@ -25,7 +25,7 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
   }
   const granted: number[] = [];
   const retainedToSend: Array<{ subscription: Subscription; messages: Message[] }> = [];
-  const now = Date.now();
+  const now = broker.clock.now();
   const acl = broker.options.acl;
   const client = { clientId: session.clientId, username: conn.username };
 
