@@ -24,6 +24,8 @@ export interface BrokerOptions {
   maxInflightBytes?: number;
   /** Bytes of QoS 1/2 messages queued or in flight across all sessions; past it, new ones are dropped. */
   maxTotalQueuedBytes?: number;
+  /** Bytes (topic + payload) of retained messages the broker keeps; a retained PUBLISH past it is refused (0x97). */
+  maxRetainedBytes?: number;
   /** Most levels in a topic name or filter (Mosquitto refuses more than 200 separators). */
   maxTopicLevels?: number;
   /**
@@ -74,6 +76,7 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     maxInflightBytes: options.maxInflightBytes ?? 8 * 1024 * 1024,
     maxTotalQueuedBytes: options.maxTotalQueuedBytes ?? 512 * 1024 * 1024,
     maxTopicLevels: options.maxTopicLevels ?? 200,
+    maxRetainedBytes: options.maxRetainedBytes ?? 256 * 1024 * 1024,
     authFailureDelay: options.authFailureDelay ?? 0,
     maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
     connectTimeout: options.connectTimeout ?? 10,

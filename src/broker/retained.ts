@@ -15,9 +15,22 @@ interface Level {
 export class RetainedStore {
   private readonly messages = new Map<string, Message>();
   private readonly root: Level = { children: new Map() };
+  private held = 0;
 
   get size(): number {
     return this.messages.size;
+  }
+
+  /** Bytes (topic + payload) of the retained messages. */
+  get bytes(): number {
+    return this.held;
+  }
+
+  /** Bytes the store would hold after retaining `payloadLength` bytes on `topic` (replacing what it holds now). */
+  bytesAfter(topic: string, payloadLength: number): number {
+    const old = this.messages.get(topic);
+    const removed = old ? old.topic.length + old.payload.length : 0;
+    return this.held - removed + (payloadLength > 0 ? topic.length + payloadLength : 0);
   }
 
   /**
@@ -32,6 +45,7 @@ export class RetainedStore {
 
   /** Loads a message as-is (used when restoring from persistence). */
   restore(message: Message): void {
+    this.held = this.bytesAfter(message.topic, message.payload.length);
     this.messages.set(message.topic, message);
     let level = this.root;
     for (const name of message.topic.split('/')) {
@@ -68,7 +82,9 @@ export class RetainedStore {
   }
 
   private delete(topic: string): boolean {
-    if (!this.messages.delete(topic)) return false;
+    const old = this.messages.get(topic);
+    if (!old || !this.messages.delete(topic)) return false;
+    this.held -= old.topic.length + old.payload.length;
     // Walk down remembering the path, then prune levels left with neither a message nor children.
     const path: Array<[Level, string]> = [];
     let level: Level | undefined = this.root;

@@ -20,6 +20,7 @@ export function registerBrokerCommand(program: Command): void {
     .option('--max-inflight-bytes <bytes>', 'bytes of QoS 1/2 messages sent to one client and not yet acknowledged (default 8 MiB)', parseInteger)
     .option('--max-total-queued-bytes <bytes>', 'bytes of QoS 1/2 messages held for all clients together (default 512 MiB)', parseInteger)
     .option('--max-buffered <bytes>', 'bytes waiting to be written to one client above which QoS 0 messages to it are dropped', parseInteger)
+    .option('--max-retained-bytes <bytes>', 'bytes of retained messages kept; a retained PUBLISH past it gets 0x97 (default 256 MiB)', parseInteger)
     .option('--max-topic-levels <n>', 'most levels in a topic or filter (default 200, as Mosquitto)', parseInteger)
     .option('--auth-failure-delay <ms>', 'answer repeated bad passwords from one address after ms × 2^(n-1), at most 30 s (default 0: off)', parseInteger)
     .option('-d, --data-dir <dir>', `keep retained messages and sessions in <dir>/${DATABASE_FILE} (SQLite; created if missing), so they survive a restart or a crash; QoS 1/2 acks then wait until the message is stored. Without it, state is in memory only`)
@@ -36,7 +37,7 @@ Examples:
   mosquitto_sub -V 5 -p 1883 -t 'sensors/#' -v
 `,
     )
-    .action(async (opts: { config?: string; host: string; port: number; wsPort: number; maxPacketSize?: number; maxKeepalive?: number; maxQueued?: number; maxQueuedBytes?: number; maxInflightBytes?: number; maxTotalQueuedBytes?: number; maxBuffered?: number; maxTopicLevels?: number; authFailureDelay?: number; dataDir?: string; sysInterval: number; verbose?: boolean }, command: Command) => {
+    .action(async (opts: { config?: string; host: string; port: number; wsPort: number; maxPacketSize?: number; maxKeepalive?: number; maxQueued?: number; maxQueuedBytes?: number; maxInflightBytes?: number; maxTotalQueuedBytes?: number; maxBuffered?: number; maxTopicLevels?: number; maxRetainedBytes?: number; authFailureDelay?: number; dataDir?: string; sysInterval: number; verbose?: boolean }, command: Command) => {
       let options: CreateBrokerOptions = { host: opts.host, port: opts.port, wsPort: opts.wsPort === 0 ? false : opts.wsPort, sysInterval: opts.sysInterval };
       let dataDir = opts.dataDir;
       if (opts.config) {
@@ -65,6 +66,7 @@ Examples:
         ...(opts.maxInflightBytes !== undefined && { maxInflightBytes: opts.maxInflightBytes }),
         ...(opts.maxTotalQueuedBytes !== undefined && { maxTotalQueuedBytes: opts.maxTotalQueuedBytes }),
         ...(opts.maxTopicLevels !== undefined && { maxTopicLevels: opts.maxTopicLevels }),
+        ...(opts.maxRetainedBytes !== undefined && { maxRetainedBytes: opts.maxRetainedBytes }),
         ...(opts.authFailureDelay !== undefined && { authFailureDelay: opts.authFailureDelay }),
       });
       const { broker } = running;

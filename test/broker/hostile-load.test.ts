@@ -219,6 +219,30 @@ describe('Refusals are logged, and repeated bad passwords can be slowed down (mq
   });
 });
 
+describe('Retained messages are bounded by bytes [embedded]', () => {
+  test('a retained PUBLISH that would take the store past maxRetainedBytes gets 0x97; replacing and clearing still work', async () => {
+    const b = await startEmbedded({ embedded: { maxRetainedBytes: 1000 } });
+    try {
+      const { client } = await RawClient.connect(b.port, { clientId: 'retainer' });
+      const publish = (topic: string, size: number, messageId: number) => {
+        client.send({ cmd: 'publish', topic, payload: Buffer.alloc(size, 0x72), qos: 1, messageId, retain: true, dup: false });
+        return client.waitFor((p) => p.cmd === 'puback' && p.messageId === messageId);
+      };
+      const code = async (topic: string, size: number, id: number) => ((await publish(topic, size, id)) as { reasonCode?: number }).reasonCode ?? 0;
+      assert.equal(await code('r/1', 600, 1), ReasonCode.NoMatchingSubscribers);
+      assert.equal(await code('r/2', 600, 2), ReasonCode.QuotaExceeded);
+      assert.equal(await code('r/1', 900, 3), ReasonCode.NoMatchingSubscribers, 'a replacement counts only the difference');
+      assert.equal(await code('r/1', 0, 4), ReasonCode.NoMatchingSubscribers, 'clearing is always allowed');
+      assert.equal(await code('r/2', 600, 5), ReasonCode.NoMatchingSubscribers);
+      assert.equal(b.broker!.retained.size, 1);
+      assert.equal(b.broker!.retained.bytes, 3 + 600);
+      await client.disconnect();
+    } finally {
+      await b.close();
+    }
+  });
+});
+
 describe('A CONNECT timeout is reported [embedded]', () => {
   test('a socket that sends nothing is closed after connectTimeout and reported as connectionRefused', async () => {
     const b = await startEmbedded({ embedded: { connectTimeout: 1 } });

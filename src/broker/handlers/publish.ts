@@ -61,7 +61,10 @@ export function handlePublish(broker: Broker, conn: Connection, packet: IPublish
   }
 }
 
-/** The reason a valid PUBLISH is not accepted: 0x87 when the ACL denies it, 0x97 above `messageSizeLimit`. */
+/**
+ * The reason a valid PUBLISH is not accepted: 0x87 when the ACL denies it, 0x97 Quota exceeded above
+ * `messageSizeLimit` or when retaining it would take the retained store past `maxRetainedBytes`.
+ */
 function refusal(broker: Broker, conn: Connection, topic: string, packet: IPublishPacket): number | undefined {
   const acl = broker.options.acl;
   if (acl && !acl.canPublish({ clientId: conn.clientId!, username: conn.username }, topic)) {
@@ -71,6 +74,7 @@ function refusal(broker: Broker, conn: Connection, topic: string, packet: IPubli
   const limit = broker.options.messageSizeLimit;
   const size = typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length;
   if (limit > 0 && size > limit) return ReasonCode.QuotaExceeded;
+  if (packet.retain && size > 0 && broker.retained.bytesAfter(topic, size) > broker.options.maxRetainedBytes) return ReasonCode.QuotaExceeded;
   return undefined;
 }
 
