@@ -56,13 +56,7 @@ function answer(client: RawClient): string {
 async function pingMs(port: number): Promise<number | undefined> {
   try {
     const { client } = await RawClient.connect(port, { clientId: `healthy-${Math.random()}` });
-    let best = Infinity;
-    for (let i = 0; i < 3; i++) {
-      const t = performance.now();
-      client.send({ cmd: 'pingreq' });
-      await client.expect('pingresp', 5000);
-      best = Math.min(best, performance.now() - t);
-    }
+    const best = await client.pingMs();
     client.destroy();
     return best;
   } catch {

@@ -8,10 +8,8 @@ import { after, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { freePort, waitForPort } from '../../src/util/index.js';
 import { collect, connectClient, end, waitUntil } from '../helpers/clients.js';
+import { CLI, spawnBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
 import { RawClient } from '../helpers/raw-client.js';
-
-/** The built CLI, as `mqttlab` runs it. */
-const CLI = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url));
 
 const dirs: string[] = [];
 after(() => {
@@ -24,34 +22,10 @@ function tempDir(): string {
   return dir;
 }
 
-/** A broker child process: `mqttlab broker -p <port> --data-dir <dir>` on loopback. */
-interface BrokerProcess {
-  readonly port: number;
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
-}
+/** `mqttlab broker --data-dir <dir>` in a child process on a free loopback port. */
+const spawnBroker = (dataDir: string): Promise<BrokerProcess> => spawnBrokerProcess(['--sys-interval', '0', '--data-dir', dataDir]);
 
-async function spawnBroker(dataDir: string): Promise<BrokerProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'broker', '-H', '127.0.0.1', '-p', String(port), '-w', '0', '--sys-interval', '0', '--data-dir', dataDir], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    await waitForPort(port, 10_000, () => child.exitCode !== null);
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw new Error(`broker did not start: ${(error as Error).message}\n${stderr}`);
-  }
-  return { port, child, exited };
-}
-
-async function sigkill(broker: BrokerProcess): Promise<void> {
-  broker.child.kill('SIGKILL');
-  await broker.exited;
-}
+const sigkill = (broker: BrokerProcess): Promise<void> => broker.stop('SIGKILL');
 
 describe('Durable persistence across SIGKILL (mqttlab broker --data-dir, child process)', () => {
   test('every PUBACKed QoS 1 message reaches the persistent subscriber after kill -9 and restart; a retained message survives too', async () => {

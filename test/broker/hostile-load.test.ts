@@ -19,18 +19,6 @@ import { pkt, str, u16 } from '../helpers/wire-bytes.js';
 
 const MiB = 1024 * 1024;
 
-/** Best of three PINGREQ round trips, in ms. */
-async function pingMs(client: RawClient): Promise<number> {
-  let best = Infinity;
-  for (let i = 0; i < 3; i++) {
-    const start = performance.now();
-    client.send({ cmd: 'pingreq' });
-    await client.expect('pingresp', 5000);
-    best = Math.min(best, performance.now() - start);
-  }
-  return best;
-}
-
 /** The latest value of a `$SYS/broker/...` topic, read by a fresh subscriber (retained). */
 async function sysValue(port: number, topic: string): Promise<number> {
   const { client } = await RawClient.connect(port, { clientId: `sys-${topic.replace(/\W/g, '-')}-${Math.random()}` });
@@ -75,7 +63,7 @@ describe('A subscriber that does not read cannot take the broker\'s memory (chil
       assert.ok(dropped > 1000, `only ${dropped} dropped`);
       const held = await sysValue(broker.port, 'store/messages/bytes');
       assert.ok(held > 0 && held <= 26 * MiB, `held ${held} bytes`);
-      assert.ok((await pingMs(pub)) < 100);
+      assert.ok((await pub.pingMs()) < 100);
       sub.destroy();
       const released = await eventually(() => sysValue(broker.port, 'store/messages/bytes'), (n) => n === 0, 5000);
       assert.equal(released, 0);
@@ -105,7 +93,7 @@ describe('Large packets cost linear work (child process)', () => {
       pub.sendBytes(packet.subarray(at, at + 1024));
       if (at % (1024 * 1024) === 0) {
         await new Promise((r) => setImmediate(r));
-        worstPing = Math.max(worstPing, await pingMs(healthy));
+        worstPing = Math.max(worstPing, await healthy.pingMs());
       }
     }
     const got = await sub.expect('publish', 20_000);
@@ -143,7 +131,7 @@ describe('Unusual but valid load is bounded (child process)', () => {
       }
       const growth = broker.rssMb() - baseline;
       assert.ok(growth < 100, `RSS grew ${growth.toFixed(0)} MB`);
-      assert.ok((await pingMs(pub)) < 100);
+      assert.ok((await pub.pingMs()) < 100);
       await pub.disconnect();
     } finally {
       await broker.stop('SIGKILL');
@@ -166,7 +154,7 @@ describe('Unusual but valid load is bounded (child process)', () => {
       const cpu = broker.cpuSeconds() - cpuBefore;
       assert.deepEqual(suback.granted, filters.map((_, i) => (i % 2 === 0 ? 1 : ReasonCode.TopicFilterInvalid)));
       assert.ok(cpu < 2, `broker used ${cpu.toFixed(2)} s of CPU`);
-      assert.ok((await pingMs(client)) < 100);
+      assert.ok((await client.pingMs()) < 100);
       await client.disconnect();
     } finally {
       await broker.stop('SIGKILL');

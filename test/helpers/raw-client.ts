@@ -101,6 +101,18 @@ export class RawClient {
     }
   }
 
+  /** The best of `rounds` PINGREQ → PINGRESP round trips in ms: a broker blocked by other work fails them all. */
+  async pingMs(rounds = 3): Promise<number> {
+    let best = Infinity;
+    for (let i = 0; i < rounds; i++) {
+      const start = performance.now();
+      this.send({ cmd: 'pingreq' });
+      await this.expect('pingresp', 5000);
+      best = Math.min(best, performance.now() - start);
+    }
+    return best;
+  }
+
   /** Resolves true if the broker closes the connection within the time, false otherwise. */
   async closedWithin(timeoutMs: number): Promise<boolean> {
     return Promise.race([this.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
