@@ -4,6 +4,6 @@ export { ExerciseContext } from './context.js';
 export { formatReport, type Check, type ExerciseReport, type Section } from './report.js';
 export * as basicPubsub from './basic-pubsub.js';
 export * as qosLevels from './qos-levels.js';
-export * as retainedLastwill from './retained-lastwill.js';
-export * as mqtt5Features from './mqtt5-features.js';
+export * as retainedLastwill from './retained-lastwill/index.js';
+export * as mqtt5Features from './mqtt5-features/index.js';
 export * as protocolComparison from '../comparison/index.js';

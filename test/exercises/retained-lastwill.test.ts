@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connectMqtt, disconnect } from '../../src/client/index.js';
 import { ExerciseContext, type ExerciseReport } from '../../src/exercises/index.js';
-import { runRetainedLastwill, type RetainedLastwillResult } from '../../src/exercises/retained-lastwill.js';
+import { runRetainedLastwill, type RetainedLastwillResult } from '../../src/exercises/retained-lastwill/index.js';
 import { sleep } from '../../src/exercises/report.js';
 import { describeEachBroker, startBroker, type TestBroker } from '../helpers/brokers.js';
 
