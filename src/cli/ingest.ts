@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolveBroker } from '../client/index.js';
+import { resolveBroker } from './broker-target.js';
 import { startIngest } from '../telemetry/index.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { onShutdown, parseInteger } from './util.js';

@@ -17,4 +17,3 @@ export { renderMarkdown, renderText, reportBlocks, LEGEND } from './render.js';
 export { renderHtml, svgBars } from './render-html.js';
 export { CITATIONS } from './citations.js';
 export { PROVENANCE_MARK, SAMPLE, samplePayload, type Provenance } from './model.js';
-export { runProtocolComparison } from './exercise.js';

@@ -1,8 +1,6 @@
-import type { ExerciseContext } from '../exercises/context.js';
-import type { ExerciseReport, Section } from '../exercises/report.js';
-import { openComparison, targetFromUrl } from './context.js';
-import { reportBlocks } from './render.js';
-import { generateComparisonReport, type ComparisonReport } from './report.js';
+import { type ComparisonReport, generateComparisonReport, openComparison, reportBlocks, targetFromUrl } from '../comparison/index.js';
+import type { ExerciseContext } from './context.js';
+import type { ExerciseReport, Section } from './report.js';
 
 /** Text lines of the report's blocks, as exercise sections. */
 export function reportSections(report: ComparisonReport): Section[] {
