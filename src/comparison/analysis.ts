@@ -1,19 +1,38 @@
 import { amqplibDefaultPropertyBytes, basicAckFrame, deliveredMessage, publishedMessage } from './amqp-frames.js';
-import { AMQP_SAMPLE, measureAmqpOverhead, type AmqpOverhead } from './amqp-overhead.js';
+import { AMQP_SAMPLE, measureAmqpOverhead, type AmqpOverhead, type AmqpStepId } from './amqp-overhead.js';
 import { CITATIONS } from './citations.js';
 import { hasAmqp, type ComparisonContext } from './context.js';
 import { kafkaBatchCost, type KafkaBatchCost } from './kafka-record-batch.js';
 import { SAMPLE, samplePayload, type Provenance } from './model.js';
-import { expectedPublishSize, measureMqttOverhead, type MqttOverhead } from './mqtt-overhead.js';
+import { expectedPublishSize, measureMqttOverhead, type MqttOverhead, type MqttSetupCost, type MqttVersion } from './mqtt-overhead.js';
 import { measurePubsubGrpcPublish, pubsubRestPublish, type PubsubGrpcCost, type PubsubRestCost } from './pubsub-publish.js';
 import { measureCompetingConsumers, measureSharedSubscription, type Distribution } from './scalability.js';
 
 export type System = 'MQTT' | 'Kafka' | 'RabbitMQ' | 'Cloud Pub/Sub';
 export const SYSTEMS: System[] = ['MQTT', 'Kafka', 'RabbitMQ', 'Cloud Pub/Sub'];
 
+/**
+ * Ids of the byte-table rows: what code looks a row up by (`variant` is only the label people read). Rows of
+ * several measured MQTT brokers share their ids; the first is the primary broker's. `mqtt` and `amqp` are the
+ * placeholder rows of a protocol that was not measured.
+ */
+export type OverheadRowId =
+  | `mqtt-${MqttVersion}-qos${0 | 1 | 2}`
+  | 'mqtt-5.0-qos0-alias'
+  | 'mqtt'
+  | 'amqp-no-confirms'
+  | 'amqp-confirms'
+  | 'amqp'
+  | `kafka-batch-${1 | 10 | 100}`
+  | 'pubsub-rest'
+  | 'pubsub-grpc-first'
+  | 'pubsub-grpc-later';
+
 /** Bytes one message costs, per payload size, sender side and receiver side, with where the number comes from. */
 export interface OverheadRow {
+  id: OverheadRowId;
   system: System;
+  /** What people read, e.g. `MQTT 5.0 QoS 0`. */
   variant: string;
   provenance: Provenance;
   /** Which server (measured rows) or which encoder/version (computed rows). */
@@ -23,9 +42,21 @@ export interface OverheadRow {
   note?: string;
 }
 
+/** Ids of the setup rows, e.g. `mqtt-5.0-connect-publisher` or `amqp-connection-publisher`. */
+export type SetupRowId =
+  | `mqtt-${MqttVersion}-${'connect' | 'subscribe' | 'disconnect'}-${'publisher' | 'subscriber'}`
+  | `amqp-${AmqpStepId}-${'publisher' | 'subscriber'}`
+  | 'amqp'
+  | 'pubsub-http2'
+  | 'kafka-metadata';
+
+const MQTT_SETUP_IDS = { 'CONNECT/CONNACK': 'connect', 'SUBSCRIBE/SUBACK': 'subscribe', DISCONNECT: 'disconnect' } as const;
+
 /** One-off costs per connection. */
 export interface SetupRow {
+  id: SetupRowId;
   system: System;
+  /** What people read, e.g. `MQTT 5.0 CONNECT/CONNACK (publisher)`. */
   step: string;
   bytes: number | null;
   provenance: Provenance;
@@ -33,10 +64,13 @@ export interface SetupRow {
   note?: string;
 }
 
+/** The AMQP frames as counted on RabbitMQ, or why they were not. */
+export type AmqpCount = (AmqpOverhead & { provenance: 'measured' }) | { provenance: 'not measured'; reason: string };
+
 export interface OverheadAnalysis {
   sample: { topic: string; payloadSizes: number[] };
   mqtt: MqttOverhead[];
-  amqp: AmqpOverhead | { notMeasured: string };
+  amqp: AmqpCount;
   kafka: KafkaBatchCost[];
   pubsub: Array<{ payloadBytes: number; rest: PubsubRestCost; grpc: PubsubGrpcCost }>;
   rows: OverheadRow[];
@@ -55,7 +89,9 @@ export async function analyzeOverhead(ctx: ComparisonContext): Promise<OverheadA
   for (const target of ctx.mqtt) {
     if (target.tcp) mqtt.push(await measureMqttOverhead(target.tcp.port, target.label, { host: target.tcp.host }));
   }
-  const amqp: OverheadAnalysis['amqp'] = hasAmqp(ctx.amqp) ? await measureAmqpOverhead(ctx.amqp.port, ctx.amqp.label) : { notMeasured: ctx.amqp.absent };
+  const amqp: AmqpCount = hasAmqp(ctx.amqp)
+    ? { provenance: 'measured', ...(await measureAmqpOverhead(ctx.amqp.port, ctx.amqp.label)) }
+    : { provenance: 'not measured', reason: ctx.amqp.absent };
   const kafka = [1, 10, 100].flatMap((n) => sizes.map((s) => kafkaBatchCost(samplePayload(s), n)));
   const pubsub: OverheadAnalysis['pubsub'] = [];
   for (const s of sizes) pubsub.push({ payloadBytes: s, rest: pubsubRestPublish(samplePayload(s)), grpc: await measurePubsubGrpcPublish(samplePayload(s)) });
@@ -70,6 +106,7 @@ export async function analyzeOverhead(ctx: ComparisonContext): Promise<OverheadA
       for (const qos of [0, 1, 2] as const) {
         const costs = m.publishes.filter((p) => p.version === version && p.qos === qos && !p.topicAlias);
         rows.push({
+          id: `mqtt-${version}-qos${qos}`,
           system: 'MQTT',
           variant: `MQTT ${version} QoS ${qos}`,
           provenance: 'measured',
@@ -85,6 +122,7 @@ export async function analyzeOverhead(ctx: ComparisonContext): Promise<OverheadA
     const alias = m.publishes.filter((p) => p.topicAlias);
     if (alias.length === 2) {
       rows.push({
+        id: 'mqtt-5.0-qos0-alias',
         system: 'MQTT',
         variant: 'MQTT 5.0 QoS 0, Topic Alias (after first use)',
         provenance: 'measured',
@@ -94,16 +132,17 @@ export async function analyzeOverhead(ctx: ComparisonContext): Promise<OverheadA
       });
       specChecks.push({ what: `${m.broker}: MQTT 5.0 PUBLISH with empty topic + Topic Alias`, expected: expectedPublishSize('5.0', 0, alias[1]!.payloadBytes, 0, 3), measured: alias[1]!.publisher.packets[0]?.bytes ?? null });
     }
-    for (const s of m.setup) setup.push({ system: 'MQTT', step: `MQTT ${s.version} ${s.step} (${s.side})`, bytes: s.bytes, provenance: 'measured', basis: m.broker, note: s.packets.map((p) => `${p.type} ${p.bytes}`).join(' + ') });
+    for (const s of m.setup) setup.push({ id: mqttSetupId(s), system: 'MQTT', step: `MQTT ${s.version} ${s.step} (${s.side})`, bytes: s.bytes, provenance: 'measured', basis: m.broker, note: s.packets.map((p) => `${p.type} ${p.bytes}`).join(' + ') });
   }
   if (mqtt.length === 0) {
-    rows.push({ system: 'MQTT', variant: 'MQTT', provenance: 'not measured', basis: 'no TCP broker', bySize: sizes.map((s) => ({ payloadBytes: s, publisher: null, subscriber: null, total: null, overhead: null })), note: 'bytes are counted over TCP only' });
+    rows.push({ id: 'mqtt', system: 'MQTT', variant: 'MQTT', provenance: 'not measured', basis: 'no TCP broker', bySize: sizes.map((s) => ({ payloadBytes: s, publisher: null, subscriber: null, total: null, overhead: null })), note: 'bytes are counted over TCP only' });
   }
 
-  if ('publishes' in amqp) {
+  if (amqp.provenance === 'measured') {
     for (const confirms of [false, true]) {
       const costs = amqp.publishes.filter((p) => p.confirms === confirms);
       rows.push({
+        id: confirms ? 'amqp-confirms' : 'amqp-no-confirms',
         system: 'RabbitMQ',
         variant: `AMQP 0-9-1 ${confirms ? 'with publisher confirms' : 'no confirms'}, consumer acks`,
         provenance: 'measured',
@@ -118,15 +157,17 @@ export async function analyzeOverhead(ctx: ComparisonContext): Promise<OverheadA
         specChecks.push({ what: `AMQP basic.deliver + header + body + basic.ack, ${c.payloadBytes}-byte payload`, expected: expectedSub, measured: c.subscriber.bytes });
       }
     }
-    for (const s of amqp.setup) setup.push({ system: 'RabbitMQ', step: `AMQP ${s.step} (${s.side})`, bytes: s.bytes, provenance: 'measured', basis: amqp.server, note: s.frames.map((f) => `${f.type} ${f.bytes}`).join(' + ') });
+    for (const s of amqp.setup) setup.push({ id: `amqp-${s.id}-${s.side}`, system: 'RabbitMQ', step: `AMQP ${s.step} (${s.side})`, bytes: s.bytes, provenance: 'measured', basis: amqp.server, note: s.frames.map((f) => `${f.type} ${f.bytes}`).join(' + ') });
   } else {
-    rows.push({ system: 'RabbitMQ', variant: 'AMQP 0-9-1', provenance: 'not measured', basis: amqp.notMeasured, bySize: sizes.map((s) => ({ payloadBytes: s, publisher: null, subscriber: null, total: null, overhead: null })), note: amqp.notMeasured });
-    setup.push({ system: 'RabbitMQ', step: 'AMQP connection setup', bytes: null, provenance: 'not measured', basis: amqp.notMeasured });
+    const bySize = sizes.map((s) => ({ payloadBytes: s, publisher: null, subscriber: null, total: null, overhead: null }));
+    rows.push({ id: 'amqp', system: 'RabbitMQ', variant: 'AMQP 0-9-1', provenance: 'not measured', basis: amqp.reason, bySize, note: amqp.reason });
+    setup.push({ id: 'amqp', system: 'RabbitMQ', step: 'AMQP connection setup', bytes: null, provenance: 'not measured', basis: amqp.reason });
   }
 
-  for (const n of [1, 10, 100]) {
+  for (const n of [1, 10, 100] as const) {
     const costs = kafka.filter((k) => k.batchSize === n);
     rows.push({
+      id: `kafka-batch-${n}`,
       system: 'Kafka',
       variant: `Kafka, batch of ${n}${n > 1 ? ' (per message)' : ''}`,
       provenance: 'computed',
@@ -142,6 +183,7 @@ export async function analyzeOverhead(ctx: ComparisonContext): Promise<OverheadA
     });
   }
   rows.push({
+    id: 'pubsub-rest',
     system: 'Cloud Pub/Sub',
     variant: 'Pub/Sub REST publish (HTTP/1.1 + JSON + base64)',
     provenance: 'computed',
@@ -150,6 +192,7 @@ export async function analyzeOverhead(ctx: ComparisonContext): Promise<OverheadA
     note: 'publisher side only (request + 200 response); minimal headers, TLS not counted',
   });
   rows.push({
+    id: 'pubsub-grpc-first',
     system: 'Cloud Pub/Sub',
     variant: 'Pub/Sub gRPC Publish, first call on a connection',
     provenance: 'computed',
@@ -157,6 +200,7 @@ export async function analyzeOverhead(ctx: ComparisonContext): Promise<OverheadA
     bySize: pubsub.map((p) => ({ payloadBytes: p.payloadBytes, publisher: p.grpc.first.bytes, subscriber: null, total: null, overhead: p.grpc.first.bytes - p.payloadBytes })),
   });
   rows.push({
+    id: 'pubsub-grpc-later',
     system: 'Cloud Pub/Sub',
     variant: 'Pub/Sub gRPC Publish, later call (HPACK-indexed headers)',
     provenance: 'computed',
@@ -164,10 +208,15 @@ export async function analyzeOverhead(ctx: ComparisonContext): Promise<OverheadA
     bySize: pubsub.map((p) => ({ payloadBytes: p.payloadBytes, publisher: p.grpc.later.bytes, subscriber: null, total: null, overhead: p.grpc.later.bytes - p.payloadBytes })),
     note: 'nghttp2 never indexes the authorization header, so the token is re-sent (Huffman-coded) on every call',
   });
-  setup.push({ system: 'Cloud Pub/Sub', step: 'HTTP/2 preface + SETTINGS exchange (before TLS is counted: it is not)', bytes: pubsub[0]!.grpc.setup.bytes, provenance: 'computed', basis: 'nghttp2 via Node http2' });
-  setup.push({ system: 'Kafka', step: 'ApiVersions + Metadata before producing', bytes: null, provenance: 'not measured', basis: 'not computed here (depends on cluster size and topic count)' });
+  setup.push({ id: 'pubsub-http2', system: 'Cloud Pub/Sub', step: 'HTTP/2 preface + SETTINGS exchange (before TLS is counted: it is not)', bytes: pubsub[0]!.grpc.setup.bytes, provenance: 'computed', basis: 'nghttp2 via Node http2' });
+  setup.push({ id: 'kafka-metadata', system: 'Kafka', step: 'ApiVersions + Metadata before producing', bytes: null, provenance: 'not measured', basis: 'not computed here (depends on cluster size and topic count)' });
 
   return { sample: { topic: SAMPLE.topic, payloadSizes: [...sizes] }, mqtt, amqp, kafka, pubsub, rows, setup, specChecks };
+}
+
+/** The id of an MQTT setup step, e.g. `mqtt-5.0-connect-publisher`. */
+function mqttSetupId(s: MqttSetupCost): SetupRowId {
+  return `mqtt-${s.version}-${MQTT_SETUP_IDS[s.step]}-${s.side}`;
 }
 
 function round1(x: number): number {
@@ -213,7 +262,7 @@ export function analyzeDeliveryGuarantees(overhead: OverheadAnalysis): DeliveryA
       note: ['fire and forget: nothing is stored or retried', 'PUBACK per message; resent with DUP until acknowledged [MQTT-4.3.2]', 'PUBREC/PUBREL/PUBCOMP: the packet id is held until PUBCOMP so the message is delivered once [MQTT-4.3.3]'][qos]!,
     });
   }
-  const a = 'publishes' in overhead.amqp ? overhead.amqp : undefined;
+  const a = overhead.amqp.provenance === 'measured' ? overhead.amqp : undefined;
   for (const confirms of [false, true]) {
     const c = a?.publishes.find((p) => p.confirms === confirms && p.payloadBytes === small);
     modes.push({
@@ -278,7 +327,10 @@ export async function analyzeScalabilityPatterns(ctx: ComparisonContext): Promis
 
 // ── Use-case fit ────────────────────────────────────────────────────────────────────────────────────────
 export interface FleetFigure {
+  /** The byte-table row the figure is priced from. */
+  id: OverheadRowId;
   system: string;
+  /** What people read, e.g. `Produce via a bridge batching 100`. */
   variant: string;
   bytesPerMessage: number | null;
   /** Bytes per device per day of telemetry (one message every `intervalSeconds`). */
@@ -302,16 +354,23 @@ export function analyzeUseCaseFit(overhead: OverheadAnalysis, devices = 100_000,
   const messagesPerSecond = devices / intervalSeconds;
   const perDay = 86_400 / intervalSeconds;
   const figures: FleetFigure[] = [];
-  const add = (system: string, variant: string, bytes: number | null, provenance: Provenance) =>
-    figures.push({ system, variant, bytesPerMessage: bytes, perDevicePerDay: bytes === null ? null : Math.round(bytes * perDay), fleetBytesPerSecond: bytes === null ? null : Math.round(bytes * messagesPerSecond), provenance });
-  const pubBytes = (variant: string) => overhead.rows.find((r) => r.variant === variant)?.bySize.find((b) => b.payloadBytes === payloadBytes)?.publisher ?? null;
-  const prov = (variant: string) => overhead.rows.find((r) => r.variant === variant)?.provenance ?? 'not measured';
-  for (const v of ['MQTT 5.0 QoS 0', 'MQTT 5.0 QoS 1', 'MQTT 5.0 QoS 0, Topic Alias (after first use)', 'MQTT 3.1.1 QoS 1']) add('MQTT', v, pubBytes(v), prov(v));
-  add('RabbitMQ', 'AMQP 0-9-1 with publisher confirms', pubBytes('AMQP 0-9-1 with publisher confirms, consumer acks'), prov('AMQP 0-9-1 with publisher confirms, consumer acks'));
-  add('Kafka', 'Produce per device (batch of 1)', pubBytes('Kafka, batch of 1'), 'computed');
-  add('Kafka', 'Produce via a bridge batching 100', pubBytes('Kafka, batch of 100 (per message)'), 'computed');
-  add('Cloud Pub/Sub', 'REST publish per device', pubBytes('Pub/Sub REST publish (HTTP/1.1 + JSON + base64)'), 'computed');
-  add('Cloud Pub/Sub', 'gRPC publish per device (later call)', pubBytes('Pub/Sub gRPC Publish, later call (HPACK-indexed headers)'), 'computed');
+  // Priced from the sender side of each row: what the device (or the bridge) puts on its link.
+  const add = (id: OverheadRowId, system: string, variant: string, provenance?: Provenance) => {
+    const row = overhead.rows.find((r) => r.id === id);
+    const bytes = row?.bySize.find((b) => b.payloadBytes === payloadBytes)?.publisher ?? null;
+    const perDevicePerDay = bytes === null ? null : Math.round(bytes * perDay);
+    const fleetBytesPerSecond = bytes === null ? null : Math.round(bytes * messagesPerSecond);
+    figures.push({ id, system, variant, bytesPerMessage: bytes, perDevicePerDay, fleetBytesPerSecond, provenance: provenance ?? row?.provenance ?? 'not measured' });
+  };
+  add('mqtt-5.0-qos0', 'MQTT', 'MQTT 5.0 QoS 0');
+  add('mqtt-5.0-qos1', 'MQTT', 'MQTT 5.0 QoS 1');
+  add('mqtt-5.0-qos0-alias', 'MQTT', 'MQTT 5.0 QoS 0, Topic Alias (after first use)');
+  add('mqtt-3.1.1-qos1', 'MQTT', 'MQTT 3.1.1 QoS 1');
+  add('amqp-confirms', 'RabbitMQ', 'AMQP 0-9-1 with publisher confirms');
+  add('kafka-batch-1', 'Kafka', 'Produce per device (batch of 1)', 'computed');
+  add('kafka-batch-100', 'Kafka', 'Produce via a bridge batching 100', 'computed');
+  add('pubsub-rest', 'Cloud Pub/Sub', 'REST publish per device', 'computed');
+  add('pubsub-grpc-later', 'Cloud Pub/Sub', 'gRPC publish per device (later call)', 'computed');
   return {
     fleet: { devices, intervalSeconds, messagesPerSecond, payloadBytes, figures },
     scenarios: [

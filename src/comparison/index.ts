@@ -10,7 +10,7 @@
  *   regenerated with provenance marks, and the key question answered; renderText/renderMarkdown/renderHtml
  *   format it.
  */
-export { analyzeDeliveryGuarantees, analyzeOverhead, analyzeScalabilityPatterns, analyzeUseCaseFit, SYSTEMS, type DeliveryAnalysis, type OverheadAnalysis, type OverheadRow, type ScalabilityAnalysis, type System, type UseCaseAnalysis } from './analysis.js';
+export { analyzeDeliveryGuarantees, analyzeOverhead, analyzeScalabilityPatterns, analyzeUseCaseFit, SYSTEMS, type AmqpCount, type DeliveryAnalysis, type OverheadAnalysis, type OverheadRow, type OverheadRowId, type ScalabilityAnalysis, type SetupRowId, type System, type UseCaseAnalysis } from './analysis.js';
 export { analyzeLatencyAndThroughput, dimensionTable, generateComparisonReport, keyQuestion, type Cell, type ComparisonReport, type DimensionRow, type LiveAnalysis } from './report.js';
 export { openComparison, targetFromUrl, type ComparisonContext, type ComparisonSetup } from './context.js';
 export { renderMarkdown, renderText, reportBlocks, LEGEND } from './render.js';

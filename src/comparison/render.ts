@@ -53,7 +53,7 @@ export function reportBlocks(r: ComparisonReport): Block[] {
       text: ['→ client to broker, ← broker to client. By hand for MQTT 3.1.1 QoS 0: fixed header 1 + Remaining Length 1 + topic length 2 + topic 25 + payload 16 = 45 bytes; QoS > 0 adds a 2-byte packet id; MQTT 5 adds a 1-byte property length.'],
     });
   }
-  if ('publishes' in o.amqp) {
+  if (o.amqp.provenance === 'measured') {
     const a = o.amqp;
     blocks.push({
       title: `AMQP 0-9-1 frames on the wire, ${small}-byte payload (${a.server}, amqplib) ${PROVENANCE_MARK.measured}`,

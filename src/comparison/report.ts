@@ -6,13 +6,14 @@ import {
   SYSTEMS,
   type DeliveryAnalysis,
   type OverheadAnalysis,
+  type OverheadRowId,
   type ScalabilityAnalysis,
   type System,
   type UseCaseAnalysis,
 } from './analysis.js';
 import { CITATIONS, type Citation } from './citations.js';
 import { hasAmqp, type Absence, type ComparisonContext } from './context.js';
-import { measureAmqpLive, measureMqttLive, type LiveMeasurement } from './live-measure.js';
+import { measureAmqpLive, measureMqttLive, type LiveMeasurement, type LiveMode } from './live-measure.js';
 import type { Provenance } from './model.js';
 
 /** One cell of the regenerated dimension table. */
@@ -139,22 +140,22 @@ function consistencyChecks(overhead: OverheadAnalysis, scalability: ScalabilityA
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
-function bestLive(live: LiveAnalysis, system: LiveMeasurement['system'], mode: string): LiveMeasurement | undefined {
+function bestLive(live: LiveAnalysis, system: LiveMeasurement['system'], mode: LiveMode): LiveMeasurement | undefined {
   return live.measurements.find((m) => m.system === system && m.mode === mode);
 }
 
 /** The seed's dimension table, with measured/computed figures where this run has them. */
 export function dimensionTable(report: ComparisonReport): DimensionRow[] {
   const o = report.overhead;
-  const row = (variant: string, size = o.sample.payloadSizes[0]!) => o.rows.find((r) => r.variant === variant)?.bySize.find((b) => b.payloadBytes === size);
+  const row = (id: OverheadRowId, size = o.sample.payloadSizes[0]!) => o.rows.find((r) => r.id === id)?.bySize.find((b) => b.payloadBytes === size);
   const cited = (text: string, source = 'seed'): Cell => ({ text, provenance: 'cited', source });
-  const mqtt0 = row('MQTT 5.0 QoS 0');
-  const mqtt311 = row('MQTT 3.1.1 QoS 0');
-  const mqttAlias = row('MQTT 5.0 QoS 0, Topic Alias (after first use)');
-  const amqpPlain = row('AMQP 0-9-1 no confirms, consumer acks');
-  const kafka100 = row('Kafka, batch of 100 (per message)');
-  const rest = row('Pub/Sub REST publish (HTTP/1.1 + JSON + base64)');
-  const grpcLater = row('Pub/Sub gRPC Publish, later call (HPACK-indexed headers)');
+  const mqtt0 = row('mqtt-5.0-qos0');
+  const mqtt311 = row('mqtt-3.1.1-qos0');
+  const mqttAlias = row('mqtt-5.0-qos0-alias');
+  const amqpPlain = row('amqp-no-confirms');
+  const kafka100 = row('kafka-batch-100');
+  const rest = row('pubsub-rest');
+  const grpcLater = row('pubsub-grpc-later');
   const size = o.sample.payloadSizes[0]!;
 
   const overheadCells: Record<System, Cell> = {
@@ -162,9 +163,10 @@ export function dimensionTable(report: ComparisonReport): DimensionRow[] {
       ? { text: `${size}-byte payload: PUBLISH ${mqtt311?.publisher} B (3.1.1) / ${mqtt0.publisher} B (5.0)${mqttAlias ? `, ${mqttAlias.publisher} B with a Topic Alias` : ''}; fixed header 2 B`, provenance: 'measured' }
       : { text: 'not measured', provenance: 'not measured' },
     Kafka: { text: `Produce request ${report.overhead.kafka.find((k) => k.batchSize === 1 && k.payloadBytes === size)!.produceRequest} B for 1 message; ${kafka100?.total} B/message both sides at batch 100 (61-byte batch header + ${report.overhead.kafka.find((k) => k.batchSize === 1 && k.payloadBytes === size)!.firstRecord - size} B per record)`, provenance: 'computed' },
-    RabbitMQ: amqpPlain
-      ? { text: `basic.publish + header + body = ${amqpPlain.publisher} B; deliver + ack ${amqpPlain.subscriber} B (8 B per frame, 3 frames per message)`, provenance: 'measured' }
-      : { text: `not measured (${(o.amqp as { notMeasured: string }).notMeasured}); spec: 8-byte frame overhead, 3 frames per message`, provenance: 'not measured' },
+    RabbitMQ:
+      o.amqp.provenance === 'not measured'
+        ? { text: `not measured (${o.amqp.reason}); spec: 8-byte frame overhead, 3 frames per message`, provenance: 'not measured' }
+        : { text: `basic.publish + header + body = ${amqpPlain?.publisher} B; deliver + ack ${amqpPlain?.subscriber} B (8 B per frame, 3 frames per message)`, provenance: 'measured' },
     'Cloud Pub/Sub': { text: `REST ${rest?.publisher} B per publish (request + response, ${report.overhead.pubsub[0]!.rest.tokenBytes}-B token); gRPC ${grpcLater?.publisher} B on a warm connection`, provenance: 'computed' },
   };
 
@@ -179,8 +181,8 @@ export function dimensionTable(report: ComparisonReport): DimensionRow[] {
 
   const shared = report.scalability.distributions.find((d) => d.system === 'MQTT 5');
   const competing = report.scalability.distributions.find((d) => d.system === 'AMQP 0-9-1');
-  const setupMqtt = o.setup.find((s) => s.step === 'MQTT 5.0 CONNECT/CONNACK (publisher)');
-  const setupAmqp = o.setup.find((s) => s.step === 'AMQP connection (protocol header … open-ok) (publisher)');
+  const setupMqtt = o.setup.find((s) => s.id === 'mqtt-5.0-connect-publisher');
+  const setupAmqp = o.setup.find((s) => s.id === 'amqp-connection-publisher');
   const startup = (match: string) => report.environment.servers.find((s) => s.server.includes(match));
 
   return [
@@ -209,7 +211,7 @@ export function dimensionTable(report: ComparisonReport): DimensionRow[] {
       cells: {
         MQTT: mqtt0 ? { text: `QoS 0/1/2 per message: ${['0', '1', '2'].map((q) => `${report.delivery.modes.find((d) => d.system === 'MQTT' && d.mode === `QoS ${q}`)?.bytes ?? '?'} B`).join(' / ')} for both hops`, provenance: 'measured' } : cited('QoS 0/1/2 per message'),
         Kafka: cited('at-least-once by default; exactly-once with idempotence + transactions'),
-        RabbitMQ: report.delivery.modes.some((d) => d.system === 'RabbitMQ' && d.provenance === 'measured') ? { text: `at-most-once or at-least-once (confirms: +${row('AMQP 0-9-1 with publisher confirms, consumer acks')!.publisher! - amqpPlain!.publisher!} B per message); no exactly-once`, provenance: 'measured' } : cited('at-most-once or at-least-once (acks + persistent queues)'),
+        RabbitMQ: report.delivery.modes.some((d) => d.system === 'RabbitMQ' && d.provenance === 'measured') ? { text: `at-most-once or at-least-once (confirms: +${row('amqp-confirms')!.publisher! - amqpPlain!.publisher!} B per message); no exactly-once`, provenance: 'measured' } : cited('at-most-once or at-least-once (acks + persistent queues)'),
         'Cloud Pub/Sub': cited('at-least-once by default; exactly-once delivery as a subscription option'),
       },
     },
@@ -255,13 +257,13 @@ function short(server: string): string {
 /** The seed's key question, answered with this run's numbers. */
 export function keyQuestion(report: ComparisonReport): { question: string; answer: string[] } {
   const f = report.useCases.fleet;
-  const fig = (variant: string) => f.figures.find((x) => x.variant === variant);
-  const q1 = fig('MQTT 5.0 QoS 1');
-  const alias = fig('MQTT 5.0 QoS 0, Topic Alias (after first use)');
-  const amqpC = fig('AMQP 0-9-1 with publisher confirms');
-  const k1 = fig('Produce per device (batch of 1)');
-  const k100 = fig('Produce via a bridge batching 100');
-  const rest = fig('REST publish per device');
+  const fig = (id: OverheadRowId) => f.figures.find((x) => x.id === id);
+  const q1 = fig('mqtt-5.0-qos1');
+  const alias = fig('mqtt-5.0-qos0-alias');
+  const amqpC = fig('amqp-confirms');
+  const k1 = fig('kafka-batch-1');
+  const k100 = fig('kafka-batch-100');
+  const rest = fig('pubsub-rest');
   const kb = (b: number | null | undefined) => (b === null || b === undefined ? 'n/a' : `${(b / 1024).toFixed(b < 10 * 1024 ? 1 : 0)} KiB`);
   const mbs = (b: number | null | undefined) => (b === null || b === undefined ? 'n/a' : `${(b / 1e6).toFixed(2)} MB/s`);
   const embeddedLat = report.live.measurements.find((m) => m.system === 'MQTT' && m.mode === 'QoS 1');
