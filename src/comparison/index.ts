@@ -11,7 +11,8 @@
  *   format it.
  */
 export { analyzeDeliveryGuarantees, analyzeOverhead, analyzeScalabilityPatterns, analyzeUseCaseFit, SYSTEMS, type AmqpCount, type DeliveryAnalysis, type OverheadAnalysis, type OverheadRow, type OverheadRowId, type ScalabilityAnalysis, type SetupRowId, type System, type UseCaseAnalysis } from './analysis.js';
-export { analyzeLatencyAndThroughput, dimensionTable, generateComparisonReport, keyQuestion, type Cell, type ComparisonReport, type DimensionRow, type LiveAnalysis } from './report.js';
+export { analyzeLatencyAndThroughput, generateComparisonReport, keyQuestion, type ComparisonReport, type LiveAnalysis } from './report.js';
+export { dimensionTable, type Cell, type DimensionRow } from './dimensions.js';
 export { openComparison, targetFromUrl, type ComparisonContext, type ComparisonSetup } from './context.js';
 export { renderMarkdown, renderText, reportBlocks, LEGEND } from './render.js';
 export { renderHtml, svgBars } from './render-html.js';
