@@ -23,7 +23,7 @@ Exit status: 0 when every expectation held, 1 when one did not (the failing line
       const names = selectExercises(name);
       const target = await resolveBroker(opts.broker);
       const broker = { url: target.url, label: target.label, shared: target.embedded === undefined };
-      const onReport = opts.json ? undefined : (report: ExerciseReport) => console.log(formatReport(report) + '\n');
+      const onReport = opts.json ? undefined : (report: ExerciseReport) => console.log(`${formatReport(report)}\n`);
       const reports = await runExercises(names, broker, { onReport }).finally(() => target.close());
       if (opts.json) console.log(JSON.stringify(reports, jsonReplacer, 2));
       const failed = reports.flatMap((r) => r.checks.filter((c) => !c.ok).map((c) => `${r.exercise}: ${c.name}`));

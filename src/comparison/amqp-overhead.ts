@@ -57,7 +57,7 @@ export async function measureAmqpOverhead(port: number, server: string, options:
   try {
     // Subscriber: connection, channel, an exclusive queue bound to the topic, a consumer with manual acks.
     let mark: Mark = { up: 0, down: 0 };
-    const subModel = await amqp.connect(url + '?heartbeat=0');
+    const subModel = await amqp.connect(`${url}?heartbeat=0`);
     models.push(subModel);
     const subConn = await proxy.connection(0);
     result.setup.push(await step(subConn, mark, 'connection', 'connection (protocol header … open-ok)', 'subscriber', 'connection.open-ok'));
@@ -81,7 +81,7 @@ export async function measureAmqpOverhead(port: number, server: string, options:
     result.setup.push(await step(subConn, mark, 'consume', 'queue.declare, queue.bind, basic.qos, basic.consume', 'subscriber', 'basic.consume-ok'));
 
     // Publisher: connection, a plain channel and a confirm channel.
-    const pubModel = await amqp.connect(url + '?heartbeat=0');
+    const pubModel = await amqp.connect(`${url}?heartbeat=0`);
     models.push(pubModel);
     const pubConn = await proxy.connection(1);
     result.setup.push(await step(pubConn, { up: 0, down: 0 }, 'connection', 'connection (protocol header … open-ok)', 'publisher', 'connection.open-ok'));

@@ -128,7 +128,10 @@ export async function analyzeOverhead(ctx: ComparisonContext): Promise<OverheadA
         provenance: 'measured',
         basis: m.broker,
         bySize: [{ payloadBytes: alias[1]!.payloadBytes, publisher: alias[1]!.publisher.bytes, subscriber: alias[1]!.subscriber.bytes, total: alias[1]!.total, overhead: alias[1]!.overhead }],
-        note: `first use ${alias[0]!.publisher.bytes} B (topic + 3-byte alias property); the subscriber side uses an alias only if the broker assigns one outbound (${alias[1]!.subscriber.bytes === alias[1]!.publisher.bytes ? 'this broker does' : 'this broker does not'})`,
+        note:
+          `first use ${alias[0]!.publisher.bytes} B (topic + 3-byte alias property); ` +
+          'the subscriber side uses an alias only if the broker assigns one outbound ' +
+          `(${alias[1]!.subscriber.bytes === alias[1]!.publisher.bytes ? 'this broker does' : 'this broker does not'})`,
       });
       specChecks.push({ what: `${m.broker}: MQTT 5.0 PUBLISH with empty topic + Topic Alias`, expected: expectedPublishSize('5.0', 0, alias[1]!.payloadBytes, 0, 3), measured: alias[1]!.publisher.packets[0]?.bytes ?? null });
     }
@@ -296,7 +299,9 @@ export function analyzeDeliveryGuarantees(overhead: OverheadAnalysis): DeliveryA
     subscriberUnits: 'pull/StreamingPull → ack (ack deadline, redelivery)',
     bytes: p.rest.total,
     provenance: 'computed',
-    note: 'publisher side only; exactly-once delivery exists as a subscription option (within a region) — cited from the seed table and Google docs, not exercised here',
+    note:
+      'publisher side only; exactly-once delivery exists as a subscription option (within a region) — ' +
+      'cited from the seed table and Google docs, not exercised here',
   });
   return { modes };
 }

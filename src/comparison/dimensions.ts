@@ -194,13 +194,16 @@ function balancingCells(report: ComparisonReport): Record<System, Cell> {
   return {
     MQTT: shared
       ? {
-          text: `shared subscriptions: ${shared.messages} messages over 3 members → ${shared.perMember.join('/')} (${short(shared.server)})`,
+          text: `shared subscriptions: ${shared.messages} messages over 3 members → ${shared.perMember.join('/')} ` + `(${short(shared.server)})`,
           provenance: 'measured',
         }
       : cited('shared subscriptions (MQTT 5)'),
     Kafka: cited('consumer groups with partition assignment and rebalancing'),
     RabbitMQ: competing
-      ? { text: `competing consumers: ${competing.messages} messages over 3 consumers → ${competing.perMember.join('/')}`, provenance: 'measured' }
+      ? {
+          text: `competing consumers: ${competing.messages} messages over 3 consumers → ${competing.perMember.join('/')}`,
+          provenance: 'measured',
+        }
       : notMeasured('competing consumers on a queue'),
     'Cloud Pub/Sub': cited('many subscribers per subscription, automatic balancing'),
   };

@@ -33,7 +33,7 @@ export function samplePayload(size: number): Buffer {
   if (size === base.length) return Buffer.from(base);
   const padded = '{"c":21.5,"h":4,"p":""}';
   if (size < padded.length) return Buffer.alloc(size, 0x61);
-  return Buffer.from(padded.slice(0, -2) + 'x'.repeat(size - padded.length) + '"}');
+  return Buffer.from(`${padded.slice(0, -2) + 'x'.repeat(size - padded.length)}"}`);
 }
 
 /** One row of a per-unit byte table: what crossed, which way, how big. */

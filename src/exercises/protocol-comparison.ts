@@ -11,7 +11,7 @@ export function reportSections(report: ComparisonReport): Section[] {
       if (b.table) {
         const cells = [b.table.header, ...b.table.rows];
         const widths = b.table.header.map((_, i) => Math.min(48, Math.max(...cells.map((r) => (r[i] ?? '').length))));
-        for (const r of cells) lines.push('  ' + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+        for (const r of cells) lines.push(`  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()}`);
       }
       if (b.pre) lines.push(...b.pre.map((l) => `  ${l}`));
       return { title: b.title, lines };

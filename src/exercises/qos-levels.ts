@@ -165,7 +165,8 @@ export async function runQosLevels(ctx: ExerciseContext, options: { messages?: n
     const expected = EXPECTED_FLOW[flow.qos];
     checks.expect(`QoS ${flow.qos}: publisher side is ${expected.publisher.join(' ')}`, flow.publisherSequence.join() === expected.publisher.join(), flow.publisherSequence.join(' '));
     checks.expect(`QoS ${flow.qos}: subscriber side is ${expected.subscriber.join(' ')}`, flow.subscriberSequence.join() === expected.subscriber.join(), flow.subscriberSequence.join(' '));
-    flowLines.push(`  QoS ${flow.qos}: ${flow.publisher.length + flow.subscriber.length} packets, ${flow.bytes.publisher + flow.bytes.subscriber} bytes in all`);
+    const packets = flow.publisher.length + flow.subscriber.length;
+    flowLines.push(`  QoS ${flow.qos}: ${packets} packets, ${flow.bytes.publisher + flow.bytes.subscriber} bytes in all`);
     flowLines.push(...packetLines([...flow.publisher, ...flow.subscriber].sort((a, b) => a.at - b.at)).map((l) => `  ${l}`));
   }
   for (const granted of [0, 1, 2]) {
@@ -177,7 +178,8 @@ export async function runQosLevels(ctx: ExerciseContext, options: { messages?: n
   for (const c of comparison) checks.expect(`all ${c.messages} QoS ${c.qos} messages arrived`, c.received === c.messages, `${c.received} arrived`);
 
   const [q0, q1, q2] = comparison as [QosComparison, QosComparison, QosComparison];
-  const packetsPerSecond = (c: QosComparison) => Math.round(10_000 * (c.packetsPerMessage.publisher + c.packetsPerMessage.subscriber)).toLocaleString('en-US');
+  const endToEnd = (c: QosComparison) => c.packetsPerMessage.publisher + c.packetsPerMessage.subscriber;
+  const packetsPerSecond = (c: QosComparison) => Math.round(10_000 * endToEnd(c)).toLocaleString('en-US');
   return {
     exercise: 'qos-levels',
     title: 'Exercise 2 — QoS levels: what each guarantee costs on the wire',
@@ -200,9 +202,11 @@ export async function runQosLevels(ctx: ExerciseContext, options: { messages?: n
     keyQuestion: {
       question: 'Why would you ever use QoS 0 if messages can be lost? (10,000 sensors publishing every second)',
       answer: [
-        `Here QoS 0 cost ${q0.packetsPerMessage.publisher + q0.packetsPerMessage.subscriber} packets per reading end to end, QoS 1 ${q1.packetsPerMessage.publisher + q1.packetsPerMessage.subscriber} and QoS 2 ${q2.packetsPerMessage.publisher + q2.packetsPerMessage.subscriber};`,
-        `for 10,000 readings/s that is ${packetsPerSecond(q0)} vs ${packetsPerSecond(q1)} vs ${packetsPerSecond(q2)} packets/s through the broker, and p50 latency was`,
-        `${q0.latencyMs.p50} vs ${q1.latencyMs.p50} vs ${q2.latencyMs.p50} ms. A lost temperature reading is replaced by the next one a second later, so paying`,
+        `Here QoS 0 cost ${endToEnd(q0)} packets per reading end to end, QoS 1 ${endToEnd(q1)} and QoS 2 ${endToEnd(q2)};`,
+        `for 10,000 readings/s that is ${packetsPerSecond(q0)} vs ${packetsPerSecond(q1)} vs ${packetsPerSecond(q2)} ` +
+          'packets/s through the broker, and p50 latency was',
+        `${q0.latencyMs.p50} vs ${q1.latencyMs.p50} vs ${q2.latencyMs.p50} ms. ` +
+          'A lost temperature reading is replaced by the next one a second later, so paying',
         'for acknowledgements buys nothing; keep QoS 1/2 for alerts and commands, where one lost or duplicated message matters.',
       ],
     },

@@ -58,8 +58,8 @@ export function packetWithProperties(p: TracedPacket, keys: string[]): string {
 export function table(header: string[], rows: Array<Array<string | number>>): string[] {
   const cells = [header, ...rows.map((r) => r.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => '  ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(header), '  ' + widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)];
+  const line = (r: string[]) => `  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}`;
+  return [line(header), `  ${widths.map((w) => '-'.repeat(w)).join('  ')}`, ...cells.slice(1).map(line)];
 }
 
 /** Renders a report for a terminal. */

@@ -151,7 +151,8 @@ export function reportFlowControl(flow: FlowControlResult, checks: Checks): Sect
 /** One event of the window as a line with a bar of the unacknowledged PUBLISHes. */
 function timelineLine(e: FlowEvent): string {
   const what = e.event === 'PUBLISH' ? '← PUBLISH' : '→ PUBACK ';
-  return `  ${e.at.toFixed(1).padStart(7)} ms  ${what} id=${String(e.messageId).padEnd(3)} unacknowledged ${'▮'.repeat(e.inFlight)}${e.inFlight}`;
+  const bar = `${'▮'.repeat(e.inFlight)}${e.inFlight}`;
+  return `  ${e.at.toFixed(1).padStart(7)} ms  ${what} id=${String(e.messageId).padEnd(3)} unacknowledged ${bar}`;
 }
 
 /** The most PUBLISHes that arrived between one PUBACK and the next event that was a PUBACK. */

@@ -65,7 +65,8 @@ function keyQuestion(shared: SharedSubscriptionsResult): ExerciseReport['keyQues
     question: 'How do MQTT shared subscriptions compare to Kafka consumer groups? What does Kafka provide that shared subs do not?',
     answer: [
       `Both spread work over a group: here ${shared.published} messages went ${workersLine} — each exactly once — while`,
-      `plain-sub got all ${shared.plainSubscriber.count}; a worker joins by subscribing, with no partitions to plan. But the broker picks the worker`,
+      `plain-sub got all ${shared.plainSubscriber.count}; ` +
+        'a worker joins by subscribing, with no partitions to plan. But the broker picks the worker',
       `per message, so each device's readings went to ${spreadText} workers and are processed in parallel, in no guaranteed order. Kafka`,
       'keys a record to one partition and one consumer (order per key), rebalances partitions with committed offsets, and replays.',
     ],

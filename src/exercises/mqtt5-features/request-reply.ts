@@ -65,7 +65,7 @@ export async function demonstrateRequestReply(ctx: ExerciseContext, options: { r
   const requests = await sendRequests(requester, state, { count, requestTopic, responseTopic, sentCorrelations });
   await waitFor(() => state.pending.size === 0, 3000 + Math.max(...delays));
   // The responder handles requests in the order they arrive, i.e. the order they were sent.
-  requests.forEach((r, i) => (r.responderDelayMs = delays[i]!));
+  for (const [i, r] of requests.entries()) r.responderDelayMs = delays[i]!;
 
   const firstCorrelation = requests[0]?.correlation;
   const hex = (p: TracedPacket) => (p.properties?.correlationData as Buffer | undefined)?.toString('hex');
@@ -188,7 +188,8 @@ export function reportRequestReply(rpc: RequestReplyResult, checks: Checks): Sec
         ]),
       ),
       `  sent in order 1..${n}, replies arrived as ${arrived}; round trip p50 ${rtts.p50.toFixed(1)} ms, max ${rtts.max.toFixed(1)} ms`,
-      `  beyond the responder's delay each round trip took ${overhead.p50.toFixed(1)} ms (p50) for request → broker → responder → broker → requester`,
+      `  beyond the responder's delay each round trip took ${overhead.p50.toFixed(1)} ms (p50) ` +
+        'for request → broker → responder → broker → requester',
       ...(overhead.p50 > 30
         ? [
             '  (~40 ms is the signature of TCP delayed ACK meeting Nagle\'s algorithm on a socket without TCP_NODELAY' +

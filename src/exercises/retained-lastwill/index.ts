@@ -55,8 +55,10 @@ function keyQuestion(r: RetainedStatusResult): ExerciseReport['keyQuestion'] {
     question: 'What happens if you publish a retained message with an empty payload? Why is this useful?',
     answer: [
       `It deletes the topic's retained message: before, a late subscriber got "online" ${ms(r.lateSubscriber.afterSubackMs)} after SUBACK;`,
-      `after the empty publish, a new subscriber got ${later.received.length} message(s) in ${later.waitedMs} ms. Subscribers already listening still`,
-      `received it as a ${r.clear.liveSubscriberGot[0]?.bytes ?? '?'}-byte message, so treat an empty status as "removed". Useful because a retained`,
+      `after the empty publish, a new subscriber got ${later.received.length} message(s) in ${later.waitedMs} ms. ` +
+        'Subscribers already listening still',
+      `received it as a ${r.clear.liveSubscriberGot[0]?.bytes ?? '?'}-byte message, ` +
+        'so treat an empty status as "removed". Useful because a retained',
       'state otherwise outlives its device for good (unless it had an MQTT 5 Message Expiry): a decommissioned or renamed',
       'sensor would greet every new dashboard forever. The presence pattern relies on it to retract a device entirely.',
     ],

@@ -124,7 +124,9 @@ export function reportRetainedStatus(r: RetainedStatusResult, checks: Checks): S
   const shown = (messages: ReceivedMessage[]) => messages.map((m) => `${showPayload(m)} ${flag(m.retain)}`).join(', ');
   return [
     {
-      title: `Retained status: published ${r.published.map((p) => `"${p}"`).join(' then ')} (retained) to ${r.topic}, then a subscriber arrives`,
+      title:
+        `Retained status: published ${r.published.map((p) => `"${p}"`).join(' then ')} (retained) to ${r.topic}, ` +
+        'then a subscriber arrives',
       lines: [
         ...packetLines(r.lateSubscriber.packets),
         `  → ${lateGot.length} message(s): ${shown(lateGot) || 'none'}, ` +

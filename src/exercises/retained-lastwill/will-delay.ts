@@ -146,11 +146,14 @@ export function reportWillDelay(w: WillDelayResult, checks: Checks): Section {
   );
   const late = w.stayAway.willAfterMs !== undefined && w.stayAway.willAfterMs > w.willDelaySeconds * 1000 + 250;
   return {
-    title: `Will Delay Interval ${w.willDelaySeconds} s (Session Expiry ${w.sessionExpirySeconds} s): a flaky network vs a device that is gone`,
+    title:
+      `Will Delay Interval ${w.willDelaySeconds} s (Session Expiry ${w.sessionExpirySeconds} s): ` +
+      'a flaky network vs a device that is gone',
     lines: [
       `  drop → reconnect after ${w.reconnect.reconnectedAfterMs} ms (Clean Start 0):`,
       ...w.reconnect.packets.map((p) => `  ${formatPacket(p)}`),
-      `  → "offline" messages in the ${w.reconnect.watchedMs} ms after the drop: ${w.reconnect.offline.length} (the reconnect cancelled the pending will)`,
+      `  → "offline" messages in the ${w.reconnect.watchedMs} ms after the drop: ${w.reconnect.offline.length} ` +
+        '(the reconnect cancelled the pending will)',
       `  drop → stays away: "offline" arrived ${ms(w.stayAway.willAfterMs)} after the drop (Will Delay ${w.willDelaySeconds * 1000} ms)`,
       ...(late
         ? [

@@ -39,7 +39,9 @@ export function renderGrid() {
       tile.type = 'button';
       tile.className = 'tile';
       tile.dataset.device = id;
-      tile.innerHTML = '<div class="tile-head"><span class="dot"></span><span class="id"></span></div><div class="site"></div><div class="vals"></div><div class="status"></div>';
+      tile.innerHTML =
+        '<div class="tile-head"><span class="dot"></span><span class="id"></span></div>' +
+        '<div class="site"></div><div class="vals"></div><div class="status"></div>';
       tile.addEventListener('click', () => select(id));
       // Keep the grid in id order when a device appears late.
       const next = [...grid.children].find((t) => t.dataset.device > id);
@@ -106,7 +108,7 @@ function makeLineChart(canvas, metric) {
     type: 'line',
     data: {
       datasets: [
-        { label: 'max', data: [], borderWidth: 0, pointRadius: 0, backgroundColor: metric.color + '22', fill: '+1' },
+        { label: 'max', data: [], borderWidth: 0, pointRadius: 0, backgroundColor: `${metric.color}22`, fill: '+1' },
         { label: 'min', data: [], borderWidth: 0, pointRadius: 0, fill: false },
         { label: `${metric.label} (${metric.unit})`, data: [], borderColor: metric.color, backgroundColor: metric.color, borderWidth: 2, pointRadius: 0, tension: 0.25 },
       ],
@@ -167,7 +169,9 @@ async function select(id) {
   if (session.client && previous) session.client.unsubscribe(SUB.device.filters);
   SUB.device.filters = [`telemetry/+/${id}/#`];
   if (session.client?.connected) subscribe(SUB.device);
-  for (const m of METRICS) charts[m.name].data.datasets.forEach((ds) => (ds.data = []));
+  for (const m of METRICS) {
+    for (const ds of charts[m.name].data.datasets) ds.data = [];
+  }
   const to = Date.now();
   await Promise.all(METRICS.map((m) => loadHistory(id, m, to)));
 }
