@@ -1,5 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import { disconnect, dropConnection, type TracedPacket } from '../../client/index.js';
+import { ReasonCode } from '../../protocol/index.js';
 import type { ExerciseContext } from '../context.js';
 import { type Checks, packetLines, type Section, sleep, table, waitFor } from '../report.js';
 import { clearRetained, deviceStatusTopic, offlineWill } from './device-status.js';
@@ -98,7 +99,7 @@ async function endConnection(client: MqttClient, ending: WillCase['ending']): Pr
     return;
   }
   // [MQTT-3.14.4-3] DISCONNECT 0x00 discards the will; 0x04 asks the broker to publish it (§3.14.2.1).
-  const reasonCode = ending === 'DISCONNECT 0x00 (normal)' ? 0x00 : 0x04;
+  const reasonCode = ending === 'DISCONNECT 0x00 (normal)' ? ReasonCode.NormalDisconnection : ReasonCode.DisconnectWithWillMessage;
   await new Promise<void>((resolve) => client.end(false, { reasonCode }, () => resolve()));
 }
 
