@@ -77,11 +77,16 @@ Examples:
       // Always told: an error in our own code that was contained to one connection or timer.
       broker.events.on('internalError', (where, error) => console.error(`${new Date().toISOString()} internal error in ${where}: ${error.message}`));
       // Refused CONNECTs and CONNECT timeouts are always logged, as Mosquitto's default log does.
-      broker.events.on('connectionRefused', (r) =>
-        log(`refused      ${r.clientId ?? '(no CONNECT)'} from ${r.remoteAddress ?? '?'}${r.username !== undefined ? ` user ${r.username}` : ''}: ${r.reasonCode !== undefined ? `${r.reason} [${reasonName(r.reasonCode)}]` : r.reason}`),
-      );
+      broker.events.on('connectionRefused', (r) => {
+        const user = r.username !== undefined ? ` user ${r.username}` : '';
+        const why = r.reasonCode !== undefined ? `${r.reason} [${reasonName(r.reasonCode)}]` : r.reason;
+        log(`refused      ${r.clientId ?? '(no CONNECT)'} from ${r.remoteAddress ?? '?'}${user}: ${why}`);
+      });
       if (opts.verbose) {
-        broker.events.on('accessDenied', (d) => log(`denied       ${d.action} ${d.topic} for ${d.clientId}${d.username !== undefined ? ` (user ${d.username})` : ''}: not authorized by the ACL`));
+        broker.events.on('accessDenied', (d) => {
+          const user = d.username !== undefined ? ` (user ${d.username})` : '';
+          log(`denied       ${d.action} ${d.topic} for ${d.clientId}${user}: not authorized by the ACL`);
+        });
         broker.events.on('clientConnected', (c, present) => {
           const version = c.protocolVersion === 5 ? '5.0' : '3.1.1';
           log(`connected    ${c.clientId} (MQTT ${version}, ${c.transport} ${c.remoteAddress ?? ''}) session present: ${present}`);
