@@ -1,7 +1,7 @@
-import { type OverheadRowId, SYSTEMS, type System } from './analysis.js';
 import { CITATIONS } from './citations.js';
 import type { LiveMeasurement, LiveMode } from './live-measure.js';
-import type { Provenance } from './model.js';
+import { type Provenance, SYSTEMS, type System } from './model.js';
+import type { OverheadRowId } from './overhead.js';
 import type { ComparisonReport } from './report.js';
 
 /** One cell of the regenerated dimension table. */

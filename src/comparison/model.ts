@@ -7,6 +7,10 @@
  */
 export type Provenance = 'measured' | 'computed' | 'cited' | 'not measured';
 
+/** The four systems the comparison covers, in the order of every table. */
+export type System = 'MQTT' | 'Kafka' | 'RabbitMQ' | 'Cloud Pub/Sub';
+export const SYSTEMS: System[] = ['MQTT', 'Kafka', 'RabbitMQ', 'Cloud Pub/Sub'];
+
 /** Short marks used in tables: ● measured, ◆ computed, ○ cited, – not measured. */
 export const PROVENANCE_MARK: Record<Provenance, string> = {
   measured: '●',

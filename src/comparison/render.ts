@@ -1,5 +1,4 @@
-import { SYSTEMS } from './analysis.js';
-import { PROVENANCE_MARK, type Provenance } from './model.js';
+import { PROVENANCE_MARK, type Provenance, SYSTEMS } from './model.js';
 import type { ComparisonReport } from './report.js';
 
 /** A titled part of the report: paragraphs, a table, and/or preformatted lines. */

@@ -1,19 +1,17 @@
 import {
   analyzeDeliveryGuarantees,
-  analyzeOverhead,
   analyzeScalabilityPatterns,
   analyzeUseCaseFit,
   type DeliveryAnalysis,
-  type OverheadAnalysis,
-  type OverheadRowId,
   type ScalabilityAnalysis,
-  type System,
   type UseCaseAnalysis,
 } from './analysis.js';
 import { CITATIONS, type Citation } from './citations.js';
 import { hasAmqp, type Absence, type ComparisonContext } from './context.js';
 import { type DimensionRow, dimensionTable } from './dimensions.js';
 import { measureAmqpLive, measureMqttLive, type LiveMeasurement } from './live-measure.js';
+import type { System } from './model.js';
+import { analyzeOverhead, type OverheadAnalysis, type OverheadRowId } from './overhead.js';
 
 export interface CitedPerformance {
   system: System;

@@ -1,19 +1,15 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
+import { crc32c, encodeRecord, encodeRecordBatch, RECORD_BATCH_HEADER_BYTES, sampleRecords } from '../../src/comparison/kafka-record-batch.js';
 import {
-  crc32c,
   encodeFetchRequest,
   encodeFetchResponse,
   encodeProduceRequest,
   encodeProduceResponse,
-  encodeRecord,
-  encodeRecordBatch,
   kafkaBatchCost,
   KAFKA_SAMPLE,
-  RECORD_BATCH_HEADER_BYTES,
-  sampleRecords,
-} from '../../src/comparison/kafka-record-batch.js';
+} from '../../src/comparison/kafka-requests.js';
 import { samplePayload } from '../../src/comparison/model.js';
 
 /** CRC-32C the slow way, bit by bit from the polynomial (Castagnoli, reflected 0x82F63B78): independent of the table. */
