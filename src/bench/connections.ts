@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { monotonicMicros } from './load-client.js';
 import { mergeErrors, type RoundOutcome } from './metrics.js';
 import type { BenchOptions } from './options.js';
 import { openFileLimits, processCpuSeconds, processRssKb } from '../util/index.js';
@@ -40,7 +39,7 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
     const rssBefore = target.pid ? processRssKb(target.pid) : undefined;
     const cpu0 = target.pid ? processCpuSeconds(target.pid) : 0;
     const connectedAll = Promise.all(workers.map((w) => w.next('connected')));
-    workers.forEach((w) => w.send({ type: 'go' }));
+    for (const w of workers) w.send({ type: 'go' });
     onProgress(0.1);
     const connected = await connectedAll;
     onProgress(0.5);
@@ -77,7 +76,7 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
       errors: mergeErrors(results.map((r) => r.errors)),
     };
   } finally {
-    workers.forEach((w) => w.kill());
+    for (const w of workers) w.kill();
   }
 }
 

@@ -39,26 +39,30 @@ export async function runFlow(target: BenchTarget, o: BenchOptions, onProgress: 
     const mins = subWorkers.map(() => 0);
     const totals = subWorkers.map(() => 0);
     let credit = Math.ceil(o.window / pubs);
-    const grant = () => pubWorkers.forEach((w) => w.send({ type: 'credit', perClient: credit }));
+    const grant = () => {
+      for (const w of pubWorkers) w.send({ type: 'credit', perClient: credit });
+    };
     grant();
     let progressed = () => {};
-    subWorkers.forEach((w, i) => w.onProgress((m) => {
-      mins[i] = m.min;
-      totals[i] = m.total;
-      const next = Math.ceil((Math.min(...mins) + o.window) / pubs);
-      if (next > credit) {
-        credit = next;
-        grant();
-      }
-      progressed();
-    }));
+    subWorkers.forEach((w, i) => {
+      w.onProgress((m) => {
+        mins[i] = m.min;
+        totals[i] = m.total;
+        const next = Math.ceil((Math.min(...mins) + o.window) / pubs);
+        if (next > credit) {
+          credit = next;
+          grant();
+        }
+        progressed();
+      });
+    });
 
     const brokerCpu0 = target.pid ? processCpuSeconds(target.pid) : 0;
     const parentCpu0 = process.cpuUsage();
     const t0 = monotonicMicros();
-    subWorkers.forEach((w) => w.send({ type: 'go' }));
+    for (const w of subWorkers) w.send({ type: 'go' });
     const finished = pubWorkers.map((w) => w.next('finished'));
-    pubWorkers.forEach((w) => w.send({ type: 'go' }));
+    for (const w of pubWorkers) w.send({ type: 'go' });
 
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     const expectedAtMost = perClient * pubs * subs;
@@ -93,7 +97,7 @@ export async function runFlow(target: BenchTarget, o: BenchOptions, onProgress: 
       parentCpu: (parentCpu.user + parentCpu.system) / 1e6,
     });
   } finally {
-    workers.forEach((w) => w.kill());
+    for (const w of workers) w.kill();
   }
 }
 

@@ -8,7 +8,8 @@ export function progressBar(stream: NodeJS.WriteStream, label: string): { update
     update(p) {
       const overall = (p.step - 1 + p.fraction) / p.steps;
       const filled = Math.round(overall * width);
-      stream.write(`\r${label} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${p.step}/${p.steps} ${p.broker.padEnd(10)} ${Math.round(p.fraction * 100)}%  `);
+      const bar = `[${'#'.repeat(filled)}${' '.repeat(width - filled)}]`;
+      stream.write(`\r${label} ${bar} ${p.step}/${p.steps} ${p.broker.padEnd(10)} ${Math.round(p.fraction * 100)}%  `);
     },
     done() {
       stream.write('\r\x1b[K');

@@ -20,7 +20,11 @@ export function describeRun(report: BenchReport): string {
     : o.scenario === 'fan-out' ? `1 publisher → ${o.subscribers} subscribers`
     : o.scenario === 'latency' ? `1 publisher → 1 subscriber at ${o.rate.toLocaleString('en-US')} msg/s`
     : `${o.clients.toLocaleString('en-US')} idle clients, held ${o.hold} s`;
-  const flow = o.scenario === 'connections' ? '' : `, QoS ${o.qos}, payload ${o.payload} B, ≤ ${o.count.toLocaleString('en-US')} messages or ${o.duration} s, in flight ${o.inflight}/connection, window ${o.window}`;
+  const flow =
+    o.scenario === 'connections'
+      ? ''
+      : `, QoS ${o.qos}, payload ${o.payload} B, ≤ ${o.count.toLocaleString('en-US')} messages or ${o.duration} s, ` +
+        `in flight ${o.inflight}/connection, window ${o.window}`;
   return `${o.scenario}: ${shape}${flow}; ${o.rounds} round(s) per broker, alternating ${o.brokers.join(' / ')}`;
 }
 

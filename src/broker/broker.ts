@@ -160,7 +160,7 @@ export class Broker {
       );
     }
     for (const group of groups) {
-      // [MQTT-4.8.2-?] one member of each shared group gets the message.
+      // §4.8.2: one member of each shared group gets the message, each group independently of the others.
       const member = group.pick((id) => {
         const candidate = this.sessions.get(id);
         return candidate?.connected === true && this.readAllowed(candidate, message);

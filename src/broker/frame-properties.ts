@@ -83,7 +83,10 @@ export function propertyProblem(frame: Buffer): PropertyProblem | undefined {
   return undefined;
 }
 
-/** Reads one value ending at or before `end`: the offset after it and, for strings, whether they are valid [MQTT-1.5.4-1], [MQTT-1.5.4-2]. */
+/**
+ * Reads one value ending at or before `end`: the offset after it and, for strings, whether they are valid
+ * [MQTT-1.5.4-1], [MQTT-1.5.4-2].
+ */
 function readValue(frame: Buffer, i: number, type: ValueType, end: number): { next: number; utf8: boolean } | undefined {
   const fixed = (n: number) => (i + n <= end ? { next: i + n, utf8: true } : undefined);
   const lengthPrefixed = (at: number, text: boolean): { next: number; utf8: boolean } | undefined => {

@@ -77,7 +77,7 @@ export class Router {
     let removed = false;
     if (group !== undefined) {
       const g = node.shared.get(group);
-      if (g && g.remove(clientId)) {
+      if (g?.remove(clientId)) {
         removed = true;
         if (g.size === 0) node.shared.delete(group);
       }

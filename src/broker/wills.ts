@@ -22,7 +22,7 @@ export function willMessage(clientId: string, will: Will, now: number): Message 
     qos: will.qos ?? 0,
     retain: will.retain === true,
     properties,
-    // [MQTT-3.1.3-?] the Message Expiry Interval counts from when the will is published.
+    // §3.1.3.2.4: the will's Message Expiry Interval counts from when the will is published.
     expiresAt: p.messageExpiryInterval !== undefined ? now + p.messageExpiryInterval * 1000 : undefined,
     origin: clientId,
   };

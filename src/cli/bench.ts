@@ -91,12 +91,7 @@ Examples:
         profileDir: opts.profile,
       });
       const bar = progressBar(process.stderr, scenario);
-      let report;
-      try {
-        report = await runBench(options, (p) => bar.update(p));
-      } finally {
-        bar.done();
-      }
+      const report = await runBench(options, (p) => bar.update(p)).finally(() => bar.done());
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderTable(report)}\n`);
     });
 }

@@ -23,7 +23,11 @@ export function registerBrokerCommand(program: Command): void {
     .option('--max-retained-bytes <bytes>', 'bytes of retained messages kept; a retained PUBLISH past it gets 0x97 (default 256 MiB)', parseInteger)
     .option('--max-topic-levels <n>', 'most levels in a topic or filter (default 200, as Mosquitto)', parseInteger)
     .option('--auth-failure-delay <ms>', 'answer repeated bad passwords from one address after ms × 2^(n-1), at most 30 s (default 0: off)', parseInteger)
-    .option('-d, --data-dir <dir>', `keep retained messages and sessions in <dir>/${DATABASE_FILE} (SQLite; created if missing), so they survive a restart or a crash; QoS 1/2 acks then wait until the message is stored. Without it, state is in memory only`)
+    .option(
+      '-d, --data-dir <dir>',
+      `keep retained messages and sessions in <dir>/${DATABASE_FILE} (SQLite; created if missing), so they survive a restart or a crash; ` +
+        'QoS 1/2 acks then wait until the message is stored. Without it, state is in memory only',
+    )
     .option('--sys-interval <seconds>', 'seconds between $SYS/broker/... updates (0 disables)', parseInteger, 10)
     .option('-v, --verbose', 'log every connection, disconnection, refused CONNECT, ACL denial and dropped message')
     .addHelpText(
@@ -73,12 +77,20 @@ Examples:
       // Always told: an error in our own code that was contained to one connection or timer.
       broker.events.on('internalError', (where, error) => console.error(`${new Date().toISOString()} internal error in ${where}: ${error.message}`));
       // Refused CONNECTs and CONNECT timeouts are always logged, as Mosquitto's default log does.
-      broker.events.on('connectionRefused', (r) =>
-        log(`refused      ${r.clientId ?? '(no CONNECT)'} from ${r.remoteAddress ?? '?'}${r.username !== undefined ? ` user ${r.username}` : ''}: ${r.reasonCode !== undefined ? `${r.reason} [${reasonName(r.reasonCode)}]` : r.reason}`),
-      );
+      broker.events.on('connectionRefused', (r) => {
+        const user = r.username !== undefined ? ` user ${r.username}` : '';
+        const why = r.reasonCode !== undefined ? `${r.reason} [${reasonName(r.reasonCode)}]` : r.reason;
+        log(`refused      ${r.clientId ?? '(no CONNECT)'} from ${r.remoteAddress ?? '?'}${user}: ${why}`);
+      });
       if (opts.verbose) {
-        broker.events.on('accessDenied', (d) => log(`denied       ${d.action} ${d.topic} for ${d.clientId}${d.username !== undefined ? ` (user ${d.username})` : ''}: not authorized by the ACL`));
-        broker.events.on('clientConnected', (c, present) => log(`connected    ${c.clientId} (MQTT ${c.protocolVersion === 5 ? '5.0' : '3.1.1'}, ${c.transport} ${c.remoteAddress ?? ''}) session present: ${present}`));
+        broker.events.on('accessDenied', (d) => {
+          const user = d.username !== undefined ? ` (user ${d.username})` : '';
+          log(`denied       ${d.action} ${d.topic} for ${d.clientId}${user}: not authorized by the ACL`);
+        });
+        broker.events.on('clientConnected', (c, present) => {
+          const version = c.protocolVersion === 5 ? '5.0' : '3.1.1';
+          log(`connected    ${c.clientId} (MQTT ${version}, ${c.transport} ${c.remoteAddress ?? ''}) session present: ${present}`);
+        });
         broker.events.on('clientDisconnected', (c, reason) => log(`disconnected ${c.clientId}: ${reason}`));
         broker.events.on('messageDropped', (id, m, reason) => log(`dropped      ${m.topic} for ${id}: ${reason}`));
         broker.events.on('willPublished', (id, m) => log(`will         ${m.topic} for ${id}`));
@@ -87,7 +99,7 @@ Examples:
       console.log(persistence ? `  state kept in ${persistence.path}` : '  state in memory only (--data-dir keeps it)');
       const plain = running.listeners.find((l) => l.url.startsWith('mqtt://'));
       if (plain) console.log(`  try: mosquitto_sub -V 5 -h ${plain.host === '0.0.0.0' ? '127.0.0.1' : plain.host} -p ${plain.port} -t 'sensors/#' -v`);
-      console.log('  Ctrl-C stops it (clients get DISCONNECT ' + reasonName(0x8b) + ')');
+      console.log(`  Ctrl-C stops it (clients get DISCONNECT ${reasonName(0x8b)})`);
       onShutdown(async () => {
         await running.close();
         console.log('broker stopped');

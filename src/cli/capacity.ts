@@ -49,7 +49,12 @@ Examples:
         return;
       }
       const best = steps.filter((s) => s.keptUp).at(-1);
-      console.log(best ? `largest fleet that kept up: ${best.devices} devices, ${best.offeredPerSecond.toFixed(0)} readings/s (${opts.broker} broker, ${opts.workers} workers)` : 'no fleet size kept up');
+      console.log(
+        best
+          ? `largest fleet that kept up: ${best.devices} devices, ${best.offeredPerSecond.toFixed(0)} readings/s ` +
+              `(${opts.broker} broker, ${opts.workers} workers)`
+          : 'no fleet size kept up',
+      );
       for (const s of steps) console.log(`  ${describeStep(s)}`);
     });
 }

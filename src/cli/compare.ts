@@ -19,7 +19,10 @@ interface CompareOptions {
 export function registerCompareCommand(program: Command): void {
   program
     .command('compare')
-    .description('compare MQTT, Kafka, RabbitMQ (AMQP) and Cloud Pub/Sub: bytes on the wire, latency, throughput, guarantees — measured where the servers are here, computed from the specs or cited otherwise')
+    .description(
+      'compare MQTT, Kafka, RabbitMQ (AMQP) and Cloud Pub/Sub: bytes on the wire, latency, throughput, guarantees — ' +
+        'measured where the servers are here, computed from the specs or cited otherwise',
+    )
     .option('-b, --broker <url>', 'measure MQTT on this broker (default: an embedded broker started for the run)')
     .option('--mosquitto', 'also measure a Mosquitto started on loopback (marked "not measured" when not installed)')
     .option('--no-rabbitmq', 'do not start RabbitMQ (AMQP is then marked "not measured")')
@@ -50,12 +53,8 @@ Exit status: 1 when a counted byte size disagrees with the spec or load balancin
         latencySamples: opts.latencySamples,
         log,
       });
-      let report;
-      try {
-        report = await generateComparisonReport(ctx, { command: ['mqttlab compare', ...process.argv.slice(3)].join(' '), log });
-      } finally {
-        await close();
-      }
+      const command = ['mqttlab compare', ...process.argv.slice(3)].join(' ');
+      const report = await generateComparisonReport(ctx, { command, log }).finally(() => close());
       if (opts.out) {
         mkdirSync(opts.out, { recursive: true });
         writeFileSync(join(opts.out, 'comparison.md'), renderMarkdown(report));

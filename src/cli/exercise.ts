@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { exerciseNames, formatReport, runExercises } from '../exercises/index.js';
+import { type ExerciseReport, exerciseNames, formatReport, runExercises, selectExercises } from '../exercises/index.js';
+import { resolveBroker } from './broker-target.js';
 
 /** `mqttlab exercise <name|all>`: runs the seed's exercises and prints what crossed the wire. */
 export function registerExerciseCommand(program: Command): void {
@@ -19,11 +20,11 @@ Examples:
 Exit status: 0 when every expectation held, 1 when one did not (the failing lines say which).`,
     )
     .action(async (name: string, opts: { broker?: string; json?: boolean }) => {
-      const names = name === 'all' ? exerciseNames() : [name];
-      const reports = await runExercises(names, {
-        broker: opts.broker,
-        onReport: opts.json ? undefined : (report) => console.log(formatReport(report) + '\n'),
-      });
+      const names = selectExercises(name);
+      const target = await resolveBroker(opts.broker);
+      const broker = { url: target.url, label: target.label, shared: target.embedded === undefined };
+      const onReport = opts.json ? undefined : (report: ExerciseReport) => console.log(`${formatReport(report)}\n`);
+      const reports = await runExercises(names, broker, { onReport }).finally(() => target.close());
       if (opts.json) console.log(JSON.stringify(reports, jsonReplacer, 2));
       const failed = reports.flatMap((r) => r.checks.filter((c) => !c.ok).map((c) => `${r.exercise}: ${c.name}`));
       if (failed.length > 0) {

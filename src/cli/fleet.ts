@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolveBroker } from '../client/index.js';
+import { resolveBroker } from './broker-target.js';
 import { startFleet, type Fleet } from '../telemetry/index.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { onShutdown, parseInteger } from './util.js';
@@ -77,7 +77,8 @@ Examples:
         await target.close();
         throw error;
       }
-      log(`  all ${opts.devices} online in ${((Date.now() - startedAt) / 1000).toFixed(1)} s · Ctrl-C stops (each device says offline, then DISCONNECT)`);
+      const upIn = ((Date.now() - startedAt) / 1000).toFixed(1);
+      log(`  all ${opts.devices} online in ${upIn} s · Ctrl-C stops (each device says offline, then DISCONNECT)`);
       const runStart = Date.now();
       let lastCount = 0;
       let lastAt = runStart;
@@ -90,7 +91,8 @@ Examples:
             const rate = ((total - lastCount) * 1000) / Math.max(1, now - lastAt);
             lastCount = total;
             lastAt = now;
-            return `● ${fleet.online()}/${opts.devices} online · ${rate.toFixed(0)} msg/s · telemetry ${fmt(s.telemetry)} · alerts ${fmt(s.alerts)} · replies ${fmt(s.replies)} · errors ${fmt(s.errors)}`;
+            const counts = `telemetry ${fmt(s.telemetry)} · alerts ${fmt(s.alerts)} · replies ${fmt(s.replies)} · errors ${fmt(s.errors)}`;
+            return `● ${fleet.online()}/${opts.devices} online · ${rate.toFixed(0)} msg/s · ${counts}`;
           });
       let stopping = false;
       const stop = async () => {
@@ -102,7 +104,10 @@ Examples:
         const seconds = (Date.now() - runStart) / 1000;
         const summary = { devices: opts.devices, seconds: Math.round(seconds * 10) / 10, sent: fleet.sent, messagesPerSecond: Math.round(((fleet.sent.qos0 + fleet.sent.qos1 + fleet.sent.qos2) / seconds) * 10) / 10 };
         if (opts.json) console.log(JSON.stringify(summary, null, 2));
-        else console.log(`fleet stopped after ${summary.seconds} s: ${fmt(fleet.sent.telemetry)} readings, ${fmt(fleet.sent.alerts)} alerts, ${fmt(fleet.sent.replies)} replies (${summary.messagesPerSecond} msg/s)`);
+        else {
+          const sent = `${fmt(fleet.sent.telemetry)} readings, ${fmt(fleet.sent.alerts)} alerts, ${fmt(fleet.sent.replies)} replies`;
+          console.log(`fleet stopped after ${summary.seconds} s: ${sent} (${summary.messagesPerSecond} msg/s)`);
+        }
       };
       if (opts.duration !== undefined) setTimeout(() => stop().then(() => process.exit(0)), opts.duration * 1000);
       onShutdown(stop);

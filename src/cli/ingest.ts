@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolveBroker } from '../client/index.js';
+import { resolveBroker } from './broker-target.js';
 import { startIngest } from '../telemetry/index.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { onShutdown, parseInteger } from './util.js';
@@ -68,7 +68,10 @@ Examples:
       const status = startStatusLine(() => {
         const s = ingest.stats();
         const r = s.ratesPerSecond;
-        return `● ${s.online}/${s.devices} online · ${(r.qos0 + r.qos1 + r.qos2).toFixed(1)} msg/s · stored ${fmt(s.readings)} readings ${fmt(s.alerts)} alerts · backlog ${fmt(s.backlog)} · workers ${s.workersConnected}/${s.workers}`;
+        const stored = `stored ${fmt(s.readings)} readings ${fmt(s.alerts)} alerts`;
+        const rate = (r.qos0 + r.qos1 + r.qos2).toFixed(1);
+        const workers = `workers ${s.workersConnected}/${s.workers}`;
+        return `● ${s.online}/${s.devices} online · ${rate} msg/s · ${stored} · backlog ${fmt(s.backlog)} · ${workers}`;
       });
       onShutdown(async () => {
         status.stop();

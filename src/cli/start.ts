@@ -105,7 +105,8 @@ async function start(opts: StartOptions): Promise<void> {
   console.log(`  dashboard    ${base}/`);
   console.log(`  packet flow  ${base}/flow.html`);
   console.log(`  JSON API     ${base}/api/stats  (devices, devices/<id>/latest, series, workers, alerts, config)`);
-  console.log(`  broker       ${external ? `${external} (external)` : `${embedded!.url} (embedded)`}${wsUrl ? ` · browser WebSocket ${wsUrl}` : ' · no WebSocket URL: the dashboard polls the API only (pass --ws-url)'}`);
+  const browser = wsUrl ? ` · browser WebSocket ${wsUrl}` : ' · no WebSocket URL: the dashboard polls the API only (pass --ws-url)';
+  console.log(`  broker       ${external ? `${external} (external)` : `${embedded!.url} (embedded)`}${browser}`);
   console.log(`  fleet        ${opts.devices} devices · ingestion: ${opts.workers} workers in $share/ingest`);
   console.log('  Ctrl-C stops everything');
   if (opts.status) {
@@ -114,7 +115,10 @@ async function start(opts: StartOptions): Promise<void> {
       const s = running.ingest.stats();
       const sent = running.fleet.sent;
       const r = s.ratesPerSecond;
-      return `● ${s.online}/${s.devices} online · sent q0 ${fmt(sent.qos0)} q1 ${fmt(sent.qos1)} q2 ${fmt(sent.qos2)} · stored ${fmt(s.readings)} readings ${fmt(s.alerts)} alerts · ingest ${(r.qos0 + r.qos1 + r.qos2).toFixed(1)}/s · backlog ${fmt(s.backlog)}`;
+      const stored = `stored ${fmt(s.readings)} readings ${fmt(s.alerts)} alerts`;
+      const ingest = `ingest ${(r.qos0 + r.qos1 + r.qos2).toFixed(1)}/s`;
+      const sentByQos = `sent q0 ${fmt(sent.qos0)} q1 ${fmt(sent.qos1)} q2 ${fmt(sent.qos2)}`;
+      return `● ${s.online}/${s.devices} online · ${sentByQos} · ${stored} · ${ingest} · backlog ${fmt(s.backlog)}`;
     });
   }
   onShutdown(async () => {

@@ -1,4 +1,4 @@
 /** Client-side helpers shared by the exercises, the telemetry system and the tools. */
-export { brokerUrlFrom, resolveBroker, type BrokerTarget } from './broker-url.js';
+export { brokerUrlFrom } from './broker-url.js';
 export { clientOptions, connectMqtt, disconnect, dropConnection } from './connect.js';
 export { formatPacket, PacketTrace, wireSize, type TracedPacket } from './packet-trace.js';

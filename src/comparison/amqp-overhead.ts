@@ -11,7 +11,12 @@ export const AMQP_SAMPLE = {
   consumerTag: 'room1',
 } as const;
 
+/** Ids of the AMQP steps counted: what code looks them up by (`step` is the label people read). */
+export type AmqpStepId = 'connection' | 'channel' | 'confirm-channel' | 'consume' | 'close' | 'publish' | 'publish-confirm' | 'deliver-ack';
+
+/** The frames of one AMQP step on one connection, as counted on the socket. */
 export interface AmqpStep {
+  id: AmqpStepId;
   step: string;
   side: 'publisher' | 'subscriber';
   frames: WireRow[];
@@ -52,13 +57,13 @@ export async function measureAmqpOverhead(port: number, server: string, options:
   try {
     // Subscriber: connection, channel, an exclusive queue bound to the topic, a consumer with manual acks.
     let mark: Mark = { up: 0, down: 0 };
-    const subModel = await amqp.connect(url + '?heartbeat=0');
+    const subModel = await amqp.connect(`${url}?heartbeat=0`);
     models.push(subModel);
     const subConn = await proxy.connection(0);
-    result.setup.push(await step(subConn, mark, 'connection (protocol header … open-ok)', 'subscriber', 'connection.open-ok'));
+    result.setup.push(await step(subConn, mark, 'connection', 'connection (protocol header … open-ok)', 'subscriber', 'connection.open-ok'));
     mark = subConn.bytes;
     const subChannel = await subModel.createChannel();
-    result.setup.push(await step(subConn, mark, 'channel.open', 'subscriber', 'channel.open-ok'));
+    result.setup.push(await step(subConn, mark, 'channel', 'channel.open', 'subscriber', 'channel.open-ok'));
     mark = subConn.bytes;
     await subChannel.assertQueue(queue, { exclusive: true, autoDelete: true, durable: false });
     await subChannel.bindQueue(queue, exchange, routingKey);
@@ -73,19 +78,19 @@ export async function measureAmqpOverhead(port: number, server: string, options:
       },
       { consumerTag, noAck: false },
     );
-    result.setup.push(await step(subConn, mark, 'queue.declare, queue.bind, basic.qos, basic.consume', 'subscriber', 'basic.consume-ok'));
+    result.setup.push(await step(subConn, mark, 'consume', 'queue.declare, queue.bind, basic.qos, basic.consume', 'subscriber', 'basic.consume-ok'));
 
     // Publisher: connection, a plain channel and a confirm channel.
-    const pubModel = await amqp.connect(url + '?heartbeat=0');
+    const pubModel = await amqp.connect(`${url}?heartbeat=0`);
     models.push(pubModel);
     const pubConn = await proxy.connection(1);
-    result.setup.push(await step(pubConn, { up: 0, down: 0 }, 'connection (protocol header … open-ok)', 'publisher', 'connection.open-ok'));
+    result.setup.push(await step(pubConn, { up: 0, down: 0 }, 'connection', 'connection (protocol header … open-ok)', 'publisher', 'connection.open-ok'));
     mark = pubConn.bytes;
     const plain: Channel = await pubModel.createChannel();
-    result.setup.push(await step(pubConn, mark, 'channel.open', 'publisher', 'channel.open-ok'));
+    result.setup.push(await step(pubConn, mark, 'channel', 'channel.open', 'publisher', 'channel.open-ok'));
     mark = pubConn.bytes;
     const confirming: ConfirmChannel = await pubModel.createConfirmChannel();
-    result.setup.push(await step(pubConn, mark, 'channel.open + confirm.select', 'publisher', 'confirm.select-ok'));
+    result.setup.push(await step(pubConn, mark, 'confirm-channel', 'channel.open + confirm.select', 'publisher', 'confirm.select-ok'));
 
     for (const confirms of [false, true]) {
       for (const size of sizes) {
@@ -102,9 +107,15 @@ export async function measureAmqpOverhead(port: number, server: string, options:
         const pubUnits = await waitForUnits(pubConn, splitAmqp, pubMark, (u) => has(u.up, ['basic.publish', 'content-header', 'content-body']) && (!confirms || has(u.down, ['basic.ack'])));
         const subUnits = await waitForUnits(subConn, splitAmqp, subMark, (u) => has(u.down, ['basic.deliver', 'content-header', 'content-body']) && has(u.up, ['basic.ack']));
         if (deliveries.length !== before + 1) throw new Error(`expected one delivery, got ${deliveries.length - before}`);
-        const publisher: AmqpStep = { step: confirms ? 'basic.publish + confirm' : 'basic.publish', side: 'publisher', frames: rows(pubConn, pubUnits), bytes: 0 };
+        const publisher: AmqpStep = {
+          id: confirms ? 'publish-confirm' : 'publish',
+          step: confirms ? 'basic.publish + confirm' : 'basic.publish',
+          side: 'publisher',
+          frames: rows(pubConn, pubUnits),
+          bytes: 0,
+        };
         publisher.bytes = sumBytes(publisher.frames);
-        const subscriber: AmqpStep = { step: 'basic.deliver + basic.ack', side: 'subscriber', frames: rows(subConn, subUnits), bytes: 0 };
+        const subscriber: AmqpStep = { id: 'deliver-ack', step: 'basic.deliver + basic.ack', side: 'subscriber', frames: rows(subConn, subUnits), bytes: 0 };
         subscriber.bytes = sumBytes(subscriber.frames);
         const total = publisher.bytes + subscriber.bytes;
         result.publishes.push({ payloadBytes: size, confirms, publisher, subscriber, total, overhead: total - 2 * size });
@@ -114,7 +125,7 @@ export async function measureAmqpOverhead(port: number, server: string, options:
     mark = pubConn.bytes;
     await pubModel.close();
     models.splice(models.indexOf(pubModel), 1);
-    result.setup.push(await step(pubConn, mark, 'connection.close', 'publisher', 'connection.close-ok'));
+    result.setup.push(await step(pubConn, mark, 'close', 'connection.close', 'publisher', 'connection.close-ok'));
   } finally {
     for (const m of models) await m.close().catch(() => {});
     await proxy.close();
@@ -122,10 +133,17 @@ export async function measureAmqpOverhead(port: number, server: string, options:
   return result;
 }
 
-async function step(conn: ProxiedConnection, mark: Mark, name: string, side: 'publisher' | 'subscriber', until: string): Promise<AmqpStep> {
+async function step(
+  conn: ProxiedConnection,
+  mark: Mark,
+  id: AmqpStepId,
+  name: string,
+  side: 'publisher' | 'subscriber',
+  until: string,
+): Promise<AmqpStep> {
   const units = await waitForUnits(conn, splitAmqp, mark, (u) => [...u.up, ...u.down].some((f) => f.type === until));
   const frames = rows(conn, units);
-  return { step: name, side, frames, bytes: sumBytes(frames) };
+  return { id, step: name, side, frames, bytes: sumBytes(frames) };
 }
 
 function rows(conn: ProxiedConnection, units: { up: WireUnit[]; down: WireUnit[] }): WireRow[] {

@@ -1,178 +1,8 @@
-import { amqplibDefaultPropertyBytes, basicAckFrame, deliveredMessage, publishedMessage } from './amqp-frames.js';
-import { AMQP_SAMPLE, measureAmqpOverhead, type AmqpOverhead } from './amqp-overhead.js';
 import { CITATIONS } from './citations.js';
 import { hasAmqp, type ComparisonContext } from './context.js';
-import { kafkaBatchCost, type KafkaBatchCost } from './kafka-record-batch.js';
-import { SAMPLE, samplePayload, type Provenance } from './model.js';
-import { expectedPublishSize, measureMqttOverhead, type MqttOverhead } from './mqtt-overhead.js';
-import { measurePubsubGrpcPublish, pubsubRestPublish, type PubsubGrpcCost, type PubsubRestCost } from './pubsub-publish.js';
+import type { Provenance, System } from './model.js';
+import type { OverheadAnalysis, OverheadRowId } from './overhead.js';
 import { measureCompetingConsumers, measureSharedSubscription, type Distribution } from './scalability.js';
-
-export type System = 'MQTT' | 'Kafka' | 'RabbitMQ' | 'Cloud Pub/Sub';
-export const SYSTEMS: System[] = ['MQTT', 'Kafka', 'RabbitMQ', 'Cloud Pub/Sub'];
-
-/** Bytes one message costs, per payload size, sender side and receiver side, with where the number comes from. */
-export interface OverheadRow {
-  system: System;
-  variant: string;
-  provenance: Provenance;
-  /** Which server (measured rows) or which encoder/version (computed rows). */
-  basis: string;
-  /** Per payload size: publisher-side bytes (message + acks on its connection), subscriber-side, total. */
-  bySize: Array<{ payloadBytes: number; publisher: number | null; subscriber: number | null; total: number | null; overhead: number | null }>;
-  note?: string;
-}
-
-/** One-off costs per connection. */
-export interface SetupRow {
-  system: System;
-  step: string;
-  bytes: number | null;
-  provenance: Provenance;
-  basis: string;
-  note?: string;
-}
-
-export interface OverheadAnalysis {
-  sample: { topic: string; payloadSizes: number[] };
-  mqtt: MqttOverhead[];
-  amqp: AmqpOverhead | { notMeasured: string };
-  kafka: KafkaBatchCost[];
-  pubsub: Array<{ payloadBytes: number; rest: PubsubRestCost; grpc: PubsubGrpcCost }>;
-  rows: OverheadRow[];
-  setup: SetupRow[];
-  /** What the specs say the measured sender-side packets must be, next to what was counted. */
-  specChecks: Array<{ what: string; expected: number; measured: number | null }>;
-}
-
-/**
- * Seed: analyze_overhead(). Bytes on the wire for the same message in each protocol: MQTT 3.1.1/5.0 and
- * AMQP 0-9-1 counted on real sockets, Kafka and Pub/Sub computed from their public specifications.
- */
-export async function analyzeOverhead(ctx: ComparisonContext): Promise<OverheadAnalysis> {
-  const sizes = SAMPLE.payloadSizes;
-  const mqtt: MqttOverhead[] = [];
-  for (const target of ctx.mqtt) {
-    if (target.tcp) mqtt.push(await measureMqttOverhead(target.tcp.port, target.label, { host: target.tcp.host }));
-  }
-  const amqp: OverheadAnalysis['amqp'] = hasAmqp(ctx.amqp) ? await measureAmqpOverhead(ctx.amqp.port, ctx.amqp.label) : { notMeasured: ctx.amqp.absent };
-  const kafka = [1, 10, 100].flatMap((n) => sizes.map((s) => kafkaBatchCost(samplePayload(s), n)));
-  const pubsub: OverheadAnalysis['pubsub'] = [];
-  for (const s of sizes) pubsub.push({ payloadBytes: s, rest: pubsubRestPublish(samplePayload(s)), grpc: await measurePubsubGrpcPublish(samplePayload(s)) });
-
-  const rows: OverheadRow[] = [];
-  const setup: SetupRow[] = [];
-  const specChecks: OverheadAnalysis['specChecks'] = [];
-  const topicBytes = Buffer.byteLength(SAMPLE.topic);
-
-  for (const m of mqtt) {
-    for (const version of ['3.1.1', '5.0'] as const) {
-      for (const qos of [0, 1, 2] as const) {
-        const costs = m.publishes.filter((p) => p.version === version && p.qos === qos && !p.topicAlias);
-        rows.push({
-          system: 'MQTT',
-          variant: `MQTT ${version} QoS ${qos}`,
-          provenance: 'measured',
-          basis: m.broker,
-          bySize: costs.map((c) => ({ payloadBytes: c.payloadBytes, publisher: c.publisher.bytes, subscriber: c.subscriber.bytes, total: c.total, overhead: c.overhead })),
-        });
-        for (const c of costs) {
-          const sent = c.publisher.packets.find((p) => p.direction === '→' && p.type.startsWith('PUBLISH'));
-          specChecks.push({ what: `${m.broker}: MQTT ${version} QoS ${qos} PUBLISH, ${c.payloadBytes}-byte payload`, expected: expectedPublishSize(version, topicBytes, c.payloadBytes, qos), measured: sent?.bytes ?? null });
-        }
-      }
-    }
-    const alias = m.publishes.filter((p) => p.topicAlias);
-    if (alias.length === 2) {
-      rows.push({
-        system: 'MQTT',
-        variant: 'MQTT 5.0 QoS 0, Topic Alias (after first use)',
-        provenance: 'measured',
-        basis: m.broker,
-        bySize: [{ payloadBytes: alias[1]!.payloadBytes, publisher: alias[1]!.publisher.bytes, subscriber: alias[1]!.subscriber.bytes, total: alias[1]!.total, overhead: alias[1]!.overhead }],
-        note: `first use ${alias[0]!.publisher.bytes} B (topic + 3-byte alias property); the subscriber side uses an alias only if the broker assigns one outbound (${alias[1]!.subscriber.bytes === alias[1]!.publisher.bytes ? 'this broker does' : 'this broker does not'})`,
-      });
-      specChecks.push({ what: `${m.broker}: MQTT 5.0 PUBLISH with empty topic + Topic Alias`, expected: expectedPublishSize('5.0', 0, alias[1]!.payloadBytes, 0, 3), measured: alias[1]!.publisher.packets[0]?.bytes ?? null });
-    }
-    for (const s of m.setup) setup.push({ system: 'MQTT', step: `MQTT ${s.version} ${s.step} (${s.side})`, bytes: s.bytes, provenance: 'measured', basis: m.broker, note: s.packets.map((p) => `${p.type} ${p.bytes}`).join(' + ') });
-  }
-  if (mqtt.length === 0) {
-    rows.push({ system: 'MQTT', variant: 'MQTT', provenance: 'not measured', basis: 'no TCP broker', bySize: sizes.map((s) => ({ payloadBytes: s, publisher: null, subscriber: null, total: null, overhead: null })), note: 'bytes are counted over TCP only' });
-  }
-
-  if ('publishes' in amqp) {
-    for (const confirms of [false, true]) {
-      const costs = amqp.publishes.filter((p) => p.confirms === confirms);
-      rows.push({
-        system: 'RabbitMQ',
-        variant: `AMQP 0-9-1 ${confirms ? 'with publisher confirms' : 'no confirms'}, consumer acks`,
-        provenance: 'measured',
-        basis: `${amqp.server} + amqplib`,
-        bySize: costs.map((c) => ({ payloadBytes: c.payloadBytes, publisher: c.publisher.bytes, subscriber: c.subscriber.bytes, total: c.total, overhead: c.overhead })),
-      });
-      for (const c of costs) {
-        const expected = publishedMessage(AMQP_SAMPLE.exchange, AMQP_SAMPLE.routingKey, c.payloadBytes, amqplibDefaultPropertyBytes()).total + (confirms ? basicAckFrame() : 0);
-        specChecks.push({ what: `AMQP basic.publish + header + body${confirms ? ' + confirm' : ''}, ${c.payloadBytes}-byte payload`, expected, measured: c.publisher.bytes });
-        if (confirms) continue; // the subscriber side does not depend on the publisher's confirms
-        const expectedSub = deliveredMessage(AMQP_SAMPLE.consumerTag, AMQP_SAMPLE.exchange, AMQP_SAMPLE.routingKey, c.payloadBytes, amqplibDefaultPropertyBytes()).total + basicAckFrame();
-        specChecks.push({ what: `AMQP basic.deliver + header + body + basic.ack, ${c.payloadBytes}-byte payload`, expected: expectedSub, measured: c.subscriber.bytes });
-      }
-    }
-    for (const s of amqp.setup) setup.push({ system: 'RabbitMQ', step: `AMQP ${s.step} (${s.side})`, bytes: s.bytes, provenance: 'measured', basis: amqp.server, note: s.frames.map((f) => `${f.type} ${f.bytes}`).join(' + ') });
-  } else {
-    rows.push({ system: 'RabbitMQ', variant: 'AMQP 0-9-1', provenance: 'not measured', basis: amqp.notMeasured, bySize: sizes.map((s) => ({ payloadBytes: s, publisher: null, subscriber: null, total: null, overhead: null })), note: amqp.notMeasured });
-    setup.push({ system: 'RabbitMQ', step: 'AMQP connection setup', bytes: null, provenance: 'not measured', basis: amqp.notMeasured });
-  }
-
-  for (const n of [1, 10, 100]) {
-    const costs = kafka.filter((k) => k.batchSize === n);
-    rows.push({
-      system: 'Kafka',
-      variant: `Kafka, batch of ${n}${n > 1 ? ' (per message)' : ''}`,
-      provenance: 'computed',
-      basis: `Produce v${costs[0]!.produceVersion} + Fetch v${costs[0]!.fetchVersion}, RecordBatch v2`,
-      bySize: costs.map((k) => ({
-        payloadBytes: k.payloadBytes,
-        publisher: round1((k.produceRequest + k.produceResponse) / n),
-        subscriber: round1((k.fetchRequest + k.fetchResponse) / n),
-        total: k.perMessage,
-        overhead: k.overheadPerMessage,
-      })),
-      note: n === 1 ? 'acks=1 Produce response counted; consumers commit offsets periodically, not per message' : undefined,
-    });
-  }
-  rows.push({
-    system: 'Cloud Pub/Sub',
-    variant: 'Pub/Sub REST publish (HTTP/1.1 + JSON + base64)',
-    provenance: 'computed',
-    basis: `public REST API, ${pubsub[0]!.rest.tokenBytes}-byte bearer token assumed`,
-    bySize: pubsub.map((p) => ({ payloadBytes: p.payloadBytes, publisher: p.rest.total, subscriber: null, total: null, overhead: p.rest.total - p.payloadBytes })),
-    note: 'publisher side only (request + 200 response); minimal headers, TLS not counted',
-  });
-  rows.push({
-    system: 'Cloud Pub/Sub',
-    variant: 'Pub/Sub gRPC Publish, first call on a connection',
-    provenance: 'computed',
-    basis: 'HTTP/2 + HPACK (nghttp2) + protobuf, local stand-in',
-    bySize: pubsub.map((p) => ({ payloadBytes: p.payloadBytes, publisher: p.grpc.first.bytes, subscriber: null, total: null, overhead: p.grpc.first.bytes - p.payloadBytes })),
-  });
-  rows.push({
-    system: 'Cloud Pub/Sub',
-    variant: 'Pub/Sub gRPC Publish, later call (HPACK-indexed headers)',
-    provenance: 'computed',
-    basis: 'HTTP/2 + HPACK (nghttp2) + protobuf, local stand-in',
-    bySize: pubsub.map((p) => ({ payloadBytes: p.payloadBytes, publisher: p.grpc.later.bytes, subscriber: null, total: null, overhead: p.grpc.later.bytes - p.payloadBytes })),
-    note: 'nghttp2 never indexes the authorization header, so the token is re-sent (Huffman-coded) on every call',
-  });
-  setup.push({ system: 'Cloud Pub/Sub', step: 'HTTP/2 preface + SETTINGS exchange (before TLS is counted: it is not)', bytes: pubsub[0]!.grpc.setup.bytes, provenance: 'computed', basis: 'nghttp2 via Node http2' });
-  setup.push({ system: 'Kafka', step: 'ApiVersions + Metadata before producing', bytes: null, provenance: 'not measured', basis: 'not computed here (depends on cluster size and topic count)' });
-
-  return { sample: { topic: SAMPLE.topic, payloadSizes: [...sizes] }, mqtt, amqp, kafka, pubsub, rows, setup, specChecks };
-}
-
-function round1(x: number): number {
-  return Math.round(x * 10) / 10;
-}
 
 // ── Delivery guarantees ─────────────────────────────────────────────────────────────────────────────────
 export interface DeliveryMode {
@@ -213,7 +43,7 @@ export function analyzeDeliveryGuarantees(overhead: OverheadAnalysis): DeliveryA
       note: ['fire and forget: nothing is stored or retried', 'PUBACK per message; resent with DUP until acknowledged [MQTT-4.3.2]', 'PUBREC/PUBREL/PUBCOMP: the packet id is held until PUBCOMP so the message is delivered once [MQTT-4.3.3]'][qos]!,
     });
   }
-  const a = 'publishes' in overhead.amqp ? overhead.amqp : undefined;
+  const a = overhead.amqp.provenance === 'measured' ? overhead.amqp : undefined;
   for (const confirms of [false, true]) {
     const c = a?.publishes.find((p) => p.confirms === confirms && p.payloadBytes === small);
     modes.push({
@@ -247,7 +77,9 @@ export function analyzeDeliveryGuarantees(overhead: OverheadAnalysis): DeliveryA
     subscriberUnits: 'pull/StreamingPull → ack (ack deadline, redelivery)',
     bytes: p.rest.total,
     provenance: 'computed',
-    note: 'publisher side only; exactly-once delivery exists as a subscription option (within a region) — cited from the seed table and Google docs, not exercised here',
+    note:
+      'publisher side only; exactly-once delivery exists as a subscription option (within a region) — ' +
+      'cited from the seed table and Google docs, not exercised here',
   });
   return { modes };
 }
@@ -278,7 +110,10 @@ export async function analyzeScalabilityPatterns(ctx: ComparisonContext): Promis
 
 // ── Use-case fit ────────────────────────────────────────────────────────────────────────────────────────
 export interface FleetFigure {
+  /** The byte-table row the figure is priced from. */
+  id: OverheadRowId;
   system: string;
+  /** What people read, e.g. `Produce via a bridge batching 100`. */
   variant: string;
   bytesPerMessage: number | null;
   /** Bytes per device per day of telemetry (one message every `intervalSeconds`). */
@@ -302,16 +137,23 @@ export function analyzeUseCaseFit(overhead: OverheadAnalysis, devices = 100_000,
   const messagesPerSecond = devices / intervalSeconds;
   const perDay = 86_400 / intervalSeconds;
   const figures: FleetFigure[] = [];
-  const add = (system: string, variant: string, bytes: number | null, provenance: Provenance) =>
-    figures.push({ system, variant, bytesPerMessage: bytes, perDevicePerDay: bytes === null ? null : Math.round(bytes * perDay), fleetBytesPerSecond: bytes === null ? null : Math.round(bytes * messagesPerSecond), provenance });
-  const pubBytes = (variant: string) => overhead.rows.find((r) => r.variant === variant)?.bySize.find((b) => b.payloadBytes === payloadBytes)?.publisher ?? null;
-  const prov = (variant: string) => overhead.rows.find((r) => r.variant === variant)?.provenance ?? 'not measured';
-  for (const v of ['MQTT 5.0 QoS 0', 'MQTT 5.0 QoS 1', 'MQTT 5.0 QoS 0, Topic Alias (after first use)', 'MQTT 3.1.1 QoS 1']) add('MQTT', v, pubBytes(v), prov(v));
-  add('RabbitMQ', 'AMQP 0-9-1 with publisher confirms', pubBytes('AMQP 0-9-1 with publisher confirms, consumer acks'), prov('AMQP 0-9-1 with publisher confirms, consumer acks'));
-  add('Kafka', 'Produce per device (batch of 1)', pubBytes('Kafka, batch of 1'), 'computed');
-  add('Kafka', 'Produce via a bridge batching 100', pubBytes('Kafka, batch of 100 (per message)'), 'computed');
-  add('Cloud Pub/Sub', 'REST publish per device', pubBytes('Pub/Sub REST publish (HTTP/1.1 + JSON + base64)'), 'computed');
-  add('Cloud Pub/Sub', 'gRPC publish per device (later call)', pubBytes('Pub/Sub gRPC Publish, later call (HPACK-indexed headers)'), 'computed');
+  // Priced from the sender side of each row: what the device (or the bridge) puts on its link.
+  const add = (id: OverheadRowId, system: string, variant: string, provenance?: Provenance) => {
+    const row = overhead.rows.find((r) => r.id === id);
+    const bytes = row?.bySize.find((b) => b.payloadBytes === payloadBytes)?.publisher ?? null;
+    const perDevicePerDay = bytes === null ? null : Math.round(bytes * perDay);
+    const fleetBytesPerSecond = bytes === null ? null : Math.round(bytes * messagesPerSecond);
+    figures.push({ id, system, variant, bytesPerMessage: bytes, perDevicePerDay, fleetBytesPerSecond, provenance: provenance ?? row?.provenance ?? 'not measured' });
+  };
+  add('mqtt-5.0-qos0', 'MQTT', 'MQTT 5.0 QoS 0');
+  add('mqtt-5.0-qos1', 'MQTT', 'MQTT 5.0 QoS 1');
+  add('mqtt-5.0-qos0-alias', 'MQTT', 'MQTT 5.0 QoS 0, Topic Alias (after first use)');
+  add('mqtt-3.1.1-qos1', 'MQTT', 'MQTT 3.1.1 QoS 1');
+  add('amqp-confirms', 'RabbitMQ', 'AMQP 0-9-1 with publisher confirms');
+  add('kafka-batch-1', 'Kafka', 'Produce per device (batch of 1)', 'computed');
+  add('kafka-batch-100', 'Kafka', 'Produce via a bridge batching 100', 'computed');
+  add('pubsub-rest', 'Cloud Pub/Sub', 'REST publish per device', 'computed');
+  add('pubsub-grpc-later', 'Cloud Pub/Sub', 'gRPC publish per device (later call)', 'computed');
   return {
     fleet: { devices, intervalSeconds, messagesPerSecond, payloadBytes, figures },
     scenarios: [

@@ -15,13 +15,16 @@ export const CITATIONS = {
     id: 'seed',
     title: "practice-057 seed, 'Structured Protocol Comparison' table",
     url: 'shared/seed/practice-057-mqtt.md',
-    says: 'The qualitative dimensions (ordering, persistence, consumer groups, topic model, deployment) and the typical ranges quoted there.',
+    says:
+      'The qualitative dimensions (ordering, persistence, consumer groups, topic model, deployment) ' + 'and the typical ranges quoted there.',
   },
   kafkaLinkedIn: {
     id: 'kafka-linkedin-2014',
     title: 'J. Kreps, "Benchmarking Apache Kafka: 2 Million Writes Per Second (On Three Cheap Machines)", LinkedIn Engineering, 2014',
     url: 'https://engineering.linkedin.com/kafka/benchmarking-apache-kafka-2-million-writes-second-three-cheap-machines',
-    says: '100-byte records: 821,557 records/s from one producer thread without replication, 2,024,032 records/s from three producers with 3x async replication; end-to-end latency 2 ms median, 3 ms p99, 14 ms p99.9.',
+    says:
+      '100-byte records: 821,557 records/s from one producer thread without replication, ' +
+      '2,024,032 records/s from three producers with 3x async replication; end-to-end latency 2 ms median, 3 ms p99, 14 ms p99.9.',
   },
   kafkaConfluent: {
     id: 'kafka-confluent',
@@ -33,7 +36,8 @@ export const CITATIONS = {
     id: 'kafka-protocol',
     title: 'Apache Kafka protocol guide and RecordBatch format',
     url: 'https://kafka.apache.org/protocol and https://kafka.apache.org/documentation/#recordbatch',
-    says: 'Request/response framing, primitive types (varints, compact strings, tagged fields), Produce and Fetch schemas, RecordBatch v2 with CRC-32C.',
+    says:
+      'Request/response framing, primitive types (varints, compact strings, tagged fields), ' + 'Produce and Fetch schemas, RecordBatch v2 with CRC-32C.',
   },
   kafkaConsumerConfig: {
     id: 'kafka-consumer-config',
@@ -51,13 +55,17 @@ export const CITATIONS = {
     id: 'pubsub-proto',
     title: 'googleapis google/pubsub/v1/pubsub.proto (Publisher.Publish) and gRPC over HTTP/2 (PROTOCOL-HTTP2.md)',
     url: 'https://github.com/googleapis/googleapis/blob/master/google/pubsub/v1/pubsub.proto',
-    says: 'PublishRequest{topic=1, messages=2}, PubsubMessage{data=1}, PublishResponse{message_ids=1}; gRPC messages are 5-byte length-prefixed in HTTP/2 DATA frames.',
+    says:
+      'PublishRequest{topic=1, messages=2}, PubsubMessage{data=1}, PublishResponse{message_ids=1}; ' +
+      'gRPC messages are 5-byte length-prefixed in HTTP/2 DATA frames.',
   },
   pubsubPricing: {
     id: 'pubsub-pricing',
     title: 'Google Cloud Pub/Sub pricing and quotas',
     url: 'https://cloud.google.com/pubsub/pricing and https://cloud.google.com/pubsub/quotas',
-    says: 'Throughput is billed and quota-counted per request with a minimum of 1 kB per publish, push or pull request; publisher and subscriber throughput are regional quotas.',
+    says:
+      'Throughput is billed and quota-counted per request with a minimum of 1 kB per publish, push or pull request; ' +
+      'publisher and subscriber throughput are regional quotas.',
   },
   googleTokens: {
     id: 'google-oauth-token-size',

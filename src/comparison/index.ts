@@ -10,11 +10,12 @@
  *   regenerated with provenance marks, and the key question answered; renderText/renderMarkdown/renderHtml
  *   format it.
  */
-export { analyzeDeliveryGuarantees, analyzeOverhead, analyzeScalabilityPatterns, analyzeUseCaseFit, SYSTEMS, type DeliveryAnalysis, type OverheadAnalysis, type OverheadRow, type ScalabilityAnalysis, type System, type UseCaseAnalysis } from './analysis.js';
-export { analyzeLatencyAndThroughput, dimensionTable, generateComparisonReport, keyQuestion, type Cell, type ComparisonReport, type DimensionRow, type LiveAnalysis } from './report.js';
+export { analyzeDeliveryGuarantees, analyzeScalabilityPatterns, analyzeUseCaseFit, type DeliveryAnalysis, type ScalabilityAnalysis, type UseCaseAnalysis } from './analysis.js';
+export { analyzeOverhead, type AmqpCount, type OverheadAnalysis, type OverheadRow, type OverheadRowId, type SetupRowId } from './overhead.js';
+export { analyzeLatencyAndThroughput, generateComparisonReport, keyQuestion, type ComparisonReport, type LiveAnalysis } from './report.js';
+export { dimensionTable, type Cell, type DimensionRow } from './dimensions.js';
 export { openComparison, targetFromUrl, type ComparisonContext, type ComparisonSetup } from './context.js';
 export { renderMarkdown, renderText, reportBlocks, LEGEND } from './render.js';
 export { renderHtml, svgBars } from './render-html.js';
 export { CITATIONS } from './citations.js';
-export { PROVENANCE_MARK, SAMPLE, samplePayload, type Provenance } from './model.js';
-export { runProtocolComparison } from './exercise.js';
+export { PROVENANCE_MARK, SAMPLE, samplePayload, SYSTEMS, type Provenance, type System } from './model.js';

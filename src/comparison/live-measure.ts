@@ -4,13 +4,15 @@ import type { MqttClient } from 'mqtt';
 import { connectMqtt, disconnect } from '../client/index.js';
 import { samplePayload } from './model.js';
 
+/** The delivery modes measured live: MQTT QoS levels, AMQP with and without publisher confirms. */
+export type LiveMode = `QoS ${0 | 1 | 2}` | 'no confirms' | 'publisher confirms';
+
 /** Latency (ms) of sequential round trips, and throughput of a burst, for one system and delivery mode. */
 export interface LiveMeasurement {
   system: 'MQTT' | 'AMQP 0-9-1';
   /** Which server answered, e.g. "embedded broker", "Mosquitto 2.0.11", "RabbitMQ 3.10.8". */
   server: string;
-  /** e.g. "QoS 1", "no confirms", "publisher confirms". */
-  mode: string;
+  mode: LiveMode;
   payloadBytes: number;
   /**
    * Publish → delivery at the subscriber, one message at a time (nothing else in flight), same host, so

@@ -7,6 +7,10 @@
  */
 export type Provenance = 'measured' | 'computed' | 'cited' | 'not measured';
 
+/** The four systems the comparison covers, in the order of every table. */
+export type System = 'MQTT' | 'Kafka' | 'RabbitMQ' | 'Cloud Pub/Sub';
+export const SYSTEMS: System[] = ['MQTT', 'Kafka', 'RabbitMQ', 'Cloud Pub/Sub'];
+
 /** Short marks used in tables: ● measured, ◆ computed, ○ cited, – not measured. */
 export const PROVENANCE_MARK: Record<Provenance, string> = {
   measured: '●',
@@ -33,7 +37,7 @@ export function samplePayload(size: number): Buffer {
   if (size === base.length) return Buffer.from(base);
   const padded = '{"c":21.5,"h":4,"p":""}';
   if (size < padded.length) return Buffer.alloc(size, 0x61);
-  return Buffer.from(padded.slice(0, -2) + 'x'.repeat(size - padded.length) + '"}');
+  return Buffer.from(`${padded.slice(0, -2) + 'x'.repeat(size - padded.length)}"}`);
 }
 
 /** One row of a per-unit byte table: what crossed, which way, how big. */

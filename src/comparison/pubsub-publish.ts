@@ -87,7 +87,7 @@ export function pubsubRestPublish(payload: Buffer, options: { tokenBytes?: numbe
 }
 
 function http1(startLine: string, headers: Array<[string, string]>, body: string): HttpMessageCost {
-  const head = [startLine, ...headers.map(([k, v]) => `${k}: ${v}`)].join('\r\n') + '\r\n\r\n';
+  const head = `${[startLine, ...headers.map(([k, v]) => `${k}: ${v}`)].join('\r\n')}\r\n\r\n`;
   const headerBytes = Buffer.byteLength(head);
   const bodyBytes = Buffer.byteLength(body);
   return { headerBytes, bodyBytes, bytes: headerBytes + bodyBytes, text: head + body };

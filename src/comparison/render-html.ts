@@ -26,17 +26,28 @@ export function svgBars(title: string, bars: Bar[], unit: string): string {
       const y = 30 + i * row;
       const w = Math.max(1, (b.value / max) * chartWidth);
       const opacity = b.provenance === 'measured' ? 1 : b.provenance === 'computed' ? 0.75 : 0.45;
+      const dashed = b.provenance === 'cited' ? ' stroke="#333" stroke-dasharray="3,2"' : '';
+      const tooltip = esc(`${b.label}: ${b.text ?? b.value} ${unit} (${b.provenance})`);
+      const value = esc(`${b.text ?? b.value.toLocaleString('en-US')} ${unit} ${PROVENANCE_MARK[b.provenance]}`);
       return [
         `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end" font-size="12">${esc(b.label)}</text>`,
-        `<rect x="${labelWidth}" y="${y + 3}" width="${w.toFixed(1)}" height="${row - 6}" fill="${b.color}" fill-opacity="${opacity}"${b.provenance === 'cited' ? ' stroke="#333" stroke-dasharray="3,2"' : ''}><title>${esc(`${b.label}: ${b.text ?? b.value} ${unit} (${b.provenance})`)}</title></rect>`,
-        `<text x="${labelWidth + w + 6}" y="${y + 15}" font-size="12">${esc(`${b.text ?? b.value.toLocaleString('en-US')} ${unit} ${PROVENANCE_MARK[b.provenance]}`)}</text>`,
+        `<rect x="${labelWidth}" y="${y + 3}" width="${w.toFixed(1)}" height="${row - 6}" ` +
+          `fill="${b.color}" fill-opacity="${opacity}"${dashed}><title>${tooltip}</title></rect>`,
+        `<text x="${labelWidth + w + 6}" y="${y + 15}" font-size="12">${value}</text>`,
       ].join('');
     })
     .join('\n');
-  return `<figure><svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${esc(title)}" width="${labelWidth + chartWidth + 170}" height="${height}" font-family="system-ui, sans-serif">
+  const size = `width="${labelWidth + chartWidth + 170}" height="${height}"`;
+  return `<figure><svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${esc(title)}" ${size} font-family="system-ui, sans-serif">
 <text x="0" y="16" font-size="14" font-weight="600">${esc(title)}</text>
 ${items}
 </svg></figure>`;
+}
+
+/** ` class="p-m"` (measured), `p-c` (computed), `p-q` (cited) or `p-n` (not measured) for a cell that starts with its mark. */
+function markClass(cell: string): string {
+  if (!/^[●◆○–] /.test(cell)) return '';
+  return ` class="p-${cell[0] === '●' ? 'm' : cell[0] === '◆' ? 'c' : cell[0] === '○' ? 'q' : 'n'}"`;
 }
 
 /** Charts from the report's data. */
@@ -72,7 +83,7 @@ export function renderHtml(r: ComparisonReport): string {
       if (b.text) parts.push(...b.text.map((t) => `<p>${esc(t).replace(/`([^`]+)`/g, '<code>$1</code>')}</p>`));
       if (b.table) {
         parts.push(`<div class="scroll"><table><thead><tr>${b.table.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>`);
-        for (const row of b.table.rows) parts.push(`<tr>${row.map((c) => `<td${/^[●◆○–] /.test(c) ? ` class="p-${c[0] === '●' ? 'm' : c[0] === '◆' ? 'c' : c[0] === '○' ? 'q' : 'n'}"` : ''}>${esc(c)}</td>`).join('')}</tr>`);
+        for (const row of b.table.rows) parts.push(`<tr>${row.map((c) => `<td${markClass(c)}>${esc(c)}</td>`).join('')}</tr>`);
         parts.push('</tbody></table></div>');
       }
       if (b.pre) parts.push(`<pre>${esc(b.pre.join('\n'))}</pre>`);

@@ -1,5 +1,4 @@
-import { SYSTEMS } from './analysis.js';
-import { PROVENANCE_MARK, type Provenance } from './model.js';
+import { PROVENANCE_MARK, type Provenance, SYSTEMS } from './model.js';
 import type { ComparisonReport } from './report.js';
 
 /** A titled part of the report: paragraphs, a table, and/or preformatted lines. */
@@ -13,22 +12,39 @@ export interface Block {
 const mark = (p: Provenance) => `${PROVENANCE_MARK[p]} ${p}`;
 const n = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toLocaleString('en-US'));
 
-export const LEGEND = `${PROVENANCE_MARK.measured} measured here on real sockets/servers · ${PROVENANCE_MARK.computed} computed from the public spec · ${PROVENANCE_MARK.cited} cited (source named) · ${PROVENANCE_MARK['not measured']} not measured on this run`;
+/** What the provenance marks mean, in one line. */
+export const LEGEND = [
+  `${PROVENANCE_MARK.measured} measured here on real sockets/servers`,
+  `${PROVENANCE_MARK.computed} computed from the public spec`,
+  `${PROVENANCE_MARK.cited} cited (source named)`,
+  `${PROVENANCE_MARK['not measured']} not measured on this run`,
+].join(' · ');
+
+/** Frames of one side of a flow, e.g. `→ basic.publish 51, → content-header 30`. */
+const frames = (rows: Array<{ direction: string; type: string; bytes: number }>) => rows.map((f) => `${f.direction} ${f.type} ${f.bytes}`).join(', ');
+
+/** MQTT packets of one side of a flow without their detail, e.g. `→ PUBLISH 45, ← PUBACK 4`. */
+const packets = (rows: Array<{ direction: string; type: string; bytes: number }>) =>
+  rows.map((x) => `${x.direction} ${x.type.replace(/ \(.*\)/, '')} ${x.bytes}`).join(', ');
 
 /** The report as blocks, shared by the terminal and Markdown renderers (HTML adds charts). */
 export function reportBlocks(r: ComparisonReport): Block[] {
   const o = r.overhead;
   const [small, large] = o.sample.payloadSizes as [number, number];
   const blocks: Block[] = [];
+  const servers = r.environment.servers.map((s) => `${s.server} (ready in ${n(s.startupMs)} ms)`).join(', ');
 
   blocks.push({
     title: 'How this was produced',
     text: [
-      `Command: \`${r.command}\` — ${r.generatedAt}, Node ${r.environment.node} on ${r.environment.platform}; measuring took ${(r.durationMs / 1000).toFixed(1)} s after the servers were up.`,
+      `Command: \`${r.command}\` — ${r.generatedAt}, Node ${r.environment.node} on ${r.environment.platform}; ` +
+        `measuring took ${(r.durationMs / 1000).toFixed(1)} s after the servers were up.`,
       `Legend: ${LEGEND}.`,
-      `Servers started or used: ${r.environment.servers.map((s) => `${s.server} (ready in ${n(s.startupMs)} ms)`).join(', ') || 'given by URL'}.`,
+      `Servers started or used: ${servers || 'given by URL'}.`,
       ...(r.environment.absent.length ? [`Not measured on this run: ${r.environment.absent.map((a) => `${a.system} — ${a.reason}`).join('; ')}.`] : []),
-      `Sample message: topic \`${o.sample.topic}\` (AMQP routing key and Kafka/Pub/Sub topic with dots, same length), JSON payloads of ${small} and ${large} bytes. Bytes are application bytes on the TCP connection (a counting proxy sits between client and server); TCP/IP headers and TLS are not counted for any protocol.`,
+      `Sample message: topic \`${o.sample.topic}\` (AMQP routing key and Kafka/Pub/Sub topic with dots, same length), ` +
+        `JSON payloads of ${small} and ${large} bytes. Bytes are application bytes on the TCP connection ` +
+        '(a counting proxy sits between client and server); TCP/IP headers and TLS are not counted for any protocol.',
     ],
   });
 
@@ -49,18 +65,24 @@ export function reportBlocks(r: ComparisonReport): Block[] {
     const flows = m.publishes.filter((p) => p.payloadBytes === small && !p.topicAlias);
     blocks.push({
       title: `MQTT packets on the wire, ${small}-byte payload (${m.broker}) ${PROVENANCE_MARK.measured}`,
-      pre: flows.map((p) => `MQTT ${p.version} QoS ${p.qos}  publisher: ${p.publisher.packets.map((x) => `${x.direction} ${x.type.replace(/ \(.*\)/, '')} ${x.bytes}`).join(', ')}  |  subscriber: ${p.subscriber.packets.map((x) => `${x.direction} ${x.type.replace(/ \(.*\)/, '')} ${x.bytes}`).join(', ')}`),
-      text: ['→ client to broker, ← broker to client. By hand for MQTT 3.1.1 QoS 0: fixed header 1 + Remaining Length 1 + topic length 2 + topic 25 + payload 16 = 45 bytes; QoS > 0 adds a 2-byte packet id; MQTT 5 adds a 1-byte property length.'],
+      pre: flows.map((p) => `MQTT ${p.version} QoS ${p.qos}  publisher: ${packets(p.publisher.packets)}  |  subscriber: ${packets(p.subscriber.packets)}`),
+      text: [
+        '→ client to broker, ← broker to client. By hand for MQTT 3.1.1 QoS 0: fixed header 1 + Remaining Length 1 + ' +
+          'topic length 2 + topic 25 + payload 16 = 45 bytes; QoS > 0 adds a 2-byte packet id; MQTT 5 adds a 1-byte property length.',
+      ],
     });
   }
-  if ('publishes' in o.amqp) {
+  if (o.amqp.provenance === 'measured') {
     const a = o.amqp;
     blocks.push({
       title: `AMQP 0-9-1 frames on the wire, ${small}-byte payload (${a.server}, amqplib) ${PROVENANCE_MARK.measured}`,
       pre: a.publishes
         .filter((p) => p.payloadBytes === small)
-        .map((p) => `${p.confirms ? 'confirms   ' : 'no confirms'}  publisher: ${p.publisher.frames.map((f) => `${f.direction} ${f.type} ${f.bytes}`).join(', ')}  |  subscriber: ${p.subscriber.frames.map((f) => `${f.direction} ${f.type} ${f.bytes}`).join(', ')}`),
-      text: [`Every frame carries 8 bytes of framing (type 1, channel 2, size 4, frame-end 1). basic.publish to ${a.exchange} with routing key ${a.routingKey}: 8 + 4 (class/method) + 2 + 10 + 26 + 1 = 51 bytes.`],
+        .map((p) => `${p.confirms ? 'confirms   ' : 'no confirms'}  publisher: ${frames(p.publisher.frames)}  |  ` + `subscriber: ${frames(p.subscriber.frames)}`),
+      text: [
+        'Every frame carries 8 bytes of framing (type 1, channel 2, size 4, frame-end 1). ' +
+          `basic.publish to ${a.exchange} with routing key ${a.routingKey}: 8 + 4 (class/method) + 2 + 10 + 26 + 1 = 51 bytes.`,
+      ],
     });
   }
 
@@ -75,7 +97,12 @@ export function reportBlocks(r: ComparisonReport): Block[] {
       header: ['batch', 'payload', 'RecordBatch', 'record', 'Produce req', 'Produce resp', 'Fetch req', 'Fetch resp', 'total', 'per message', 'overhead/msg'],
       rows: o.kafka.map((k) => [String(k.batchSize), `${k.payloadBytes} B`, n(k.recordBatch), n(k.firstRecord), n(k.produceRequest), n(k.produceResponse), n(k.fetchRequest), n(k.fetchResponse), n(k.total), n(k.perMessage), n(k.overheadPerMessage)]),
     },
-    text: [`Encoded by src/comparison/kafka-record-batch.ts per the Kafka protocol guide: Produce v${o.kafka[0]?.produceVersion}, Fetch v${o.kafka[0]?.fetchVersion} (flexible versions: compact strings, tagged fields), RecordBatch v2 with its CRC-32C, uncompressed, null keys, records 1 ms apart. The 61-byte batch header and the request framing are paid once per batch, so the per-message cost falls as the batch grows.`],
+    text: [
+      `Encoded by src/comparison/kafka-record-batch.ts per the Kafka protocol guide: Produce v${o.kafka[0]?.produceVersion}, ` +
+        `Fetch v${o.kafka[0]?.fetchVersion} (flexible versions: compact strings, tagged fields), RecordBatch v2 with its CRC-32C, ` +
+        'uncompressed, null keys, records 1 ms apart. The 61-byte batch header and the request framing are paid once per batch, ' +
+        'so the per-message cost falls as the batch grows.',
+    ],
   });
 
   const ps = o.pubsub.find((p) => p.payloadBytes === small)!;
@@ -83,13 +110,20 @@ export function reportBlocks(r: ComparisonReport): Block[] {
     title: `Cloud Pub/Sub publish, ${small}-byte payload ${PROVENANCE_MARK.computed}`,
     pre: [...ps.rest.request.text.replace(/(ya29\.\S{12})\S+/, `$1… (${ps.rest.tokenBytes}-byte token)`).split('\r\n'), '', ...ps.rest.response.text.split('\r\n')],
     text: [
-      `REST: request ${ps.rest.request.bytes} B (headers ${ps.rest.request.headerBytes} + body ${ps.rest.request.bodyBytes}: base64 turns ${small} bytes into ${Math.ceil(small / 3) * 4}), response ${ps.rest.response.bytes} B. Minimal headers; real clients and Google's front end add more; TLS not counted.`,
-      `gRPC over HTTP/2: connection setup ${ps.grpc.setup.bytes} B; first Publish ${ps.grpc.first.bytes} B (${ps.grpc.first.frames.map((f) => `${f.direction} ${f.type} ${f.bytes}`).join(', ')}); a later Publish on the same connection ${ps.grpc.later.bytes} B (${ps.grpc.later.frames.map((f) => `${f.direction} ${f.type} ${f.bytes}`).join(', ')}). PublishRequest protobuf ${ps.grpc.publishRequestProto} B, PublishResponse ${ps.grpc.publishResponseProto} B.`,
+      `REST: request ${ps.rest.request.bytes} B (headers ${ps.rest.request.headerBytes} + body ${ps.rest.request.bodyBytes}: ` +
+        `base64 turns ${small} bytes into ${Math.ceil(small / 3) * 4}), response ${ps.rest.response.bytes} B. ` +
+        "Minimal headers; real clients and Google's front end add more; TLS not counted.",
+      `gRPC over HTTP/2: connection setup ${ps.grpc.setup.bytes} B; ` +
+        `first Publish ${ps.grpc.first.bytes} B (${frames(ps.grpc.first.frames)}); ` +
+        `a later Publish on the same connection ${ps.grpc.later.bytes} B (${frames(ps.grpc.later.frames)}). ` +
+        `PublishRequest protobuf ${ps.grpc.publishRequestProto} B, PublishResponse ${ps.grpc.publishResponseProto} B.`,
     ],
   });
 
   blocks.push({
-    title: `Latency and throughput (${r.settings.latencySamples} sequential messages for latency, bursts of ${r.settings.messages.toLocaleString('en-US')} for throughput, ${small}-byte payload)`,
+    title:
+      `Latency and throughput (${r.settings.latencySamples} sequential messages for latency, ` +
+      `bursts of ${r.settings.messages.toLocaleString('en-US')} for throughput, ${small}-byte payload)`,
     table: {
       header: ['system', 'server', 'mode', 'source', 'latency p50', 'p99', 'max', 'throughput', 'burst'],
       rows: [
@@ -98,7 +132,12 @@ export function reportBlocks(r: ComparisonReport): Block[] {
         ...r.live.cited.map((c) => [c.system, '', c.metric, mark('cited'), c.metric === 'latency' ? c.text : '', '', '', c.metric === 'throughput' ? c.text : '', `source: ${c.source}`]),
       ],
     },
-    text: ['Measured on one machine over loopback with one publisher and one subscriber per run: these numbers show the protocols\' round-trip structure and client/broker cost, not what a network or a cluster would give. Kafka and Pub/Sub were not run here; their figures are cited from the named sources and are not comparable one-to-one with loopback numbers.'],
+    text: [
+      'Measured on one machine over loopback with one publisher and one subscriber per run: ' +
+        "these numbers show the protocols' round-trip structure and client/broker cost, not what a network or a cluster would give. " +
+        'Kafka and Pub/Sub were not run here; their figures are cited from the named sources ' +
+        'and are not comparable one-to-one with loopback numbers.',
+    ],
   });
 
   blocks.push({
@@ -115,12 +154,16 @@ export function reportBlocks(r: ComparisonReport): Block[] {
       header: ['system', 'pattern', 'ordering', 'rebalancing', 'source'],
       rows: r.scalability.patterns.map((p) => [p.system, p.pattern, p.ordering, p.rebalancing, mark(p.provenance)]),
     },
-    pre: r.scalability.distributions.map((d) => `${d.server}: ${d.mechanism} — ${d.messages} messages → per member ${d.perMember.join(' / ')}; each delivered once: ${d.exactlyOnce ? 'yes' : 'NO'}`),
+    pre: r.scalability.distributions.map(
+      (d) => `${d.server}: ${d.mechanism} — ${d.messages} messages → per member ${d.perMember.join(' / ')}; ` + `each delivered once: ${d.exactlyOnce ? 'yes' : 'NO'}`,
+    ),
   });
 
   const f = r.useCases.fleet;
   blocks.push({
-    title: `Use-case fit (seed: analyze_use_case_fit) — the seed's fleet: ${f.devices.toLocaleString('en-US')} devices, one ${f.payloadBytes}-byte reading every ${f.intervalSeconds} s = ${f.messagesPerSecond.toLocaleString('en-US')} msg/s`,
+    title:
+      `Use-case fit (seed: analyze_use_case_fit) — the seed's fleet: ${f.devices.toLocaleString('en-US')} devices, ` +
+      `one ${f.payloadBytes}-byte reading every ${f.intervalSeconds} s = ${f.messagesPerSecond.toLocaleString('en-US')} msg/s`,
     table: {
       header: ['system', 'how devices send', 'bytes/message (sender side)', 'per device per day', 'fleet ingress', 'source'],
       rows: f.figures.map((x) => [x.system, x.variant, n(x.bytesPerMessage), x.perDevicePerDay === null ? '–' : `${(x.perDevicePerDay / 1024).toFixed(1)} KiB`, x.fleetBytesPerSecond === null ? '–' : `${(x.fleetBytesPerSecond / 1e6).toFixed(2)} MB/s`, mark(x.provenance)]),
@@ -134,7 +177,10 @@ export function reportBlocks(r: ComparisonReport): Block[] {
       header: ['dimension', ...SYSTEMS],
       rows: r.dimensions.map((d) => [d.dimension, ...SYSTEMS.map((s) => `${PROVENANCE_MARK[d.cells[s].provenance]} ${d.cells[s].text}`)]),
     },
-    text: [`Cells marked ${PROVENANCE_MARK.cited} repeat the seed's table (or the source named in the JSON output); ${PROVENANCE_MARK.measured} and ${PROVENANCE_MARK.computed} cells were produced by this run.`],
+    text: [
+      `Cells marked ${PROVENANCE_MARK.cited} repeat the seed's table (or the source named in the JSON output); ` +
+        `${PROVENANCE_MARK.measured} and ${PROVENANCE_MARK.computed} cells were produced by this run.`,
+    ],
   });
 
   blocks.push({ title: `Key question: ${r.keyQuestion.question}`, text: r.keyQuestion.answer });
@@ -153,8 +199,8 @@ export function reportBlocks(r: ComparisonReport): Block[] {
 function textTable(header: string[], rows: string[][]): string[] {
   const cells = [header, ...rows];
   const widths = header.map((_, i) => Math.min(60, Math.max(...cells.map((r) => (r[i] ?? '').length))));
-  const line = (r: string[]) => '  ' + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(header), '  ' + widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)];
+  const line = (r: string[]) => `  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()}`;
+  return [line(header), `  ${widths.map((w) => '─'.repeat(w)).join('  ')}`, ...rows.map(line)];
 }
 
 /** The report for a terminal. */
@@ -168,7 +214,7 @@ export function renderText(r: ComparisonReport): string {
         // Too wide for a terminal as a grid: one block per dimension.
         for (const row of b.table.rows) {
           out.push(`  ${row[0]}`);
-          b.table.header.slice(1).forEach((h, i) => out.push(`    ${h.padEnd(14)} ${row[i + 1]}`));
+          for (const [i, h] of b.table.header.slice(1).entries()) out.push(`    ${h.padEnd(14)} ${row[i + 1]}`);
         }
       } else {
         out.push(...textTable(b.table.header, b.table.rows));

@@ -1,32 +1,17 @@
 import {
   analyzeDeliveryGuarantees,
-  analyzeOverhead,
   analyzeScalabilityPatterns,
   analyzeUseCaseFit,
-  SYSTEMS,
   type DeliveryAnalysis,
-  type OverheadAnalysis,
   type ScalabilityAnalysis,
-  type System,
   type UseCaseAnalysis,
 } from './analysis.js';
 import { CITATIONS, type Citation } from './citations.js';
 import { hasAmqp, type Absence, type ComparisonContext } from './context.js';
+import { type DimensionRow, dimensionTable } from './dimensions.js';
 import { measureAmqpLive, measureMqttLive, type LiveMeasurement } from './live-measure.js';
-import type { Provenance } from './model.js';
-
-/** One cell of the regenerated dimension table. */
-export interface Cell {
-  text: string;
-  provenance: Provenance;
-  /** Citation id when cited. */
-  source?: string;
-}
-
-export interface DimensionRow {
-  dimension: string;
-  cells: Record<System, Cell>;
-}
+import type { System } from './model.js';
+import { analyzeOverhead, type OverheadAnalysis, type OverheadRowId } from './overhead.js';
 
 export interface CitedPerformance {
   system: System;
@@ -77,12 +62,38 @@ export async function analyzeLatencyAndThroughput(ctx: ComparisonContext): Promi
   const c = CITATIONS.kafkaConfluent;
   return {
     measurements,
-    notMeasured: [...ctx.absent, { system: 'Kafka', reason: 'no Kafka broker here (figures cited)' }, { system: 'Cloud Pub/Sub', reason: 'a managed Google service (figures cited)' }],
+    notMeasured: [
+      ...ctx.absent,
+      { system: 'Kafka', reason: 'no Kafka broker here (figures cited)' },
+      { system: 'Cloud Pub/Sub', reason: 'a managed Google service (figures cited)' },
+    ],
     cited: [
-      { system: 'Kafka', metric: 'throughput', text: '821,557 msg/s (1 producer, 100-byte records, no replication); 2,024,032 msg/s (3 producers, 3x async replication); 605 MB/s peak', source: `${k.id}, ${c.id}` },
-      { system: 'Kafka', metric: 'latency', text: 'end-to-end 2 ms p50, 3 ms p99, 14 ms p99.9 (2014); p99 5 ms at 200 MB/s (Confluent)', source: `${k.id}, ${c.id}` },
-      { system: 'Cloud Pub/Sub', metric: 'throughput', text: 'scales with the service; bounded by regional publisher/subscriber throughput quotas; "~100K+ msg/s per subscription" (seed)', source: `${CITATIONS.pubsubPricing.id}, seed` },
-      { system: 'Cloud Pub/Sub', metric: 'latency', text: '"10–100 ms typical (network + HTTP overhead)" (seed); dominated by the client–region round trip', source: 'seed' },
+      {
+        system: 'Kafka',
+        metric: 'throughput',
+        text:
+          '821,557 msg/s (1 producer, 100-byte records, no replication); ' +
+          '2,024,032 msg/s (3 producers, 3x async replication); 605 MB/s peak',
+        source: `${k.id}, ${c.id}`,
+      },
+      {
+        system: 'Kafka',
+        metric: 'latency',
+        text: 'end-to-end 2 ms p50, 3 ms p99, 14 ms p99.9 (2014); p99 5 ms at 200 MB/s (Confluent)',
+        source: `${k.id}, ${c.id}`,
+      },
+      {
+        system: 'Cloud Pub/Sub',
+        metric: 'throughput',
+        text: 'scales with the service; bounded by regional publisher/subscriber throughput quotas; "~100K+ msg/s per subscription" (seed)',
+        source: `${CITATIONS.pubsubPricing.id}, seed`,
+      },
+      {
+        system: 'Cloud Pub/Sub',
+        metric: 'latency',
+        text: '"10–100 ms typical (network + HTTP overhead)" (seed); dominated by the client–region round trip',
+        source: 'seed',
+      },
     ],
   };
 }
@@ -139,140 +150,39 @@ function consistencyChecks(overhead: OverheadAnalysis, scalability: ScalabilityA
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
-function bestLive(live: LiveAnalysis, system: LiveMeasurement['system'], mode: string): LiveMeasurement | undefined {
-  return live.measurements.find((m) => m.system === system && m.mode === mode);
-}
-
-/** The seed's dimension table, with measured/computed figures where this run has them. */
-export function dimensionTable(report: ComparisonReport): DimensionRow[] {
-  const o = report.overhead;
-  const row = (variant: string, size = o.sample.payloadSizes[0]!) => o.rows.find((r) => r.variant === variant)?.bySize.find((b) => b.payloadBytes === size);
-  const cited = (text: string, source = 'seed'): Cell => ({ text, provenance: 'cited', source });
-  const mqtt0 = row('MQTT 5.0 QoS 0');
-  const mqtt311 = row('MQTT 3.1.1 QoS 0');
-  const mqttAlias = row('MQTT 5.0 QoS 0, Topic Alias (after first use)');
-  const amqpPlain = row('AMQP 0-9-1 no confirms, consumer acks');
-  const kafka100 = row('Kafka, batch of 100 (per message)');
-  const rest = row('Pub/Sub REST publish (HTTP/1.1 + JSON + base64)');
-  const grpcLater = row('Pub/Sub gRPC Publish, later call (HPACK-indexed headers)');
-  const size = o.sample.payloadSizes[0]!;
-
-  const overheadCells: Record<System, Cell> = {
-    MQTT: mqtt0
-      ? { text: `${size}-byte payload: PUBLISH ${mqtt311?.publisher} B (3.1.1) / ${mqtt0.publisher} B (5.0)${mqttAlias ? `, ${mqttAlias.publisher} B with a Topic Alias` : ''}; fixed header 2 B`, provenance: 'measured' }
-      : { text: 'not measured', provenance: 'not measured' },
-    Kafka: { text: `Produce request ${report.overhead.kafka.find((k) => k.batchSize === 1 && k.payloadBytes === size)!.produceRequest} B for 1 message; ${kafka100?.total} B/message both sides at batch 100 (61-byte batch header + ${report.overhead.kafka.find((k) => k.batchSize === 1 && k.payloadBytes === size)!.firstRecord - size} B per record)`, provenance: 'computed' },
-    RabbitMQ: amqpPlain
-      ? { text: `basic.publish + header + body = ${amqpPlain.publisher} B; deliver + ack ${amqpPlain.subscriber} B (8 B per frame, 3 frames per message)`, provenance: 'measured' }
-      : { text: `not measured (${(o.amqp as { notMeasured: string }).notMeasured}); spec: 8-byte frame overhead, 3 frames per message`, provenance: 'not measured' },
-    'Cloud Pub/Sub': { text: `REST ${rest?.publisher} B per publish (request + response, ${report.overhead.pubsub[0]!.rest.tokenBytes}-B token); gRPC ${grpcLater?.publisher} B on a warm connection`, provenance: 'computed' },
-  };
-
-  const lat = (m: LiveMeasurement | undefined) => (m ? `p50 ${m.latency.p50} ms, p99 ${m.latency.p99} ms` : undefined);
-  const thr = (m: LiveMeasurement | undefined) => (m ? `${fmt(m.throughput.perSecond)} msg/s` : undefined);
-  const mqttServers = [...new Set(report.live.measurements.filter((m) => m.system === 'MQTT').map((m) => m.server))];
-  const mqttLat = mqttServers.map((s) => `${short(s)}: ${lat(report.live.measurements.find((m) => m.server === s && m.mode === 'QoS 1'))} (QoS 1)`).join('; ');
-  const mqttThr = mqttServers.map((s) => `${short(s)}: ${thr(report.live.measurements.find((m) => m.server === s && m.mode === 'QoS 0'))} QoS 0, ${thr(report.live.measurements.find((m) => m.server === s && m.mode === 'QoS 1'))} QoS 1`).join('; ');
-  const amqpLat = bestLive(report.live, 'AMQP 0-9-1', 'publisher confirms');
-  const amqpThrPlain = bestLive(report.live, 'AMQP 0-9-1', 'no confirms');
-  const loopback = ' — one host, loopback, one client each';
-
-  const shared = report.scalability.distributions.find((d) => d.system === 'MQTT 5');
-  const competing = report.scalability.distributions.find((d) => d.system === 'AMQP 0-9-1');
-  const setupMqtt = o.setup.find((s) => s.step === 'MQTT 5.0 CONNECT/CONNACK (publisher)');
-  const setupAmqp = o.setup.find((s) => s.step === 'AMQP connection (protocol header … open-ok) (publisher)');
-  const startup = (match: string) => report.environment.servers.find((s) => s.server.includes(match));
-
-  return [
-    { dimension: 'Protocol type', cells: { MQTT: cited('Binary pub/sub (OASIS standard)'), Kafka: cited('Binary log-based streaming (custom protocol)'), RabbitMQ: cited('AMQP 0-9-1, also STOMP, MQTT adapters'), 'Cloud Pub/Sub': cited('HTTP/gRPC (Google proprietary)') } },
-    { dimension: 'Protocol overhead', cells: overheadCells },
-    {
-      dimension: 'Throughput',
-      cells: {
-        MQTT: mqttServers.length ? { text: mqttThr + loopback, provenance: 'measured' } : cited('10K–100K+ msg/s per broker'),
-        Kafka: cited('821K msg/s (1 producer) – 2.0M msg/s (3 producers, 3 machines); 605 MB/s peak', `${CITATIONS.kafkaLinkedIn.id}, ${CITATIONS.kafkaConfluent.id}`),
-        RabbitMQ: amqpThrPlain ? { text: `${thr(amqpThrPlain)} no confirms, ${thr(amqpLat)} with confirms (window 100)${loopback}`, provenance: 'measured' } : { text: 'not measured (RabbitMQ not here); seed: 10K–50K msg/s per node', provenance: 'not measured', source: 'seed' },
-        'Cloud Pub/Sub': cited('scales with the service, regional quotas; ~100K+ msg/s per subscription', `${CITATIONS.pubsubPricing.id}, seed`),
-      },
-    },
-    {
-      dimension: 'Latency',
-      cells: {
-        MQTT: mqttServers.length ? { text: mqttLat + loopback, provenance: 'measured' } : cited('sub-millisecond typical'),
-        Kafka: cited('end-to-end 2 ms p50 / 3 ms p99 (2014); p99 5 ms at 200 MB/s', `${CITATIONS.kafkaLinkedIn.id}, ${CITATIONS.kafkaConfluent.id}`),
-        RabbitMQ: amqpLat ? { text: `${lat(amqpLat)} (confirms)${loopback}`, provenance: 'measured' } : { text: 'not measured (RabbitMQ not here); seed: sub-ms to low ms', provenance: 'not measured', source: 'seed' },
-        'Cloud Pub/Sub': cited('10–100 ms typical (network + HTTP)'),
-      },
-    },
-    {
-      dimension: 'Delivery guarantees',
-      cells: {
-        MQTT: mqtt0 ? { text: `QoS 0/1/2 per message: ${['0', '1', '2'].map((q) => `${report.delivery.modes.find((d) => d.system === 'MQTT' && d.mode === `QoS ${q}`)?.bytes ?? '?'} B`).join(' / ')} for both hops`, provenance: 'measured' } : cited('QoS 0/1/2 per message'),
-        Kafka: cited('at-least-once by default; exactly-once with idempotence + transactions'),
-        RabbitMQ: report.delivery.modes.some((d) => d.system === 'RabbitMQ' && d.provenance === 'measured') ? { text: `at-most-once or at-least-once (confirms: +${row('AMQP 0-9-1 with publisher confirms, consumer acks')!.publisher! - amqpPlain!.publisher!} B per message); no exactly-once`, provenance: 'measured' } : cited('at-most-once or at-least-once (acks + persistent queues)'),
-        'Cloud Pub/Sub': cited('at-least-once by default; exactly-once delivery as a subscription option'),
-      },
-    },
-    { dimension: 'Message persistence / replay', cells: { MQTT: cited('retained: last message per topic; no log, no replay'), Kafka: cited('commit log with retention; replay by offset'), RabbitMQ: cited('queues hold unacked messages; no replay after ack'), 'Cloud Pub/Sub': cited('retained until acked (7 days default); seek to time/snapshot') } },
-    { dimension: 'Ordering', cells: { MQTT: cited('per topic from one publisher (single broker)'), Kafka: cited('per partition'), RabbitMQ: cited('per queue FIFO (caveats with competing consumers)'), 'Cloud Pub/Sub': cited('per ordering key (optional)') } },
-    {
-      dimension: 'Consumer groups / load balancing',
-      cells: {
-        MQTT: shared ? { text: `shared subscriptions: ${shared.messages} messages over 3 members → ${shared.perMember.join('/')} (${short(shared.server)})`, provenance: 'measured' } : cited('shared subscriptions (MQTT 5)'),
-        Kafka: cited('consumer groups with partition assignment and rebalancing'),
-        RabbitMQ: competing ? { text: `competing consumers: ${competing.messages} messages over 3 consumers → ${competing.perMember.join('/')}`, provenance: 'measured' } : { text: 'not measured (RabbitMQ not here); competing consumers on a queue', provenance: 'not measured', source: 'seed' },
-        'Cloud Pub/Sub': cited('many subscribers per subscription, automatic balancing'),
-      },
-    },
-    {
-      dimension: 'Connection model',
-      cells: {
-        MQTT: setupMqtt ? { text: `long-lived TCP; CONNECT/CONNACK ${setupMqtt.bytes} B (MQTT 5), keep-alive PINGREQ/PINGRESP 4 B`, provenance: 'measured' } : cited('long-lived TCP, keepalive'),
-        Kafka: cited('long-lived TCP to each partition leader; consumer poll loop'),
-        RabbitMQ: setupAmqp ? { text: `long-lived TCP, channels; connection setup ${setupAmqp.bytes} B (7 frames), heartbeat frame 8 B`, provenance: 'measured' } : { text: 'not measured (RabbitMQ not here); long-lived TCP + channels', provenance: 'not measured', source: 'seed' },
-        'Cloud Pub/Sub': { text: `HTTPS per request or gRPC streams; HTTP/2 setup ${o.setup.find((s) => s.system === 'Cloud Pub/Sub')?.bytes} B before TLS`, provenance: 'computed' },
-      },
-    },
-    { dimension: 'Topic/queue model', cells: { MQTT: cited('hierarchical topics, wildcards + and #, no pre-creation'), Kafka: cited('named topics with partitions, created up front'), RabbitMQ: cited('exchanges + queues + bindings'), 'Cloud Pub/Sub': cited('named topics + subscriptions, created up front') } },
-    { dimension: 'Typical deployment', cells: { MQTT: cited('edge/IoT: thousands to millions of devices'), Kafka: cited('data-center streaming backbone'), RabbitMQ: cited('enterprise integration, task queues'), 'Cloud Pub/Sub': cited('cloud-native, fully managed') } },
-    {
-      dimension: 'Deployment complexity',
-      cells: {
-        MQTT: startup('mqttlab') || startup('Mosquitto') ? { text: ['mqttlab', 'Mosquitto'].map((n) => startup(n)).filter(Boolean).map((s) => `${short(s!.server)} ready in ${s!.startupMs} ms`).join('; ') + '; single binary', provenance: 'measured' } : cited('low: single binary'),
-        Kafka: cited('high: multi-broker cluster, KRaft/ZooKeeper, topic management'),
-        RabbitMQ: startup('RabbitMQ') ? { text: `Erlang VM + epmd + cookie; a node ready in ${fmt(startup('RabbitMQ')!.startupMs)} ms here`, provenance: 'measured' } : { text: 'not measured (RabbitMQ not here); medium: Erlang runtime, topology', provenance: 'not measured', source: 'seed' },
-        'Cloud Pub/Sub': cited('none (managed): API calls'),
-      },
-    },
-    { dimension: 'Best fit', cells: Object.fromEntries(SYSTEMS.map((s) => [s, cited(report.useCases.scenarios.find((x) => x.best.includes(s))?.scenario ?? '')])) as Record<System, Cell> },
-  ];
-}
-
-function short(server: string): string {
-  return server.replace('mqttlab embedded broker', 'embedded').replace(/^broker at /, '');
-}
-
 /** The seed's key question, answered with this run's numbers. */
 export function keyQuestion(report: ComparisonReport): { question: string; answer: string[] } {
   const f = report.useCases.fleet;
-  const fig = (variant: string) => f.figures.find((x) => x.variant === variant);
-  const q1 = fig('MQTT 5.0 QoS 1');
-  const alias = fig('MQTT 5.0 QoS 0, Topic Alias (after first use)');
-  const amqpC = fig('AMQP 0-9-1 with publisher confirms');
-  const k1 = fig('Produce per device (batch of 1)');
-  const k100 = fig('Produce via a bridge batching 100');
-  const rest = fig('REST publish per device');
+  const fig = (id: OverheadRowId) => f.figures.find((x) => x.id === id);
+  const q1 = fig('mqtt-5.0-qos1');
+  const alias = fig('mqtt-5.0-qos0-alias');
+  const amqpC = fig('amqp-confirms');
+  const k1 = fig('kafka-batch-1');
+  const k100 = fig('kafka-batch-100');
+  const rest = fig('pubsub-rest');
   const kb = (b: number | null | undefined) => (b === null || b === undefined ? 'n/a' : `${(b / 1024).toFixed(b < 10 * 1024 ? 1 : 0)} KiB`);
   const mbs = (b: number | null | undefined) => (b === null || b === undefined ? 'n/a' : `${(b / 1e6).toFixed(2)} MB/s`);
   const embeddedLat = report.live.measurements.find((m) => m.system === 'MQTT' && m.mode === 'QoS 1');
   return {
-    question: 'If you were designing an IoT fleet management system with 100K devices sending telemetry and a cloud backend doing analytics, which combination of protocols would you use and why?',
+    question:
+      'If you were designing an IoT fleet management system with 100K devices sending telemetry and a cloud backend doing analytics, ' +
+      'which combination of protocols would you use and why?',
     answer: [
-      `MQTT from the devices to a broker cluster, and Kafka (or Pub/Sub when managed is preferred) behind it for analytics. With this run's bytes, ${fmt(f.devices)} devices sending a ${f.payloadBytes}-byte reading every ${f.intervalSeconds} s (${fmt(f.messagesPerSecond)} msg/s):`,
-      `  MQTT 5 QoS 1 costs ${q1?.bytesPerMessage ?? 'n/a'} B per reading on the device link (${kb(q1?.perDevicePerDay)}/device/day, ${mbs(q1?.fleetBytesPerSecond)} fleet ingress)${alias?.bytesPerMessage ? `, ${alias.bytesPerMessage} B at QoS 0 with a Topic Alias` : ''};`,
-      `  AMQP with confirms ${amqpC?.bytesPerMessage ?? 'not measured'}${amqpC?.bytesPerMessage ? ' B' : ''}, Kafka producing one record per request ${k1?.bytesPerMessage} B, Pub/Sub REST ${rest?.bytesPerMessage} B (plus TLS and auth on every request).`,
-      `  Behind the broker, a bridge that batches 100 readings into one Kafka Produce pays ${k100?.bytesPerMessage} B per reading (${mbs(k100?.fleetBytesPerSecond)}), and Kafka gives the analytics side partitions, replay and consumer groups.`,
-      `Why not one protocol: devices need tiny packets, sessions, LWT/retained presence and per-message QoS (MQTT, ${embeddedLat ? `p50 ${embeddedLat.latency.p50} ms here` : 'sub-ms'}); analytics needs a replayable, partitioned log (Kafka); RabbitMQ fits the command/task side (routing, per-message acks), not 100K device sockets.`,
+      'MQTT from the devices to a broker cluster, and Kafka (or Pub/Sub when managed is preferred) behind it for analytics. ' +
+        `With this run's bytes, ${fmt(f.devices)} devices sending a ${f.payloadBytes}-byte reading every ${f.intervalSeconds} s ` +
+        `(${fmt(f.messagesPerSecond)} msg/s):`,
+      `  MQTT 5 QoS 1 costs ${q1?.bytesPerMessage ?? 'n/a'} B per reading on the device link ` +
+        `(${kb(q1?.perDevicePerDay)}/device/day, ${mbs(q1?.fleetBytesPerSecond)} fleet ingress)` +
+        `${alias?.bytesPerMessage ? `, ${alias.bytesPerMessage} B at QoS 0 with a Topic Alias` : ''};`,
+      `  AMQP with confirms ${amqpC?.bytesPerMessage ?? 'not measured'}${amqpC?.bytesPerMessage ? ' B' : ''}, ` +
+        `Kafka producing one record per request ${k1?.bytesPerMessage} B, ` +
+        `Pub/Sub REST ${rest?.bytesPerMessage} B (plus TLS and auth on every request).`,
+      `  Behind the broker, a bridge that batches 100 readings into one Kafka Produce pays ${k100?.bytesPerMessage} B per reading ` +
+        `(${mbs(k100?.fleetBytesPerSecond)}), and Kafka gives the analytics side partitions, replay and consumer groups.`,
+      'Why not one protocol: devices need tiny packets, sessions, LWT/retained presence and per-message QoS ' +
+        `(MQTT, ${embeddedLat ? `p50 ${embeddedLat.latency.p50} ms here` : 'sub-ms'}); ` +
+        'analytics needs a replayable, partitioned log (Kafka); RabbitMQ fits the command/task side (routing, per-message acks), ' +
+        'not 100K device sockets.',
     ],
   };
 }

@@ -1,9 +1,9 @@
 /** The seed's exercises as runnable programs. */
-export { EXERCISES, exerciseNames, runExercises } from './runner.js';
+export { EXERCISES, exerciseNames, runExercises, selectExercises, type ExerciseBroker } from './runner.js';
 export { ExerciseContext } from './context.js';
 export { formatReport, type Check, type ExerciseReport, type Section } from './report.js';
 export * as basicPubsub from './basic-pubsub.js';
 export * as qosLevels from './qos-levels.js';
-export * as retainedLastwill from './retained-lastwill.js';
-export * as mqtt5Features from './mqtt5-features.js';
-export * as protocolComparison from '../comparison/index.js';
+export * as retainedLastwill from './retained-lastwill/index.js';
+export * as mqtt5Features from './mqtt5-features/index.js';
+export * as protocolComparison from './protocol-comparison.js';

@@ -2,7 +2,7 @@ import type { MqttClient } from 'mqtt';
 import type { QoS } from 'mqtt-packet';
 import type { TracedPacket } from '../client/index.js';
 import type { ExerciseContext } from './context.js';
-import { Checks, packetLines, stats, table, waitFor, type ExerciseReport } from './report.js';
+import { Checks, packetLines, type Section, stats, table, waitFor, type ExerciseReport } from './report.js';
 
 /** The packets of one QoS flow on each side of the broker [MQTT-4.3.1], [MQTT-4.3.2], [MQTT-4.3.3]. */
 export const EXPECTED_FLOW: Record<QoS, { publisher: string[]; subscriber: string[] }> = {
@@ -155,59 +155,91 @@ export async function compareQosLevels(ctx: ExerciseContext, messages = 200): Pr
 /** Runs exercise 2 and reports it. */
 export async function runQosLevels(ctx: ExerciseContext, options: { messages?: number } = {}): Promise<ExerciseReport<QosLevelsResult>> {
   const started = Date.now();
-  const checks = new Checks();
   const flows = [await demonstrateQos0(ctx), await demonstrateQos1(ctx), await demonstrateQos2(ctx)];
   const downgrade = await demonstrateDowngrade(ctx);
   const comparison = await compareQosLevels(ctx, options.messages ?? 200);
-
-  const flowLines: string[] = [];
-  for (const flow of flows) {
-    const expected = EXPECTED_FLOW[flow.qos];
-    checks.expect(`QoS ${flow.qos}: publisher side is ${expected.publisher.join(' ')}`, flow.publisherSequence.join() === expected.publisher.join(), flow.publisherSequence.join(' '));
-    checks.expect(`QoS ${flow.qos}: subscriber side is ${expected.subscriber.join(' ')}`, flow.subscriberSequence.join() === expected.subscriber.join(), flow.subscriberSequence.join(' '));
-    flowLines.push(`  QoS ${flow.qos}: ${flow.publisher.length + flow.subscriber.length} packets, ${flow.bytes.publisher + flow.bytes.subscriber} bytes in all`);
-    flowLines.push(...packetLines([...flow.publisher, ...flow.subscriber].sort((a, b) => a.at - b.at)).map((l) => `  ${l}`));
-  }
-  for (const granted of [0, 1, 2]) {
-    for (const published of [0, 1, 2]) {
-      const got = downgrade.grid[granted]![published];
-      checks.expect(`published QoS ${published} to a QoS ${granted} subscription arrives at QoS ${Math.min(published, granted)}`, got === Math.min(published, granted), `arrived at QoS ${got}`);
-    }
-  }
-  for (const c of comparison) checks.expect(`all ${c.messages} QoS ${c.qos} messages arrived`, c.received === c.messages, `${c.received} arrived`);
-
-  const [q0, q1, q2] = comparison as [QosComparison, QosComparison, QosComparison];
-  const packetsPerSecond = (c: QosComparison) => Math.round(10_000 * (c.packetsPerMessage.publisher + c.packetsPerMessage.subscriber)).toLocaleString('en-US');
+  const checks = new Checks();
+  const sections = [reportFlows(flows, checks), reportDowngrade(downgrade, checks), reportComparison(comparison, checks)];
   return {
     exercise: 'qos-levels',
     title: 'Exercise 2 — QoS levels: what each guarantee costs on the wire',
     broker: ctx.url,
-    sections: [
-      { title: 'One message per QoS, publisher → broker → subscriber (the subscriber was granted QoS 2)', lines: flowLines },
-      {
-        title: 'Downgrade: a subscriber receives min(published QoS, granted QoS) [MQTT-3.8.4-8]',
-        lines: table(['granted \\ published', 'QoS 0', 'QoS 1', 'QoS 2'], [0, 1, 2].map((g) => [`QoS ${g}`, ...[0, 1, 2].map((p) => `QoS ${downgrade.grid[g]![p]}`)])),
-      },
-      {
-        title: `${q0.messages} messages per QoS, one at a time, 16-byte payload (timings are this run's, on this machine)`,
-        lines: table(
-          ['QoS', 'arrived', 'mean ms', 'p50 ms', 'p99 ms', 'packets/msg pub+sub', 'bytes/msg pub+sub'],
-          comparison.map((c) => [c.qos, `${c.received}/${c.messages}`, c.latencyMs.mean, c.latencyMs.p50, c.latencyMs.p99,
-            `${c.packetsPerMessage.publisher} + ${c.packetsPerMessage.subscriber}`, `${c.bytesPerMessage.publisher} + ${c.bytesPerMessage.subscriber}`]),
-        ),
-      },
-    ],
-    keyQuestion: {
-      question: 'Why would you ever use QoS 0 if messages can be lost? (10,000 sensors publishing every second)',
-      answer: [
-        `Here QoS 0 cost ${q0.packetsPerMessage.publisher + q0.packetsPerMessage.subscriber} packets per reading end to end, QoS 1 ${q1.packetsPerMessage.publisher + q1.packetsPerMessage.subscriber} and QoS 2 ${q2.packetsPerMessage.publisher + q2.packetsPerMessage.subscriber};`,
-        `for 10,000 readings/s that is ${packetsPerSecond(q0)} vs ${packetsPerSecond(q1)} vs ${packetsPerSecond(q2)} packets/s through the broker, and p50 latency was`,
-        `${q0.latencyMs.p50} vs ${q1.latencyMs.p50} vs ${q2.latencyMs.p50} ms. A lost temperature reading is replaced by the next one a second later, so paying`,
-        'for acknowledgements buys nothing; keep QoS 1/2 for alerts and commands, where one lost or duplicated message matters.',
-      ],
-    },
+    sections,
+    keyQuestion: keyQuestion(comparison),
     checks: checks.list,
     data: { flows, downgrade, comparison },
     durationMs: Date.now() - started,
+  };
+}
+
+/** The section of the three packet flows, recording that each side is the spec's sequence. */
+function reportFlows(flows: QosFlow[], checks: Checks): Section {
+  const lines: string[] = [];
+  for (const flow of flows) {
+    const expected = EXPECTED_FLOW[flow.qos];
+    const publisher = flow.publisherSequence.join(' ');
+    const subscriber = flow.subscriberSequence.join(' ');
+    checks.expect(`QoS ${flow.qos}: publisher side is ${expected.publisher.join(' ')}`, flow.publisherSequence.join() === expected.publisher.join(), publisher);
+    checks.expect(`QoS ${flow.qos}: subscriber side is ${expected.subscriber.join(' ')}`, flow.subscriberSequence.join() === expected.subscriber.join(), subscriber);
+    const packets = flow.publisher.length + flow.subscriber.length;
+    lines.push(`  QoS ${flow.qos}: ${packets} packets, ${flow.bytes.publisher + flow.bytes.subscriber} bytes in all`);
+    lines.push(...packetLines([...flow.publisher, ...flow.subscriber].sort((a, b) => a.at - b.at)).map((l) => `  ${l}`));
+  }
+  return { title: 'One message per QoS, publisher → broker → subscriber (the subscriber was granted QoS 2)', lines };
+}
+
+/** The downgrade grid, recording that each message arrived at min(published, granted). */
+function reportDowngrade(downgrade: DowngradeResult, checks: Checks): Section {
+  for (const granted of [0, 1, 2]) {
+    for (const published of [0, 1, 2]) {
+      const got = downgrade.grid[granted]![published];
+      const expected = Math.min(published, granted);
+      checks.expect(`published QoS ${published} to a QoS ${granted} subscription arrives at QoS ${expected}`, got === expected, `arrived at QoS ${got}`);
+    }
+  }
+  return {
+    title: 'Downgrade: a subscriber receives min(published QoS, granted QoS) [MQTT-3.8.4-8]',
+    lines: table(
+      ['granted \\ published', 'QoS 0', 'QoS 1', 'QoS 2'],
+      [0, 1, 2].map((g) => [`QoS ${g}`, ...[0, 1, 2].map((p) => `QoS ${downgrade.grid[g]![p]}`)]),
+    ),
+  };
+}
+
+/** The timed comparison, recording that every message arrived. */
+function reportComparison(comparison: QosComparison[], checks: Checks): Section {
+  for (const c of comparison) checks.expect(`all ${c.messages} QoS ${c.qos} messages arrived`, c.received === c.messages, `${c.received} arrived`);
+  return {
+    title: `${comparison[0]!.messages} messages per QoS, one at a time, 16-byte payload (timings are this run's, on this machine)`,
+    lines: table(
+      ['QoS', 'arrived', 'mean ms', 'p50 ms', 'p99 ms', 'packets/msg pub+sub', 'bytes/msg pub+sub'],
+      comparison.map((c) => [
+        c.qos,
+        `${c.received}/${c.messages}`,
+        c.latencyMs.mean,
+        c.latencyMs.p50,
+        c.latencyMs.p99,
+        `${c.packetsPerMessage.publisher} + ${c.packetsPerMessage.subscriber}`,
+        `${c.bytesPerMessage.publisher} + ${c.bytesPerMessage.subscriber}`,
+      ]),
+    ),
+  };
+}
+
+/** The seed's key question, answered with this run's packets and latencies. */
+function keyQuestion(comparison: QosComparison[]): ExerciseReport['keyQuestion'] {
+  const [q0, q1, q2] = comparison as [QosComparison, QosComparison, QosComparison];
+  const endToEnd = (c: QosComparison) => c.packetsPerMessage.publisher + c.packetsPerMessage.subscriber;
+  const packetsPerSecond = (c: QosComparison) => Math.round(10_000 * endToEnd(c)).toLocaleString('en-US');
+  return {
+    question: 'Why would you ever use QoS 0 if messages can be lost? (10,000 sensors publishing every second)',
+    answer: [
+      `Here QoS 0 cost ${endToEnd(q0)} packets per reading end to end, QoS 1 ${endToEnd(q1)} and QoS 2 ${endToEnd(q2)};`,
+      `for 10,000 readings/s that is ${packetsPerSecond(q0)} vs ${packetsPerSecond(q1)} vs ${packetsPerSecond(q2)} ` +
+        'packets/s through the broker, and p50 latency was',
+      `${q0.latencyMs.p50} vs ${q1.latencyMs.p50} vs ${q2.latencyMs.p50} ms. ` +
+        'A lost temperature reading is replaced by the next one a second later, so paying',
+      'for acknowledgements buys nothing; keep QoS 1/2 for alerts and commands, where one lost or duplicated message matters.',
+    ],
   };
 }

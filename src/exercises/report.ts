@@ -43,12 +43,23 @@ export function packetLines(packets: TracedPacket[]): string[] {
   return packets.map((p) => `  ${formatPacket(p)}`);
 }
 
+/** A traced packet with the properties a demonstration is about (`correlationData=0x…`). */
+export function packetWithProperties(p: TracedPacket, keys: string[]): string {
+  const extra = keys
+    .filter((k) => p.properties?.[k] !== undefined)
+    .map((k) => {
+      const v = p.properties![k];
+      return `${k}=${Buffer.isBuffer(v) ? `0x${v.toString('hex')}` : typeof v === 'object' ? JSON.stringify(v) : String(v)}`;
+    });
+  return `  ${formatPacket(p)}${extra.length > 0 ? `  ${extra.join(' ')}` : ''}`;
+}
+
 /** A fixed-width text table. */
 export function table(header: string[], rows: Array<Array<string | number>>): string[] {
   const cells = [header, ...rows.map((r) => r.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => '  ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(header), '  ' + widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)];
+  const line = (r: string[]) => `  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}`;
+  return [line(header), `  ${widths.map((w) => '-'.repeat(w)).join('  ')}`, ...cells.slice(1).map(line)];
 }
 
 /** Renders a report for a terminal. */

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { resolveBroker } from '../client/index.js';
 import { runBasicPubsub } from './basic-pubsub.js';
 import { runQosLevels } from './qos-levels.js';
-import { runRetainedLastwill } from './retained-lastwill.js';
-import { runMqtt5Features } from './mqtt5-features.js';
+import { runRetainedLastwill } from './retained-lastwill/index.js';
+import { runMqtt5Features } from './mqtt5-features/index.js';
 import { ExerciseContext } from './context.js';
-import { runProtocolComparison } from '../comparison/exercise.js';
+import { runProtocolComparison } from './protocol-comparison.js';
 import type { ExerciseReport } from './report.js';
 
 /** The exercises in the seed's order, by the name used on the command line. */
@@ -22,35 +21,52 @@ export function exerciseNames(): string[] {
   return Object.keys(EXERCISES);
 }
 
-/**
- * Runs exercises against `--broker`/`MQTT_URL` or an embedded broker, one fresh context each, and
- * hands each report to `onReport` as it completes.
- */
-export async function runExercises(
-  names: string[],
-  options: { broker?: string; onReport?: (report: ExerciseReport) => void } = {},
-): Promise<ExerciseReport[]> {
+/** The exercises `name` selects on the command line (`all`, or one name); throws for an unknown name. */
+export function selectExercises(name: string): string[] {
+  if (name === 'all') return exerciseNames();
+  checkNames([name]);
+  return [name];
+}
+
+function checkNames(names: string[]): void {
   for (const name of names) {
     if (!EXERCISES[name]) throw new Error(`unknown exercise "${name}" (choose from: ${exerciseNames().join(', ')}, all)`);
   }
-  const target = await resolveBroker(options.broker);
+}
+
+/** The broker the exercises run on, as the caller resolved it. */
+export interface ExerciseBroker {
+  /** URL the exercise clients connect to. */
+  url: string;
+  /** How reports name it, e.g. "embedded broker at mqtt://127.0.0.1:40123". */
+  label: string;
+  /** Whether others may use it too: then every topic of a run is prefixed with `mqttlab/<run>/`. */
+  shared: boolean;
+}
+
+/**
+ * Runs exercises on `broker`, one fresh context each, and hands each report to `onReport` as it completes.
+ * The caller resolves the broker (the CLI starts an embedded one when no URL is given) and stops it.
+ */
+export async function runExercises(
+  names: string[],
+  broker: ExerciseBroker,
+  options: { onReport?: (report: ExerciseReport) => void } = {},
+): Promise<ExerciseReport[]> {
+  checkNames(names);
   const reports: ExerciseReport[] = [];
-  try {
-    for (const name of names) {
-      // On a broker others may use, keep this run's topics apart from everything else on it.
-      const prefix = target.embedded ? '' : `mqttlab/${randomBytes(3).toString('hex')}/`;
-      const ctx = new ExerciseContext(target.url, prefix);
-      try {
-        const report = await EXERCISES[name]!(ctx);
-        report.broker = target.label;
-        reports.push(report);
-        options.onReport?.(report);
-      } finally {
-        await ctx.closeAll();
-      }
+  for (const name of names) {
+    // On a broker others may use, keep this run's topics apart from everything else on it.
+    const prefix = broker.shared ? `mqttlab/${randomBytes(3).toString('hex')}/` : '';
+    const ctx = new ExerciseContext(broker.url, prefix);
+    try {
+      const report = await EXERCISES[name]!(ctx);
+      report.broker = broker.label;
+      reports.push(report);
+      options.onReport?.(report);
+    } finally {
+      await ctx.closeAll();
     }
-  } finally {
-    await target.close();
   }
   return reports;
 }

@@ -24,7 +24,7 @@ export function peekConnectVersion(frame: Buffer): { name: string; level: number
 /** The topic name of a PUBLISH frame as raw bytes (no allocation beyond the view); undefined otherwise or when too short. */
 export function publishTopicBytes(frame: Buffer): Buffer | undefined {
   if (frame[0]! >> 4 !== 3) return undefined;
-  let i = bodyStart(frame);
+  const i = bodyStart(frame);
   if (i + 2 > frame.length) return undefined;
   const end = i + 2 + frame.readUInt16BE(i);
   return end > frame.length ? undefined : frame.subarray(i + 2, end);

@@ -83,7 +83,9 @@ export function describeStep(s: CapacityStep): string {
   if (s.error) return `${s.devices} devices: not measured: ${s.error}`;
   const lag = s.lagMeanMs === null ? 'no lag data' : `lag ${s.lagMeanMs} ms mean / ${s.lagMaxMs} ms max, trend ${s.lagTrendMsPerS.toFixed(1)} ms/s`;
   const api = s.unansweredPolls > 0 ? ` · API unanswered ${s.unansweredPolls}×` : '';
-  return `${s.devices} devices × 3 readings / ${s.intervalMs} ms = ${s.offeredPerSecond.toFixed(0)} msg/s offered · stored ${s.stored}/${s.sent} (lost ${s.lost}) · ${lag} · CPU broker ${pct(s.cpu.broker)} ingest ${pct(s.cpu.ingest)} fleet ${pct(s.cpu.fleet)}${api} · ${s.keptUp ? 'kept up' : 'DID NOT keep up'}`;
+  const offered = `${s.devices} devices × 3 readings / ${s.intervalMs} ms = ${s.offeredPerSecond.toFixed(0)} msg/s offered`;
+  const cpu = `CPU broker ${pct(s.cpu.broker)} ingest ${pct(s.cpu.ingest)} fleet ${pct(s.cpu.fleet)}`;
+  return `${offered} · stored ${s.stored}/${s.sent} (lost ${s.lost}) · ${lag} · ${cpu}${api} · ${s.keptUp ? 'kept up' : 'DID NOT keep up'}`;
 }
 
 async function measureStep(devices: number, options: CapacityOptions): Promise<CapacityStep> {
@@ -124,7 +126,8 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
       if (stats) samples.push({ t: (Date.now() - startedAt) / 1000, stats });
       else unanswered++;
       const lag = stats?.lag ? `lag ${stats.lag.meanMs} ms` : 'API not answering';
-      options.onStatus?.(`${devices} devices: load ${Math.min(options.seconds, Math.round((Date.now() - startedAt) / 1000))}/${options.seconds} s · stored ${stats?.readings ?? '?'} · ${lag}`);
+      const loaded = Math.min(options.seconds, Math.round((Date.now() - startedAt) / 1000));
+      options.onStatus?.(`${devices} devices: load ${loaded}/${options.seconds} s · stored ${stats?.readings ?? '?'} · ${lag}`);
       if (fleet.exitCode === null) cpuEnd = { broker: cpuSeconds(broker.pid), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
     }
     const elapsed = (Date.now() - startedAt) / 1000;

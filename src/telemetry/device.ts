@@ -86,7 +86,7 @@ export class SimulatedDevice {
       this.connectedAt = Date.now();
       this.announce('online');
     });
-    await client.subscribeAsync(`commands/${this.id}/+`, { qos: 2 });
+    await client.subscribeAsync(commandTopic(this.id, '+'), { qos: 2 });
     await this.announce('online');
     // Spread the fleet's readings over the interval instead of all at the same millisecond.
     this.startTimer = setTimeout(() => this.schedule(), Math.floor(Math.random() * this.intervalMs));

@@ -98,7 +98,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     });
 
   const ids = Array.from({ length: options.devices }, (_, i) => `dev-${String(i + 1).padStart(width, '0')}`);
-  ids.forEach((id, i) => byId.set(id, makeDevice(id, i)));
+  for (const [i, id] of ids.entries()) byId.set(id, makeDevice(id, i));
   const device = (id: string): SimulatedDevice => {
     const d = byId.get(id);
     if (!d) throw new Error(`no device "${id}" in this fleet`);

@@ -74,7 +74,8 @@ export class IngestWorker {
     const refused = granted.filter((g) => isFailure(g.qos));
     if (refused.length > 0) {
       await disconnect(client, true);
-      throw new Error(`broker refused the shared subscription ${refused.map((g) => `${g.topic} (reason 0x${g.qos.toString(16)})`).join(', ')}: it needs MQTT 5 shared subscriptions`);
+      const filters = refused.map((g) => `${g.topic} (reason 0x${g.qos.toString(16)})`).join(', ');
+      throw new Error(`broker refused the shared subscription ${filters}: it needs MQTT 5 shared subscriptions`);
     }
   }
 

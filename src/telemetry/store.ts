@@ -91,17 +91,22 @@ export class TelemetryStore {
     const tables = (this.db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
     if (tables > 0 && version !== SCHEMA_VERSION) {
       this.db.close();
-      throw new Error(`${options.path} was written by another version of mqttlab (schema ${version}, this one is ${SCHEMA_VERSION}): move it away or pass another --db`);
+      throw new Error(
+        `${options.path} was written by another version of mqttlab (schema ${version}, this one is ${SCHEMA_VERSION}): ` +
+          'move it away or pass another --db',
+      );
     }
     // Readings are normalised: a row is (series, ts, v, worker), four numbers, and the text of device,
     // site, metric and unit lives once per series. That made batches ~3× faster than rows carrying the
     // strings (measured with 300,000 rows, indexed by series and time).
     this.db.exec(`
-      CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, device TEXT NOT NULL, site TEXT NOT NULL, metric TEXT NOT NULL, unit TEXT NOT NULL, UNIQUE (device, metric));
+      CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, device TEXT NOT NULL, site TEXT NOT NULL, metric TEXT NOT NULL,
+        unit TEXT NOT NULL, UNIQUE (device, metric));
       CREATE TABLE IF NOT EXISTS workers (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
       CREATE TABLE IF NOT EXISTS readings (series INTEGER NOT NULL, ts INTEGER NOT NULL, v REAL NOT NULL, worker INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS readings_series_ts ON readings (series, ts);
-      CREATE TABLE IF NOT EXISTS alerts (id TEXT PRIMARY KEY, device TEXT NOT NULL, site TEXT NOT NULL, ts INTEGER NOT NULL, type TEXT NOT NULL, message TEXT NOT NULL, v REAL, worker TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS alerts (id TEXT PRIMARY KEY, device TEXT NOT NULL, site TEXT NOT NULL, ts INTEGER NOT NULL,
+        type TEXT NOT NULL, message TEXT NOT NULL, v REAL, worker TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts);
       CREATE TABLE IF NOT EXISTS presence (device TEXT NOT NULL, status TEXT NOT NULL, ts INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS presence_device ON presence (device, ts);
@@ -115,7 +120,10 @@ export class TelemetryStore {
     const updateSeries = this.db.prepare('UPDATE series SET site = ?, unit = ? WHERE id = ?');
     const insertWorker = this.db.prepare('INSERT INTO workers (name) VALUES (?)');
     this.insertReading = this.db.prepare('INSERT INTO readings (series, ts, v, worker) VALUES (?, ?, ?, ?)');
-    this.insertAlert = this.db.prepare('INSERT OR IGNORE INTO alerts (id, device, site, ts, type, message, v, worker) VALUES (@id, @device, @site, @ts, @type, @message, @v, @worker)');
+    this.insertAlert = this.db.prepare(
+      'INSERT OR IGNORE INTO alerts (id, device, site, ts, type, message, v, worker) ' +
+        'VALUES (@id, @device, @site, @ts, @type, @message, @v, @worker)',
+    );
     this.insertPresence = this.db.prepare('INSERT INTO presence (device, status, ts) VALUES (?, ?, ?)');
     this.writeBatch = this.db.transaction((rows: StoredReading[]) => {
       for (const row of rows) {
@@ -211,7 +219,8 @@ export class TelemetryStore {
     if (!series) return { bucketMs, points: [] };
     const rows = this.db
       .prepare(
-        `SELECT CAST((ts - @from) / @bucketMs AS INTEGER) AS bucket, CAST(AVG(ts) AS INTEGER) AS meanTs, AVG(v) AS v, MIN(v) AS min, MAX(v) AS max, COUNT(*) AS n
+        `SELECT CAST((ts - @from) / @bucketMs AS INTEGER) AS bucket, CAST(AVG(ts) AS INTEGER) AS meanTs,
+                AVG(v) AS v, MIN(v) AS min, MAX(v) AS max, COUNT(*) AS n
          FROM readings WHERE series = @series AND ts BETWEEN @from AND @to
          GROUP BY bucket ORDER BY bucket`,
       )

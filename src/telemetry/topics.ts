@@ -30,6 +30,7 @@ export const sharedFilter = (group: string, filter: string) => `$share/${group}/
 
 /** A topic level that is safe in our scheme: no wildcards, separators or `$` prefix. */
 export function isTopicLevel(value: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is never allowed in a topic [MQTT-4.7.3-2].
   return value.length > 0 && value.length <= 64 && !/[/+#\u0000]/.test(value) && !value.startsWith('$');
 }
 

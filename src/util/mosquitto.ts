@@ -54,7 +54,7 @@ export async function startMosquittoProcess(options: MosquittoOptions = {}): Pro
     ...(options.config ?? []),
   ];
   const config = join(dir, 'mosquitto.conf');
-  writeFileSync(config, lines.join('\n') + '\n');
+  writeFileSync(config, `${lines.join('\n')}\n`);
   const argv = [...(options.wrapper ?? []), binary, '-c', config];
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

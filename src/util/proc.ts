@@ -34,7 +34,10 @@ export function openFileWrapper(needed: number, what: string): string[] {
   const { soft, hard } = openFileLimits();
   if (needed <= soft) return [];
   if (needed > hard) {
-    throw new Error(`${what} needs ${needed} open files but the hard limit is ${hard}: raise it (ulimit -Hn as root, LimitNOFILE, limits.conf) or ask for fewer`);
+    throw new Error(
+      `${what} needs ${needed} open files but the hard limit is ${hard}: ` +
+        'raise it (ulimit -Hn as root, LimitNOFILE, limits.conf) or ask for fewer',
+    );
   }
   return ['/bin/sh', '-c', `ulimit -n ${needed} && exec "$0" "$@"`];
 }

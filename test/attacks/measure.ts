@@ -221,7 +221,9 @@ if (process.argv.includes('--json')) {
   console.log(`| attack (${kind}) | answer | broker CPU s | peak RSS MB | RSS after MB | healthy ping ms | alive |`);
   console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.attack} | ${r.answer} | ${r.cpuSeconds.toFixed(2)} | ${r.peakRssMb.toFixed(0)} | ${r.endRssMb.toFixed(0)} | ${r.healthyPingMs?.toFixed(1) ?? '–'} | ${r.alive ? 'yes' : 'no'} |`);
+    const cells = [r.attack, r.answer, r.cpuSeconds.toFixed(2), r.peakRssMb.toFixed(0), r.endRssMb.toFixed(0)];
+    cells.push(r.healthyPingMs?.toFixed(1) ?? '–', r.alive ? 'yes' : 'no');
+    console.log(`| ${cells.join(' | ')} |`);
   }
 }
 process.exit(0);

@@ -100,7 +100,7 @@ describe('Password and ACL files: parsing (embedded)', () => {
     assert.equal(file.size, USERS.length);
     for (const u of USERS) {
       assert.equal(file.check(u.name, Buffer.from(u.password)), true, `${u.name} with the right password`);
-      assert.equal(file.check(u.name, Buffer.from(u.password + 'x')), false, `${u.name} with a wrong password`);
+      assert.equal(file.check(u.name, Buffer.from(`${u.password}x`)), false, `${u.name} with a wrong password`);
       assert.equal(file.check(u.name, undefined), false, `${u.name} without a password`);
     }
     assert.equal(file.check('mallory', Buffer.from('alice-secret')), false, 'a user not in the file');

@@ -23,7 +23,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 function writeConf(name: string, lines: string[]): string {
   const file = join(dir, name);
-  writeFileSync(file, lines.join('\n') + '\n');
+  writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }
 
@@ -136,7 +136,7 @@ describeEachBroker('Mosquitto config: several listeners', (kind: BrokerKind) => 
 });
 
 describeEachBroker('Mosquitto config: max_connections', (kind: BrokerKind) => {
-  test('with max_connections 2 a third client is refused: CONNACK 0x97 Quota exceeded (Mosquitto: closed); a freed slot is reusable', async () => {
+  test('with max_connections 2 a third client is refused: CONNACK 0x97 Quota exceeded (Mosquitto: closed); a slot frees', async () => {
     const port = await freePort();
     const b = await startFromConfig(kind, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_connections 2']);
     const open: RawClient[] = [];

@@ -70,7 +70,7 @@ describe('Router', () => {
   test('matches exact, + and # filters the same way as topicMatchesFilter', () => {
     const r = new Router();
     const filters = ['a/b', 'a/+', 'a/#', '#', '+/b', '+/+/c', '$SYS/#', 'a/b/c'];
-    filters.forEach((f, i) => r.add(sub(`c${i}`, f)));
+    for (const [i, f] of filters.entries()) r.add(sub(`c${i}`, f));
     for (const topic of ['a/b', 'a', 'a/b/c', 'x/b', '$SYS/uptime', 'a/', '/b', 'q/w/c']) {
       const expected = filters.map((f, i) => (topicMatchesFilter(f, topic) ? `c${i}:${f}` : undefined)).filter((x) => x !== undefined).sort();
       assert.deepEqual(matchIds(r, topic), expected, topic);

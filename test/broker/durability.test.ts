@@ -28,7 +28,7 @@ const spawnBroker = (dataDir: string): Promise<BrokerProcess> => spawnBrokerProc
 const sigkill = (broker: BrokerProcess): Promise<void> => broker.stop('SIGKILL');
 
 describe('Durable persistence across SIGKILL (mqttlab broker --data-dir, child process)', () => {
-  test('every PUBACKed QoS 1 message reaches the persistent subscriber after kill -9 and restart; a retained message survives too', async () => {
+  test('every PUBACKed QoS 1 message reaches the persistent subscriber after kill -9 and restart; so does a retained one', async () => {
     const N = 200;
     const dataDir = tempDir();
     const session = { clientId: 'durable-sub', clean: false, properties: { sessionExpiryInterval: 3600 } };
@@ -76,7 +76,7 @@ describe('Durable persistence across SIGKILL (mqttlab broker --data-dir, child p
     }
   });
 
-  test('QoS 2 exactly once across kill -9: the inbound packet id survives, so the resent PUBLISH is not delivered again [MQTT-4.3.3-10]', async () => {
+  test('QoS 2 exactly once over kill -9: the inbound packet id is kept, a resent PUBLISH is not redelivered [MQTT-4.3.3-10]', async () => {
     const dataDir = tempDir();
     const publisher = { clientId: 'durable-q2-pub', clean: false, properties: { sessionExpiryInterval: 3600 } };
     const subscriber = { clientId: 'durable-q2-sub', clean: false, properties: { sessionExpiryInterval: 3600 } };

@@ -320,7 +320,8 @@ test(`fuzz: ${COUNT} malformed and mutated packets over real sockets (FUZZ_SEED=
         if (rc !== c.connack) failures.push(`${describeCase(i, c)}: expected CONNACK 0x${c.connack.toString(16)}, got ${rc}`);
       }
       if (c.disconnect !== undefined && code !== c.disconnect) {
-        failures.push(`${describeCase(i, c)}: expected DISCONNECT 0x${c.disconnect.toString(16)}, got ${code === undefined ? `[${seen.packets.map((p) => p.cmd).join(', ')}]` : `0x${code.toString(16)}`}`);
+        const got = code === undefined ? `[${seen.packets.map((p) => p.cmd).join(', ')}]` : `0x${code.toString(16)}`;
+        failures.push(`${describeCase(i, c)}: expected DISCONNECT 0x${c.disconnect.toString(16)}, got ${got}`);
       }
     }
   }

@@ -40,7 +40,7 @@ async function eventually(read: () => Promise<number>, ok: (n: number) => boolea
 }
 
 describe('A subscriber that does not read cannot take the broker\'s memory (child process)', () => {
-  test('QoS 1, 64 KB payloads, Receive Maximum 65,535: RSS stays bounded, the excess is dropped and counted, held bytes return to 0 when it leaves', async () => {
+  test('QoS 1, 64 KB payloads, Receive Maximum 65,535: RSS bounded, excess dropped and counted, held bytes 0 after it leaves', async () => {
     const broker = await spawnBrokerProcess(['--sys-interval', '1']);
     try {
       const { client: sub } = await RawClient.connect(broker.port, { clientId: 'never-reads', properties: { receiveMaximum: 65535 } });
@@ -78,7 +78,7 @@ describe('Large packets cost linear work (child process)', () => {
   let broker: BrokerProcess;
   after(() => broker?.stop('SIGKILL'));
 
-  test('an 8 MiB PUBLISH in 1 KiB segments: under 1.5 s of broker CPU (was 5.1 s), a healthy client answered within 100 ms meanwhile', async () => {
+  test('an 8 MiB PUBLISH in 1 KiB segments: under 1.5 s of broker CPU (was 5.1 s), a healthy client answered within 100 ms', async () => {
     broker = await spawnBrokerProcess(['--sys-interval', '0', '--max-packet-size', String(16 * MiB)]);
     const { client: healthy } = await RawClient.connect(broker.port, { clientId: 'big-healthy' });
     const { client: sub } = await RawClient.connect(broker.port, { clientId: 'big-sub' });
@@ -119,7 +119,7 @@ describe('Large packets cost linear work (child process)', () => {
 });
 
 describe('Unusual but valid load is bounded (child process)', () => {
-  test('3,000 PUBLISHes to distinct 60 KB topics with no subscriber: RSS grows less than 100 MB (the match cache skips long topics)', async () => {
+  test('3,000 PUBLISHes to distinct 60 KB topics, no subscriber: RSS grows under 100 MB (the match cache skips long topics)', async () => {
     const broker = await spawnBrokerProcess(['--sys-interval', '0']);
     try {
       const { client: pub } = await RawClient.connect(broker.port, { clientId: 'long-topics' });

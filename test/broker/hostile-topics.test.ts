@@ -86,7 +86,7 @@ describeEachBroker('Topics past the level limit are refused with a reason code; 
     }
   });
 
-  test('a will on a topic of 6,000 levels is refused at CONNECT: 0x90, 3.1.1 return code 3 (Mosquitto closes without CONNACK)', async () => {
+  test('a will on a topic of 6,000 levels is refused at CONNECT: 0x90, 3.1.1 return code 3 (Mosquitto: closed, no CONNACK)', async () => {
     const b = await startBroker(kind);
     try {
       for (const protocolVersion of [5, 4] as const) {
@@ -175,7 +175,9 @@ describe('Topic walks are iterative: far past the default limit, nothing exhaust
 
 describe('A deep retained message is not poison after kill -9 and restart (mqttlab broker --data-dir, child process)', () => {
   const dirs: string[] = [];
-  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
 
   test('refused at the default limit; stored under a larger one, it is not loaded at the default: # still gets SUBACK', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mqttlab-poison-'));

@@ -31,7 +31,7 @@ describeEachBroker('Keep alive', (kind) => {
   after(() => b.close());
 
   describe('timers', { concurrency: true }, () => {
-    test('MQTT 5: a silent client with keep alive 1 is disconnected with DISCONNECT 0x8D after 1.5× keep alive [MQTT-3.1.2-22]', async () => {
+    test('MQTT 5: a silent client with keep alive 1 gets DISCONNECT 0x8D after 1.5× keep alive [MQTT-3.1.2-22]', async () => {
       const { client, connack } = await RawClient.connect(b.port, { clientId: 'ka-silent-5', keepalive: 1 });
       const connectedAt = Date.now();
       try {
@@ -112,7 +112,7 @@ describeEachBroker('Keep alive', (kind) => {
 // 15 s wait does not fit this file. Its CONNACK Server Keep Alive is checked in connect.test.ts.
 describe('Server Keep Alive [embedded]', () => {
   const kind = 'embedded';
-  test('the Server Keep Alive replaces the client keep alive: keep alive 60, server maximum 1 → closed after ~1.5 s [MQTT-3.2.2-21]', async () => {
+  test('the Server Keep Alive replaces the client keep alive: 60 with server maximum 1 → closed after ~1.5 s [MQTT-3.2.2-21]', async () => {
     const b = await startBroker(kind, { embedded: { maxKeepalive: 1 } });
     try {
       const { client, connack } = await RawClient.connect(b.port, { clientId: 'ska-enforced', keepalive: 60 });

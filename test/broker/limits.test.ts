@@ -103,7 +103,7 @@ describeEachBroker('Maximum Packet Size: client to server', (kind) => {
 describeEachBroker('Maximum Packet Size: server to client', (kind) => {
   const CLIENT_MAX = 200;
 
-  test('a PUBLISH larger than the client Maximum Packet Size is discarded, smaller ones are delivered (QoS 0) [MQTT-3.1.2-24]', async () => {
+  test('a PUBLISH larger than the client Maximum Packet Size is discarded, smaller ones delivered (QoS 0) [MQTT-3.1.2-24]', async () => {
     const b = await startBroker(kind);
     const pub = await connectClient(b.url, { clientId: 'mpsc-pub0' });
     try {
@@ -241,7 +241,7 @@ describeEachBroker('Receive Maximum: client to server', (kind) => {
 });
 
 describeEachBroker('Server shutdown', (kind) => {
-  test('closing the broker sends DISCONNECT 0x8B (Server shutting down) to MQTT 5 clients and closes 3.1.1 clients (§3.14.2.1)', async () => {
+  test('closing the broker sends DISCONNECT 0x8B (Server shutting down) to MQTT 5 clients, closes 3.1.1 ones (§3.14.2.1)', async () => {
     const b = await startBroker(kind);
     const { client: v5 } = await RawClient.connect(b.port, { clientId: 'shutdown-v5' });
     const { client: v311 } = await RawClient.connect(b.port, { clientId: 'shutdown-311', protocolVersion: 4 });

@@ -450,7 +450,7 @@ for (const impl of IMPLEMENTATIONS.filter((i) => i.openBeside)) {
       }
     }
 
-    test('SUBACK comes after the subscription is stored; each PUBACK after the message is in the offline session [MQTT-4.3.2-4]', async () => {
+    test('SUBACK comes after the subscription is stored; each PUBACK once the message is in the offline queue [MQTT-4.3.2-4]', async () => {
       const store = await impl.create();
       const b = await startBroker('embedded', { embedded: { persistence: store } });
       try {
@@ -472,7 +472,7 @@ for (const impl of IMPLEMENTATIONS.filter((i) => i.openBeside)) {
       }
     });
 
-    test("a message queued later does not move an offline session's disconnect time, from which its expiry counts [MQTT-3.1.2-23]", async () => {
+    test("a message queued later does not move an offline session's disconnect time, its expiry's start [MQTT-3.1.2-23]", async () => {
       const store = await impl.create();
       const b = await startBroker('embedded', { embedded: { persistence: store } });
       try {

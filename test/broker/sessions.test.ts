@@ -51,7 +51,7 @@ describeEachBroker('Sessions', (kind) => {
     await b.close();
   });
 
-  test('MQTT 5 Session Present: 0 for a new session, 1 on resume with Clean Start 0, 0 with Clean Start 1 [MQTT-3.2.2-2], [MQTT-3.2.2-3]', async () => {
+  test('MQTT 5 Session Present: 0 new, 1 on resume (Clean Start 0), 0 with Clean Start 1 [MQTT-3.2.2-2], [MQTT-3.2.2-3]', async () => {
     const first = await open(b.port, 'sp-5', { clean: false, expiry: 60 });
     assert.equal(first.connack.sessionPresent, false, 'Clean Start 0 without a session: a new session [MQTT-3.1.2-6]');
     await first.client.disconnect();
@@ -69,7 +69,7 @@ describeEachBroker('Sessions', (kind) => {
     await after0.client.disconnect();
   });
 
-  test('3.1.1 Session Present: CleanSession=0 resumes (1), CleanSession=1 starts clean (0) and is not kept [MQTT-3.2.2-1..3 (3.1.1)]', async () => {
+  test('3.1.1 Session Present: CleanSession=0 resumes (1), CleanSession=1 starts clean (0) [MQTT-3.2.2-1..3 (3.1.1)]', async () => {
     const first = await open(b.port, 'sp-4', { clean: false, version: 4 });
     assert.equal(first.connack.sessionPresent, false);
     await first.client.disconnect();
@@ -225,7 +225,7 @@ describeEachBroker('Sessions', (kind) => {
     }
   });
 
-  test('QoS 1 and 2 messages published while the client is offline are delivered on resume, in order; QoS 0 is not queued (§4.1)', async () => {
+  test('QoS 1 and 2 messages published while the client is offline are delivered on resume, in order; QoS 0 is not (§4.1)', async () => {
     const first = await open(b.port, 'offline-q', { clean: false, expiry: 60 });
     await subscribe(first.client, 'offline/#', 2);
     await first.client.disconnect();
@@ -260,7 +260,7 @@ describeEachBroker('Sessions', (kind) => {
     }
   });
 
-  test('an unacknowledged QoS 1 PUBLISH is resent on resume with DUP=1 and the same Packet Identifier [MQTT-4.4.0-1], [MQTT-3.3.1-1]', async () => {
+  test('an unacknowledged QoS 1 PUBLISH is resent on resume, DUP=1, same Packet Identifier [MQTT-4.4.0-1], [MQTT-3.3.1-1]', async () => {
     const first = await open(b.port, 'resend-1', { clean: false, expiry: 60 });
     await subscribe(first.client, 'resend/1', 1);
     await pub.publishAsync('resend/1', 'ack me', { qos: 1 });
@@ -287,7 +287,7 @@ describeEachBroker('Sessions', (kind) => {
     }
   });
 
-  test('on resume, unacknowledged PUBLISHes are resent within the Receive Maximum of the new connection [MQTT-4.4.0-1], [MQTT-3.3.4-9]', async () => {
+  test('on resume, unacknowledged PUBLISHes are resent within the Receive Maximum, as now set [MQTT-4.4.0-1], [MQTT-3.3.4-9]', async () => {
     const first = await open(b.port, 'resend-window', { clean: false, expiry: 60 });
     await subscribe(first.client, 'resend/window', 1);
     for (let i = 0; i < 5; i++) await pub.publishAsync('resend/window', `m${i}`, { qos: 1 });
@@ -341,7 +341,7 @@ describeEachBroker('Sessions', (kind) => {
     }
   });
 
-  test('an unacknowledged QoS 2 PUBLISH (no PUBREC) is resent on resume with DUP=1 and the same Packet Identifier [MQTT-4.4.0-1]', async () => {
+  test('an unacknowledged QoS 2 PUBLISH (no PUBREC) is resent on resume with DUP=1, same Packet Identifier [MQTT-4.4.0-1]', async () => {
     const first = await open(b.port, 'resend-2', { clean: false, expiry: 60 });
     await subscribe(first.client, 'resend/2', 2);
     await pub.publishAsync('resend/2', 'exactly once', { qos: 2 });
@@ -393,7 +393,7 @@ describeEachBroker('Sessions', (kind) => {
     }
   });
 
-  test('3.1.1: an unacknowledged QoS 1 PUBLISH is resent on resume with DUP=1 and the same Packet Identifier [MQTT-4.4.0-1 (3.1.1)]', async () => {
+  test('3.1.1: an unacknowledged QoS 1 PUBLISH is resent on resume with DUP=1, same Packet Identifier [MQTT-4.4.0-1 (3.1.1)]', async () => {
     const first = await open(b.port, 'resend-311', { clean: false, version: 4 });
     await subscribe(first.client, 'resend/311', 1);
     await pub.publishAsync('resend/311', 'old protocol', { qos: 1 });
@@ -435,7 +435,7 @@ describeEachBroker('Sessions', (kind) => {
     }
   });
 
-  test('DISCONNECT with a Session Expiry Interval after CONNECT had 0 is a Protocol Error; the session still ends [MQTT-3.14.2-2]', async () => {
+  test('DISCONNECT with a Session Expiry Interval after CONNECT had 0 is a Protocol Error; the session ends [MQTT-3.14.2-2]', async () => {
     const { client } = await open(b.port, 'sei-disconnect-bad', { clean: false, expiry: 0 });
     await subscribe(client, 'seibad/t', 1);
     client.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 60 } });
@@ -531,7 +531,7 @@ describeEachBroker('Session takeover', (kind) => {
     await b.close();
   });
 
-  test('MQTT 5: a second connection with the same client id gets the session; the first gets DISCONNECT 0x8E and is closed [MQTT-3.1.4-3]', async () => {
+  test('MQTT 5: a second connection with the same client id gets the session; the first gets DISCONNECT 0x8E [MQTT-3.1.4-3]', async () => {
     const old = await open(b.port, 'takeover-5', { clean: false, expiry: 60 });
     await subscribe(old.client, 'takeover/5', 1);
     const next = await open(b.port, 'takeover-5', { clean: false, expiry: 60 });
@@ -549,7 +549,7 @@ describeEachBroker('Session takeover', (kind) => {
     }
   });
 
-  test('MQTT 5: a takeover with Clean Start 1 still closes the old connection, and starts a new session [MQTT-3.1.4-3], [MQTT-3.1.2-4]', async () => {
+  test('MQTT 5: a takeover with Clean Start 1 closes the old connection, starts a new session [MQTT-3.1.4-3], [MQTT-3.1.2-4]', async () => {
     const old = await open(b.port, 'takeover-clean', { clean: false, expiry: 60 });
     await subscribe(old.client, 'takeover/clean', 1);
     const next = await open(b.port, 'takeover-clean', { clean: true });
@@ -564,7 +564,7 @@ describeEachBroker('Session takeover', (kind) => {
     }
   });
 
-  test('a taken-over session with Session Expiry Interval 0 ends with the old connection: Clean Start 0 gets Session Present 0 [MQTT-3.1.4-3], §3.1.2.11.2', async () => {
+  test('a taken-over session with Session Expiry 0 ends with the old link: Session Present 0 [MQTT-3.1.4-3], §3.1.2.11.2', async () => {
     const old = await open(b.port, 'takeover-sei0', { clean: false, expiry: 0 });
     await subscribe(old.client, 'takeover/sei0', 1);
     const next = await open(b.port, 'takeover-sei0', { clean: false, expiry: 60 });
@@ -597,7 +597,7 @@ describeEachBroker('Session takeover', (kind) => {
     }
   });
 
-  test('a takeover with an MQTT 5 client replacing a 3.1.1 one: the 3.1.1 connection is closed without a packet [MQTT-3.1.4-3]', async () => {
+  test('a takeover with an MQTT 5 client replacing a 3.1.1 one: the 3.1.1 connection closes without a packet [MQTT-3.1.4-3]', async () => {
     const old = await open(b.port, 'takeover-mixed', { clean: true, version: 4 });
     const next = await open(b.port, 'takeover-mixed', { clean: true, version: 5 });
     try {

@@ -81,7 +81,7 @@ describeEachBroker('Subscription options and identifiers', (kind) => {
     assert.equal(p.properties?.subscriptionIdentifier, 42);
   });
 
-  test('overlapping subscriptions: delivered with the highest QoS and every Subscription Identifier [MQTT-3.3.4-2], [MQTT-3.3.4-3]', async () => {
+  test('overlapping subscriptions: the highest QoS and every Subscription Identifier [MQTT-3.3.4-2], [MQTT-3.3.4-3]', async () => {
     const sub = await connect('ov-sub');
     await subscribe(sub, [{ topic: 'ov/+', qos: 0 }], 1, 1);
     await subscribe(sub, [{ topic: 'ov/#', qos: 2 }], 2, 2);

@@ -29,7 +29,7 @@ function run(args: string[]): void {
 /** A P-256 key and a certificate for `cn` signed by `ca` (or self-signed), with the given extensions. */
 function issue(name: string, cn: string, ca: string | undefined, extensions: string): void {
   const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`];
-  writeFileSync(file(`${name}.ext`), extensions + '\n');
+  writeFileSync(file(`${name}.ext`), `${extensions}\n`);
   if (!ca) {
     run(['req', '-x509', ...key, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${cn}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
     return;

@@ -82,7 +82,7 @@ test('`mqttlab compare --no-rabbitmq --json` prints the report as JSON and exits
 
 test('exercise runner entry: runProtocolComparison measures the exercise broker and reports checks that hold', async () => {
   const { ExerciseContext } = await import('../../src/exercises/index.js');
-  const { runProtocolComparison } = await import('../../src/comparison/exercise.js');
+  const { runProtocolComparison } = await import('../../src/exercises/protocol-comparison.js');
   const { createBroker } = await import('../../src/broker/index.js');
   const broker = await createBroker({ host: '127.0.0.1', port: 0, wsPort: false, sysInterval: 0 });
   const ctx = new ExerciseContext(broker.url!);

@@ -93,7 +93,7 @@ test('stand-alone dashboard server forwards /api/* to the ingest API and can set
 });
 
 test(
-  'dashboard in headless Chromium: device count, presence flip on a kill without DISCONNECT, correlated command reply, QoS 2 packet flow',
+  'dashboard in headless Chromium: device count, presence flip on a kill without DISCONNECT, correlated reply, QoS 2 packet flow',
   { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install -y chromium)`, timeout: 90_000 },
   async () => {
     const work = mkdtempSync(join(tmpdir(), 'mqttlab-dashboard-'));

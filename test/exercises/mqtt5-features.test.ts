@@ -9,7 +9,7 @@ import {
   demonstrateTopicAliases,
   demonstrateUserProperties,
   runMqtt5Features,
-} from '../../src/exercises/mqtt5-features.js';
+} from '../../src/exercises/mqtt5-features/index.js';
 import { describeEachBroker, startBroker, type TestBroker } from '../helpers/brokers.js';
 
 describeEachBroker('exercise 4: MQTT 5.0 features', (kind) => {

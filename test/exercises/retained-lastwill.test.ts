@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connectMqtt, disconnect } from '../../src/client/index.js';
 import { ExerciseContext, type ExerciseReport } from '../../src/exercises/index.js';
-import { runRetainedLastwill, type RetainedLastwillResult } from '../../src/exercises/retained-lastwill.js';
+import { runRetainedLastwill, type RetainedLastwillResult } from '../../src/exercises/retained-lastwill/index.js';
 import { sleep } from '../../src/exercises/report.js';
 import { describeEachBroker, startBroker, type TestBroker } from '../helpers/brokers.js';
 
@@ -43,7 +43,7 @@ describeEachBroker('exercise 3: retained messages & last will', (kind) => {
     assert.deepEqual(types(laterSubscriber.packets), ['CONNECT', 'CONNACK', 'SUBSCRIBE', 'SUBACK', 'DISCONNECT']);
   });
 
-  test('the will is published when the connection closes without DISCONNECT, not after DISCONNECT 0x00 [MQTT-3.1.2-8], [MQTT-3.14.4-3]', () => {
+  test('the will is published when the connection closes without DISCONNECT, not on 0x00 [MQTT-3.1.2-8], [MQTT-3.14.4-3]', () => {
     const [crashed, clean] = data.lastWill.cases;
     assert.equal(crashed!.ending, 'socket destroyed, no DISCONNECT');
     assert.deepEqual(crashed!.watcherGot.map((m) => [m.topic, m.payload, m.qos]), [['devices/sensor-crash/status', 'offline', 1]]);

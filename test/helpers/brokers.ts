@@ -61,7 +61,7 @@ async function runMosquitto(lines: string[], ports: number[]): Promise<() => Pro
   if (!mosquittoPath) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
   const dir = mkdtempSync(join(tmpdir(), 'mqttlab-mosquitto-'));
   const config = join(dir, 'mosquitto.conf');
-  writeFileSync(config, ['persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', ...lines].join('\n') + '\n');
+  writeFileSync(config, `${['persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', ...lines].join('\n')}\n`);
   const child: ChildProcess = spawn(mosquittoPath, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

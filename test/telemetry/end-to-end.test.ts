@@ -121,7 +121,11 @@ describeEachBroker('telemetry end to end: fleet → broker → $share/ingest →
     const db = new Database(dbPath, { readonly: true });
     try {
       const row = db
-        .prepare("SELECT COUNT(*) AS n, MIN(r.v) AS min, MAX(r.v) AS max FROM readings r JOIN series s ON s.id = r.series WHERE s.device = ? AND s.metric = 'temperature' AND r.ts BETWEEN ? AND ?").get(device, from, to) as { n: number; min: number; max: number };
+        .prepare(
+          'SELECT COUNT(*) AS n, MIN(r.v) AS min, MAX(r.v) AS max FROM readings r JOIN series s ON s.id = r.series ' +
+            "WHERE s.device = ? AND s.metric = 'temperature' AND r.ts BETWEEN ? AND ?",
+        )
+        .get(device, from, to) as { n: number; min: number; max: number };
       assert.equal(body.points.reduce((s, p) => s + p.n, 0), row.n);
       assert.equal(Math.min(...body.points.map((p) => p.min)), row.min);
       assert.equal(Math.max(...body.points.map((p) => p.max)), row.max);

@@ -28,7 +28,7 @@ describeEachBroker('fleet devices on the wire', (kind) => {
     await broker?.close().catch(() => {});
   });
 
-  test('each device says retained online at QoS 1 and reports three metrics as JSON at QoS 0 on telemetry/<site>/<device>/<metric>', async () => {
+  test('each device says retained online (QoS 1), reports 3 metrics as JSON (QoS 0) on telemetry/<site>/<device>/<metric>', async () => {
     await waitUntil(() => fleet.devices.every((id) => seen.some((m) => m.topic === `telemetry/site-${id === 'dev-002' ? 2 : 1}/${id}/battery`)), 5000, 'readings of every device');
     const status = seen.filter((m) => m.topic === 'devices/dev-001/status');
     assert.equal(status[0]?.payload, 'online');

@@ -29,7 +29,7 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
   }
 
   if (v5) {
-    // [MQTT-3.1.2-... ] Receive Maximum and Maximum Packet Size of 0 are Protocol Errors.
+    // §3.1.2.11.3, §3.1.2.11.4: a Receive Maximum or Maximum Packet Size of 0 is a Protocol Error.
     if (properties.receiveMaximum === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'Receive Maximum of 0');
     if (properties.maximumPacketSize === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'Maximum Packet Size of 0');
     if (properties.authenticationMethod !== undefined) {

@@ -94,7 +94,7 @@ function resolveTopic(broker: Broker, conn: Connection, packet: IPublishPacket):
     return packet.topic;
   }
   const topic = conn.inboundAliases.get(alias);
-  // [MQTT-3.3.4-?] an alias never set on this connection is a Protocol Error.
+  // §3.3.4: a zero-length topic with an alias never set on this connection is a Protocol Error.
   if (topic === undefined) throw new ProtocolViolation(ReasonCode.ProtocolError, `topic alias ${alias} was never set`);
   return topic;
 }

@@ -20,7 +20,7 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
   if (packet.subscriptions.length === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'SUBSCRIBE without a topic filter');
   const subscriptionId = v5 ? (packet.properties?.subscriptionIdentifier as number | undefined) : undefined;
   if (subscriptionId !== undefined && (subscriptionId < 1 || subscriptionId > MAX_SUBSCRIPTION_ID)) {
-    // [MQTT-3.8.2-?] a Subscription Identifier of 0 is a Protocol Error.
+    // §3.8.2.1.2: a Subscription Identifier of 0 is a Protocol Error.
     throw new ProtocolViolation(ReasonCode.ProtocolError, `subscription identifier ${subscriptionId} out of range`);
   }
   const granted: number[] = [];
@@ -63,7 +63,7 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
     broker.addSubscription(session, subscription);
     granted.push(request.qos);
     // [MQTT-3.3.1-9..11] Retain Handling 0: always, 1: only for a new subscription, 2: never;
-    // [MQTT-3.8.4-?] shared subscriptions get no retained messages.
+    // §3.3.1.3, §4.8.2: retained messages go to a new Non-shared Subscription only; a shared one gets none.
     const wantRetained = parsed.group === undefined &&
       (subscription.retainHandling === 0 || (subscription.retainHandling === 1 && !existed));
     if (wantRetained) {

@@ -1,8 +1,6 @@
-import type { ExerciseContext } from '../exercises/context.js';
-import type { ExerciseReport, Section } from '../exercises/report.js';
-import { openComparison, targetFromUrl } from './context.js';
-import { reportBlocks } from './render.js';
-import { generateComparisonReport, type ComparisonReport } from './report.js';
+import { type ComparisonReport, generateComparisonReport, openComparison, reportBlocks, targetFromUrl } from '../comparison/index.js';
+import type { ExerciseContext } from './context.js';
+import type { ExerciseReport, Section } from './report.js';
 
 /** Text lines of the report's blocks, as exercise sections. */
 export function reportSections(report: ComparisonReport): Section[] {
@@ -13,7 +11,7 @@ export function reportSections(report: ComparisonReport): Section[] {
       if (b.table) {
         const cells = [b.table.header, ...b.table.rows];
         const widths = b.table.header.map((_, i) => Math.min(48, Math.max(...cells.map((r) => (r[i] ?? '').length))));
-        for (const r of cells) lines.push('  ' + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+        for (const r of cells) lines.push(`  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()}`);
       }
       if (b.pre) lines.push(...b.pre.map((l) => `  ${l}`));
       return { title: b.title, lines };
