@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { createBroker, type RunningBroker } from '../broker/index.js';
 import { brokerUrlFrom } from '../client/index.js';
 import { createDashboardHandler } from '../dashboard/index.js';
@@ -15,6 +15,7 @@ interface StartOptions {
   workers: number;
   chaos?: boolean;
   db?: string;
+  store?: string;
   mqttPort?: number;
   wsPort?: number;
   broker?: string;
@@ -34,7 +35,8 @@ export function registerStartCommand(program: Command): void {
     .option('--interval <ms>', 'milliseconds between two readings of one device', parseInteger)
     .option('-k, --workers <count>', 'ingest workers sharing $share/ingest/... subscriptions', parseInteger, 3)
     .option('--chaos', 'now and then drop a device without DISCONNECT (its will says offline) and bring it back')
-    .option('--db <path>', 'SQLite file of the ingest store (default: under ./data/)')
+    .option('-s, --store <where>', 'ingest store: a SQLite file (default ./data/telemetry.db) or a postgresql://user:password@host:port/db URL')
+    .addOption(new Option('--db <path>', 'same as --store (older name)').hideHelp())
     .option('--mqtt-port <port>', 'TCP port of the embedded broker (default 1883, or a free port when 1883 is taken; 0 = any free port)', parseInteger)
     .option('--ws-port <port>', 'WebSocket port of the embedded broker, used by the browser (default 9001, or a free port when taken)', parseInteger)
     .option('-b, --broker <url>', 'use this broker instead of the embedded one (default: $MQTT_URL, else embedded)')
@@ -48,7 +50,8 @@ What runs:
   fleet      --devices simulated devices: retained online/offline presence with a will, telemetry at
              QoS 0 on telemetry/<site>/<device>/<metric>, alerts at QoS 1, commands answered by request/reply
              at QoS 2 (see docs/telemetry.md)
-  ingestion  --workers clients in the shared subscription group "ingest" writing to SQLite, and the
+  ingestion  --workers clients in the shared subscription group "ingest" writing to SQLite (or the
+             PostgreSQL of --store postgresql://...), and the
              JSON API under /api/ (devices, latest, series, workers, stats, alerts, config)
   dashboard  http://<host>:<port>/ — device grid, charts, rates by QoS, work per worker, a command button,
              and /flow.html: the packets of a QoS 0/1/2 publish drawn from real traffic
@@ -87,7 +90,7 @@ async function start(opts: StartOptions): Promise<void> {
     ingest = await startIngest({
       url,
       workers: opts.workers,
-      dbPath: opts.db,
+      store: opts.store ?? opts.db,
       httpPort: opts.port,
       httpHost: opts.host,
       wsUrl,

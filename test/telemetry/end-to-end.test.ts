@@ -28,7 +28,7 @@ describeEachBroker('telemetry end to end: fleet → broker → $share/ingest →
     work = mkdtempSync(join(tmpdir(), 'mqttlab-e2e-'));
     dbPath = join(work, 'telemetry.db');
     broker = await startBroker(kind);
-    ingest = await startIngest({ url: broker.url, workers: WORKERS, dbPath, httpPort: 0, httpHost: '127.0.0.1', flushMs: 50, clientIdPrefix: `e2e-${kind}` });
+    ingest = await startIngest({ url: broker.url, workers: WORKERS, store: dbPath, httpPort: 0, httpHost: '127.0.0.1', flushMs: 50, clientIdPrefix: `e2e-${kind}` });
     // No random heat events: the alerts in this test are the ones it raises, so it can count them.
     fleet = await startFleet({ url: broker.url, devices: DEVICES, intervalMs: 100, heatEventProbability: 0 });
   });
