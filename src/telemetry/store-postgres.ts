@@ -57,8 +57,10 @@ export class PostgresStore implements TelemetryStore {
   /** Connects, migrates the schema and prepares partitions; rejects with one line saying what is wrong. */
   static async open(url: string, options: StoreOptions = {}): Promise<PostgresStore> {
     const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, types, application_name: 'mqttlab-ingest' });
-    // An idle connection the server closes (restart, failover) must not end the process; the next query reconnects.
+    // A connection the server closes (restart, failover) must not end the process: the query on it fails
+    // (and is retried), an idle one is dropped by the pool, and the next query connects anew.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
