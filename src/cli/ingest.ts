@@ -71,6 +71,7 @@ Examples:
         httpPort: opts.port,
         httpHost: opts.host,
         wsUrl,
+        processMetrics: true,
         onRejected: opts.verbose ? (topic, why) => console.error(`${new Date().toISOString()} rejected ${topic}: ${why}`) : undefined,
       }).catch(async (error: NodeJS.ErrnoException) => {
         await target.close();

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { createBroker, type RunningBroker } from '../broker/index.js';
 import { brokerUrlFrom } from '../client/index.js';
 import { createDashboardHandler } from '../dashboard/index.js';
+import { Registry, registerBrokerMetrics, registerProcessMetrics } from '../metrics/index.js';
 import { startFleet, startIngest, type Fleet, type Ingest } from '../telemetry/index.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { parseInteger, onShutdown } from './util.js';
@@ -53,6 +54,7 @@ What runs:
   ingestion  --workers clients in the shared subscription group "ingest" writing to SQLite (or the
              PostgreSQL of --store postgresql://...), and the
              JSON API under /api/ (devices, latest, series, workers, stats, alerts, config)
+  metrics    http://<host>:<port>/metrics — Prometheus metrics of the broker and ingestion
   dashboard  http://<host>:<port>/ — device grid, charts, rates by QoS, work per worker, a command button,
              and /flow.html: the packets of a QoS 0/1/2 publish drawn from real traffic
 Ctrl-C stops everything: the fleet disconnects, ingestion flushes, the broker closes.
@@ -86,6 +88,10 @@ async function start(opts: StartOptions): Promise<void> {
       embedded = await startEmbedded(opts);
     }
     const url = external ?? embedded!.url!;
+    // One /metrics on the dashboard's port: ingestion's, and the embedded broker's with this process's CPU and memory.
+    const brokerMetrics = new Registry();
+    registerProcessMetrics(brokerMetrics);
+    if (embedded) registerBrokerMetrics(embedded.broker, brokerMetrics);
     wsUrl = opts.wsUrl ?? (external ? (/^wss?:/.test(external) ? external : undefined) : embedded!.wsUrl);
     ingest = await startIngest({
       url,
@@ -95,6 +101,7 @@ async function start(opts: StartOptions): Promise<void> {
       httpHost: opts.host,
       wsUrl,
       staticHandler: createDashboardHandler(),
+      extraMetrics: [brokerMetrics],
     }).catch((error: NodeJS.ErrnoException) => {
       throw new Error(error.code === 'EADDRINUSE' ? `HTTP port ${opts.port} is in use: pass --port 0 or another port` : error.message);
     });
@@ -108,6 +115,7 @@ async function start(opts: StartOptions): Promise<void> {
   console.log(`  dashboard    ${base}/`);
   console.log(`  packet flow  ${base}/flow.html`);
   console.log(`  JSON API     ${base}/api/stats  (devices, devices/<id>/latest, series, workers, alerts, config)`);
+  console.log(`  metrics      ${base}/metrics  (Prometheus: ${external ? 'ingestion' : 'broker and ingestion'})`);
   const browser = wsUrl ? ` · browser WebSocket ${wsUrl}` : ' · no WebSocket URL: the dashboard polls the API only (pass --ws-url)';
   console.log(`  broker       ${external ? `${external} (external)` : `${embedded!.url} (embedded)`}${browser}`);
   console.log(`  fleet        ${opts.devices} devices · ingestion: ${opts.workers} workers in $share/ingest`);

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { connectMqtt, disconnect } from '../client/index.js';
+import { IngestMetrics, metricsHandler, type Registry } from '../metrics/index.js';
 import { createApiHandler } from './api.js';
 import { IngestWorker, type WorkerCounts } from './ingest-worker.js';
 import { PresenceRegistry } from './presence.js';
@@ -41,6 +42,10 @@ export interface IngestOptions {
   staticHandler?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** Messages that were not stored, and why. */
   onRejected?: (topic: string, why: string) => void;
+  /** Also export this process's CPU, memory and event loop metrics on /metrics. Default false. */
+  processMetrics?: boolean;
+  /** More registries served on the same /metrics (the embedded broker's, in `mqttlab start`). */
+  extraMetrics?: Registry[];
 }
 
 /** A snapshot of ingestion, as /api/stats serves it. */
@@ -77,6 +82,8 @@ export interface Ingest {
   readonly group: string;
   readonly store: TelemetryStore;
   readonly presence: PresenceRegistry;
+  /** Ingestion's Prometheus metrics, served on /metrics of the API server. */
+  readonly metrics: Registry;
   /** Per-worker counters of this run. */
   workers(): WorkerCounts[];
   stats(): IngestStats;
@@ -94,7 +101,8 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
   const group = options.group ?? INGEST_GROUP;
   const startedAt = Date.now();
   if (options.instance !== undefined && !/^[A-Za-z0-9_.-]{1,32}$/.test(options.instance)) throw new Error(`instance must be 1 to 32 letters, digits, '.', '_' or '-' (got "${options.instance}")`);
-  const store = await openStore(options.store ?? join('data', 'telemetry.db'), { retentionHours: options.retentionHours, flushMs: options.flushMs });
+  const metrics = new IngestMetrics({ processMetrics: options.processMetrics });
+  const store = await openStore(options.store ?? join('data', 'telemetry.db'), { retentionHours: options.retentionHours, flushMs: options.flushMs, observer: metrics });
   const presence = new PresenceRegistry();
   const rates: [RateWindow, RateWindow, RateWindow] = [new RateWindow(), new RateWindow(), new RateWindow()];
   const lag = new LagWindow();
@@ -113,7 +121,12 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
         rates,
         lag,
         onRejected: options.onRejected,
+        onLag: (worker, ms) => metrics.observeLag(worker, ms),
       }),
+  );
+  metrics.attach(
+    workers.map((w) => w.counts.worker),
+    () => ({ backlog: store.backlog, readingsDropped: store.readingsDropped, storeUp: store.unavailable === undefined, workers: workers.map((w) => w.counts) }),
   );
   let presenceClient: MqttClient | undefined;
   let server: Server | undefined;
@@ -150,6 +163,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
     group,
     store,
     presence,
+    metrics: metrics.registry,
     workers: () => workers.map((w) => ({ ...w.counts })),
     stats: () => {
       const counts = presence.counts();
@@ -176,7 +190,9 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
 
   if (options.httpPort !== false) {
     const api = createApiHandler(ingest);
+    const serveMetrics = metricsHandler(() => [metrics.registry, ...(options.extraMetrics ?? [])]);
     server = createServer((req, res) => {
+      if (serveMetrics(req, res)) return;
       if (options.staticHandler?.(req, res)) return;
       api(req, res);
     });
