@@ -39,7 +39,7 @@ export class SqliteStore implements TelemetryStore {
     const tables = (this.db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
     if (tables > 0 && version !== SCHEMA_VERSION) {
       this.db.close();
-      throw new Error(`${path} was written by another version of mqttlab (schema ${version}, this one is ${SCHEMA_VERSION}): move it away or pass another --db`);
+      throw new Error(`${path} was written by another version of mqttlab (schema ${version}, this one is ${SCHEMA_VERSION}): move it away or pass another --store`);
     }
     // Readings are normalised: a row is (series, ts, v, worker), four numbers, and the text of device,
     // site, metric and unit lives once per series. That made batches ~3× faster than rows carrying the

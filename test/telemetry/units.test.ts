@@ -89,7 +89,7 @@ test('SQLite store: a file written by another schema version is refused with a c
     const old = new Database(path);
     old.exec('CREATE TABLE readings (device TEXT, v REAL); INSERT INTO readings VALUES (\'dev-001\', 1)');
     old.close();
-    await assert.rejects(openStore(path), /old\.db was written by another version of mqttlab \(schema 0, this one is 2\): move it away or pass another --db/);
+    await assert.rejects(openStore(path), /old\.db was written by another version of mqttlab \(schema 0, this one is 2\): move it away or pass another --store/);
     const check = new Database(path, { readonly: true });
     assert.deepEqual(check.prepare('SELECT * FROM readings').all(), [{ device: 'dev-001', v: 1 }]);
     check.close();
