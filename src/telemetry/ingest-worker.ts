@@ -111,8 +111,9 @@ export class IngestWorker {
     const reading = parseTelemetryTopic(topic);
     if (reading) {
       if (!body || typeof body.v !== 'number' || !Number.isFinite(body.v)) return this.reject(topic, 'payload is not {"v": number, ...}');
-      const ts = typeof body.ts === 'number' && Number.isFinite(body.ts) ? Math.round(body.ts) : now;
-      o.store.addReading({ ...reading, ts, v: body.v, unit: typeof body.unit === 'string' ? body.unit.slice(0, 16) : '', worker: o.name });
+      const ts = timestamp(body.ts, now);
+      if (ts === undefined) return this.reject(topic, '"ts" is not milliseconds since 1970');
+      o.store.addReading({ ...reading, ts, v: body.v, unit: typeof body.unit === 'string' ? text(body.unit, 16) : '', worker: o.name });
       o.presence.seen(reading.device, reading.site, ts);
       const lag = Math.max(0, now - ts);
       o.lag.add(lag, now);
@@ -123,12 +124,14 @@ export class IngestWorker {
     const alert = parseAlertTopic(topic);
     if (alert) {
       if (!body || typeof body.id !== 'string' || body.id.length === 0 || body.id.length > 200) return this.reject(topic, 'alert payload has no "id"');
+      const ts = timestamp(body.ts, now);
+      if (ts === undefined) return this.reject(topic, '"ts" is not milliseconds since 1970');
       return o.store.addAlert({
-        id: body.id,
+        id: text(body.id, 200),
         ...alert,
-        ts: typeof body.ts === 'number' && Number.isFinite(body.ts) ? Math.round(body.ts) : now,
-        type: typeof body.type === 'string' ? body.type.slice(0, 64) : 'alert',
-        message: typeof body.message === 'string' ? body.message.slice(0, 500) : '',
+        ts,
+        type: typeof body.type === 'string' ? text(body.type, 64) : 'alert',
+        message: typeof body.message === 'string' ? text(body.message, 500) : '',
         v: typeof body.v === 'number' && Number.isFinite(body.v) ? body.v : null,
         worker: o.name,
       }).then(() => {
@@ -139,9 +142,9 @@ export class IngestWorker {
     if (status) {
       // A retained status is the state before this worker subscribed, not a change: not history.
       if (packet.retain) return;
-      const text = packet.payload.toString().slice(0, 32);
-      if (text === '') return;
-      return o.store.addPresence(status.device, text, now).then(() => {
+      const value = text(packet.payload.toString(), 32);
+      if (value === '') return;
+      return o.store.addPresence(status.device, value, now).then(() => {
         this.counts.statuses++;
       });
     }
@@ -152,6 +155,18 @@ export class IngestWorker {
     this.counts.rejected++;
     this.options.onRejected?.(topic, why);
   }
+}
+
+/** A device's `ts` (rounded), `now` when it gives none, undefined when it is no time a store can hold. */
+function timestamp(value: unknown, now: number): number | undefined {
+  if (typeof value !== 'number' || Number.isNaN(value)) return now;
+  const ts = Math.round(value);
+  return Number.isSafeInteger(ts) && ts >= 0 ? ts : undefined;
+}
+
+/** Text as stored: at most `max` characters, without NUL (PostgreSQL text cannot hold it). */
+function text(value: string, max: number): string {
+  return value.replaceAll('\u0000', '').slice(0, max);
 }
 
 function parseJson(payload: Buffer | string): Record<string, unknown> | undefined {

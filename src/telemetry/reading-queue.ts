@@ -11,13 +11,16 @@ export interface ReadingQueueOptions {
   batchSize: number;
   maxPending: number;
   observer?: StoreObserver;
+  /** False for an error that writing again cannot fix (a batch the database refuses): the batch is dropped and counted. Default: every error is retried. */
+  retryable?: (error: unknown) => boolean;
 }
 
 /**
  * The readings waiting for a batch, for any store: written every `flushMs` or at `batchSize`, one
  * write at a time. A failed write puts its rows back at the front and is retried with a growing pause
  * (up to 2 s), so a database that is briefly down loses nothing held here; past `maxPending` new
- * readings are dropped and counted rather than exhausting memory.
+ * readings are dropped and counted rather than exhausting memory. A batch the database refuses for
+ * good is dropped and counted too, so it cannot block the readings behind it.
  */
 export class ReadingQueue {
   readingsWritten = 0;
@@ -57,10 +60,11 @@ export class ReadingQueue {
 
   /** Writes everything pending now; rejects (rows kept for the next try) when a write fails. */
   async flush(): Promise<void> {
-    while (this.writing) await this.writing.catch(() => {});
-    while (this.pending.length > 0) {
-      const rows = this.pending.splice(0, MAX_ROWS_PER_WRITE);
-      this.writing = this.writeRows(rows);
+    for (;;) {
+      // One write at a time, also when flush() is called again while a write is under way.
+      while (this.writing) await this.writing.catch(() => {});
+      if (this.pending.length === 0) return;
+      this.writing = this.writeRows(this.pending.splice(0, MAX_ROWS_PER_WRITE));
       try {
         await this.writing;
       } finally {
@@ -95,6 +99,11 @@ export class ReadingQueue {
     try {
       await this.write(rows);
     } catch (error) {
+      if (this.options.retryable && !this.options.retryable(error)) {
+        this.readingsDropped += rows.length;
+        this.unavailable = undefined;
+        throw error;
+      }
       this.pending = rows.concat(this.pending);
       this.failures++;
       this.retryAt = Date.now() + Math.min(2000, 50 * 2 ** Math.min(this.failures, 6));

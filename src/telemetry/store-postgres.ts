@@ -51,6 +51,7 @@ export class PostgresStore implements TelemetryStore {
       batchSize: options.batchSize ?? 2000,
       maxPending: options.maxPending ?? 500_000,
       observer: options.observer,
+      retryable: isTransient,
     });
   }
 

@@ -9,7 +9,7 @@ import { startFleet, startIngest, openStore } from '../../src/telemetry/index.js
 import { deleteOlderThan, ensurePartitions, POSTGRES_SCHEMA_VERSION } from '../../src/telemetry/postgres-schema.js';
 import { freePort } from '../../src/util/index.js';
 import { startEmbedded, type TestBroker } from '../helpers/brokers.js';
-import { waitUntil } from '../helpers/clients.js';
+import { connectClient, end, waitUntil } from '../helpers/clients.js';
 import { postgresSkip, queryRows, startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 const DAY = 86_400_000;
@@ -131,6 +131,28 @@ describe('ingestion while PostgreSQL goes away and comes back', { skip: postgres
       assert.equal(readings!.n, fleet.sent.telemetry);
     } finally {
       await fleet.stop().catch(() => {});
+      await ingest.stop();
+    }
+  });
+
+  test('input the database could not hold is refused at the door (ts out of range) or cleaned (NUL in text); what follows is stored', async () => {
+    const url = await pgServer.freshDatabase();
+    const rejected: string[] = [];
+    const ingest = await startIngest({ url: broker.url, workers: 1, store: url, httpPort: false, flushMs: 20, clientIdPrefix: 'pg-input', onRejected: (_t, why) => rejected.push(why) });
+    const client = await connectClient(broker.url, { clientId: 'pg-input-pub' });
+    try {
+      await client.publishAsync('telemetry/s/dev-x/temperature', JSON.stringify({ v: 1, ts: 1e300 }), { qos: 0 });
+      await client.publishAsync('telemetry/s/dev-x/temperature', JSON.stringify({ v: 2, ts: -5 }), { qos: 0 });
+      await client.publishAsync('telemetry/s/dev-x/temperature', JSON.stringify({ v: 3, unit: 'a\u0000b' }), { qos: 0 });
+      await client.publishAsync('alerts/s/dev-x', JSON.stringify({ id: 'nul\u0000id', message: 'x\u0000y' }), { qos: 1 });
+      await client.publishAsync('telemetry/s/dev-x/temperature', JSON.stringify({ v: 4, unit: 'ab' }), { qos: 0 });
+      await waitUntil(() => ingest.stats().readings === 2 && ingest.stats().alerts === 1, 5000, 'the good reading, the cleaned one and the alert stored');
+      assert.deepEqual(rejected, ['"ts" is not milliseconds since 1970', '"ts" is not milliseconds since 1970']);
+      assert.deepEqual(await queryRows(url, "SELECT unit FROM series WHERE device = 'dev-x'"), [{ unit: 'ab' }]);
+      assert.deepEqual(await queryRows(url, 'SELECT id, message FROM alerts'), [{ id: 'nulid', message: 'xy' }]);
+      assert.equal(ingest.stats().readingsDropped, 0);
+    } finally {
+      await end(client);
       await ingest.stop();
     }
   });
