@@ -25,9 +25,16 @@ export function registerIngestCommand(program: Command): void {
     .description('ingest telemetry through a shared subscription into SQLite or PostgreSQL and serve the JSON API')
     .option('-k, --workers <count>', 'workers (MQTT connections) in the shared-subscription group', parseInteger, 3)
     .option('-g, --group <name>', 'shared-subscription group: $share/<group>/telemetry/+/+/+ and .../alerts/+/+', 'ingest')
-    .option('-s, --store <where>', 'a SQLite file (WAL mode; :memory: keeps nothing) or a postgresql://user:password@host:port/db URL', 'data/telemetry.db')
+    .option(
+      '-s, --store <where>',
+      'a SQLite file (WAL mode; :memory: keeps nothing) or a postgresql://user:password@host:port/db URL',
+      'data/telemetry.db',
+    )
     .addOption(new Option('--db <path>', 'same as --store (older name)').hideHelp())
-    .option('-i, --instance <name>', 'name of this process when several ingest processes share the group (client ids and worker names carry it)')
+    .option(
+      '-i, --instance <name>',
+      'name of this process when several ingest processes share the group (client ids and worker names carry it)',
+    )
     .option('--retention-hours <hours>', 'delete readings and alerts older than this (0 keeps all)', parseInteger, 24)
     .option('-p, --port <port>', 'HTTP port of the JSON API (0 = any free port)', parseInteger, 8081)
     .option('-H, --host <address>', 'interface of the HTTP API', '127.0.0.1')
@@ -77,7 +84,10 @@ Examples:
         await target.close();
         throw new Error(error.code === 'EADDRINUSE' ? `HTTP port ${opts.port} is in use: pass --port 0 or another port` : error.message);
       });
-      console.log(`mqttlab ingest${opts.instance ? ` ${opts.instance}` : ''}: ${opts.workers} workers in $share/${opts.group} on ${target.label}, store ${ingest.store.location}`);
+      console.log(
+        `mqttlab ingest${opts.instance ? ` ${opts.instance}` : ''}: ${opts.workers} workers in $share/${opts.group} on ${target.label}, ` +
+          `store ${ingest.store.location}`,
+      );
       console.log(`  API ${ingest.apiUrl}/stats · Ctrl-C stops (flushes the last batch)`);
       const status = startStatusLine(() => {
         const s = ingest.stats();

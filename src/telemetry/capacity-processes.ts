@@ -2,7 +2,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, processCpuSeconds, processTreeCpuSeconds, startMosquittoProcess, startPostgresProcess, waitForPort, type PostgresProcess } from '../util/index.js';
+import {
+  freePort,
+  processCpuSeconds,
+  processTreeCpuSeconds,
+  startMosquittoProcess,
+  startPostgresProcess,
+  waitForPort,
+  type PostgresProcess,
+} from '../util/index.js';
 import type { CapacityBroker, CapacityOptions } from './capacity.js';
 import type { IngestStats } from './ingest.js';
 
@@ -29,18 +37,27 @@ export function storeKind(store: string | undefined): string {
 }
 
 /** Starts the ingest processes, each with its own --instance and API port, and waits for their APIs. */
-export async function startIngests(url: string, location: string, options: CapacityOptions, children: ChildProcess[]): Promise<Array<{ child: ChildProcess; api: string }>> {
+export async function startIngests(
+  url: string,
+  location: string,
+  options: CapacityOptions,
+  children: ChildProcess[],
+): Promise<Array<{ child: ChildProcess; api: string }>> {
   const count = options.ingestProcesses ?? 1;
   const out: Array<{ child: ChildProcess; api: string }> = [];
   for (let p = 1; p <= count; p++) {
     const port = await freePort();
     const instance = count > 1 ? ['--instance', `p${p}`] : [];
-    const child = spawnCli(['ingest', '--broker', url, '--workers', String(options.workers), '--port', String(port), '--store', location, ...instance], children);
+    const child = spawnCli(
+      ['ingest', '--broker', url, '--workers', String(options.workers), '--port', String(port), '--store', location, ...instance],
+      children,
+    );
     out.push({ child, api: `http://127.0.0.1:${port}/api/stats` });
   }
-  for (const [i, { child }] of out.entries()) await waitForPort(Number(new URL(out[i]!.api).port), 20_000, () => child.exitCode !== null).catch(() => {
-    throw new Error(failure('ingestion', child));
-  });
+  for (const [i, { child }] of out.entries())
+    await waitForPort(Number(new URL(out[i]!.api).port), 20_000, () => child.exitCode !== null).catch(() => {
+      throw new Error(failure('ingestion', child));
+    });
   return out;
 }
 

@@ -2,7 +2,18 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { combinedStats, cpuSeconds, failure, spawnCli, startBroker, startIngests, startStepStore, storeKind, type StepBroker, type StepStore } from './capacity-processes.js';
+import {
+  combinedStats,
+  cpuSeconds,
+  failure,
+  spawnCli,
+  startBroker,
+  startIngests,
+  startStepStore,
+  storeKind,
+  type StepBroker,
+  type StepStore,
+} from './capacity-processes.js';
 import type { IngestStats } from './ingest.js';
 
 /** Which broker a capacity run loads: ours (a child process) or a local Mosquitto. */
@@ -60,27 +71,33 @@ export interface CapacityStep {
  */
 export async function measureCapacity(options: CapacityOptions): Promise<CapacityStep[]> {
   const processes = options.ingestProcesses ?? 1;
-  if (!Number.isInteger(processes) || processes < 1 || processes > 16) throw new Error(`ingest processes must be an integer from 1 to 16 (got ${processes})`);
-  if (processes > 1 && !/^postgres/i.test(options.store ?? 'sqlite')) throw new Error('several ingest processes write one database: pass --store postgres (a temporary local PostgreSQL) or a postgresql:// URL');
+  if (!Number.isInteger(processes) || processes < 1 || processes > 16)
+    throw new Error(`ingest processes must be an integer from 1 to 16 (got ${processes})`);
+  if (processes > 1 && !/^postgres/i.test(options.store ?? 'sqlite'))
+    throw new Error(
+      'several ingest processes write one database: pass --store postgres (a temporary local PostgreSQL) or a postgresql:// URL',
+    );
   const steps: CapacityStep[] = [];
   for (const devices of options.devices) {
-    const step = await measureStep(devices, options).catch((error: Error): CapacityStep => ({
-      devices,
-      intervalMs: options.intervalMs,
-      offeredPerSecond: (devices * 3 * 1000) / options.intervalMs,
-      sent: 0,
-      stored: 0,
-      lost: 0,
-      lagMeanMs: null,
-      lagMaxMs: null,
-      lagTrendMsPerS: 0,
-      cpu: { broker: 0, ingest: 0, fleet: 0 },
-      ingestProcesses: processes,
-      store: storeKind(options.store),
-      unansweredPolls: 0,
-      keptUp: false,
-      error: error.message,
-    }));
+    const step = await measureStep(devices, options).catch(
+      (error: Error): CapacityStep => ({
+        devices,
+        intervalMs: options.intervalMs,
+        offeredPerSecond: (devices * 3 * 1000) / options.intervalMs,
+        sent: 0,
+        stored: 0,
+        lost: 0,
+        lagMeanMs: null,
+        lagMaxMs: null,
+        lagTrendMsPerS: 0,
+        cpu: { broker: 0, ingest: 0, fleet: 0 },
+        ingestProcesses: processes,
+        store: storeKind(options.store),
+        unansweredPolls: 0,
+        keptUp: false,
+        error: error.message,
+      }),
+    );
     steps.push(step);
     options.onProgress?.(describeStep(step));
     if (!step.keptUp) break;
@@ -91,12 +108,15 @@ export async function measureCapacity(options: CapacityOptions): Promise<Capacit
 /** One line per step, for progress and reports. */
 export function describeStep(s: CapacityStep): string {
   if (s.error) return `${s.devices} devices: not measured: ${s.error}`;
-  const lag = s.lagMeanMs === null ? 'no lag data' : `lag ${s.lagMeanMs} ms mean / ${s.lagMaxMs} ms max, trend ${s.lagTrendMsPerS.toFixed(1)} ms/s`;
+  const lag =
+    s.lagMeanMs === null ? 'no lag data' : `lag ${s.lagMeanMs} ms mean / ${s.lagMaxMs} ms max, trend ${s.lagTrendMsPerS.toFixed(1)} ms/s`;
   const api = s.unansweredPolls > 0 ? ` · API unanswered ${s.unansweredPolls}×` : '';
   const offered = `${s.devices} devices × 3 readings / ${s.intervalMs} ms = ${s.offeredPerSecond.toFixed(0)} msg/s offered`;
   const postgres = s.cpu.postgres !== undefined ? ` postgres ${pct(s.cpu.postgres)}` : '';
-  const cpu = `CPU broker ${pct(s.cpu.broker)} ingest ${pct(s.cpu.ingest)} (${s.ingestProcesses} × ${s.store}) fleet ${pct(s.cpu.fleet)}${postgres}`;
-  return `${offered} · stored ${s.stored}/${s.sent} (lost ${s.lost}) · ${lag} · ${cpu}${api} · ${s.keptUp ? 'kept up' : 'DID NOT keep up'}`;
+  const ingest = `ingest ${pct(s.cpu.ingest)} (${s.ingestProcesses} × ${s.store})`;
+  const cpu = `CPU broker ${pct(s.cpu.broker)} ${ingest} fleet ${pct(s.cpu.fleet)}${postgres}`;
+  const verdict = s.keptUp ? 'kept up' : 'DID NOT keep up';
+  return `${offered} · stored ${s.stored}/${s.sent} (lost ${s.lost}) · ${lag} · ${cpu}${api} · ${verdict}`;
 }
 
 async function measureStep(devices: number, options: CapacityOptions): Promise<CapacityStep> {
@@ -110,7 +130,23 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
     store = await startStepStore(options.store, work);
     const ingests = await startIngests(url, store.location, options, children);
     const pollStats = () => combinedStats(ingests.map((i) => i.api));
-    const fleet = spawnCli(['fleet', '--broker', url, '--devices', String(devices), '--interval', String(options.intervalMs), '--duration', String(options.seconds), '--json', '--sites', String(Math.max(1, Math.ceil(devices / 50)))], children);
+    const fleet = spawnCli(
+      [
+        'fleet',
+        '--broker',
+        url,
+        '--devices',
+        String(devices),
+        '--interval',
+        String(options.intervalMs),
+        '--duration',
+        String(options.seconds),
+        '--json',
+        '--sites',
+        String(Math.max(1, Math.ceil(devices / 50))),
+      ],
+      children,
+    );
     let fleetOut = '';
     let online = false;
     fleet.stdout!.on('data', (d: Buffer) => (fleetOut += d.toString()));
@@ -125,7 +161,8 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
       options.onStatus?.(`${devices} devices: connecting the fleet (${Math.round((connectMs - (connectDeadline - Date.now())) / 1000)} s)`);
       await sleep(100);
     }
-    if (!online) throw new Error(fleet.exitCode !== null ? failure('the fleet', fleet) : `the fleet did not come online within ${connectMs / 1000} s`);
+    if (!online)
+      throw new Error(fleet.exitCode !== null ? failure('the fleet', fleet) : `the fleet did not come online within ${connectMs / 1000} s`);
     const cpuNow = () => ({
       broker: cpuSeconds(broker!.pid),
       ingest: ingests.reduce((sum, i) => sum + cpuSeconds(i.child.pid!), 0),

@@ -102,7 +102,7 @@ export class IngestWorker {
   }
 
   /** Stores one message; a promise when the acknowledgement must wait for the commit. */
-  private handle(packet: IPublishPacket): Promise<unknown> | void {
+  private handle(packet: IPublishPacket): Promise<unknown> | undefined {
     const o = this.options;
     const now = Date.now();
     o.rates[packet.qos]!.add(1, now);
@@ -123,20 +123,23 @@ export class IngestWorker {
     }
     const alert = parseAlertTopic(topic);
     if (alert) {
-      if (!body || typeof body.id !== 'string' || body.id.length === 0 || body.id.length > 200) return this.reject(topic, 'alert payload has no "id"');
+      if (!body || typeof body.id !== 'string' || body.id.length === 0 || body.id.length > 200)
+        return this.reject(topic, 'alert payload has no "id"');
       const ts = timestamp(body.ts, now);
       if (ts === undefined) return this.reject(topic, '"ts" is not milliseconds since 1970');
-      return o.store.addAlert({
-        id: text(body.id, 200),
-        ...alert,
-        ts,
-        type: typeof body.type === 'string' ? text(body.type, 64) : 'alert',
-        message: typeof body.message === 'string' ? text(body.message, 500) : '',
-        v: typeof body.v === 'number' && Number.isFinite(body.v) ? body.v : null,
-        worker: o.name,
-      }).then(() => {
-        this.counts.alerts++;
-      });
+      return o.store
+        .addAlert({
+          id: text(body.id, 200),
+          ...alert,
+          ts,
+          type: typeof body.type === 'string' ? text(body.type, 64) : 'alert',
+          message: typeof body.message === 'string' ? text(body.message, 500) : '',
+          v: typeof body.v === 'number' && Number.isFinite(body.v) ? body.v : null,
+          worker: o.name,
+        })
+        .then(() => {
+          this.counts.alerts++;
+        });
     }
     const status = parseStatusTopic(topic);
     if (status) {
@@ -151,9 +154,10 @@ export class IngestWorker {
     this.reject(topic, 'topic outside the telemetry scheme');
   }
 
-  private reject(topic: string, why: string): void {
+  private reject(topic: string, why: string): undefined {
     this.counts.rejected++;
     this.options.onRejected?.(topic, why);
+    return undefined;
   }
 }
 

@@ -97,12 +97,18 @@ export interface Ingest {
  */
 export async function startIngest(options: IngestOptions): Promise<Ingest> {
   const workerCount = options.workers ?? 3;
-  if (!Number.isInteger(workerCount) || workerCount < 1 || workerCount > 64) throw new Error(`workers must be an integer from 1 to 64 (got ${workerCount})`);
+  if (!Number.isInteger(workerCount) || workerCount < 1 || workerCount > 64)
+    throw new Error(`workers must be an integer from 1 to 64 (got ${workerCount})`);
   const group = options.group ?? INGEST_GROUP;
   const startedAt = Date.now();
-  if (options.instance !== undefined && !/^[A-Za-z0-9_.-]{1,32}$/.test(options.instance)) throw new Error(`instance must be 1 to 32 letters, digits, '.', '_' or '-' (got "${options.instance}")`);
+  if (options.instance !== undefined && !/^[A-Za-z0-9_.-]{1,32}$/.test(options.instance))
+    throw new Error(`instance must be 1 to 32 letters, digits, '.', '_' or '-' (got "${options.instance}")`);
   const metrics = new IngestMetrics({ processMetrics: options.processMetrics });
-  const store = await openStore(options.store ?? join('data', 'telemetry.db'), { retentionHours: options.retentionHours, flushMs: options.flushMs, observer: metrics });
+  const store = await openStore(options.store ?? join('data', 'telemetry.db'), {
+    retentionHours: options.retentionHours,
+    flushMs: options.flushMs,
+    observer: metrics,
+  });
   const presence = new PresenceRegistry();
   const rates: [RateWindow, RateWindow, RateWindow] = [new RateWindow(), new RateWindow(), new RateWindow()];
   const lag = new LagWindow();
@@ -126,7 +132,12 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
   );
   metrics.attach(
     workers.map((w) => w.counts.worker),
-    () => ({ backlog: store.backlog, readingsDropped: store.readingsDropped, storeUp: store.unavailable === undefined, workers: workers.map((w) => w.counts) }),
+    () => ({
+      backlog: store.backlog,
+      readingsDropped: store.readingsDropped,
+      storeUp: store.unavailable === undefined,
+      workers: workers.map((w) => w.counts),
+    }),
   );
   let presenceClient: MqttClient | undefined;
   let server: Server | undefined;
@@ -141,13 +152,20 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
     await closed;
   };
   try {
-    presenceClient = await connectMqtt(options.url, { clientId: `${prefix}-presence-${randomBytes(3).toString('hex')}`, clean: true, reconnectPeriod: 2000 });
+    presenceClient = await connectMqtt(options.url, {
+      clientId: `${prefix}-presence-${randomBytes(3).toString('hex')}`,
+      clean: true,
+      reconnectPeriod: 2000,
+    });
     presenceClient.on('message', (topic, payload, packet) => {
       const parsed = parseStatusTopic(topic);
       if (!parsed) return;
       const site = packet.properties?.userProperties?.site;
       // The history is stored by the worker group (one member gets each change); this is the live view.
-      presence.applyStatus(parsed.device, payload.toString('utf8'), { retained: packet.retain, site: typeof site === 'string' ? site : undefined });
+      presence.applyStatus(parsed.device, payload.toString('utf8'), {
+        retained: packet.retain,
+        site: typeof site === 'string' ? site : undefined,
+      });
     });
     await presenceClient.subscribeAsync(STATUS_FILTER, { qos: 1 });
     for (const worker of workers) await worker.start();

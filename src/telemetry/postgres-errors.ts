@@ -12,7 +12,9 @@ const TRANSIENT_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMED
 export function isTransient(error: unknown): boolean {
   const e = error as PgError;
   if (e.code && (TRANSIENT_STATES.has(e.code) || TRANSIENT_SOCKET.has(e.code) || e.code.startsWith('08'))) return true;
-  return /Connection terminated|connection error|timeout exceeded when trying to connect|Client was closed|not queryable/i.test(e.message ?? '');
+  return /Connection terminated|connection error|timeout exceeded when trying to connect|Client was closed|not queryable/i.test(
+    e.message ?? '',
+  );
 }
 
 /** `postgresql://user@host:port/db` without the password, for messages and /api/stats. */
@@ -58,6 +60,7 @@ export function describeConnectError(error: unknown, location: string): string {
       return `PostgreSQL at ${where} is starting up or shutting down: try again in a moment`;
   }
   if (/timeout exceeded when trying to connect/i.test(e.message)) return `cannot reach PostgreSQL at ${where}: no answer within 5 s`;
-  if (/password/i.test(e.message)) return `PostgreSQL at ${where} asks for a password: put it in the --store URL (postgresql://user:password@host/db)`;
+  if (/password/i.test(e.message))
+    return `PostgreSQL at ${where} asks for a password: put it in the --store URL (postgresql://user:password@host/db)`;
   return `PostgreSQL at ${where}: ${e.message}`;
 }

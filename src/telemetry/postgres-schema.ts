@@ -20,12 +20,15 @@ const MIGRATIONS: Migration[] = [
     version: 1,
     description: 'series, workers, readings partitioned by day, alerts unique by id, presence',
     sql: `
-      CREATE TABLE series (id serial PRIMARY KEY, device text NOT NULL, site text NOT NULL, metric text NOT NULL, unit text NOT NULL, UNIQUE (device, metric));
+      CREATE TABLE series (id serial PRIMARY KEY, device text NOT NULL, site text NOT NULL, metric text NOT NULL, unit text NOT NULL,
+        UNIQUE (device, metric));
       CREATE TABLE workers (id serial PRIMARY KEY, name text NOT NULL UNIQUE);
-      CREATE TABLE readings (series int NOT NULL, ts bigint NOT NULL, v double precision NOT NULL, worker int NOT NULL) PARTITION BY RANGE (ts);
+      CREATE TABLE readings (series int NOT NULL, ts bigint NOT NULL, v double precision NOT NULL, worker int NOT NULL)
+        PARTITION BY RANGE (ts);
       CREATE TABLE readings_default PARTITION OF readings DEFAULT;
       CREATE INDEX readings_series_ts ON readings (series, ts);
-      CREATE TABLE alerts (id text PRIMARY KEY, device text NOT NULL, site text NOT NULL, ts bigint NOT NULL, type text NOT NULL, message text NOT NULL, v double precision, worker text NOT NULL);
+      CREATE TABLE alerts (id text PRIMARY KEY, device text NOT NULL, site text NOT NULL, ts bigint NOT NULL, type text NOT NULL,
+        message text NOT NULL, v double precision, worker text NOT NULL);
       CREATE INDEX alerts_ts ON alerts (ts);
       CREATE INDEX alerts_device_ts ON alerts (device, ts);
       CREATE TABLE presence (id bigserial PRIMARY KEY, device text NOT NULL, status text NOT NULL, ts bigint NOT NULL);
@@ -37,7 +40,8 @@ const MIGRATIONS: Migration[] = [
     description: 'row counts per ingest run, so /api/stats needs no COUNT(*) over the readings',
     sql: `
       CREATE TABLE ingest_counts (run text PRIMARY KEY, readings bigint NOT NULL DEFAULT 0, alerts bigint NOT NULL DEFAULT 0);
-      INSERT INTO ingest_counts (run, readings, alerts) VALUES ('before-counts', (SELECT count(*) FROM readings), (SELECT count(*) FROM alerts));
+      INSERT INTO ingest_counts (run, readings, alerts)
+        VALUES ('before-counts', (SELECT count(*) FROM readings), (SELECT count(*) FROM alerts));
     `,
   },
 ];
@@ -58,10 +62,16 @@ export async function migrate(db: pg.ClientBase, location: string): Promise<numb
   await db.query('BEGIN');
   try {
     await db.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
-    await db.query('CREATE TABLE IF NOT EXISTS mqttlab_schema (version int PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    await db.query(
+      'CREATE TABLE IF NOT EXISTS mqttlab_schema ' +
+        '(version int PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
     const current = Number((await db.query('SELECT COALESCE(MAX(version), 0) AS v FROM mqttlab_schema')).rows[0].v);
     if (current > POSTGRES_SCHEMA_VERSION) {
-      throw new Error(`${location} has schema version ${current}, newer than this mqttlab (${POSTGRES_SCHEMA_VERSION}): upgrade mqttlab or use another database`);
+      throw new Error(
+        `${location} has schema version ${current}, newer than this mqttlab (${POSTGRES_SCHEMA_VERSION}): ` +
+          'upgrade mqttlab or use another database',
+      );
     }
     const applied: number[] = [];
     for (const m of MIGRATIONS.filter((x) => x.version > current)) {
@@ -90,7 +100,13 @@ function dayPartition(ts: number): { name: string; from: number; to: number } {
  */
 export async function ensurePartitions(db: pg.ClientBase, now: number): Promise<void> {
   const wanted = [-1, 0, 1].map((d) => dayPartition(now + d * DAY_MS));
-  const existing = new Set((await db.query("SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass")).rows.map((r: { name: string }) => r.name));
+  const existing = new Set(
+    (
+      await db.query(
+        "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass",
+      )
+    ).rows.map((r: { name: string }) => r.name),
+  );
   const missing = wanted.filter((p) => !existing.has(p.name));
   if (missing.length === 0) return;
   await db.query('BEGIN');
@@ -98,7 +114,10 @@ export async function ensurePartitions(db: pg.ClientBase, now: number): Promise<
     await db.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
     for (const p of missing) {
       // CREATE TABLE AS takes no bind parameters; the bounds are numbers computed here.
-      await db.query(`CREATE TEMP TABLE moved ON COMMIT DROP AS WITH d AS (DELETE FROM readings_default WHERE ts >= ${p.from} AND ts < ${p.to} RETURNING *) SELECT * FROM d`);
+      await db.query(
+        `CREATE TEMP TABLE moved ON COMMIT DROP AS
+           WITH d AS (DELETE FROM readings_default WHERE ts >= ${p.from} AND ts < ${p.to} RETURNING *) SELECT * FROM d`,
+      );
       await db.query(`CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF readings FOR VALUES FROM (${p.from}) TO (${p.to})`);
       await db.query('INSERT INTO readings SELECT * FROM moved');
       await db.query('DROP TABLE moved');
@@ -116,7 +135,12 @@ export async function ensurePartitions(db: pg.ClientBase, now: number): Promise<
  * straddles the cutoff stay until their whole day is past it. Returns the rows removed.
  */
 export async function deleteOlderThan(db: pg.ClientBase, cutoff: number): Promise<{ readings: number; alerts: number }> {
-  const partitions = (await db.query("SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass AND c.relname ~ '^readings_[0-9]{8}$'")).rows as Array<{ name: string }>;
+  const partitions = (
+    await db.query(
+      'SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid ' +
+        "WHERE i.inhparent = 'readings'::regclass AND c.relname ~ '^readings_[0-9]{8}$'",
+    )
+  ).rows as Array<{ name: string }>;
   let readings = 0;
   await db.query('BEGIN');
   try {
@@ -130,7 +154,11 @@ export async function deleteOlderThan(db: pg.ClientBase, cutoff: number): Promis
     readings += (await db.query('DELETE FROM readings_default WHERE ts < $1', [cutoff])).rowCount ?? 0;
     const alerts = (await db.query('DELETE FROM alerts WHERE ts < $1', [cutoff])).rowCount ?? 0;
     await db.query('DELETE FROM presence WHERE ts < $1', [cutoff]);
-    await db.query("INSERT INTO ingest_counts (run, readings, alerts) VALUES ('retention', $1, $2) ON CONFLICT (run) DO UPDATE SET readings = ingest_counts.readings + EXCLUDED.readings, alerts = ingest_counts.alerts + EXCLUDED.alerts", [-readings, -alerts]);
+    await db.query(
+      "INSERT INTO ingest_counts (run, readings, alerts) VALUES ('retention', $1, $2) ON CONFLICT (run) " +
+        'DO UPDATE SET readings = ingest_counts.readings + EXCLUDED.readings, alerts = ingest_counts.alerts + EXCLUDED.alerts',
+      [-readings, -alerts],
+    );
     await db.query('COMMIT');
     return { readings, alerts };
   } catch (error) {

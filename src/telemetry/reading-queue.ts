@@ -11,7 +11,10 @@ export interface ReadingQueueOptions {
   batchSize: number;
   maxPending: number;
   observer?: StoreObserver;
-  /** False for an error that writing again cannot fix (a batch the database refuses): the batch is dropped and counted. Default: every error is retried. */
+  /**
+   * False for an error that writing again cannot fix (a batch the database refuses): the batch is dropped
+   * and counted. Default: every error is retried.
+   */
   retryable?: (error: unknown) => boolean;
 }
 

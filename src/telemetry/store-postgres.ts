@@ -7,17 +7,28 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { describeConnectError, isTransient, redactUrl } from './postgres-errors.js';
 import { deleteOlderThan, ensurePartitions, migrate } from './postgres-schema.js';
 import { ReadingQueue } from './reading-queue.js';
-import { mergeWorkerCounts, type LatestReadings, type SeriesPoint, type StoredAlert, type StoredReading, type StoreOptions, type TelemetryStore } from './store.js';
+import {
+  mergeWorkerCounts,
+  type LatestReadings,
+  type SeriesPoint,
+  type StoredAlert,
+  type StoredReading,
+  type StoreOptions,
+  type TelemetryStore,
+} from './store.js';
 
 const seriesKey = (device: string, metric: string) => `${device}\u0000${metric}`;
 /** int8 (COUNT, bigint columns) as a JS number: our values stay far below 2^53. */
 const INT8_OID = 20;
-const types = { getTypeParser: (oid: number, format?: string) => (oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig;
+const types = {
+  getTypeParser: (oid: number, format?: string) =>
+    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'),
+} as pg.CustomTypesConfig;
 const MAINTENANCE_MS = 600_000;
 const TOTALS_MS = 1000;
 
 /** COPY text format: a tab between fields, a newline per row; our fields are numbers. */
-const copyText = (rows: Array<[number, number, number, number]>) => rows.map((r) => r.join('\t')).join('\n') + '\n';
+const copyText = (rows: Array<[number, number, number, number]>) => `${rows.map((r) => r.join('\t')).join('\n')}\n`;
 
 /**
  * The server store: PostgreSQL through a small pool, so several ingest processes can write one
@@ -57,7 +68,14 @@ export class PostgresStore implements TelemetryStore {
 
   /** Connects, migrates the schema and prepares partitions; rejects with one line saying what is wrong. */
   static async open(url: string, options: StoreOptions = {}): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, types, application_name: 'mqttlab-ingest' });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 4,
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 30_000,
+      types,
+      application_name: 'mqttlab-ingest',
+    });
     // A connection the server closes (restart, failover) must not end the process: the query on it fails
     // (and is retried), an idle one is dropped by the pool, and the next query connects anew.
     pool.on('error', () => {});
@@ -80,7 +98,11 @@ export class PostgresStore implements TelemetryStore {
       client.release();
       await store.queue.close().catch(() => {});
       await pool.end().catch(() => {});
-      throw new Error(/newer than this mqttlab/.test((error as Error).message) ? (error as Error).message : `${store.location}: ${(error as Error).message}`);
+      throw new Error(
+        /newer than this mqttlab/.test((error as Error).message)
+          ? (error as Error).message
+          : `${store.location}: ${(error as Error).message}`,
+      );
     }
     await store.refreshTotals();
     store.startTimers(options.retentionHours ?? 24);
@@ -107,14 +129,17 @@ export class PostgresStore implements TelemetryStore {
     this.timers.push(setInterval(() => void this.refreshTotals().catch(() => {}), TOTALS_MS));
     this.timers.push(
       setInterval(() => {
-        void this.pool.connect().then(async (client) => {
-          try {
-            await ensurePartitions(client, Date.now());
-            if (retentionHours > 0) await deleteOlderThan(client, Date.now() - retentionHours * 3_600_000);
-          } finally {
-            client.release();
-          }
-        }).catch(() => {});
+        void this.pool
+          .connect()
+          .then(async (client) => {
+            try {
+              await ensurePartitions(client, Date.now());
+              if (retentionHours > 0) await deleteOlderThan(client, Date.now() - retentionHours * 3_600_000);
+            } finally {
+              client.release();
+            }
+          })
+          .catch(() => {});
       }, MAINTENANCE_MS),
     );
     for (const t of this.timers) t.unref();
@@ -123,7 +148,11 @@ export class PostgresStore implements TelemetryStore {
   /** Totals of every process from ingest_counts; this process's own later writes are added in totals(). */
   private async refreshTotals(): Promise<void> {
     const own = { ownReadings: this.readingsWritten, ownAlerts: this.alertsWritten };
-    const row = (await this.pool.query('SELECT COALESCE(SUM(readings), 0)::bigint AS readings, COALESCE(SUM(alerts), 0)::bigint AS alerts FROM ingest_counts')).rows[0] as { readings: number; alerts: number };
+    const row = (
+      await this.pool.query(
+        'SELECT COALESCE(SUM(readings), 0)::bigint AS readings, COALESCE(SUM(alerts), 0)::bigint AS alerts FROM ingest_counts',
+      )
+    ).rows[0] as { readings: number; alerts: number };
     this.base = { readings: row.readings, alerts: row.alerts, ...own };
   }
 
@@ -157,11 +186,15 @@ export class PostgresStore implements TelemetryStore {
          ON CONFLICT (device, metric) DO UPDATE SET site = EXCLUDED.site, unit = EXCLUDED.unit RETURNING id, device, site, metric, unit`,
         [list.map((r) => r.device), list.map((r) => r.site), list.map((r) => r.metric), list.map((r) => r.unit)],
       );
-      for (const s of result.rows as Array<{ id: number; device: string; site: string; metric: string; unit: string }>) this.seriesIds.set(seriesKey(s.device, s.metric), { id: s.id, site: s.site, unit: s.unit });
+      for (const s of result.rows as Array<{ id: number; device: string; site: string; metric: string; unit: string }>)
+        this.seriesIds.set(seriesKey(s.device, s.metric), { id: s.id, site: s.site, unit: s.unit });
     }
     const newWorkers = [...new Set(rows.map((r) => r.worker))].filter((w) => !this.workerIds.has(w));
     if (newWorkers.length > 0) {
-      const result = await db.query('INSERT INTO workers (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id, name', [newWorkers]);
+      const result = await db.query(
+        'INSERT INTO workers (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id, name',
+        [newWorkers],
+      );
       for (const w of result.rows as Array<{ id: number; name: string }>) this.workerIds.set(w.name, w.id);
     }
   }
@@ -172,10 +205,19 @@ export class PostgresStore implements TelemetryStore {
     let broken: Error | undefined;
     try {
       await this.resolveIds(db, rows);
-      const tuples = rows.map((r): [number, number, number, number] => [this.seriesIds.get(seriesKey(r.device, r.metric))!.id, r.ts, r.v, this.workerIds.get(r.worker)!]);
+      const tuples = rows.map((r): [number, number, number, number] => [
+        this.seriesIds.get(seriesKey(r.device, r.metric))!.id,
+        r.ts,
+        r.v,
+        this.workerIds.get(r.worker)!,
+      ]);
       await db.query('BEGIN');
       await pipeline(Readable.from([copyText(tuples)]), db.query(copyFrom('COPY readings (series, ts, v, worker) FROM STDIN')));
-      await db.query('INSERT INTO ingest_counts (run, readings) VALUES ($1, $2) ON CONFLICT (run) DO UPDATE SET readings = ingest_counts.readings + EXCLUDED.readings', [this.run, rows.length]);
+      await db.query(
+        'INSERT INTO ingest_counts (run, readings) VALUES ($1, $2) ' +
+          'ON CONFLICT (run) DO UPDATE SET readings = ingest_counts.readings + EXCLUDED.readings',
+        [this.run, rows.length],
+      );
       await db.query('COMMIT');
     } catch (error) {
       broken = error as Error;
@@ -197,9 +239,11 @@ export class PostgresStore implements TelemetryStore {
     const stored = await this.untilCommitted(async () => {
       const result = await this.pool.query(
         `WITH inserted AS (
-           INSERT INTO alerts (id, device, site, ts, type, message, v, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING id),
+           INSERT INTO alerts (id, device, site, ts, type, message, v, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT (id) DO NOTHING RETURNING id),
          counted AS (
-           INSERT INTO ingest_counts (run, alerts) SELECT $9, 1 FROM inserted ON CONFLICT (run) DO UPDATE SET alerts = ingest_counts.alerts + 1)
+           INSERT INTO ingest_counts (run, alerts) SELECT $9, 1 FROM inserted
+            ON CONFLICT (run) DO UPDATE SET alerts = ingest_counts.alerts + 1)
          SELECT count(*)::int AS n FROM inserted`,
         [alert.id, alert.device, alert.site, alert.ts, alert.type, alert.message, alert.v, alert.worker, this.run],
       );
@@ -228,32 +272,49 @@ export class PostgresStore implements TelemetryStore {
       [device],
     );
     const out: LatestReadings = {};
-    for (const row of result.rows as Array<{ metric: string; unit: string; v: number; ts: number }>) out[row.metric] = { v: row.v, unit: row.unit, ts: row.ts };
+    for (const row of result.rows as Array<{ metric: string; unit: string; v: number; ts: number }>)
+      out[row.metric] = { v: row.v, unit: row.unit, ts: row.ts };
     return out;
   }
 
-  async series(device: string, metric: string, from: number, to: number, points: number): Promise<{ bucketMs: number; points: SeriesPoint[] }> {
+  async series(
+    device: string,
+    metric: string,
+    from: number,
+    to: number,
+    points: number,
+  ): Promise<{ bucketMs: number; points: SeriesPoint[] }> {
     const bucketMs = Math.max(1, Math.ceil((to - from + 1) / points));
     const result = await this.pool.query(
-      `SELECT (ts - $3::bigint) / $5::bigint AS bucket, floor(avg(ts))::bigint AS ts, avg(v) AS v, min(v) AS min, max(v) AS max, count(*)::int AS n
+      `SELECT (ts - $3::bigint) / $5::bigint AS bucket, floor(avg(ts))::bigint AS ts,
+              avg(v) AS v, min(v) AS min, max(v) AS max, count(*)::int AS n
        FROM readings WHERE series = (SELECT id FROM series WHERE device = $1 AND metric = $2) AND ts BETWEEN $3 AND $4
        GROUP BY bucket ORDER BY bucket`,
       [device, metric, from, to, bucketMs],
     );
-    return { bucketMs, points: (result.rows as Array<SeriesPoint & { bucket: number }>).map(({ ts, v, min, max, n }) => ({ ts, v, min, max, n })) };
+    return {
+      bucketMs,
+      points: (result.rows as Array<SeriesPoint & { bucket: number }>).map(({ ts, v, min, max, n }) => ({ ts, v, min, max, n })),
+    };
   }
 
   async alerts(limit: number, device?: string): Promise<StoredAlert[]> {
     const columns = 'id, device, site, ts, type, message, v, worker';
     // COLLATE "C": the same tie order as SQLite's byte comparison, whatever the database's locale.
     const result = device
-      ? await this.pool.query(`SELECT ${columns} FROM alerts WHERE device = $1 ORDER BY ts DESC, id COLLATE "C" DESC LIMIT $2`, [device, limit])
+      ? await this.pool.query(`SELECT ${columns} FROM alerts WHERE device = $1 ORDER BY ts DESC, id COLLATE "C" DESC LIMIT $2`, [
+          device,
+          limit,
+        ])
       : await this.pool.query(`SELECT ${columns} FROM alerts ORDER BY ts DESC, id COLLATE "C" DESC LIMIT $1`, [limit]);
     return result.rows as StoredAlert[];
   }
 
   async presenceHistory(device: string): Promise<Array<{ status: string; ts: number }>> {
-    return (await this.pool.query('SELECT status, ts FROM presence WHERE device = $1 ORDER BY ts, id', [device])).rows as Array<{ status: string; ts: number }>;
+    return (await this.pool.query('SELECT status, ts FROM presence WHERE device = $1 ORDER BY ts, id', [device])).rows as Array<{
+      status: string;
+      ts: number;
+    }>;
   }
 
   totals(): { readings: number; alerts: number } {
@@ -262,8 +323,13 @@ export class PostgresStore implements TelemetryStore {
   }
 
   async countsByWorker(): Promise<Array<{ worker: string; readings: number; alerts: number }>> {
-    const readings = (await this.pool.query('SELECT w.name AS worker, count(*)::int AS n FROM readings r JOIN workers w ON w.id = r.worker GROUP BY w.name')).rows as Array<{ worker: string; n: number }>;
-    const alerts = (await this.pool.query('SELECT worker, count(*)::int AS n FROM alerts GROUP BY worker')).rows as Array<{ worker: string; n: number }>;
+    const readings = (
+      await this.pool.query('SELECT w.name AS worker, count(*)::int AS n FROM readings r JOIN workers w ON w.id = r.worker GROUP BY w.name')
+    ).rows as Array<{ worker: string; n: number }>;
+    const alerts = (await this.pool.query('SELECT worker, count(*)::int AS n FROM alerts GROUP BY worker')).rows as Array<{
+      worker: string;
+      n: number;
+    }>;
     return mergeWorkerCounts(readings, alerts);
   }
 

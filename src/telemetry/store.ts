@@ -102,7 +102,10 @@ export interface TelemetryStore {
 }
 
 /** Reading and alert counts per worker, merged and sorted by worker. */
-export function mergeWorkerCounts(readings: Array<{ worker: string; n: number }>, alerts: Array<{ worker: string; n: number }>): Array<{ worker: string; readings: number; alerts: number }> {
+export function mergeWorkerCounts(
+  readings: Array<{ worker: string; n: number }>,
+  alerts: Array<{ worker: string; n: number }>,
+): Array<{ worker: string; readings: number; alerts: number }> {
   const out = new Map<string, { worker: string; readings: number; alerts: number }>();
   for (const r of readings) out.set(r.worker, { worker: r.worker, readings: r.n, alerts: 0 });
   for (const a of alerts) out.set(a.worker, { ...(out.get(a.worker) ?? { worker: a.worker, readings: 0 }), alerts: a.n });

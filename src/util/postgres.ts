@@ -14,10 +14,13 @@ const NOBODY = 65534;
 export function findPostgresBin(): string | undefined {
   const debian = '/usr/lib/postgresql';
   if (existsSync(debian)) {
-    const versions = readdirSync(debian).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync(debian)
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
     for (const v of versions) if (existsSync(join(debian, v, 'bin', 'pg_ctl'))) return join(debian, v, 'bin');
   }
-  for (const dir of (process.env.PATH ?? '').split(':')) if (dir && existsSync(join(dir, 'pg_ctl')) && existsSync(join(dir, 'initdb'))) return dir;
+  for (const dir of (process.env.PATH ?? '').split(':'))
+    if (dir && existsSync(join(dir, 'pg_ctl')) && existsSync(join(dir, 'initdb'))) return dir;
   return undefined;
 }
 
@@ -82,7 +85,23 @@ export async function startPostgresProcess(options: PostgresOptions = {}): Promi
     }
   };
   try {
-    await run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`, '-N', '-E', 'UTF8', '--locale=C'], { ...user, timeout: 120_000 });
+    await run(
+      join(bin, 'initdb'),
+      [
+        '-D',
+        data,
+        '-U',
+        'postgres',
+        '--auth-local=trust',
+        '--auth-host=scram-sha-256',
+        `--pwfile=${pwfile}`,
+        '-N',
+        '-E',
+        'UTF8',
+        '--locale=C',
+      ],
+      { ...user, timeout: 120_000 },
+    );
     const start = async () => {
       await pgCtl('start', '-w', '-t', '60', '-l', join(dir, 'server.log'), '-o', settings);
       pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -116,9 +135,13 @@ export async function startPostgresProcess(options: PostgresOptions = {}): Promi
     };
   } catch (error) {
     killOnExit();
-    const log = existsSync(join(dir, 'server.log')) ? readFileSync(join(dir, 'server.log'), 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
+    const log = existsSync(join(dir, 'server.log'))
+      ? readFileSync(join(dir, 'server.log'), 'utf8').trim().split('\n').slice(-3).join(' | ')
+      : '';
     rmSync(dir, { recursive: true, force: true });
     const e = error as Error & { stderr?: string };
-    throw new Error(`PostgreSQL did not start: ${(e.stderr || e.message).trim().split('\n').slice(-2).join(' | ')}${log ? ` (log: ${log})` : ''}`);
+    throw new Error(
+      `PostgreSQL did not start: ${(e.stderr || e.message).trim().split('\n').slice(-2).join(' | ')}${log ? ` (log: ${log})` : ''}`,
+    );
   }
 }

@@ -7,7 +7,8 @@ import { freePort } from '../../src/util/index.js';
 const has = (binary: string) => !spawnSync(binary, ['--version'], { encoding: 'utf8' }).error;
 
 /** Why Prometheus tests are skipped on this machine, or false when they run. */
-export const prometheusSkip: string | false = has('prometheus') && has('promtool') ? false : 'prometheus or promtool is not installed (apt-get install prometheus)';
+export const prometheusSkip: string | false =
+  has('prometheus') && has('promtool') ? false : 'prometheus or promtool is not installed (apt-get install prometheus)';
 
 /** A Prometheus server scraping given endpoints every second. */
 export interface TestPrometheus {
@@ -28,8 +29,20 @@ export async function startPrometheus(targets: Record<string, string>): Promise<
     const u = new URL(url);
     return `  - job_name: ${job}\n    metrics_path: ${u.pathname}\n    static_configs:\n      - targets: ['${u.host}']`;
   });
-  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n${jobs.join('\n')}\n`);
-  const child: ChildProcess = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n${jobs.join('\n')}\n`,
+  );
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -45,7 +58,10 @@ export async function startPrometheus(targets: Record<string, string>): Promise<
   };
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const ready = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       await close();

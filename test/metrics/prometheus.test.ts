@@ -40,7 +40,19 @@ describe('Prometheus scrapes the broker and ingestion', { skip: prometheusSkip }
     work = mkdtempSync(join(tmpdir(), 'mqttlab-metrics-'));
     const [mqttPort, metricsPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     // --data-dir: a crash-safe persistence, so QoS 1/2 acknowledgements wait for commits that are timed.
-    const broker = cli(['broker', '-p', String(mqttPort), '-w', '0', '--sys-interval', '0', '--metrics-port', String(metricsPort), '--data-dir', join(work, 'broker')]);
+    const broker = cli([
+      'broker',
+      '-p',
+      String(mqttPort),
+      '-w',
+      '0',
+      '--sys-interval',
+      '0',
+      '--metrics-port',
+      String(metricsPort),
+      '--data-dir',
+      join(work, 'broker'),
+    ]);
     await waitForPort(metricsPort, 10_000, () => broker.exitCode !== null);
     brokerUrl = `mqtt://127.0.0.1:${mqttPort}`;
     brokerMetrics = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -78,11 +90,23 @@ describe('Prometheus scrapes the broker and ingestion', { skip: prometheusSkip }
     const received = collect(subscriber);
     await subscriber.subscribeAsync('load/#', { qos: 2 });
     const publisher = await client('metrics-pub');
-    for (const [qos, count] of [[0, LOAD.qos0], [1, LOAD.qos1], [2, LOAD.qos2]] as const) {
+    for (const [qos, count] of [
+      [0, LOAD.qos0],
+      [1, LOAD.qos1],
+      [2, LOAD.qos2],
+    ] as const) {
       for (let i = 0; i < count; i++) await publisher.publishAsync(`load/q${qos}`, `m${i}`, { qos });
     }
-    for (let i = 0; i < LOAD.readings; i++) await publisher.publishAsync('telemetry/site-1/dev-m/temperature', JSON.stringify({ v: 20 + i / 10, unit: '°C', ts: Date.now() }), { qos: 0 });
-    for (let i = 0; i < LOAD.alerts + LOAD.duplicateAlerts; i++) await publisher.publishAsync('alerts/site-1/dev-m', JSON.stringify({ id: `metrics-alert-${Math.min(i, LOAD.alerts - 1)}`, type: 'test', message: 'm' }), { qos: 1 });
+    for (let i = 0; i < LOAD.readings; i++)
+      await publisher.publishAsync('telemetry/site-1/dev-m/temperature', JSON.stringify({ v: 20 + i / 10, unit: '°C', ts: Date.now() }), {
+        qos: 0,
+      });
+    for (let i = 0; i < LOAD.alerts + LOAD.duplicateAlerts; i++)
+      await publisher.publishAsync(
+        'alerts/site-1/dev-m',
+        JSON.stringify({ id: `metrics-alert-${Math.min(i, LOAD.alerts - 1)}`, type: 'test', message: 'm' }),
+        { qos: 1 },
+      );
     for (let i = 0; i < LOAD.offlineDrops; i++) await publisher.publishAsync('drop/x', 'gone', { qos: 0 });
     await waitUntil(() => received.length === LOAD.qos0 + LOAD.qos1 + LOAD.qos2, 5000, 'the subscriber received the load');
 

@@ -3,9 +3,18 @@ import { test } from 'node:test';
 import { describeStep, measureCapacity } from '../../src/telemetry/index.js';
 import { postgresSkip } from '../helpers/postgres.js';
 
-test('capacity: broker, ingestion and fleet in their own processes; every reading sent is counted as stored', { timeout: 60_000 }, async () => {
+test('capacity: broker, ingestion and fleet in their own processes; every reading sent is counted as stored', {
+  timeout: 60_000,
+}, async () => {
   const lines: string[] = [];
-  const steps = await measureCapacity({ devices: [10], intervalMs: 200, seconds: 2, workers: 2, broker: 'embedded', onProgress: (l) => lines.push(l) });
+  const steps = await measureCapacity({
+    devices: [10],
+    intervalMs: 200,
+    seconds: 2,
+    workers: 2,
+    broker: 'embedded',
+    onProgress: (l) => lines.push(l),
+  });
   assert.equal(steps.length, 1);
   const step = steps[0]!;
   assert.equal(step.error, undefined);
@@ -18,8 +27,19 @@ test('capacity: broker, ingestion and fleet in their own processes; every readin
   assert.deepEqual(lines, [describeStep(step)]);
 });
 
-test('capacity with PostgreSQL and two ingest processes: the readings of both add up to what was sent', { timeout: 90_000, skip: postgresSkip }, async () => {
-  const steps = await measureCapacity({ devices: [10], intervalMs: 200, seconds: 2, workers: 2, broker: 'embedded', store: 'postgres', ingestProcesses: 2 });
+test('capacity with PostgreSQL and two ingest processes: the readings of both add up to what was sent', {
+  timeout: 90_000,
+  skip: postgresSkip,
+}, async () => {
+  const steps = await measureCapacity({
+    devices: [10],
+    intervalMs: 200,
+    seconds: 2,
+    workers: 2,
+    broker: 'embedded',
+    store: 'postgres',
+    ingestProcesses: 2,
+  });
   const step = steps[0]!;
   assert.equal(step.error, undefined);
   assert.equal(step.ingestProcesses, 2);
@@ -31,5 +51,8 @@ test('capacity with PostgreSQL and two ingest processes: the readings of both ad
 });
 
 test('capacity refuses several ingest processes on SQLite, with the fix in the message', async () => {
-  await assert.rejects(measureCapacity({ devices: [10], intervalMs: 200, seconds: 2, workers: 2, broker: 'embedded', ingestProcesses: 2 }), /several ingest processes write one database: pass --store postgres/);
+  await assert.rejects(
+    measureCapacity({ devices: [10], intervalMs: 200, seconds: 2, workers: 2, broker: 'embedded', ingestProcesses: 2 }),
+    /several ingest processes write one database: pass --store postgres/,
+  );
 });

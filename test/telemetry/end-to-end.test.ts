@@ -33,7 +33,12 @@ const SETUPS: Setup[] = [
 for (const setup of SETUPS) {
   for (const kind of ['embedded', 'mosquitto'] as BrokerKind[]) {
     const skip = setup.skip || (kind === 'mosquitto' && !mosquittoPath ? 'mosquitto is not installed' : false);
-    describe(`telemetry end to end: fleet → broker → $share/ingest → ${setup.store} (${setup.processes} ingest process${setup.processes > 1 ? 'es' : ''}) → API [${kind}]`, { skip }, () => endToEnd(kind, setup));
+    describe(
+      `telemetry end to end: fleet → broker → $share/ingest → ${setup.store} ` +
+        `(${setup.processes} ingest process${setup.processes > 1 ? 'es' : ''}) → API [${kind}]`,
+      { skip },
+      () => endToEnd(kind, setup),
+    );
   }
 }
 
@@ -46,7 +51,8 @@ function endToEnd(kind: BrokerKind, setup: Setup): void {
   /** Runs SQL (with ? placeholders) on the store the ingest processes write. */
   let inspect: <T>(sql: string, ...params: unknown[]) => Promise<T[]>;
   /** All ingest processes together, as /api/stats of each adds up. */
-  const total = (key: 'readings' | 'alerts' | 'alertDuplicates' | 'rejected' | 'backlog') => ingests.reduce((s, i) => s + i.stats()[key], 0);
+  const total = (key: 'readings' | 'alerts' | 'alertDuplicates' | 'rejected' | 'backlog') =>
+    ingests.reduce((s, i) => s + i.stats()[key], 0);
   const allWorkers = () => ingests.flatMap((i) => i.workers());
   const api = () => ingests[0]!.apiUrl;
 
@@ -58,7 +64,11 @@ function endToEnd(kind: BrokerKind, setup: Setup): void {
       store = await postgres.freshDatabase();
       inspect = async (sql, ...params) => {
         let n = 0;
-        return queryRows(store, sql.replace(/\?/g, () => `$${++n}`), params);
+        return queryRows(
+          store,
+          sql.replace(/\?/g, () => `$${++n}`),
+          params,
+        );
       };
     } else {
       inspect = async (sql, ...params) => {
@@ -73,7 +83,18 @@ function endToEnd(kind: BrokerKind, setup: Setup): void {
     broker = await startBroker(kind);
     for (let p = 1; p <= setup.processes; p++) {
       const instance = setup.processes > 1 ? `p${p}` : undefined;
-      ingests.push(await startIngest({ url: broker.url, workers: WORKERS, store, instance, httpPort: 0, httpHost: '127.0.0.1', flushMs: 50, clientIdPrefix: `e2e-${kind}` }));
+      ingests.push(
+        await startIngest({
+          url: broker.url,
+          workers: WORKERS,
+          store,
+          instance,
+          httpPort: 0,
+          httpHost: '127.0.0.1',
+          flushMs: 50,
+          clientIdPrefix: `e2e-${kind}`,
+        }),
+      );
     }
     // No random heat events: the alerts in this test are the ones it raises, so it can count them.
     fleet = await startFleet({ url: broker.url, devices: DEVICES, intervalMs: 100, heatEventProbability: 0 });
@@ -93,12 +114,18 @@ function endToEnd(kind: BrokerKind, setup: Setup): void {
       await waitUntil(() => ingest.stats().online === DEVICES, 5000, `${DEVICES} devices online`);
       const { status, body } = await getJson<Array<{ id: string; status: string; site: string }>>(`${ingest.apiUrl}/devices`);
       assert.equal(status, 200);
-      assert.deepEqual(body.map((d) => d.id), fleet.devices);
-      assert.ok(body.every((d) => d.status === 'online' && d.site === 'site-1'), JSON.stringify(body));
+      assert.deepEqual(
+        body.map((d) => d.id),
+        fleet.devices,
+      );
+      assert.ok(
+        body.every((d) => d.status === 'online' && d.site === 'site-1'),
+        JSON.stringify(body),
+      );
     }
   });
 
-  test('a device killed without DISCONNECT turns offline through its will, and online again when it returns; the history is stored once', async () => {
+  test('a device killed without DISCONNECT turns offline through its will, online again when it returns; history stored once', async () => {
     const victim = fleet.devices[3]!;
     const killedAt = Date.now();
     await fleet.kill(victim);
@@ -126,9 +153,15 @@ function endToEnd(kind: BrokerKind, setup: Setup): void {
     const expected = DEVICES * ALERTS_PER_DEVICE;
     assert.equal(fleet.sent.alerts, expected, 'PUBACKs the fleet received');
     await waitUntil(() => total('alerts') === expected, 5000, `${expected} alerts stored`);
-    assert.equal(allWorkers().reduce((s, w) => s + w.alerts, 0), expected, 'alerts received by all workers together: none twice');
+    assert.equal(
+      allWorkers().reduce((s, w) => s + w.alerts, 0),
+      expected,
+      'alerts received by all workers together: none twice',
+    );
     assert.equal(total('alertDuplicates'), 0);
-    const [row] = await inspect<{ n: number; ids: number }>("SELECT CAST(COUNT(*) AS INTEGER) AS n, CAST(COUNT(DISTINCT id) AS INTEGER) AS ids FROM alerts WHERE message LIKE 'e2e alert %'");
+    const [row] = await inspect<{ n: number; ids: number }>(
+      "SELECT CAST(COUNT(*) AS INTEGER) AS n, CAST(COUNT(DISTINCT id) AS INTEGER) AS ids FROM alerts WHERE message LIKE 'e2e alert %'",
+    );
     assert.deepEqual(row, { n: expected, ids: expected });
     // Each process answers from the shared store, so each sees every alert.
     for (const ingest of ingests) {
@@ -142,13 +175,23 @@ function endToEnd(kind: BrokerKind, setup: Setup): void {
     await fleet.stop();
     // Once the fleet is quiet and the last batch flushed, what the devices wrote equals what was stored.
     // QoS 0 is at most once; on loopback with this small load neither broker drops any.
-    await waitUntil(() => total('readings') === fleet.sent.telemetry && total('backlog') === 0, 5000, `stored readings = ${fleet.sent.telemetry} sent`);
+    await waitUntil(
+      () => total('readings') === fleet.sent.telemetry && total('backlog') === 0,
+      5000,
+      `stored readings = ${fleet.sent.telemetry} sent`,
+    );
     const workers = allWorkers();
     assert.equal(workers.length, WORKERS * setup.processes);
-    assert.equal(workers.reduce((s, w) => s + w.readings, 0), fleet.sent.telemetry);
+    assert.equal(
+      workers.reduce((s, w) => s + w.readings, 0),
+      fleet.sent.telemetry,
+    );
     // A shared subscription spreads the messages [§4.8.2]: each worker got a real part of the work.
-    for (const w of workers) assert.ok(w.readings > fleet.sent.telemetry / (workers.length * 4), `${w.worker} got ${w.readings} of ${fleet.sent.telemetry}`);
-    const byWorker = await inspect<{ worker: string; n: number }>('SELECT w.name AS worker, CAST(COUNT(*) AS INTEGER) AS n FROM readings r JOIN workers w ON w.id = r.worker GROUP BY w.name');
+    for (const w of workers)
+      assert.ok(w.readings > fleet.sent.telemetry / (workers.length * 4), `${w.worker} got ${w.readings} of ${fleet.sent.telemetry}`);
+    const byWorker = await inspect<{ worker: string; n: number }>(
+      'SELECT w.name AS worker, CAST(COUNT(*) AS INTEGER) AS n FROM readings r JOIN workers w ON w.id = r.worker GROUP BY w.name',
+    );
     const sorted = (rows: Array<{ worker: string; n: number }>) => [...rows].sort((a, b) => a.worker.localeCompare(b.worker));
     assert.deepEqual(sorted(byWorker), sorted(workers.map((w) => ({ worker: w.worker, n: w.readings }))));
     const [stored] = await inspect<{ n: number }>('SELECT CAST(COUNT(*) AS INTEGER) AS n FROM readings');
@@ -163,7 +206,8 @@ function endToEnd(kind: BrokerKind, setup: Setup): void {
     const to = Date.now();
     const from = to - 5 * 60_000;
     const [row] = await inspect<{ n: number; min: number; max: number }>(
-      "SELECT CAST(COUNT(*) AS INTEGER) AS n, MIN(r.v) AS min, MAX(r.v) AS max FROM readings r JOIN series s ON s.id = r.series WHERE s.device = ? AND s.metric = 'temperature' AND r.ts BETWEEN ? AND ?",
+      'SELECT CAST(COUNT(*) AS INTEGER) AS n, MIN(r.v) AS min, MAX(r.v) AS max FROM readings r JOIN series s ON s.id = r.series ' +
+        "WHERE s.device = ? AND s.metric = 'temperature' AND r.ts BETWEEN ? AND ?",
       device,
       from,
       to,
@@ -174,7 +218,10 @@ function endToEnd(kind: BrokerKind, setup: Setup): void {
         `${ingest.apiUrl}/series?device=${device}&metric=temperature&from=${from}&to=${to}&points=5`,
       );
       assert.ok(body.points.length >= 1 && body.points.length <= 5, `${body.points.length} points`);
-      assert.equal(body.points.reduce((s, p) => s + p.n, 0), row!.n);
+      assert.equal(
+        body.points.reduce((s, p) => s + p.n, 0),
+        row!.n,
+      );
       assert.equal(Math.min(...body.points.map((p) => p.min)), row!.min);
       assert.equal(Math.max(...body.points.map((p) => p.max)), row!.max);
       for (const p of body.points) assert.ok(p.min <= p.v && p.v <= p.max && p.ts >= from && p.ts <= to);
@@ -201,7 +248,13 @@ function endToEnd(kind: BrokerKind, setup: Setup): void {
       assert.equal(after.alerts, before[i]!.alerts);
       assert.equal(after.store.readings, before[i]!.store.readings);
     });
-    for (const query of ['series?metric=temperature', 'series?device=dev-001', 'series?device=dev-001&metric=temperature&points=0', 'series?device=dev-001&metric=temperature&from=10&to=5', 'alerts?limit=abc']) {
+    for (const query of [
+      'series?metric=temperature',
+      'series?device=dev-001',
+      'series?device=dev-001&metric=temperature&points=0',
+      'series?device=dev-001&metric=temperature&from=10&to=5',
+      'alerts?limit=abc',
+    ]) {
       const { status, body } = await getJson<{ error: string }>(`${api()}/${query}`);
       assert.equal(status, 400, query);
       assert.match(body.error, /\w/);

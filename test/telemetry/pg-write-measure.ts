@@ -43,12 +43,17 @@ async function insertUnnest(db: pg.Client, table: string, rows: Row[]): Promise<
 }
 
 async function insertCopy(db: pg.Client, table: string, rows: Row[]): Promise<void> {
-  const text = rows.map((r) => r.join('\t')).join('\n') + '\n';
+  const text = `${rows.map((r) => r.join('\t')).join('\n')}\n`;
   await pipeline(Readable.from([text]), db.query(copyFrom(`COPY ${table} (series, ts, v, worker) FROM STDIN`)));
 }
 
 /** Loads `rows` rows in batches (one transaction each, as the store commits); rows per second. */
-async function load(db: pg.Client, table: string, rows: number, write: (db: pg.Client, table: string, rows: Row[]) => Promise<void>): Promise<number> {
+async function load(
+  db: pg.Client,
+  table: string,
+  rows: number,
+  write: (db: pg.Client, table: string, rows: Row[]) => Promise<void>,
+): Promise<number> {
   const started = process.hrtime.bigint();
   for (let i = 0; i < rows; i += BATCH) {
     const batch = Array.from({ length: Math.min(BATCH, rows - i) }, (_, k) => rowAt(i + k));
@@ -65,8 +70,14 @@ async function timed(fn: () => Promise<unknown>, repeat = 20): Promise<number> {
 }
 
 const LAYOUTS: Record<string, string[]> = {
-  'btree (series, ts)': ['CREATE TABLE r (series int NOT NULL, ts bigint NOT NULL, v float8 NOT NULL, worker int NOT NULL)', 'CREATE INDEX ON r (series, ts)'],
-  'BRIN (ts) only': ['CREATE TABLE r (series int NOT NULL, ts bigint NOT NULL, v float8 NOT NULL, worker int NOT NULL)', 'CREATE INDEX ON r USING brin (ts)'],
+  'btree (series, ts)': [
+    'CREATE TABLE r (series int NOT NULL, ts bigint NOT NULL, v float8 NOT NULL, worker int NOT NULL)',
+    'CREATE INDEX ON r (series, ts)',
+  ],
+  'BRIN (ts) only': [
+    'CREATE TABLE r (series int NOT NULL, ts bigint NOT NULL, v float8 NOT NULL, worker int NOT NULL)',
+    'CREATE INDEX ON r USING brin (ts)',
+  ],
   'BRIN (ts) + btree (series, ts)': [
     'CREATE TABLE r (series int NOT NULL, ts bigint NOT NULL, v float8 NOT NULL, worker int NOT NULL)',
     'CREATE INDEX ON r USING brin (ts)',
@@ -74,7 +85,10 @@ const LAYOUTS: Record<string, string[]> = {
   ],
   'daily partitions + btree (series, ts)': [
     'CREATE TABLE r (series int NOT NULL, ts bigint NOT NULL, v float8 NOT NULL, worker int NOT NULL) PARTITION BY RANGE (ts)',
-    ...Array.from({ length: 5 }, (_, d) => `CREATE TABLE r_d${d} PARTITION OF r FOR VALUES FROM (${T0 + d * DAY}) TO (${T0 + (d + 1) * DAY})`),
+    ...Array.from(
+      { length: 5 },
+      (_, d) => `CREATE TABLE r_d${d} PARTITION OF r FOR VALUES FROM (${T0 + d * DAY}) TO (${T0 + (d + 1) * DAY})`,
+    ),
     'CREATE INDEX ON r (series, ts)',
   ],
 };
@@ -85,10 +99,20 @@ async function main(): Promise<void> {
   await db.connect();
   try {
     const methodRows = Math.min(ROWS, 200_000);
-    console.log(`PostgreSQL ${(await db.query('SHOW server_version')).rows[0].server_version}, fsync on; ${ROWS.toLocaleString('en-US')} rows, ${SERIES} series, batches of ${BATCH}\n`);
+    console.log(
+      `PostgreSQL ${(await db.query('SHOW server_version')).rows[0].server_version}, fsync on; ` +
+        `${ROWS.toLocaleString('en-US')} rows, ${SERIES} series, batches of ${BATCH}\n`,
+    );
     console.log(`1. batch methods (${methodRows.toLocaleString('en-US')} rows into a table with btree (series, ts))`);
-    for (const [name, write] of [['multi-row INSERT VALUES', insertValues], ['INSERT SELECT unnest(arrays)', insertUnnest], ['COPY FROM STDIN', insertCopy]] as const) {
-      await db.query('DROP TABLE IF EXISTS m; CREATE TABLE m (series int NOT NULL, ts bigint NOT NULL, v float8 NOT NULL, worker int NOT NULL); CREATE INDEX ON m (series, ts)');
+    for (const [name, write] of [
+      ['multi-row INSERT VALUES', insertValues],
+      ['INSERT SELECT unnest(arrays)', insertUnnest],
+      ['COPY FROM STDIN', insertCopy],
+    ] as const) {
+      await db.query(
+        'DROP TABLE IF EXISTS m; CREATE TABLE m (series int NOT NULL, ts bigint NOT NULL, v float8 NOT NULL, worker int NOT NULL); ' +
+          'CREATE INDEX ON m (series, ts)',
+      );
       const rate = await load(db, 'm', methodRows, write);
       console.log(`   ${name.padEnd(32)} ${Math.round(rate).toLocaleString('en-US').padStart(9)} rows/s`);
     }
@@ -101,14 +125,30 @@ async function main(): Promise<void> {
       for (const statement of ddl) await db.query(statement);
       const rate = await load(db, 'r', ROWS, insertCopy);
       await db.query('VACUUM ANALYZE r');
-      const seriesMs = await timed(() => db.query('SELECT count(*), avg(v), min(v), max(v) FROM r WHERE series = $1 AND ts BETWEEN $2 AND $3', [17, lastTs - 600_000, lastTs]));
+      const seriesMs = await timed(() =>
+        db.query('SELECT count(*), avg(v), min(v), max(v) FROM r WHERE series = $1 AND ts BETWEEN $2 AND $3', [
+          17,
+          lastTs - 600_000,
+          lastTs,
+        ]),
+      );
       const latestMs = await timed(() => db.query('SELECT v, ts FROM r WHERE series = $1 ORDER BY ts DESC LIMIT 1', [17]));
-      const indexMb = Number((await db.query("SELECT COALESCE(SUM(pg_indexes_size(c.oid)), 0) AS b FROM pg_class c WHERE c.relname LIKE 'r%' AND c.relkind IN ('r', 'p')")).rows[0].b) / 1048576;
+      const indexMb =
+        Number(
+          (
+            await db.query(
+              "SELECT COALESCE(SUM(pg_indexes_size(c.oid)), 0) AS b FROM pg_class c WHERE c.relname LIKE 'r%' AND c.relkind IN ('r', 'p')",
+            )
+          ).rows[0].b,
+        ) / 1048576;
       const started = process.hrtime.bigint();
       if (name.startsWith('daily')) await db.query('DROP TABLE r_d0');
       else await db.query('DELETE FROM r WHERE ts < $1', [T0 + DAY]);
       const dropMs = Number(process.hrtime.bigint() - started) / 1e6;
-      console.log(`   ${name.padEnd(38)} ${Math.round(rate).toLocaleString('en-US').padStart(11)}   ${seriesMs.toFixed(2).padStart(10)} ms ${latestMs.toFixed(2).padStart(6)} ms ${dropMs.toFixed(0).padStart(12)} ms ${indexMb.toFixed(1).padStart(10)}`);
+      console.log(
+        `   ${name.padEnd(38)} ${Math.round(rate).toLocaleString('en-US').padStart(11)}   ${seriesMs.toFixed(2).padStart(10)} ms ` +
+          `${latestMs.toFixed(2).padStart(6)} ms ${dropMs.toFixed(0).padStart(12)} ms ${indexMb.toFixed(1).padStart(10)}`,
+      );
     }
   } finally {
     await db.end();

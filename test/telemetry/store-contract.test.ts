@@ -46,8 +46,25 @@ function postgresBackend(): Backend {
   };
 }
 
-const reading = (device: string, ts: number, v: number, worker = 'w1', metric = 'temperature') => ({ device, site: 's', metric, ts, v, unit: '°C', worker });
-const alertOf = (id: string, ts: number, device = 'dev-001'): StoredAlert => ({ id, device, site: 'site-1', ts, type: 'low-battery', message: `battery ${id}`, v: 14, worker: 'w1' });
+const reading = (device: string, ts: number, v: number, worker = 'w1', metric = 'temperature') => ({
+  device,
+  site: 's',
+  metric,
+  ts,
+  v,
+  unit: '°C',
+  worker,
+});
+const alertOf = (id: string, ts: number, device = 'dev-001'): StoredAlert => ({
+  id,
+  device,
+  site: 'site-1',
+  ts,
+  type: 'low-battery',
+  message: `battery ${id}`,
+  v: 14,
+  worker: 'w1',
+});
 
 for (const backend of [sqliteBackend(), postgresBackend()]) {
   describe(`telemetry store contract [${backend.name}]`, { skip: backend.skip }, () => {
@@ -77,17 +94,26 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal(store.readingsWritten, 102);
       const { bucketMs, points } = await store.series('d1', 'temperature', base, base + 99, 4);
       assert.equal(bucketMs, 25);
-      assert.deepEqual(points.map((p) => [p.n, p.min, p.max, p.v, p.ts]), [
-        [25, 0, 24, 12, base + 12],
-        [25, 25, 49, 37, base + 37],
-        [25, 50, 74, 62, base + 62],
-        [25, 75, 99, 87, base + 87],
-      ]);
+      assert.deepEqual(
+        points.map((p) => [p.n, p.min, p.max, p.v, p.ts]),
+        [
+          [25, 0, 24, 12, base + 12],
+          [25, 25, 49, 37, base + 37],
+          [25, 50, 74, 62, base + 62],
+          [25, 75, 99, 87, base + 87],
+        ],
+      );
       assert.deepEqual((await store.series('d1', 'temperature', base + 200, base + 300, 10)).points, []);
       assert.deepEqual((await store.series('nobody', 'temperature', base, base + 99, 10)).points, []);
-      assert.deepEqual(await store.latest('d1'), { humidity: { v: 55, unit: '%', ts: base + 50 }, temperature: { v: 99, unit: '°C', ts: base + 99 } });
+      assert.deepEqual(await store.latest('d1'), {
+        humidity: { v: 55, unit: '%', ts: base + 50 },
+        temperature: { v: 99, unit: '°C', ts: base + 99 },
+      });
       assert.deepEqual(await store.latest('nobody'), {});
-      assert.deepEqual(await store.countsByWorker(), [{ worker: 'w1', readings: 52, alerts: 0 }, { worker: 'w2', readings: 50, alerts: 0 }]);
+      assert.deepEqual(await store.countsByWorker(), [
+        { worker: 'w1', readings: 52, alerts: 0 },
+        { worker: 'w2', readings: 50, alerts: 0 },
+      ]);
       assert.deepEqual(store.totals(), { readings: 102, alerts: 0 });
     });
 
@@ -117,10 +143,26 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
 
     test('alerts come newest first, limited, optionally of one device', async () => {
       const store = await openAt(await backend.freshLocation());
-      for (const [id, ts, device] of [['a', 1, 'dev-1'], ['b', 3, 'dev-2'], ['c', 2, 'dev-1'], ['d', 3, 'dev-1']] as const) await store.addAlert(alertOf(id, ts, device));
-      assert.deepEqual((await store.alerts(10)).map((a) => a.id), ['d', 'b', 'c', 'a'], 'ts descending, then id descending');
-      assert.deepEqual((await store.alerts(2)).map((a) => a.id), ['d', 'b']);
-      assert.deepEqual((await store.alerts(10, 'dev-1')).map((a) => a.id), ['d', 'c', 'a']);
+      for (const [id, ts, device] of [
+        ['a', 1, 'dev-1'],
+        ['b', 3, 'dev-2'],
+        ['c', 2, 'dev-1'],
+        ['d', 3, 'dev-1'],
+      ] as const)
+        await store.addAlert(alertOf(id, ts, device));
+      assert.deepEqual(
+        (await store.alerts(10)).map((a) => a.id),
+        ['d', 'b', 'c', 'a'],
+        'ts descending, then id descending',
+      );
+      assert.deepEqual(
+        (await store.alerts(2)).map((a) => a.id),
+        ['d', 'b'],
+      );
+      assert.deepEqual(
+        (await store.alerts(10, 'dev-1')).map((a) => a.id),
+        ['d', 'c', 'a'],
+      );
       assert.deepEqual(await store.alerts(10, 'nobody'), []);
     });
 
@@ -136,7 +178,11 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       a.addReading(reading('d1', 1, 1, 'a/w1'));
       b.addReading(reading('d1', 2, 2, 'b/w1'));
       await Promise.all([a.flush(), b.flush()]);
-      assert.deepEqual((await b.series('d1', 'temperature', 0, 10, 1)).points.map((p) => p.n), [2], 'both processes see all readings');
+      assert.deepEqual(
+        (await b.series('d1', 'temperature', 0, 10, 1)).points.map((p) => p.n),
+        [2],
+        'both processes see all readings',
+      );
     });
 
     test('presence history comes back in order', async () => {
@@ -145,7 +191,11 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       await store.addPresence('dev-2', 'online', 11);
       await store.addPresence('dev-1', 'offline', 20);
       await store.addPresence('dev-1', 'online', 30);
-      assert.deepEqual(await store.presenceHistory('dev-1'), [{ status: 'online', ts: 10 }, { status: 'offline', ts: 20 }, { status: 'online', ts: 30 }]);
+      assert.deepEqual(await store.presenceHistory('dev-1'), [
+        { status: 'online', ts: 10 },
+        { status: 'offline', ts: 20 },
+        { status: 'online', ts: 30 },
+      ]);
     });
 
     test('a store reopened keeps its rows and counts them; a closed store refuses writes', async () => {
@@ -173,8 +223,14 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       await first.addPresence('d1', 'online', now - 3 * 86_400_000);
       await first.close();
       const second = await openAt(location, { retentionHours: 1 });
-      assert.deepEqual((await second.series('d1', 'temperature', 0, now, 1)).points.map((p) => [p.n, p.v]), [[1, 2]]);
-      assert.deepEqual((await second.alerts(10)).map((a) => a.id), ['new']);
+      assert.deepEqual(
+        (await second.series('d1', 'temperature', 0, now, 1)).points.map((p) => [p.n, p.v]),
+        [[1, 2]],
+      );
+      assert.deepEqual(
+        (await second.alerts(10)).map((a) => a.id),
+        ['new'],
+      );
       assert.deepEqual(await second.presenceHistory('d1'), []);
       assert.deepEqual(second.totals(), { readings: 1, alerts: 1 });
     });

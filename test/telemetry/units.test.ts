@@ -4,7 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { openStore, PresenceRegistry, RateWindow, SensorModel, THRESHOLDS, parseAlertTopic, parseCommandTopic, parseStatusTopic, parseTelemetryTopic } from '../../src/telemetry/index.js';
+import {
+  openStore,
+  PresenceRegistry,
+  RateWindow,
+  SensorModel,
+  THRESHOLDS,
+  parseAlertTopic,
+  parseCommandTopic,
+  parseStatusTopic,
+  parseTelemetryTopic,
+} from '../../src/telemetry/index.js';
 
 test('sensor model: same seed gives the same readings; values stay in plausible ranges', () => {
   const a = new SensorModel(42);
@@ -22,7 +32,14 @@ test('sensor model: same seed gives the same readings; values stay in plausible 
     assert.ok(humidity! >= 0 && humidity! <= 100, `humidity ${humidity}`);
     assert.ok(battery! >= 0 && battery! <= 100, `battery ${battery}`);
   }
-  assert.deepEqual(runA[0]!.map((r) => [r.metric, r.unit]), [['temperature', '°C'], ['humidity', '%'], ['battery', '%']]);
+  assert.deepEqual(
+    runA[0]!.map((r) => [r.metric, r.unit]),
+    [
+      ['temperature', '°C'],
+      ['humidity', '%'],
+      ['battery', '%'],
+    ],
+  );
 });
 
 test('sensor model: alerts are edge-triggered — one per crossing, not one per reading', () => {
@@ -58,7 +75,10 @@ test('presence: retained statuses seed the registry without a time, live changes
   assert.deepEqual(p.counts(), { devices: 3, online: 0, offline: 1 });
   p.applyStatus('dev-001', '', { retained: true });
   assert.equal(p.get('dev-001'), undefined);
-  assert.deepEqual(p.list().map((d) => d.id), ['dev-002', 'dev-003']);
+  assert.deepEqual(
+    p.list().map((d) => d.id),
+    ['dev-002', 'dev-003'],
+  );
 });
 
 test('rates: counts per second over a window of whole seconds', () => {
@@ -71,7 +91,11 @@ test('rates: counts per second over a window of whole seconds', () => {
 });
 
 test('topic scheme: parsers accept our topics and refuse wildcards, extra levels and $ prefixes', () => {
-  assert.deepEqual(parseTelemetryTopic('telemetry/site-1/dev-001/temperature'), { site: 'site-1', device: 'dev-001', metric: 'temperature' });
+  assert.deepEqual(parseTelemetryTopic('telemetry/site-1/dev-001/temperature'), {
+    site: 'site-1',
+    device: 'dev-001',
+    metric: 'temperature',
+  });
   assert.equal(parseTelemetryTopic('telemetry/site-1/dev-001'), undefined);
   assert.equal(parseTelemetryTopic('telemetry/site-1/dev-001/temperature/x'), undefined);
   assert.equal(parseTelemetryTopic('telemetry/site-1/$dev/temperature'), undefined);
@@ -87,9 +111,12 @@ test('SQLite store: a file written by another schema version is refused with a c
   try {
     const path = join(dir, 'old.db');
     const old = new Database(path);
-    old.exec('CREATE TABLE readings (device TEXT, v REAL); INSERT INTO readings VALUES (\'dev-001\', 1)');
+    old.exec("CREATE TABLE readings (device TEXT, v REAL); INSERT INTO readings VALUES ('dev-001', 1)");
     old.close();
-    await assert.rejects(openStore(path), /old\.db was written by another version of mqttlab \(schema 0, this one is 2\): move it away or pass another --store/);
+    await assert.rejects(
+      openStore(path),
+      /old\.db was written by another version of mqttlab \(schema 0, this one is 2\): move it away or pass another --store/,
+    );
     const check = new Database(path, { readonly: true });
     assert.deepEqual(check.prepare('SELECT * FROM readings').all(), [{ device: 'dev-001', v: 1 }]);
     check.close();
