@@ -119,6 +119,7 @@ async function start(opts: StartOptions): Promise<void> {
   const browser = wsUrl ? ` · browser WebSocket ${wsUrl}` : ' · no WebSocket URL: the dashboard polls the API only (pass --ws-url)';
   console.log(`  broker       ${external ? `${external} (external)` : `${embedded!.url} (embedded)`}${browser}`);
   console.log(`  fleet        ${opts.devices} devices · ingestion: ${opts.workers} workers in $share/ingest`);
+  console.log(`  store        ${ingest.store.location}`);
   console.log('  Ctrl-C stops everything');
   if (opts.status) {
     const running = { ingest, fleet };
