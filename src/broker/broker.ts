@@ -26,6 +26,11 @@ export interface BrokerStats {
   bytesSent: number;
   /** Messages not delivered to a subscriber, for any `messageDropped` reason. */
   messagesDropped: number;
+  /** PUBLISH packets and their bytes (whole packets), received and sent, indexed by QoS: read by the metrics adapter. */
+  publishIn: [number, number, number];
+  publishInBytes: [number, number, number];
+  publishOut: [number, number, number];
+  publishOutBytes: [number, number, number];
 }
 
 /** How often connections are checked for keep alive and CONNECT timeouts. */
@@ -59,7 +64,18 @@ export class Broker {
     this.options = resolveOptions(options);
     this.clock = this.options.clock;
     this.deadlines = new Deadlines(this.clock, (error) => this.internalError('timer', error));
-    this.stats = { startedAt: this.clock.now(), publishReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0, messagesDropped: 0 };
+    this.stats = {
+      startedAt: this.clock.now(),
+      publishReceived: 0,
+      messagesSent: 0,
+      bytesReceived: 0,
+      bytesSent: 0,
+      messagesDropped: 0,
+      publishIn: [0, 0, 0],
+      publishInBytes: [0, 0, 0],
+      publishOut: [0, 0, 0],
+      publishOutBytes: [0, 0, 0],
+    };
     this.authBackoff = new AuthFailureBackoff(this.options.authFailureDelay);
     this.store = new PersistBatcher(
       this.options.persistence,

@@ -139,7 +139,10 @@ export class Connection implements SessionLink {
     }
     if (!this.writeBytes(bytes, packet)) return false;
     if (newAlias !== undefined) this.outboundAliases.set(message.topic, newAlias);
-    this.broker.stats.messagesSent++;
+    const stats = this.broker.stats;
+    stats.messagesSent++;
+    stats.publishOut[delivery.qos]++;
+    stats.publishOutBytes[delivery.qos] += bytes.length;
     return true;
   }
 
@@ -251,6 +254,10 @@ export class Connection implements SessionLink {
       }
       checkPropertyBytes(frame, this.protocolVersion);
       checkPropertiesAllowed(packet);
+      if (packet.cmd === 'publish') {
+        this.broker.stats.publishIn[packet.qos]++;
+        this.broker.stats.publishInBytes[packet.qos] += frame.length;
+      }
       if (this.broker.events.listens('packetIn')) this.broker.events.emit('packetIn', this.clientId, packet);
       dispatch(this.broker, this, packet);
     } catch (error) {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createBroker, loadMosquittoConf, reasonName, type CreateBrokerOptions } from '../broker/index.js';
+import { Registry, registerBrokerMetrics, registerProcessMetrics, serveMetrics, timedPersistence, type MetricsServer } from '../metrics/index.js';
 import { DATABASE_FILE, openDataDir } from './data-dir.js';
 import { parseInteger, onShutdown } from './util.js';
 
@@ -29,6 +30,8 @@ export function registerBrokerCommand(program: Command): void {
         'QoS 1/2 acks then wait until the message is stored. Without it, state is in memory only',
     )
     .option('--sys-interval <seconds>', 'seconds between $SYS/broker/... updates (0 disables)', parseInteger, 10)
+    .option('--metrics-port <port>', 'serve Prometheus metrics on http://<metrics-host>:<port>/metrics (0 = any free port)', parseInteger)
+    .option('--metrics-host <address>', 'interface of the metrics endpoint', '127.0.0.1')
     .option('-v, --verbose', 'log every connection, disconnection, refused CONNECT, ACL denial and dropped message')
     .addHelpText(
       'after',
@@ -38,10 +41,11 @@ Examples:
   mqttlab broker -p 0 -w 0               # any free TCP port, no WebSocket
   mqttlab broker -c mosquitto/config/mosquitto.conf   # listeners and settings from a Mosquitto config
   mqttlab broker --data-dir ./data       # durable: state in ./data/mqttlab.db survives kill -9
+  mqttlab broker --metrics-port 9234     # Prometheus scrapes http://127.0.0.1:9234/metrics (docs/telemetry.md)
   mosquitto_sub -V 5 -p 1883 -t 'sensors/#' -v
 `,
     )
-    .action(async (opts: { config?: string; host: string; port: number; wsPort: number; maxPacketSize?: number; maxKeepalive?: number; maxQueued?: number; maxQueuedBytes?: number; maxInflightBytes?: number; maxTotalQueuedBytes?: number; maxBuffered?: number; maxTopicLevels?: number; maxRetainedBytes?: number; authFailureDelay?: number; dataDir?: string; sysInterval: number; verbose?: boolean }, command: Command) => {
+    .action(async (opts: { config?: string; host: string; port: number; wsPort: number; maxPacketSize?: number; maxKeepalive?: number; maxQueued?: number; maxQueuedBytes?: number; maxInflightBytes?: number; maxTotalQueuedBytes?: number; maxBuffered?: number; maxTopicLevels?: number; maxRetainedBytes?: number; authFailureDelay?: number; dataDir?: string; sysInterval: number; metricsPort?: number; metricsHost: string; verbose?: boolean }, command: Command) => {
       let options: CreateBrokerOptions = { host: opts.host, port: opts.port, wsPort: opts.wsPort === 0 ? false : opts.wsPort, sysInterval: opts.sysInterval };
       let dataDir = opts.dataDir;
       if (opts.config) {
@@ -59,9 +63,10 @@ Examples:
         if (command.getOptionValueSource('sysInterval') === 'cli') options.sysInterval = opts.sysInterval;
       }
       const persistence = dataDir === undefined ? undefined : openDataDir(dataDir);
+      const registry = opts.metricsPort === undefined ? undefined : new Registry();
       const running = await createBroker({
         ...options,
-        persistence,
+        persistence: persistence && registry ? timedPersistence(persistence, registry) : persistence,
         ...(opts.maxPacketSize !== undefined && { maximumPacketSize: opts.maxPacketSize }),
         ...(opts.maxKeepalive !== undefined && { maxKeepalive: opts.maxKeepalive }),
         ...(opts.maxQueued !== undefined && { maxQueuedMessages: opts.maxQueued }),
@@ -95,12 +100,23 @@ Examples:
         broker.events.on('messageDropped', (id, m, reason) => log(`dropped      ${m.topic} for ${id}: ${reason}`));
         broker.events.on('willPublished', (id, m) => log(`will         ${m.topic} for ${id}`));
       }
+      let metrics: MetricsServer | undefined;
+      if (registry) {
+        registerProcessMetrics(registry);
+        registerBrokerMetrics(broker, registry);
+        metrics = await serveMetrics(() => [registry], opts.metricsHost, opts.metricsPort!).catch(async (error: NodeJS.ErrnoException) => {
+          await running.close();
+          throw new Error(error.code === 'EADDRINUSE' ? `metrics port ${opts.metricsPort} is in use: pass --metrics-port 0 or another port` : error.message);
+        });
+      }
       console.log(`mqttlab broker listening on ${running.listeners.map((l) => l.url).join(', ')}`);
+      if (metrics) console.log(`  Prometheus metrics on ${metrics.url}`);
       console.log(persistence ? `  state kept in ${persistence.path}` : '  state in memory only (--data-dir keeps it)');
       const plain = running.listeners.find((l) => l.url.startsWith('mqtt://'));
       if (plain) console.log(`  try: mosquitto_sub -V 5 -h ${plain.host === '0.0.0.0' ? '127.0.0.1' : plain.host} -p ${plain.port} -t 'sensors/#' -v`);
       console.log(`  Ctrl-C stops it (clients get DISCONNECT ${reasonName(0x8b)})`);
       onShutdown(async () => {
+        await metrics?.close();
         await running.close();
         console.log('broker stopped');
       });

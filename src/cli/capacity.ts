@@ -8,6 +8,8 @@ interface CapacityCommandOptions {
   seconds: number;
   workers: number;
   broker: CapacityBroker;
+  store: string;
+  ingestProcesses: number;
   json?: boolean;
 }
 
@@ -15,12 +17,31 @@ interface CapacityCommandOptions {
 export function registerCapacityCommand(program: Command): void {
   program
     .command('capacity')
-    .description('measure the largest device fleet one machine sustains with ingestion keeping up (broker, ingest, fleet in separate processes)')
-    .option('-d, --devices <list>', 'fleet sizes to try in order, comma separated; stops at the first that does not keep up', parseList, [100, 250, 500, 1000, 2000])
+    .description(
+      'measure the largest device fleet one machine sustains with ingestion keeping up (broker, ingest, fleet in separate processes)',
+    )
+    .option(
+      '-d, --devices <list>',
+      'fleet sizes to try in order, comma separated; stops at the first that does not keep up',
+      parseList,
+      [100, 250, 500, 1000, 2000],
+    )
     .option('-i, --interval <ms>', 'milliseconds between two rounds of readings of a device', parseInteger, 1000)
     .option('-s, --seconds <n>', 'seconds of load per fleet size', parseInteger, 30)
-    .option('-k, --workers <count>', 'ingest workers', parseInteger, 3)
+    .option('-k, --workers <count>', 'ingest workers per ingest process', parseInteger, 3)
     .option('-b, --broker <kind>', 'embedded (ours, in its own process) or mosquitto (a local one)', parseBroker, 'embedded')
+    .option(
+      '--store <where>',
+      "sqlite (a temp file), postgres (a temporary local PostgreSQL, Debian's, fsync on) or a postgresql:// URL",
+      parseStore,
+      'sqlite',
+    )
+    .option(
+      '-n, --ingest-processes <count>',
+      'ingest processes in the $share/ingest group (more than 1 needs --store postgres or a URL)',
+      parseInteger,
+      1,
+    )
     .option('--json', 'print the steps as JSON on stdout')
     .addHelpText(
       'after',
@@ -32,6 +53,7 @@ step is bounded by --seconds plus at most 2 minutes to connect the fleet.
 Examples:
   mqttlab capacity --devices 500,1000,2000,4000 --interval 1000 --seconds 30
   mqttlab capacity --broker mosquitto --json | jq '.[] | {devices, keptUp}'
+  mqttlab capacity --store postgres --ingest-processes 2 --devices 1000,2000,4000
 `,
     )
     .action(async (opts: CapacityCommandOptions) => {
@@ -41,18 +63,24 @@ Examples:
         seconds: opts.seconds,
         workers: opts.workers,
         broker: opts.broker,
+        store: opts.store,
+        ingestProcesses: opts.ingestProcesses,
         onProgress: (line) => console.error(process.stderr.isTTY ? `\r\x1b[K${line}` : line),
-        onStatus: process.stderr.isTTY ? (line) => process.stderr.write(`\r\x1b[K${line}`.slice(0, (process.stderr.columns || 120) + 3)) : undefined,
+        onStatus: process.stderr.isTTY
+          ? (line) => process.stderr.write(`\r\x1b[K${line}`.slice(0, (process.stderr.columns || 120) + 3))
+          : undefined,
       });
       if (opts.json) {
         console.log(JSON.stringify(steps, null, 2));
         return;
       }
       const best = steps.filter((s) => s.keptUp).at(-1);
+      const processes = `${opts.ingestProcesses} ingest process${opts.ingestProcesses > 1 ? 'es' : ''}`;
+      const setup = `${opts.broker} broker, ${processes} × ${opts.workers} workers`;
+      const store = opts.store.startsWith('postgresql:') ? 'postgresql' : opts.store;
       console.log(
         best
-          ? `largest fleet that kept up: ${best.devices} devices, ${best.offeredPerSecond.toFixed(0)} readings/s ` +
-              `(${opts.broker} broker, ${opts.workers} workers)`
+          ? `largest fleet that kept up: ${best.devices} devices, ${best.offeredPerSecond.toFixed(0)} readings/s (${setup}, ${store})`
           : 'no fleet size kept up',
       );
       for (const s of steps) console.log(`  ${describeStep(s)}`);
@@ -61,8 +89,15 @@ Examples:
 
 function parseList(value: string): number[] {
   const list = value.split(',').map((v) => Number(v.trim()));
-  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) throw new InvalidArgumentError(`"${value}" is not a comma-separated list of positive integers`);
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1))
+    throw new InvalidArgumentError(`"${value}" is not a comma-separated list of positive integers`);
   return list;
+}
+
+function parseStore(value: string): string {
+  if (value !== 'sqlite' && value !== 'postgres' && !/^postgres(ql)?:\/\//.test(value))
+    throw new InvalidArgumentError(`"${value}" is not sqlite, postgres or a postgresql:// URL`);
+  return value;
 }
 
 function parseBroker(value: string): CapacityBroker {

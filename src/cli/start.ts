@@ -1,7 +1,8 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { createBroker, type RunningBroker } from '../broker/index.js';
 import { brokerUrlFrom } from '../client/index.js';
 import { createDashboardHandler } from '../dashboard/index.js';
+import { Registry, registerBrokerMetrics, registerProcessMetrics } from '../metrics/index.js';
 import { startFleet, startIngest, type Fleet, type Ingest } from '../telemetry/index.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { parseInteger, onShutdown } from './util.js';
@@ -15,6 +16,7 @@ interface StartOptions {
   workers: number;
   chaos?: boolean;
   db?: string;
+  store?: string;
   mqttPort?: number;
   wsPort?: number;
   broker?: string;
@@ -34,7 +36,8 @@ export function registerStartCommand(program: Command): void {
     .option('--interval <ms>', 'milliseconds between two readings of one device', parseInteger)
     .option('-k, --workers <count>', 'ingest workers sharing $share/ingest/... subscriptions', parseInteger, 3)
     .option('--chaos', 'now and then drop a device without DISCONNECT (its will says offline) and bring it back')
-    .option('--db <path>', 'SQLite file of the ingest store (default: under ./data/)')
+    .option('-s, --store <where>', 'ingest store: a SQLite file (default ./data/telemetry.db) or a postgresql://user:password@host:port/db URL')
+    .addOption(new Option('--db <path>', 'same as --store (older name)').hideHelp())
     .option('--mqtt-port <port>', 'TCP port of the embedded broker (default 1883, or a free port when 1883 is taken; 0 = any free port)', parseInteger)
     .option('--ws-port <port>', 'WebSocket port of the embedded broker, used by the browser (default 9001, or a free port when taken)', parseInteger)
     .option('-b, --broker <url>', 'use this broker instead of the embedded one (default: $MQTT_URL, else embedded)')
@@ -48,8 +51,10 @@ What runs:
   fleet      --devices simulated devices: retained online/offline presence with a will, telemetry at
              QoS 0 on telemetry/<site>/<device>/<metric>, alerts at QoS 1, commands answered by request/reply
              at QoS 2 (see docs/telemetry.md)
-  ingestion  --workers clients in the shared subscription group "ingest" writing to SQLite, and the
+  ingestion  --workers clients in the shared subscription group "ingest" writing to SQLite (or the
+             PostgreSQL of --store postgresql://...), and the
              JSON API under /api/ (devices, latest, series, workers, stats, alerts, config)
+  metrics    http://<host>:<port>/metrics — Prometheus metrics of the broker and ingestion
   dashboard  http://<host>:<port>/ — device grid, charts, rates by QoS, work per worker, a command button,
              and /flow.html: the packets of a QoS 0/1/2 publish drawn from real traffic
 Ctrl-C stops everything: the fleet disconnects, ingestion flushes, the broker closes.
@@ -83,15 +88,20 @@ async function start(opts: StartOptions): Promise<void> {
       embedded = await startEmbedded(opts);
     }
     const url = external ?? embedded!.url!;
+    // One /metrics on the dashboard's port: ingestion's, and the embedded broker's with this process's CPU and memory.
+    const brokerMetrics = new Registry();
+    registerProcessMetrics(brokerMetrics);
+    if (embedded) registerBrokerMetrics(embedded.broker, brokerMetrics);
     wsUrl = opts.wsUrl ?? (external ? (/^wss?:/.test(external) ? external : undefined) : embedded!.wsUrl);
     ingest = await startIngest({
       url,
       workers: opts.workers,
-      dbPath: opts.db,
+      store: opts.store ?? opts.db,
       httpPort: opts.port,
       httpHost: opts.host,
       wsUrl,
       staticHandler: createDashboardHandler(),
+      extraMetrics: [brokerMetrics],
     }).catch((error: NodeJS.ErrnoException) => {
       throw new Error(error.code === 'EADDRINUSE' ? `HTTP port ${opts.port} is in use: pass --port 0 or another port` : error.message);
     });
@@ -105,9 +115,11 @@ async function start(opts: StartOptions): Promise<void> {
   console.log(`  dashboard    ${base}/`);
   console.log(`  packet flow  ${base}/flow.html`);
   console.log(`  JSON API     ${base}/api/stats  (devices, devices/<id>/latest, series, workers, alerts, config)`);
+  console.log(`  metrics      ${base}/metrics  (Prometheus: ${external ? 'ingestion' : 'broker and ingestion'})`);
   const browser = wsUrl ? ` · browser WebSocket ${wsUrl}` : ' · no WebSocket URL: the dashboard polls the API only (pass --ws-url)';
   console.log(`  broker       ${external ? `${external} (external)` : `${embedded!.url} (embedded)`}${browser}`);
   console.log(`  fleet        ${opts.devices} devices · ingestion: ${opts.workers} workers in $share/ingest`);
+  console.log(`  store        ${ingest.store.location}`);
   console.log('  Ctrl-C stops everything');
   if (opts.status) {
     const running = { ingest, fleet };

@@ -27,19 +27,21 @@ const DEFAULT_WINDOW_MS = 10 * 60 * 1000;
  */
 export function createApiHandler(ingest: Ingest): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    try {
+    const answer = async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (!url.pathname.startsWith('/api/')) throw new ApiError(404, `not found: ${url.pathname} (the API is under /api/)`);
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, `${req.method} not allowed: the API is read-only (GET)`);
-      send(res, 200, route(ingest, url));
-    } catch (error) {
+      send(res, 200, await route(ingest, url));
+    };
+    answer().catch((error: Error) => {
+      // A store query that fails (the database is down) is the server's problem, said in one line.
       if (error instanceof ApiError) send(res, error.status, { error: error.message });
-      else send(res, 500, { error: (error as Error).message });
-    }
+      else send(res, 503, { error: `store unavailable: ${error.message}` });
+    });
   };
 }
 
-function route(ingest: Ingest, url: URL): unknown {
+async function route(ingest: Ingest, url: URL): Promise<unknown> {
   const path = url.pathname.replace(/\/+$/, '');
   const q = url.searchParams;
   switch (path) {
@@ -63,14 +65,14 @@ function route(ingest: Ingest, url: URL): unknown {
   if (device) {
     const id = decodeURIComponent(device[1]!);
     const presence = ingest.presence.get(id);
-    const latest = ingest.store.latest(id);
+    const latest = await ingest.store.latest(id);
     if (!presence && Object.keys(latest).length === 0) throw new ApiError(404, `no device "${id}"`);
     return device[2] ? latest : { ...(presence ?? { id, site: null, status: 'unknown', statusChangedAt: null, lastSeen: null }), latest };
   }
   throw new ApiError(404, `not found: ${path}`);
 }
 
-function series(ingest: Ingest, q: URLSearchParams): unknown {
+async function series(ingest: Ingest, q: URLSearchParams): Promise<unknown> {
   const device = q.get('device');
   const metric = q.get('metric');
   if (!device) throw new ApiError(400, 'series needs ?device=<id>');
@@ -80,7 +82,7 @@ function series(ingest: Ingest, q: URLSearchParams): unknown {
   const from = intParam(q, 'from', to - DEFAULT_WINDOW_MS, 0, Number.MAX_SAFE_INTEGER);
   if (from > to) throw new ApiError(400, `from (${from}) is after to (${to})`);
   const points = intParam(q, 'points', 120, 1, MAX_POINTS);
-  return { device, metric, from, to, ...ingest.store.series(device, metric, from, to, points) };
+  return { device, metric, from, to, ...(await ingest.store.series(device, metric, from, to, points)) };
 }
 
 function intParam(q: URLSearchParams, name: string, fallback: number, min: number, max: number): number {

@@ -1,9 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort, processCpuSeconds, startMosquittoProcess, waitForPort } from '../util/index.js';
+import {
+  combinedStats,
+  cpuSeconds,
+  failure,
+  spawnCli,
+  startBroker,
+  startIngests,
+  startStepStore,
+  storeKind,
+  type StepBroker,
+  type StepStore,
+} from './capacity-processes.js';
 import type { IngestStats } from './ingest.js';
 
 /** Which broker a capacity run loads: ours (a child process) or a local Mosquitto. */
@@ -15,8 +25,13 @@ export interface CapacityOptions {
   intervalMs: number;
   /** Seconds of load per step, after the whole fleet is online. */
   seconds: number;
+  /** Workers per ingest process. */
   workers: number;
   broker: CapacityBroker;
+  /** `sqlite` (a temp file per process step), `postgres` (a temporary local PostgreSQL per step) or a postgresql:// URL. */
+  store?: string;
+  /** Ingest processes sharing the group; more than one needs PostgreSQL. Default 1. */
+  ingestProcesses?: number;
   onProgress?: (line: string) => void;
   /** What a step is doing now, about once a second (for a live line on a terminal). */
   onStatus?: (line: string) => void;
@@ -37,8 +52,11 @@ export interface CapacityStep {
   lagMaxMs: number | null;
   /** Slope of the lag over the second half of the step: > 0 and large means a growing backlog. */
   lagTrendMsPerS: number;
-  /** Share of one core used by each process over the step. */
-  cpu: { broker: number; ingest: number; fleet: number };
+  /** Share of one core used over the step: the broker, all ingest processes together, the fleet, PostgreSQL (server and backends). */
+  cpu: { broker: number; ingest: number; fleet: number; postgres?: number };
+  /** Ingest processes and the store they wrote. */
+  ingestProcesses: number;
+  store: string;
   /** Once-a-second polls of /api/stats that got no answer within 2 s during the load. */
   unansweredPolls: number;
   keptUp: boolean;
@@ -46,31 +64,40 @@ export interface CapacityStep {
   error?: string;
 }
 
-const CLI = fileURLToPath(new URL('../cli/index.js', import.meta.url));
-
 /**
  * Measures the largest fleet one machine sustains with ingestion keeping up: broker, ingestion and
  * fleet each in their own process on loopback, one fleet size after another. "Keeping up" means no
  * reading lost, a mean lag under 1 s and no upward lag trend (no growing backlog).
  */
 export async function measureCapacity(options: CapacityOptions): Promise<CapacityStep[]> {
+  const processes = options.ingestProcesses ?? 1;
+  if (!Number.isInteger(processes) || processes < 1 || processes > 16)
+    throw new Error(`ingest processes must be an integer from 1 to 16 (got ${processes})`);
+  if (processes > 1 && !/^postgres/i.test(options.store ?? 'sqlite'))
+    throw new Error(
+      'several ingest processes write one database: pass --store postgres (a temporary local PostgreSQL) or a postgresql:// URL',
+    );
   const steps: CapacityStep[] = [];
   for (const devices of options.devices) {
-    const step = await measureStep(devices, options).catch((error: Error): CapacityStep => ({
-      devices,
-      intervalMs: options.intervalMs,
-      offeredPerSecond: (devices * 3 * 1000) / options.intervalMs,
-      sent: 0,
-      stored: 0,
-      lost: 0,
-      lagMeanMs: null,
-      lagMaxMs: null,
-      lagTrendMsPerS: 0,
-      cpu: { broker: 0, ingest: 0, fleet: 0 },
-      unansweredPolls: 0,
-      keptUp: false,
-      error: error.message,
-    }));
+    const step = await measureStep(devices, options).catch(
+      (error: Error): CapacityStep => ({
+        devices,
+        intervalMs: options.intervalMs,
+        offeredPerSecond: (devices * 3 * 1000) / options.intervalMs,
+        sent: 0,
+        stored: 0,
+        lost: 0,
+        lagMeanMs: null,
+        lagMaxMs: null,
+        lagTrendMsPerS: 0,
+        cpu: { broker: 0, ingest: 0, fleet: 0 },
+        ingestProcesses: processes,
+        store: storeKind(options.store),
+        unansweredPolls: 0,
+        keptUp: false,
+        error: error.message,
+      }),
+    );
     steps.push(step);
     options.onProgress?.(describeStep(step));
     if (!step.keptUp) break;
@@ -81,25 +108,45 @@ export async function measureCapacity(options: CapacityOptions): Promise<Capacit
 /** One line per step, for progress and reports. */
 export function describeStep(s: CapacityStep): string {
   if (s.error) return `${s.devices} devices: not measured: ${s.error}`;
-  const lag = s.lagMeanMs === null ? 'no lag data' : `lag ${s.lagMeanMs} ms mean / ${s.lagMaxMs} ms max, trend ${s.lagTrendMsPerS.toFixed(1)} ms/s`;
+  const lag =
+    s.lagMeanMs === null ? 'no lag data' : `lag ${s.lagMeanMs} ms mean / ${s.lagMaxMs} ms max, trend ${s.lagTrendMsPerS.toFixed(1)} ms/s`;
   const api = s.unansweredPolls > 0 ? ` · API unanswered ${s.unansweredPolls}×` : '';
   const offered = `${s.devices} devices × 3 readings / ${s.intervalMs} ms = ${s.offeredPerSecond.toFixed(0)} msg/s offered`;
-  const cpu = `CPU broker ${pct(s.cpu.broker)} ingest ${pct(s.cpu.ingest)} fleet ${pct(s.cpu.fleet)}`;
-  return `${offered} · stored ${s.stored}/${s.sent} (lost ${s.lost}) · ${lag} · ${cpu}${api} · ${s.keptUp ? 'kept up' : 'DID NOT keep up'}`;
+  const postgres = s.cpu.postgres !== undefined ? ` postgres ${pct(s.cpu.postgres)}` : '';
+  const ingest = `ingest ${pct(s.cpu.ingest)} (${s.ingestProcesses} × ${s.store})`;
+  const cpu = `CPU broker ${pct(s.cpu.broker)} ${ingest} fleet ${pct(s.cpu.fleet)}${postgres}`;
+  const verdict = s.keptUp ? 'kept up' : 'DID NOT keep up';
+  return `${offered} · stored ${s.stored}/${s.sent} (lost ${s.lost}) · ${lag} · ${cpu}${api} · ${verdict}`;
 }
 
 async function measureStep(devices: number, options: CapacityOptions): Promise<CapacityStep> {
   const work = mkdtempSync(join(tmpdir(), 'mqttlab-capacity-'));
   const children: ChildProcess[] = [];
   let broker: StepBroker | undefined;
+  let store: StepStore | undefined;
   try {
     broker = await startBroker(options.broker, children);
     const url = broker.url;
-    const httpPort = await freePort();
-    const ingest = spawnCli(['ingest', '--broker', url, '--workers', String(options.workers), '--port', String(httpPort), '--db', join(work, 'telemetry.db')], children);
-    await waitForPort(httpPort, 10_000, () => ingest.exitCode !== null);
-    const api = `http://127.0.0.1:${httpPort}/api/stats`;
-    const fleet = spawnCli(['fleet', '--broker', url, '--devices', String(devices), '--interval', String(options.intervalMs), '--duration', String(options.seconds), '--json', '--sites', String(Math.max(1, Math.ceil(devices / 50)))], children);
+    store = await startStepStore(options.store, work);
+    const ingests = await startIngests(url, store.location, options, children);
+    const pollStats = () => combinedStats(ingests.map((i) => i.api));
+    const fleet = spawnCli(
+      [
+        'fleet',
+        '--broker',
+        url,
+        '--devices',
+        String(devices),
+        '--interval',
+        String(options.intervalMs),
+        '--duration',
+        String(options.seconds),
+        '--json',
+        '--sites',
+        String(Math.max(1, Math.ceil(devices / 50))),
+      ],
+      children,
+    );
     let fleetOut = '';
     let online = false;
     fleet.stdout!.on('data', (d: Buffer) => (fleetOut += d.toString()));
@@ -114,33 +161,41 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
       options.onStatus?.(`${devices} devices: connecting the fleet (${Math.round((connectMs - (connectDeadline - Date.now())) / 1000)} s)`);
       await sleep(100);
     }
-    if (!online) throw new Error(fleet.exitCode !== null ? failure('the fleet', fleet) : `the fleet did not come online within ${connectMs / 1000} s`);
-    const cpuStart = { broker: cpuSeconds(broker.pid), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
+    if (!online)
+      throw new Error(fleet.exitCode !== null ? failure('the fleet', fleet) : `the fleet did not come online within ${connectMs / 1000} s`);
+    const cpuNow = () => ({
+      broker: cpuSeconds(broker!.pid),
+      ingest: ingests.reduce((sum, i) => sum + cpuSeconds(i.child.pid!), 0),
+      fleet: cpuSeconds(fleet.pid!),
+      postgres: store!.pid === undefined ? 0 : cpuSeconds(store!.pid, true),
+    });
+    const cpuStart = cpuNow();
     const startedAt = Date.now();
     const samples: Array<{ t: number; stats: IngestStats }> = [];
     let unanswered = 0;
     let cpuEnd = cpuStart;
     while (fleet.exitCode === null && Date.now() - startedAt < (options.seconds + 30) * 1000) {
       await sleep(1000);
-      const stats = await getStats(api);
+      const stats = await pollStats();
       if (stats) samples.push({ t: (Date.now() - startedAt) / 1000, stats });
       else unanswered++;
       const lag = stats?.lag ? `lag ${stats.lag.meanMs} ms` : 'API not answering';
       const loaded = Math.min(options.seconds, Math.round((Date.now() - startedAt) / 1000));
       options.onStatus?.(`${devices} devices: load ${loaded}/${options.seconds} s · stored ${stats?.readings ?? '?'} · ${lag}`);
-      if (fleet.exitCode === null) cpuEnd = { broker: cpuSeconds(broker.pid), ingest: cpuSeconds(ingest.pid!), fleet: cpuSeconds(fleet.pid!) };
+      if (fleet.exitCode === null) cpuEnd = cpuNow();
     }
     const elapsed = (Date.now() - startedAt) / 1000;
     if ((await fleetDone) !== 0) throw new Error(`the fleet exited with an error`);
     const summary = JSON.parse(fleetOut) as { sent: { telemetry: number }; seconds: number };
     // Let the last readings arrive and the last batch flush; a saturated ingestion may need a while.
-    let final = await getStats(api);
+    let final = await pollStats();
     const drainDeadline = Date.now() + 30_000;
-    while ((!final || final.readings < summary.sent.telemetry) && ingest.exitCode === null && Date.now() < drainDeadline) {
+    const ingestExited = () => ingests.find((i) => i.child.exitCode !== null);
+    while ((!final || final.readings < summary.sent.telemetry) && !ingestExited() && Date.now() < drainDeadline) {
       await sleep(250);
-      final = (await getStats(api)) ?? final;
+      final = (await pollStats()) ?? final;
     }
-    if (!final) throw new Error(failure('ingestion', ingest));
+    if (!final) throw new Error(failure('ingestion', (ingestExited() ?? ingests[0]!).child));
     const stored = final.readings;
     const loaded = samples.filter((s) => s.t <= options.seconds && s.stats.lag);
     const last = loaded.length ? loaded[loaded.length - 1]!.stats.lag : null;
@@ -150,6 +205,7 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
       broker: (cpuEnd.broker - cpuStart.broker) / elapsed,
       ingest: (cpuEnd.ingest - cpuStart.ingest) / elapsed,
       fleet: (cpuEnd.fleet - cpuStart.fleet) / elapsed,
+      ...(store.pid !== undefined && { postgres: (cpuEnd.postgres - cpuStart.postgres) / elapsed }),
     };
     return {
       devices,
@@ -162,6 +218,8 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
       lagMaxMs: last?.maxMs ?? null,
       lagTrendMsPerS: trend,
       cpu,
+      ingestProcesses: ingests.length,
+      store: storeKind(options.store),
       unansweredPolls: unanswered,
       // An API that does not answer within 2 s means ingestion's event loop is saturated.
       keptUp: lost === 0 && unanswered === 0 && last !== null && last.meanMs < 1000 && trend < 20,
@@ -169,62 +227,9 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     await broker?.close();
+    await store?.close();
     await sleep(200);
     rmSync(work, { recursive: true, force: true });
-  }
-}
-
-/** A broker for one step: its pid (for CPU) and how to stop it. */
-interface StepBroker {
-  pid: number;
-  url: string;
-  close(): Promise<void>;
-}
-
-async function startBroker(kind: CapacityBroker, children: ChildProcess[]): Promise<StepBroker> {
-  if (kind === 'mosquitto') {
-    // Queues deep enough that a slow ingest worker shows up as lag, not as Mosquitto dropping QoS 0.
-    const m = await startMosquittoProcess({ config: ['max_queued_messages 100000'] });
-    return { pid: m.pid, url: m.url, close: () => m.close() };
-  }
-  const port = await freePort();
-  const child = spawnCli(['broker', '-p', String(port), '-w', '0', '--sys-interval', '0'], children);
-  await waitForPort(port, 10_000, () => child.exitCode !== null);
-  return { pid: child.pid!, url: `mqtt://127.0.0.1:${port}`, close: async () => {} };
-}
-
-/** The last 2 KB a child wrote to stderr, to say why it failed. */
-const stderrTails = new WeakMap<ChildProcess, string>();
-
-function spawnCli(args: string[], children: ChildProcess[]): ChildProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  // Drain what nobody reads, so a chatty child never blocks on a full pipe.
-  child.stdout!.resume();
-  child.stderr!.on('data', (d: Buffer) => stderrTails.set(child, ((stderrTails.get(child) ?? '') + d.toString()).slice(-2048)));
-  children.push(child);
-  return child;
-}
-
-function failure(name: string, child: ChildProcess): string {
-  const tail = (stderrTails.get(child) ?? '').trim().split('\n').slice(-3).join(' | ');
-  return `${name} ${child.exitCode === null ? 'stopped answering' : `exited with code ${child.exitCode}`}${tail ? `: ${tail}` : ''}`;
-}
-
-async function getStats(url: string): Promise<IngestStats | undefined> {
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    return (await response.json()) as IngestStats;
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU seconds a process used so far; 0 once it has exited (its /proc entry is gone). */
-function cpuSeconds(pid: number): number {
-  try {
-    return processCpuSeconds(pid);
-  } catch {
-    return 0;
   }
 }
 

@@ -6,6 +6,16 @@ export type { WorkerCounts } from './ingest-worker.js';
 export { PresenceRegistry, type DevicePresence } from './presence.js';
 export { LagWindow, RateWindow } from './rates.js';
 export { SensorModel, THRESHOLDS, type Reading, type SensorAlert } from './sensors.js';
-export { TelemetryStore, type SeriesPoint, type StoredAlert, type StoredReading } from './store.js';
+export {
+  isPostgresUrl,
+  openStore,
+  type LatestReadings,
+  type SeriesPoint,
+  type StoredAlert,
+  type StoredReading,
+  type StoreObserver,
+  type StoreOptions,
+  type TelemetryStore,
+} from './store.js';
 export * from './topics.js';
 export { describeStep, measureCapacity, type CapacityBroker, type CapacityOptions, type CapacityStep } from './capacity.js';

@@ -4,7 +4,7 @@ import { isFailure } from '../protocol/index.js';
 import type { TelemetryStore } from './store.js';
 import type { PresenceRegistry } from './presence.js';
 import type { LagWindow, RateWindow } from './rates.js';
-import { INGEST_FILTERS, parseAlertTopic, parseTelemetryTopic, sharedFilter } from './topics.js';
+import { INGEST_FILTERS, parseAlertTopic, parseStatusTopic, parseTelemetryTopic, sharedFilter } from './topics.js';
 
 /** Counters of one worker for this run. */
 export interface WorkerCounts {
@@ -13,6 +13,8 @@ export interface WorkerCounts {
   connected: boolean;
   readings: number;
   alerts: number;
+  /** Presence changes stored. */
+  statuses: number;
   /** Messages that did not fit the topic scheme or payload format, not stored. */
   rejected: number;
 }
@@ -29,19 +31,22 @@ export interface IngestWorkerOptions {
   rates: [RateWindow, RateWindow, RateWindow];
   lag: LagWindow;
   onRejected?: (topic: string, why: string) => void;
+  /** Called with the ingest lag of each reading (receive − reading time, ms), for metrics. */
+  onLag?: (worker: string, lagMs: number) => void;
 }
 
 /**
  * One member of the shared subscription group: the broker gives each message to one member
- * (MQTT 5.0 §4.8.2), so K workers split the load. Readings (QoS 0) go to the store's batch; an alert
- * (QoS 1) is written before MQTT.js sends its PUBACK, so an acknowledged alert is in the store.
+ * (MQTT 5.0 §4.8.2), so K workers (in one or several processes) split the load. Readings (QoS 0) go
+ * to the store's batch; an alert or a presence change (QoS 1) is written before MQTT.js sends its
+ * PUBACK, so an acknowledged alert is in the store.
  */
 export class IngestWorker {
   readonly counts: WorkerCounts;
   private client: MqttClient | undefined;
 
   constructor(private readonly options: IngestWorkerOptions) {
-    this.counts = { worker: options.name, clientId: options.clientId, connected: false, readings: 0, alerts: 0, rejected: 0 };
+    this.counts = { worker: options.name, clientId: options.clientId, connected: false, readings: 0, alerts: 0, statuses: 0, rejected: 0 };
   }
 
   async start(): Promise<void> {
@@ -52,13 +57,20 @@ export class IngestWorker {
       o.url,
       { clientId: o.clientId, clean: false, reconnectPeriod: 2000, properties: { sessionExpiryInterval: o.sessionExpirySeconds } },
       (c) => {
+        // MQTT.js hands over the next packet only after `callback`: a write that waits for the database
+        // holds this worker's stream (back-pressure), not the other workers'.
         c.handleMessage = (packet, callback) => {
-          try {
-            this.handle(packet);
-            callback();
-          } catch (error) {
+          const failed = (error: Error) => {
             // Not acknowledged: the broker redelivers the alert when this worker reconnects [MQTT-4.4.0-1].
-            o.onRejected?.(packet.topic, `store failed: ${(error as Error).message}`);
+            o.onRejected?.(packet.topic, `store failed: ${error.message}`);
+            callback(error);
+          };
+          try {
+            const written = this.handle(packet);
+            if (written) written.then(() => callback(), failed);
+            else callback();
+          } catch (error) {
+            failed(error as Error);
           }
         };
       },
@@ -70,6 +82,7 @@ export class IngestWorker {
     const granted = await client.subscribeAsync({
       [sharedFilter(o.group, INGEST_FILTERS.telemetry)]: { qos: 0 },
       [sharedFilter(o.group, INGEST_FILTERS.alerts)]: { qos: 1 },
+      [sharedFilter(o.group, INGEST_FILTERS.status)]: { qos: 1 },
     });
     const refused = granted.filter((g) => isFailure(g.qos));
     if (refused.length > 0) {
@@ -88,7 +101,8 @@ export class IngestWorker {
     this.counts.connected = false;
   }
 
-  private handle(packet: IPublishPacket): void {
+  /** Stores one message; a promise when the acknowledgement must wait for the commit. */
+  private handle(packet: IPublishPacket): Promise<unknown> | undefined {
     const o = this.options;
     const now = Date.now();
     o.rates[packet.qos]!.add(1, now);
@@ -97,35 +111,66 @@ export class IngestWorker {
     const reading = parseTelemetryTopic(topic);
     if (reading) {
       if (!body || typeof body.v !== 'number' || !Number.isFinite(body.v)) return this.reject(topic, 'payload is not {"v": number, ...}');
-      const ts = typeof body.ts === 'number' && Number.isFinite(body.ts) ? Math.round(body.ts) : now;
-      o.store.addReading({ ...reading, ts, v: body.v, unit: typeof body.unit === 'string' ? body.unit.slice(0, 16) : '', worker: o.name });
+      const ts = timestamp(body.ts, now);
+      if (ts === undefined) return this.reject(topic, '"ts" is not milliseconds since 1970');
+      o.store.addReading({ ...reading, ts, v: body.v, unit: typeof body.unit === 'string' ? text(body.unit, 16) : '', worker: o.name });
       o.presence.seen(reading.device, reading.site, ts);
-      o.lag.add(Math.max(0, now - ts), now);
+      const lag = Math.max(0, now - ts);
+      o.lag.add(lag, now);
+      o.onLag?.(o.name, lag);
       this.counts.readings++;
       return;
     }
     const alert = parseAlertTopic(topic);
     if (alert) {
-      if (!body || typeof body.id !== 'string' || body.id.length === 0 || body.id.length > 200) return this.reject(topic, 'alert payload has no "id"');
-      o.store.addAlert({
-        id: body.id,
-        ...alert,
-        ts: typeof body.ts === 'number' && Number.isFinite(body.ts) ? Math.round(body.ts) : now,
-        type: typeof body.type === 'string' ? body.type.slice(0, 64) : 'alert',
-        message: typeof body.message === 'string' ? body.message.slice(0, 500) : '',
-        v: typeof body.v === 'number' && Number.isFinite(body.v) ? body.v : null,
-        worker: o.name,
+      if (!body || typeof body.id !== 'string' || body.id.length === 0 || body.id.length > 200)
+        return this.reject(topic, 'alert payload has no "id"');
+      const ts = timestamp(body.ts, now);
+      if (ts === undefined) return this.reject(topic, '"ts" is not milliseconds since 1970');
+      return o.store
+        .addAlert({
+          id: text(body.id, 200),
+          ...alert,
+          ts,
+          type: typeof body.type === 'string' ? text(body.type, 64) : 'alert',
+          message: typeof body.message === 'string' ? text(body.message, 500) : '',
+          v: typeof body.v === 'number' && Number.isFinite(body.v) ? body.v : null,
+          worker: o.name,
+        })
+        .then(() => {
+          this.counts.alerts++;
+        });
+    }
+    const status = parseStatusTopic(topic);
+    if (status) {
+      // A retained status is the state before this worker subscribed, not a change: not history.
+      if (packet.retain) return;
+      const value = text(packet.payload.toString(), 32);
+      if (value === '') return;
+      return o.store.addPresence(status.device, value, now).then(() => {
+        this.counts.statuses++;
       });
-      this.counts.alerts++;
-      return;
     }
     this.reject(topic, 'topic outside the telemetry scheme');
   }
 
-  private reject(topic: string, why: string): void {
+  private reject(topic: string, why: string): undefined {
     this.counts.rejected++;
     this.options.onRejected?.(topic, why);
+    return undefined;
   }
+}
+
+/** A device's `ts` (rounded), `now` when it gives none, undefined when it is no time a store can hold. */
+function timestamp(value: unknown, now: number): number | undefined {
+  if (typeof value !== 'number' || Number.isNaN(value)) return now;
+  const ts = Math.round(value);
+  return Number.isSafeInteger(ts) && ts >= 0 ? ts : undefined;
+}
+
+/** Text as stored: at most `max` characters, without NUL (PostgreSQL text cannot hold it). */
+function text(value: string, max: number): string {
+  return value.replaceAll('\u0000', '').slice(0, max);
 }
 
 function parseJson(payload: Buffer | string): Record<string, unknown> | undefined {

@@ -4,11 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { connectMqtt, disconnect } from '../client/index.js';
+import { IngestMetrics, metricsHandler, type Registry } from '../metrics/index.js';
 import { createApiHandler } from './api.js';
 import { IngestWorker, type WorkerCounts } from './ingest-worker.js';
 import { PresenceRegistry } from './presence.js';
 import { LagWindow, RateWindow } from './rates.js';
-import { TelemetryStore } from './store.js';
+import { openStore, type TelemetryStore } from './store.js';
 import { INGEST_GROUP, parseStatusTopic, STATUS_FILTER } from './topics.js';
 
 export interface IngestOptions {
@@ -18,8 +19,14 @@ export interface IngestOptions {
   workers?: number;
   /** Shared-subscription group name. Default `ingest`. */
   group?: string;
-  /** SQLite file. Default `./data/telemetry.db`; `:memory:` keeps nothing. */
-  dbPath?: string;
+  /** A SQLite file (default `./data/telemetry.db`; `:memory:` keeps nothing) or a `postgresql://` URL. */
+  store?: string;
+  /**
+   * Name of this ingest process when several share the group (on one or several machines): its client
+   * ids are `<prefix>-<instance>-w<n>` and its workers `<instance>/w<n>`, so processes do not take over
+   * each other's sessions and the store tells their rows apart. Default: none (one process).
+   */
+  instance?: string;
   retentionHours?: number;
   flushMs?: number;
   /** Session Expiry of the workers' sessions (s). Default 300. */
@@ -35,6 +42,10 @@ export interface IngestOptions {
   staticHandler?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** Messages that were not stored, and why. */
   onRejected?: (topic: string, why: string) => void;
+  /** Also export this process's CPU, memory and event loop metrics on /metrics. Default false. */
+  processMetrics?: boolean;
+  /** More registries served on the same /metrics (the embedded broker's, in `mqttlab start`). */
+  extraMetrics?: Registry[];
 }
 
 /** A snapshot of ingestion, as /api/stats serves it. */
@@ -49,6 +60,8 @@ export interface IngestStats {
   rejected: number;
   /** Readings received but not yet written. */
   backlog: number;
+  /** Readings not stored because the database stayed unavailable past the in-memory bound. */
+  readingsDropped: number;
   largestBatch: number;
   ratesPerSecond: { qos0: number; qos1: number; qos2: number };
   /** Receive time minus reading time over the last 10 s (null without readings). */
@@ -56,7 +69,8 @@ export interface IngestStats {
   workers: number;
   workersConnected: number;
   uptimeS: number;
-  store: { path: string; readings: number; alerts: number };
+  /** Where the rows go, the whole store's row counts, and why writes fail while they do. */
+  store: { location: string; readings: number; alerts: number; unavailable: string | null };
 }
 
 /** Running ingestion: workers, presence, store and (optionally) the HTTP API. */
@@ -68,6 +82,8 @@ export interface Ingest {
   readonly group: string;
   readonly store: TelemetryStore;
   readonly presence: PresenceRegistry;
+  /** Ingestion's Prometheus metrics, served on /metrics of the API server. */
+  readonly metrics: Registry;
   /** Per-worker counters of this run. */
   workers(): WorkerCounts[];
   stats(): IngestStats;
@@ -76,25 +92,33 @@ export interface Ingest {
 }
 
 /**
- * Starts ingestion: K workers on `$share/<group>/telemetry/...` and `$share/<group>/alerts/...`
- * writing to SQLite, a presence registry on the retained statuses, and the JSON API.
+ * Starts ingestion: K workers on `$share/<group>/telemetry/...`, `.../alerts/...` and `.../devices/+/status`
+ * writing to the store (SQLite or PostgreSQL), a presence registry on the retained statuses, and the JSON API.
  */
 export async function startIngest(options: IngestOptions): Promise<Ingest> {
   const workerCount = options.workers ?? 3;
-  if (!Number.isInteger(workerCount) || workerCount < 1 || workerCount > 64) throw new Error(`workers must be an integer from 1 to 64 (got ${workerCount})`);
+  if (!Number.isInteger(workerCount) || workerCount < 1 || workerCount > 64)
+    throw new Error(`workers must be an integer from 1 to 64 (got ${workerCount})`);
   const group = options.group ?? INGEST_GROUP;
   const startedAt = Date.now();
-  const store = new TelemetryStore({ path: options.dbPath ?? join('data', 'telemetry.db'), retentionHours: options.retentionHours, flushMs: options.flushMs });
+  if (options.instance !== undefined && !/^[A-Za-z0-9_.-]{1,32}$/.test(options.instance))
+    throw new Error(`instance must be 1 to 32 letters, digits, '.', '_' or '-' (got "${options.instance}")`);
+  const metrics = new IngestMetrics({ processMetrics: options.processMetrics });
+  const store = await openStore(options.store ?? join('data', 'telemetry.db'), {
+    retentionHours: options.retentionHours,
+    flushMs: options.flushMs,
+    observer: metrics,
+  });
   const presence = new PresenceRegistry();
   const rates: [RateWindow, RateWindow, RateWindow] = [new RateWindow(), new RateWindow(), new RateWindow()];
   const lag = new LagWindow();
-  const prefix = options.clientIdPrefix ?? `mqttlab-${group}`;
+  const prefix = (options.clientIdPrefix ?? `mqttlab-${group}`) + (options.instance ? `-${options.instance}` : '');
   const workers = Array.from(
     { length: workerCount },
     (_, i) =>
       new IngestWorker({
         url: options.url,
-        name: `w${i + 1}`,
+        name: options.instance ? `${options.instance}/w${i + 1}` : `w${i + 1}`,
         clientId: `${prefix}-w${i + 1}`,
         group,
         sessionExpirySeconds: options.sessionExpirySeconds ?? 300,
@@ -103,27 +127,45 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
         rates,
         lag,
         onRejected: options.onRejected,
+        onLag: (worker, ms) => metrics.observeLag(worker, ms),
       }),
+  );
+  metrics.attach(
+    workers.map((w) => w.counts.worker),
+    () => ({
+      backlog: store.backlog,
+      readingsDropped: store.readingsDropped,
+      storeUp: store.unavailable === undefined,
+      workers: workers.map((w) => w.counts),
+    }),
   );
   let presenceClient: MqttClient | undefined;
   let server: Server | undefined;
   const stopAll = async () => {
     await Promise.all(workers.map((w) => w.stop().catch(() => {})));
     if (presenceClient) await disconnect(presenceClient, !presenceClient.connected).catch(() => {});
-    store.close();
+    const closed = store.close();
     if (server) {
       server.closeAllConnections();
       await new Promise<void>((done) => server!.close(() => done()));
     }
+    await closed;
   };
   try {
-    presenceClient = await connectMqtt(options.url, { clientId: `${prefix}-presence-${randomBytes(3).toString('hex')}`, clean: true, reconnectPeriod: 2000 });
+    presenceClient = await connectMqtt(options.url, {
+      clientId: `${prefix}-presence-${randomBytes(3).toString('hex')}`,
+      clean: true,
+      reconnectPeriod: 2000,
+    });
     presenceClient.on('message', (topic, payload, packet) => {
       const parsed = parseStatusTopic(topic);
       if (!parsed) return;
       const site = packet.properties?.userProperties?.site;
-      const changed = presence.applyStatus(parsed.device, payload.toString('utf8'), { retained: packet.retain, site: typeof site === 'string' ? site : undefined });
-      if (changed && !packet.retain) store.addPresence(changed.id, changed.status, changed.statusChangedAt ?? Date.now());
+      // The history is stored by the worker group (one member gets each change); this is the live view.
+      presence.applyStatus(parsed.device, payload.toString('utf8'), {
+        retained: packet.retain,
+        site: typeof site === 'string' ? site : undefined,
+      });
     });
     await presenceClient.subscribeAsync(STATUS_FILTER, { qos: 1 });
     for (const worker of workers) await worker.start();
@@ -139,6 +181,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
     group,
     store,
     presence,
+    metrics: metrics.registry,
     workers: () => workers.map((w) => ({ ...w.counts })),
     stats: () => {
       const counts = presence.counts();
@@ -150,13 +193,14 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
         alertDuplicates: store.alertDuplicates,
         rejected: workers.reduce((s, w) => s + w.counts.rejected, 0),
         backlog: store.backlog,
+        readingsDropped: store.readingsDropped,
         largestBatch: store.largestBatch,
         ratesPerSecond: { qos0: rates[0].perSecond(), qos1: rates[1].perSecond(), qos2: rates[2].perSecond() },
         lag: lag.summary(),
         workers: workers.length,
         workersConnected: workers.filter((w) => w.counts.connected).length,
         uptimeS: Math.round((Date.now() - startedAt) / 1000),
-        store: { path: store.path, ...totals },
+        store: { location: store.location, ...totals, unavailable: store.unavailable ?? null },
       };
     },
     stop: stopAll,
@@ -164,7 +208,9 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
 
   if (options.httpPort !== false) {
     const api = createApiHandler(ingest);
+    const serveMetrics = metricsHandler(() => [metrics.registry, ...(options.extraMetrics ?? [])]);
     server = createServer((req, res) => {
+      if (serveMetrics(req, res)) return;
       if (options.staticHandler?.(req, res)) return;
       api(req, res);
     });

@@ -20,8 +20,11 @@ export const telemetryTopic = (site: string, device: string, metric: string) => 
 export const alertTopic = (site: string, device: string) => `alerts/${site}/${device}`;
 export const commandTopic = (device: string, command: string) => `commands/${device}/${command}`;
 
-/** Filters the ingest workers subscribe to inside `$share/<group>/` [MQTT-4.8.2]. */
-export const INGEST_FILTERS = { telemetry: 'telemetry/+/+/+', alerts: 'alerts/+/+' } as const;
+/**
+ * Filters the ingest workers subscribe to inside `$share/<group>/` (§4.8.2): one member of the group gets
+ * each message, so with several ingest processes every reading, alert and presence change is stored once.
+ */
+export const INGEST_FILTERS = { telemetry: 'telemetry/+/+/+', alerts: 'alerts/+/+', status: 'devices/+/status' } as const;
 /** Filter the presence registry subscribes to (not shared: every registry needs every status). */
 export const STATUS_FILTER = 'devices/+/status';
 

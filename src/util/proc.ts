@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const CLOCK_TICKS = 100;
@@ -9,6 +9,22 @@ export function processCpuSeconds(pid: number): number {
   // Fields after the parenthesised command name, which may itself contain spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** CPU seconds of a process and its live descendants (a PostgreSQL server and its backends), from /proc. */
+export function processTreeCpuSeconds(pid: number): number {
+  let total = processCpuSeconds(pid);
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+    for (const child of children ? children.split(' ') : []) {
+      try {
+        total += processTreeCpuSeconds(Number(child));
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+  return total;
 }
 
 /** Resident set size of a process in KiB, from VmRSS in /proc/<pid>/status. */

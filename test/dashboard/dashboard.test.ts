@@ -114,7 +114,7 @@ test(
       ingest = await startIngest({
         url: broker!.url!,
         workers: 2,
-        dbPath: join(work, 'telemetry.db'),
+        store: join(work, 'telemetry.db'),
         httpPort: 0,
         httpHost: '127.0.0.1',
         wsUrl: broker!.wsUrl,

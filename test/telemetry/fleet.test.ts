@@ -113,8 +113,8 @@ describeEachBroker('ingestion restarts without losing acknowledged alerts', (kin
   });
 
   test('alerts raised while every worker is away wait in the workers’ sessions and are stored after the restart', async () => {
-    const dbPath = join(work, 'telemetry.db');
-    const options = { url: broker.url, workers: 2, dbPath, httpPort: false as const, clientIdPrefix: `restart-${kind}`, sessionExpirySeconds: 60 };
+    const store = join(work, 'telemetry.db');
+    const options = { url: broker.url, workers: 2, store, httpPort: false as const, clientIdPrefix: `restart-${kind}`, sessionExpirySeconds: 60 };
     const first = await startIngest(options);
     await first.stop();
     const fleet = await startFleet({ url: broker.url, devices: 2, intervalMs: 60_000, heatEventProbability: 0 });
@@ -124,7 +124,7 @@ describeEachBroker('ingestion restarts without losing acknowledged alerts', (kin
       const second = await startIngest(options);
       try {
         await waitUntil(() => second.stats().alerts === 10, 5000, '10 queued alerts stored after the restart');
-        assert.equal(second.store.alerts(100).filter((a) => a.message.startsWith('while away')).length, 10);
+        assert.equal((await second.store.alerts(100)).filter((a) => a.message.startsWith('while away')).length, 10);
       } finally {
         await second.stop();
       }
