@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { openFileWrapper, startMosquittoProcess } from '../util/index.js';
+import { openFileWrapper, registerChild, startMosquittoProcess } from '../util/index.js';
 
 /** A broker under test: what to connect to and, when we started it, its process id. */
 export interface BenchTarget {
@@ -66,6 +66,7 @@ async function startEmbeddedChild(settings: TargetSettings): Promise<BenchTarget
   const child: ChildProcess = wrapper.length > 0
     ? fork(entry, args, { execPath: wrapper[0], execArgv: [...wrapper.slice(1), process.execPath, ...nodeFlags], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
     : fork(entry, args, { execArgv: nodeFlags, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  registerChild(`the embedded broker (pid ${child.pid})`, child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { port: number }).port));

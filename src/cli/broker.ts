@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { createBroker, loadMosquittoConf, reasonName, type CreateBrokerOptions } from '../broker/index.js';
 import { Registry, registerBrokerMetrics, registerProcessMetrics, serveMetrics, timedPersistence, type MetricsServer } from '../metrics/index.js';
 import { DATABASE_FILE, openDataDir } from './data-dir.js';
-import { parseInteger, onShutdown } from './util.js';
+import { onShutdown } from './shutdown.js';
+import { parseInteger } from './util.js';
 
 /** `mqttlab broker`: runs the embedded broker until Ctrl-C. */
 export function registerBrokerCommand(program: Command): void {

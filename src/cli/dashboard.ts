@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { startDashboardServer } from '../dashboard/index.js';
-import { parseInteger, onShutdown } from './util.js';
+import { onShutdown } from './shutdown.js';
+import { parseInteger } from './util.js';
 
 /** `mqttlab dashboard`: serves the web dashboard for an ingest API running in another process. */
 export function registerDashboardCommand(program: Command): void {

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { resolveBroker } from './broker-target.js';
 import { startFleet, type Fleet } from '../telemetry/index.js';
 import { fmt, startStatusLine } from './status-line.js';
-import { onShutdown, parseInteger } from './util.js';
+import { onShutdown } from './shutdown.js';
+import { parseInteger } from './util.js';
 
 interface FleetCommandOptions {
   devices: number;

@@ -8,6 +8,7 @@ import { registerDashboardCommand } from './dashboard.js';
 import { registerExerciseCommand } from './exercise.js';
 import { registerFleetCommand } from './fleet.js';
 import { registerIngestCommand } from './ingest.js';
+import { installShutdownHandlers, stopAfterError } from './shutdown.js';
 import { registerStartCommand } from './start.js';
 
 const program = new Command('mqttlab')
@@ -24,7 +25,9 @@ registerCompareCommand(program);
 registerDashboardCommand(program);
 registerBenchCommand(program);
 
-program.parseAsync(process.argv).catch((error: Error) => {
+installShutdownHandlers();
+program.parseAsync(process.argv).catch(async (error: Error) => {
+  await stopAfterError();
   console.error(`mqttlab: ${error.message}`);
   process.exit(1);
 });

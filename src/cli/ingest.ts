@@ -2,7 +2,8 @@ import { Option, type Command } from 'commander';
 import { resolveBroker } from './broker-target.js';
 import { startIngest } from '../telemetry/index.js';
 import { fmt, startStatusLine } from './status-line.js';
-import { onShutdown, parseInteger } from './util.js';
+import { onShutdown } from './shutdown.js';
+import { parseInteger } from './util.js';
 
 interface IngestCommandOptions {
   workers: number;

@@ -5,7 +5,8 @@ import { createDashboardHandler } from '../dashboard/index.js';
 import { Registry, registerBrokerMetrics, registerProcessMetrics } from '../metrics/index.js';
 import { startFleet, startIngest, type Fleet, type Ingest } from '../telemetry/index.js';
 import { fmt, startStatusLine } from './status-line.js';
-import { parseInteger, onShutdown } from './util.js';
+import { onShutdown } from './shutdown.js';
+import { parseInteger } from './util.js';
 
 interface StartOptions {
   port: number;

@@ -14,6 +14,7 @@ import {
   type StepBroker,
   type StepStore,
 } from './capacity-processes.js';
+import { registerCleanup } from '../util/index.js';
 import type { IngestStats } from './ingest.js';
 
 /** Which broker a capacity run loads: ours (a child process) or a local Mosquitto. */
@@ -121,6 +122,8 @@ export function describeStep(s: CapacityStep): string {
 
 async function measureStep(devices: number, options: CapacityOptions): Promise<CapacityStep> {
   const work = mkdtempSync(join(tmpdir(), 'mqttlab-capacity-'));
+  const removeWork = () => rmSync(work, { recursive: true, force: true });
+  const releaseWork = registerCleanup({ what: `temp dir ${work}`, stop: async () => removeWork(), kill: removeWork });
   const children: ChildProcess[] = [];
   let broker: StepBroker | undefined;
   let store: StepStore | undefined;
@@ -229,7 +232,8 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
     await broker?.close();
     await store?.close();
     await sleep(200);
-    rmSync(work, { recursive: true, force: true });
+    removeWork();
+    releaseWork();
   }
 }
 
