@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createBroker, loadMosquittoConf, reasonName, type CreateBrokerOptions } from '../broker/index.js';
+import { createBroker, loadMosquittoConf, reasonName, type CreateBrokerOptions, type ListenError } from '../broker/index.js';
 import { Registry, registerBrokerMetrics, registerProcessMetrics, serveMetrics, timedPersistence, type MetricsServer } from '../metrics/index.js';
 import { DATABASE_FILE, openDataDir } from './data-dir.js';
 import { onShutdown } from './shutdown.js';
@@ -78,6 +78,8 @@ Examples:
         ...(opts.maxTopicLevels !== undefined && { maxTopicLevels: opts.maxTopicLevels }),
         ...(opts.maxRetainedBytes !== undefined && { maxRetainedBytes: opts.maxRetainedBytes }),
         ...(opts.authFailureDelay !== undefined && { authFailureDelay: opts.authFailureDelay }),
+      }).catch((error: ListenError) => {
+        throw error.code === 'EADDRINUSE' ? new Error(`${error.message}: ${howToMove(error.port, opts)}`) : error;
       });
       const { broker } = running;
       // Always told: an error in our own code that was contained to one connection or timer.
@@ -126,4 +128,10 @@ Examples:
 
 function log(line: string): void {
   console.log(`${new Date().toISOString()} ${line}`);
+}
+
+/** Which option moves the listener on a port that is taken. */
+function howToMove(port: number, opts: { config?: string; port: number; wsPort: number }): string {
+  if (opts.config) return `change the listener line for ${port} in ${opts.config}`;
+  return port === opts.wsPort ? 'pass -w <port>, or -w 0 for no WebSocket' : 'pass -p <port> (0 = any free port)';
 }
