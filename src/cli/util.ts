@@ -6,3 +6,24 @@ export function parseInteger(value: string): number {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`"${value}" is not a non-negative integer`);
   return n;
 }
+
+/** ` (did you mean "x"?)` for the closest name (a prefix, a part of it, or a near spelling), else ''. */
+export function didYouMean(input: string, names: string[]): string {
+  const lower = input.toLowerCase();
+  const match =
+    names.find((n) => n.startsWith(lower)) ??
+    names.find((n) => n.includes(lower) || lower.includes(n)) ??
+    names.find((n) => editDistance(lower, n) <= Math.max(1, Math.floor(n.length / 4)));
+  return match ? `: did you mean "${match}"?` : '';
+}
+
+/** Levenshtein distance, for short names only. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}

@@ -126,7 +126,7 @@ export async function runBasicPubsub(ctx: ExerciseContext): Promise<ExerciseRepo
         lines: table(['topic', 'payload'], result.published.map((p) => [p.topic, p.payload])),
       },
       { title: 'Which filter received which topic, and why (✔ received · not received)', lines },
-      { title: 'What crossed the wire for the publisher', lines: packetLines(publisherPackets.slice(0, 6)).concat(publisherPackets.length > 6 ? [`  … ${publisherPackets.length - 6} more`] : []) },
+      { title: 'What crossed the wire for the publisher', lines: ctx.shorten(packetLines(publisherPackets), 6) },
     ],
     keyQuestion: {
       question: "How does MQTT's implicit topic creation compare to Kafka's explicit topic/partition management?",

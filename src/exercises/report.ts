@@ -6,6 +6,26 @@ export interface Check {
   ok: boolean;
   /** What was seen, when it is not what was expected. */
   detail?: string;
+  /**
+   * The normative statements that decide it (e.g. "MQTT-3.3.4-9"), when it checks the broker against the
+   * spec: if it does not hold, the broker deviates from the spec. Without them, a check that does not
+   * hold is a failure of what the program expected.
+   */
+  statements?: string[];
+}
+
+/** How a check came out: held, the broker deviated from a statement of the spec, or the program's expectation failed. */
+export type Outcome = 'held' | 'deviation' | 'failure';
+
+/** The outcome of a check. */
+export function outcome(check: Check): Outcome {
+  if (check.ok) return 'held';
+  return check.statements && check.statements.length > 0 ? 'deviation' : 'failure';
+}
+
+/** A check's name with the statements it tests, e.g. "… [MQTT-3.3.4-9], [MQTT-4.9.0-2]". */
+export function checkTitle(check: Check): string {
+  return check.statements?.length ? `${check.name} ${check.statements.map((s) => `[${s}]`).join(', ')}` : check.name;
 }
 
 /** A titled block of the printed output. */
@@ -31,9 +51,18 @@ export interface ExerciseReport<D = unknown> {
 export class Checks {
   readonly list: Check[] = [];
 
-  /** Records an expectation; returns whether it held. */
+  /** Records an expectation of the program; one that does not hold is a failure. Returns whether it held. */
   expect(name: string, ok: boolean, detail?: string): boolean {
     this.list.push(ok ? { name, ok } : { name, ok, detail });
+    return ok;
+  }
+
+  /**
+   * Records what a normative statement of the spec requires of the broker (ids like "MQTT-3.3.4-9"); one
+   * that does not hold is a deviation of the broker, reported with the statements. Returns whether it held.
+   */
+  conforms(statements: string[], name: string, ok: boolean, detail?: string): boolean {
+    this.list.push(ok ? { name, ok, statements } : { name, ok, detail, statements });
     return ok;
   }
 }
@@ -70,9 +99,15 @@ export function formatReport(report: ExerciseReport): string {
     out.push('', `▸ ${section.title}`, ...section.lines);
   }
   out.push('', `? ${report.keyQuestion.question}`, ...report.keyQuestion.answer.map((l) => `  ${l}`));
-  const failed = report.checks.filter((c) => !c.ok);
-  out.push('', `✓ ${report.checks.length - failed.length}/${report.checks.length} expectations held (${(report.durationMs / 1000).toFixed(1)} s)`);
-  for (const c of failed) out.push(`✗ ${c.name}${c.detail ? `: ${c.detail}` : ''}`);
+  const deviations = report.checks.filter((c) => outcome(c) === 'deviation');
+  const failures = report.checks.filter((c) => outcome(c) === 'failure');
+  const held = report.checks.length - deviations.length - failures.length;
+  const counts = [`✓ ${held}/${report.checks.length} expectations held`];
+  if (deviations.length > 0) counts.push(`${deviations.length} deviation(s) of the broker from the spec`);
+  if (failures.length > 0) counts.push(`${failures.length} failed`);
+  out.push('', `${counts.join(' · ')} (${(report.durationMs / 1000).toFixed(1)} s)`);
+  for (const c of deviations) out.push(`⚠ deviation: ${checkTitle(c)}${c.detail ? `: ${c.detail}` : ''}`);
+  for (const c of failures) out.push(`✗ ${checkTitle(c)}${c.detail ? `: ${c.detail}` : ''}`);
   return out.join('\n');
 }
 

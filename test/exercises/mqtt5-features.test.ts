@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ExerciseContext } from '../../src/exercises/index.js';
+import { ExerciseContext, outcome } from '../../src/exercises/index.js';
 import {
   demonstrateFlowControl,
   demonstrateMessageExpiry,
@@ -135,13 +135,15 @@ describeEachBroker('exercise 4: MQTT 5.0 features', (kind) => {
     assert.equal(report.sections.length, 6);
     assert.equal(report.keyQuestion.answer.length, 4);
     assert.match(report.keyQuestion.answer[0]!, /30 messages went worker-1 \d+, worker-2 \d+, worker-3 \d+/);
-    const failed = report.checks.filter((c) => !c.ok).map((c) => c.name);
+    assert.deepEqual(report.checks.filter((c) => outcome(c) === 'failure'), []);
+    const deviations = report.checks.filter((c) => outcome(c) === 'deviation');
     if (kind === 'embedded') {
-      assert.deepEqual(failed, []);
+      assert.deepEqual(deviations, []);
     } else {
-      // Only the Receive Maximum check fails on Mosquitto 2.0.11 (see the flow-control test).
-      assert.equal(failed.length, 1, JSON.stringify(failed));
-      assert.match(failed[0]!, /MQTT-3\.3\.4-9/);
+      // Mosquitto 2.0.11 deviates only from the Receive Maximum statements (see the flow-control test): a
+      // deviation of the broker, reported with its statements, not a failure of the exercise.
+      assert.equal(deviations.length, 1, JSON.stringify(deviations));
+      assert.deepEqual(deviations[0]!.statements, ['MQTT-3.3.4-9', 'MQTT-4.9.0-2']);
     }
   });
 });

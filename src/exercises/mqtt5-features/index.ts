@@ -42,7 +42,7 @@ export async function runMqtt5Features(ctx: ExerciseContext): Promise<ExerciseRe
     reportRequestReply(data.requestReply, checks),
     reportUserProperties(data.userProperties, checks),
     reportTopicAliases(data.topicAliases, checks),
-    reportFlowControl(data.flowControl, checks),
+    reportFlowControl(data.flowControl, checks, ctx),
   ];
   return {
     exercise: 'mqtt5-features',
