@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { connectMqtt, disconnect } from '../client/index.js';
 import { openFileWrapper, registerChild, startMosquittoProcess } from '../util/index.js';
 
 /** A broker under test: what to connect to and, when we started it, its process id. */
@@ -54,6 +55,8 @@ export async function startTarget(name: string, settings: TargetSettings): Promi
     });
     return { name, host: '127.0.0.1', port: m.port, pid: m.pid, close: () => m.close() };
   }
+  // The load clients speak raw MQTT on sockets; a broker that is not there is found here, in one line.
+  await disconnect(await connectMqtt(name, { clientId: `mqttlab-bench-probe-${process.pid}` }));
   const url = new URL(name);
   return { name, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 1883), close: async () => {} };
 }

@@ -26,7 +26,7 @@ export function registerBrokerCommand(program: Command): void {
     .option('--max-topic-levels <n>', 'most levels in a topic or filter (default 200, as Mosquitto)', parseInteger)
     .option('--auth-failure-delay <ms>', 'answer repeated bad passwords from one address after ms × 2^(n-1), at most 30 s (default 0: off)', parseInteger)
     .option(
-      '-d, --data-dir <dir>',
+      '--data-dir <dir>',
       `keep retained messages and sessions in <dir>/${DATABASE_FILE} (SQLite; created if missing), so they survive a restart or a crash; ` +
         'QoS 1/2 acks then wait until the message is stored. Without it, state is in memory only',
     )

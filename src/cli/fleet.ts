@@ -3,7 +3,7 @@ import { resolveBroker } from './broker-target.js';
 import { startFleet, type Fleet } from '../telemetry/index.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { onShutdown } from './shutdown.js';
-import { parseInteger } from './util.js';
+import { integerFrom, parseInteger } from './util.js';
 
 interface FleetCommandOptions {
   devices: number;
@@ -23,9 +23,9 @@ export function registerFleetCommand(program: Command): void {
   program
     .command('fleet')
     .description('run a fleet of simulated IoT devices: presence with a will, telemetry, alerts, request/reply commands')
-    .option('-d, --devices <count>', 'devices, each with its own MQTT connection', parseInteger, 50)
+    .option('-d, --devices <count>', 'devices, each with its own MQTT connection', integerFrom(1), 50)
     .option('--sites <count>', 'sites the devices are spread over (default: one per 20 devices)', parseInteger)
-    .option('-i, --interval <ms>', 'milliseconds between two rounds of readings of one device (3 readings each)', parseInteger, 2000)
+    .option('--interval <ms>', 'milliseconds between two rounds of readings of one device (3 readings each)', integerFrom(10), 2000)
     .option('--chaos', 'now and then drop a device without DISCONNECT (its will says offline) and bring it back')
     .option('--chaos-every <ms>', 'with --chaos: milliseconds between two drops', parseInteger, 5000)
     .option('--seed <n>', 'seed of the sensor models and of chaos (same seed, same readings)', parseInteger, 1)

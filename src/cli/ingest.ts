@@ -3,7 +3,7 @@ import { resolveBroker } from './broker-target.js';
 import { startIngest } from '../telemetry/index.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { onShutdown } from './shutdown.js';
-import { parseInteger } from './util.js';
+import { integerFrom, parseInteger } from './util.js';
 
 interface IngestCommandOptions {
   workers: number;
@@ -24,16 +24,16 @@ export function registerIngestCommand(program: Command): void {
   program
     .command('ingest')
     .description('ingest telemetry through a shared subscription into SQLite or PostgreSQL and serve the JSON API')
-    .option('-k, --workers <count>', 'workers (MQTT connections) in the shared-subscription group', parseInteger, 3)
+    .option('--workers <count>', 'workers (MQTT connections) in the shared-subscription group', integerFrom(1, 64), 3)
     .option('-g, --group <name>', 'shared-subscription group: $share/<group>/telemetry/+/+/+ and .../alerts/+/+', 'ingest')
     .option(
-      '-s, --store <where>',
+      '--store <where>',
       'a SQLite file (WAL mode; :memory: keeps nothing) or a postgresql://user:password@host:port/db URL',
       'data/telemetry.db',
     )
     .addOption(new Option('--db <path>', 'same as --store (older name)').hideHelp())
     .option(
-      '-i, --instance <name>',
+      '--instance <name>',
       'name of this process when several ingest processes share the group (client ids and worker names carry it)',
     )
     .option('--retention-hours <hours>', 'delete readings and alerts older than this (0 keeps all)', parseInteger, 24)

@@ -6,7 +6,7 @@ import { Registry, registerBrokerMetrics, registerProcessMetrics } from '../metr
 import { startFleet, startIngest, type Fleet, type Ingest } from '../telemetry/index.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { onShutdown } from './shutdown.js';
-import { parseInteger } from './util.js';
+import { integerFrom, parseInteger } from './util.js';
 
 interface StartOptions {
   port: number;
@@ -32,12 +32,12 @@ export function registerStartCommand(program: Command): void {
     .description('run the IoT telemetry system: embedded broker, device fleet, ingestion and the web dashboard')
     .option('-p, --port <port>', 'HTTP port of the dashboard and the JSON API (0 = any free port)', parseInteger, 8080)
     .option('-H, --host <address>', 'interface for the HTTP server and the embedded broker (0.0.0.0 for other machines)', '127.0.0.1')
-    .option('-d, --devices <count>', 'simulated devices', parseInteger, 50)
+    .option('-d, --devices <count>', 'simulated devices', integerFrom(1), 50)
     .option('--sites <count>', 'sites the devices are spread over (round robin)', parseInteger)
-    .option('--interval <ms>', 'milliseconds between two readings of one device', parseInteger)
-    .option('-k, --workers <count>', 'ingest workers sharing $share/ingest/... subscriptions', parseInteger, 3)
+    .option('--interval <ms>', 'milliseconds between two readings of one device', integerFrom(10))
+    .option('--workers <count>', 'ingest workers sharing $share/ingest/... subscriptions', integerFrom(1, 64), 3)
     .option('--chaos', 'now and then drop a device without DISCONNECT (its will says offline) and bring it back')
-    .option('-s, --store <where>', 'ingest store: a SQLite file (default ./data/telemetry.db) or a postgresql://user:password@host:port/db URL')
+    .option('--store <where>', 'ingest store: a SQLite file (default ./data/telemetry.db) or a postgresql://user:password@host:port/db URL')
     .addOption(new Option('--db <path>', 'same as --store (older name)').hideHelp())
     .option('--mqtt-port <port>', 'TCP port of the embedded broker (default 1883, or a free port when 1883 is taken; 0 = any free port)', parseInteger)
     .option('--ws-port <port>', 'WebSocket port of the embedded broker, used by the browser (default 9001, or a free port when 9001 is taken)', parseInteger)

@@ -27,3 +27,14 @@ function editDistance(a: string, b: string): number {
   }
   return previous[b.length]!;
 }
+
+/** A parser for an integer option bounded to [min, max], with a one-line error naming the range. */
+export function integerFrom(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `"${value}" is not a whole number from ${min} up` : `"${value}" is not a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}

@@ -1,4 +1,5 @@
 import { createBroker, type RunningBroker } from '../broker/index.js';
+import { identifyBroker, redactUrl } from '../client/index.js';
 import { findMosquitto, findRabbitMq, startMosquitto, startRabbitMq, type LocalServer } from './servers.js';
 
 /** An MQTT broker the comparison measures: its URL and, for byte counting, its TCP host and port. */
@@ -61,7 +62,9 @@ export async function openComparison(setup: ComparisonSetup = {}): Promise<{ ctx
   };
   try {
     if (setup.broker) {
-      ctx.mqtt.push(targetFromUrl(`broker at ${setup.broker}`, setup.broker));
+      // Connecting first turns an unreachable broker into the same one line as everywhere else.
+      const version = await identifyBroker(setup.broker);
+      ctx.mqtt.push(targetFromUrl(`${version ?? 'broker'} at ${redactUrl(setup.broker)}`, setup.broker));
     } else {
       const started = performance.now();
       const embedded: RunningBroker = await createBroker({ host: '127.0.0.1', port: 0, wsPort: false, sysInterval: 0 });
