@@ -8,5 +8,6 @@ buildProgram()
   .catch(async (error: Error) => {
     await stopAfterError();
     console.error(`mqttlab: ${error.message}`);
-    process.exit(1);
+    // A command may have set a more telling status first (27: a -W timeout, as Mosquitto's clients).
+    process.exit(typeof process.exitCode === 'number' && process.exitCode !== 0 ? process.exitCode : 1);
   });

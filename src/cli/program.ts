@@ -7,7 +7,10 @@ import { registerDashboardCommand } from './dashboard.js';
 import { registerExerciseCommand } from './exercise.js';
 import { registerFleetCommand } from './fleet.js';
 import { registerIngestCommand } from './ingest.js';
+import { registerPubCommand } from './pub.js';
+import { registerReqCommand } from './req.js';
 import { registerStartCommand } from './start.js';
+import { registerSubCommand } from './sub.js';
 
 /**
  * `mqttlab` and its commands. A short flag means one thing in every command (-b broker, -d devices,
@@ -27,5 +30,8 @@ export function buildProgram(): Command {
   registerCompareCommand(program);
   registerDashboardCommand(program);
   registerBenchCommand(program);
+  registerPubCommand(program);
+  registerSubCommand(program);
+  registerReqCommand(program);
   return program;
 }
