@@ -50,7 +50,7 @@ function hint(code: number): string {
     case 0x86:
       return ' (check the user name and password)';
     case 0x87:
-      return ' (a broker with allow_anonymous false wants a user name and password)';
+      return ' (check the user name and password; a broker with allow_anonymous false wants them)';
     case 0x84:
       return ' (try MQTT 3.1.1)';
     default:

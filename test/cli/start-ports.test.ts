@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { mosquittoPath, startBroker, type TestBroker } from '../helpers/brokers.js';
 import { collect, connectClient, end, waitUntil } from '../helpers/clients.js';
-import { CliProcess, runCli } from '../helpers/cli.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
 
 // The seed's first step is `docker compose up -d`: Mosquitto on 1883 (TCP) and 9001 (WebSocket). The
 // tests never bind 1883 on a shared machine: a real Mosquitto holds two free ports, and `start` is told
@@ -18,7 +18,7 @@ describe('the seed\'s Mosquitto holds the default ports', { skip: mosquittoPath 
   after(() => mosquitto.close());
 
   test('start comes up on free ports, says which and how to use that Mosquitto, serves the dashboard, and stops on Ctrl-C', async () => {
-    const p = new CliProcess(['start', '--port', '0', '--devices', '2', '--workers', '1', '--no-status', '--db', ':memory:'], {
+    const p = spawnCli(['start', '--port', '0', '--devices', '2', '--workers', '1', '--no-status', '--db', ':memory:'], {
       env: { MQTTLAB_MQTT_PORT: String(mosquitto.port), MQTTLAB_WS_PORT: String(wsPort) },
     });
     try {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 /** The built CLI entry point (dist/src/cli/index.js). */
 export const CLI = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url));
 
-/** What a finished `mqttlab` run left: exit status (null when killed by a signal), signal, output. */
+/** What a finished run left: exit status (null when killed by a signal), signal, output. */
 export interface CliResult {
   status: number | null;
   signal: NodeJS.Signals | null;
@@ -12,7 +12,7 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Options of a spawned `mqttlab`. */
+/** Options of a spawned process. */
 export interface CliOptions {
   env?: NodeJS.ProcessEnv;
   /** Written to stdin, which is then closed (stdin is closed at once without it). */
@@ -23,20 +23,24 @@ export interface CliOptions {
   detached?: boolean;
 }
 
-/** A `mqttlab` process still running, with its output so far. */
-export class CliProcess {
+/** A process still running (`mqttlab`, or a tool such as mosquitto_sub), with its output so far. */
+export class Spawned {
   stdout = '';
   stderr = '';
   readonly done: Promise<CliResult>;
   private readonly child: ChildProcess;
 
-  constructor(args: string[], options: CliOptions = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: options.detached });
+  constructor(file: string, args: string[], options: CliOptions = {}) {
+    this.child = spawn(file, args, { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: options.detached });
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.child.stdin!.on('error', () => {});
     this.child.stdin!.end(options.input);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    const timer = setTimeout(() => {
+      this.stderr += `[killed after ${timeoutMs} ms: ${[file, ...args].join(' ')}]`;
+      this.child.kill('SIGKILL');
+    }, timeoutMs);
     this.done = new Promise((resolve) =>
       this.child.once('close', (status, signal) => {
         clearTimeout(timer);
@@ -69,7 +73,17 @@ export class CliProcess {
   }
 }
 
+/** Starts `mqttlab ...args`. */
+export function spawnCli(args: string[], options: CliOptions = {}): Spawned {
+  return new Spawned(process.execPath, [CLI, ...args], options);
+}
+
 /** Runs `mqttlab ...args` to the end. */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  return new CliProcess(args, options).done;
+  return spawnCli(args, options).done;
+}
+
+/** Runs a program (e.g. mosquitto_pub) to the end. */
+export function runTool(file: string, args: string[], options: CliOptions = {}): Promise<CliResult> {
+  return new Spawned(file, args, options).done;
 }
