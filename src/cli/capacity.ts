@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { describeStep, measureCapacity, type CapacityBroker } from '../telemetry/index.js';
+import { capacityVerdict, describeStep, measureCapacity, type CapacityBroker } from '../telemetry/index.js';
 import { integerFrom } from './util.js';
 
 interface CapacityCommandOptions {
@@ -74,15 +74,9 @@ Examples:
         console.log(JSON.stringify(steps, null, 2));
         return;
       }
-      const best = steps.filter((s) => s.keptUp).at(-1);
       const processes = `${opts.ingestProcesses} ingest process${opts.ingestProcesses > 1 ? 'es' : ''}`;
-      const setup = `${opts.broker} broker, ${processes} × ${opts.workers} workers`;
       const store = opts.store.startsWith('postgresql:') ? 'postgresql' : opts.store;
-      console.log(
-        best
-          ? `largest fleet that kept up: ${best.devices} devices, ${best.offeredPerSecond.toFixed(0)} readings/s (${setup}, ${store})`
-          : 'no fleet size kept up',
-      );
+      console.log(capacityVerdict(steps, `${opts.broker} broker, ${processes} × ${opts.workers} workers, ${store}`));
       for (const s of steps) console.log(`  ${describeStep(s)}`);
     });
 }

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { generateComparisonReport, openComparison, renderHtml, renderMarkdown, renderText } from '../comparison/index.js';
+import { terminalWidth } from '../util/index.js';
 import { parseInteger } from './util.js';
 
 interface CompareOptions {
@@ -61,7 +62,7 @@ Exit status: 1 when a counted byte size disagrees with the spec or load balancin
         writeFileSync(join(opts.out, 'comparison.html'), renderHtml(report));
         log(`wrote ${['comparison.md', 'comparison.html'].map((f) => join(opts.out!, f)).join(' and ')}`);
       }
-      console.log(opts.json ? JSON.stringify(report, null, 2) : renderText(report));
+      console.log(opts.json ? JSON.stringify(report, null, 2) : renderText(report, terminalWidth()));
       const failed = report.checks.filter((c) => !c.ok);
       if (failed.length > 0) {
         console.error(`mqttlab: ${failed.length} check(s) failed:\n  ${failed.map((c) => `${c.name}${c.detail ? ` — ${c.detail}` : ''}`).join('\n  ')}`);

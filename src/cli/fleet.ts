@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolveBroker } from './broker-target.js';
 import { startFleet, type Fleet } from '../telemetry/index.js';
+import { connectionLog } from './connection-log.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { onShutdown } from './shutdown.js';
 import { integerFrom, parseInteger } from './util.js';
@@ -56,6 +57,8 @@ Examples:
       const log = (line: string) => (opts.json ? console.error(line) : console.log(line));
       log(`mqttlab fleet: ${opts.devices} devices → ${target.label}${target.embedded?.wsUrl ? ` (WebSocket ${target.embedded.wsUrl})` : ''}`);
       const startedAt = Date.now();
+      // Without a terminal there is no status line: say when devices lose the broker and come back.
+      const logConnection = !process.stdout.isTTY || opts.verbose ? connectionLog(log) : undefined;
       let fleet: Fleet;
       try {
         fleet = await startFleet({
@@ -69,6 +72,8 @@ Examples:
             if (event.type === 'connected') {
               if (process.stderr.isTTY && (event.done % 10 === 0 || event.done === event.total)) process.stderr.write(`\r\x1b[Kconnecting ${event.done}/${event.total}`);
               if (process.stderr.isTTY && event.done === event.total) process.stderr.write('\n');
+            } else if (event.type === 'lost' || event.type === 'reconnected') {
+              logConnection?.(event.device, event.type === 'lost' ? { state: 'lost', reason: event.reason } : { state: 'reconnected' });
             } else if (opts.verbose) {
               console.error(`${new Date().toISOString()} ${event.type} ${event.device}${event.type === 'error' ? `: ${event.message}` : ''}`);
             }

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { resolveBroker } from './broker-target.js';
 import { startIngest } from '../telemetry/index.js';
+import { connectionLog } from './connection-log.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { onShutdown } from './shutdown.js';
 import { integerFrom, parseInteger } from './util.js';
@@ -81,6 +82,8 @@ Examples:
         wsUrl,
         processMetrics: true,
         onRejected: opts.verbose ? (topic, why) => console.error(`${new Date().toISOString()} rejected ${topic}: ${why}`) : undefined,
+        // Without a terminal there is no status line: say when workers lose the broker and come back.
+        onConnection: !process.stdout.isTTY || opts.verbose ? connectionLog((line) => console.log(line)) : undefined,
       }).catch(async (error: NodeJS.ErrnoException) => {
         await target.close();
         throw new Error(error.code === 'EADDRINUSE' ? `HTTP port ${opts.port} is in use: pass --port 0 or another port` : error.message);

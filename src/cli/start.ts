@@ -4,6 +4,7 @@ import { brokerUrlFrom, identifyBroker, redactUrl } from '../client/index.js';
 import { createDashboardHandler } from '../dashboard/index.js';
 import { Registry, registerBrokerMetrics, registerProcessMetrics } from '../metrics/index.js';
 import { startFleet, startIngest, type Fleet, type Ingest } from '../telemetry/index.js';
+import { connectionLog } from './connection-log.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { onShutdown } from './shutdown.js';
 import { integerFrom, parseInteger } from './util.js';
@@ -79,6 +80,8 @@ async function start(opts: StartOptions): Promise<void> {
   let status: { stop(): void } | undefined;
   let wsUrl: string | undefined;
   let notes: string[] = [];
+  // With an external broker that goes away, say so where no status line does.
+  const logConnection = !process.stdout.isTTY || !opts.status ? connectionLog((line) => console.log(line)) : undefined;
   const stopAll = async () => {
     status?.stop();
     await fleet?.stop();
@@ -106,10 +109,18 @@ async function start(opts: StartOptions): Promise<void> {
       wsUrl,
       staticHandler: createDashboardHandler(),
       extraMetrics: [brokerMetrics],
+      onConnection: logConnection,
     }).catch((error: NodeJS.ErrnoException) => {
       throw new Error(error.code === 'EADDRINUSE' ? `HTTP port ${opts.port} is in use: pass --port 0 or another port` : error.message);
     });
-    fleet = await startFleet({ url, devices: opts.devices, sites: opts.sites, intervalMs: opts.interval, chaos: opts.chaos });
+    fleet = await startFleet({
+      url,
+      devices: opts.devices,
+      sites: opts.sites,
+      intervalMs: opts.interval,
+      chaos: opts.chaos,
+      onEvent: (e) => (e.type === 'lost' ? logConnection?.(e.device, { state: 'lost', reason: e.reason }) : e.type === 'reconnected' && logConnection?.(e.device, { state: 'reconnected' })),
+    });
   } catch (error) {
     await stopAll().catch(() => {});
     throw error;

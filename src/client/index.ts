@@ -10,3 +10,4 @@ export { MAX_PAYLOAD_BYTES, payloadsFrom, type PayloadSource } from './payload-s
 export { redactUrl } from './redact.js';
 export { answerRequest, newCorrelationData, sendRequest, type Reply, type RequestSettings } from './request-reply.js';
 export { describeRefusal, subscribeFilters, type SubscribeOutcome, type SubscriptionRequest } from './subscribe.js';
+export { watchConnection, type ConnectionChange } from './connection-watch.js';

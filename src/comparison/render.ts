@@ -1,5 +1,6 @@
 import { PROVENANCE_MARK, type Provenance, SYSTEMS } from './model.js';
 import type { ComparisonReport } from './report.js';
+import { layoutTable, wrapLine } from '../util/index.js';
 
 /** A titled part of the report: paragraphs, a table, and/or preformatted lines. */
 export interface Block {
@@ -51,7 +52,7 @@ export function reportBlocks(r: ComparisonReport): Block[] {
   blocks.push({
     title: `Bytes per message (publisher side = message + acks on the publisher's connection; subscriber side likewise)`,
     table: {
-      header: ['system', 'variant', 'source', 'basis', `${small} B: pub`, 'sub', 'total', `${large} B: pub`, 'sub', 'total', 'note'],
+      header: ['system', 'variant', 'source', 'basis', `${small} B pub`, `${small} B sub`, `${small} B total`, `${large} B pub`, `${large} B sub`, `${large} B total`, 'note'],
       rows: o.rows.map((row) => {
         const a = row.bySize.find((b) => b.payloadBytes === small);
         const b = row.bySize.find((x) => x.payloadBytes === large);
@@ -195,32 +196,15 @@ export function reportBlocks(r: ComparisonReport): Block[] {
   return blocks;
 }
 
-/** Fixed-width text table (cells may be long: the last columns wrap naturally in a terminal). */
-function textTable(header: string[], rows: string[][]): string[] {
-  const cells = [header, ...rows];
-  const widths = header.map((_, i) => Math.min(60, Math.max(...cells.map((r) => (r[i] ?? '').length))));
-  const line = (r: string[]) => `  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()}`;
-  return [line(header), `  ${widths.map((w) => '─'.repeat(w)).join('  ')}`, ...rows.map(line)];
-}
-
-/** The report for a terminal. */
-export function renderText(r: ComparisonReport): string {
-  const out: string[] = [`━━ ${r.title} ━━`];
+/** The report for a terminal `width` columns wide (no limit by default): tables stack when they do not fit. */
+export function renderText(r: ComparisonReport, width = Number.POSITIVE_INFINITY): string {
+  const out: string[] = [...wrapLine(`━━ ${r.title} ━━`, width)];
   for (const b of reportBlocks(r)) {
-    out.push('', `▸ ${b.title}`);
-    if (b.text) out.push(...b.text.map((t) => `  ${t.replaceAll('`', '')}`));
-    if (b.table) {
-      if (b.title.startsWith("The seed's dimension table")) {
-        // Too wide for a terminal as a grid: one block per dimension.
-        for (const row of b.table.rows) {
-          out.push(`  ${row[0]}`);
-          for (const [i, h] of b.table.header.slice(1).entries()) out.push(`    ${h.padEnd(14)} ${row[i + 1]}`);
-        }
-      } else {
-        out.push(...textTable(b.table.header, b.table.rows));
-      }
-    }
-    if (b.pre) out.push(...b.pre.map((l) => `  ${l}`));
+    out.push('', ...wrapLine(`▸ ${b.title}`, width));
+    if (b.text) out.push(...b.text.flatMap((t) => wrapLine(`  ${t.replaceAll('`', '')}`, width)));
+    // The seed's dimension table is too wide for any terminal as a grid: always one block per dimension.
+    if (b.table) out.push(...layoutTable(b.table, width, { stack: b.title.startsWith("The seed's dimension table") }));
+    if (b.pre) out.push(...b.pre.flatMap((l) => wrapLine(`  ${l}`, width)));
   }
   return out.join('\n');
 }

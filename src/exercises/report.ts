@@ -1,4 +1,5 @@
 import { formatPacket, type TracedPacket } from '../client/index.js';
+import { layoutTable, wrapLine, type TextTable } from '../util/index.js';
 
 /** An expectation an exercise checks against what the broker really did. */
 export interface Check {
@@ -28,10 +29,10 @@ export function checkTitle(check: Check): string {
   return check.statements?.length ? `${check.name} ${check.statements.map((s) => `[${s}]`).join(', ')}` : check.name;
 }
 
-/** A titled block of the printed output. */
+/** A titled block of the printed output: lines, and tables laid out for the width at hand when printed. */
 export interface Section {
   title: string;
-  lines: string[];
+  lines: Array<string | TextTable>;
 }
 
 /** What an exercise returns: printable sections, the seed's key question answered, checks, and data. */
@@ -83,22 +84,20 @@ export function packetWithProperties(p: TracedPacket, keys: string[]): string {
   return `  ${formatPacket(p)}${extra.length > 0 ? `  ${extra.join(' ')}` : ''}`;
 }
 
-/** A fixed-width text table. */
-export function table(header: string[], rows: Array<Array<string | number>>): string[] {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => `  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}`;
-  return [line(header), `  ${widths.map((w) => '-'.repeat(w)).join('  ')}`, ...cells.slice(1).map(line)];
+/** A table for a section (laid out when the report is printed: a grid, or stacked on a narrow terminal). */
+export function table(header: string[], rows: Array<Array<string | number>>): TextTable[] {
+  return [{ header, rows: rows.map((r) => r.map(String)) }];
 }
 
-/** Renders a report for a terminal. */
-export function formatReport(report: ExerciseReport): string {
+/** Renders a report for a terminal `width` columns wide (no limit by default). */
+export function formatReport(report: ExerciseReport, width = Number.POSITIVE_INFINITY): string {
   const out: string[] = [];
-  out.push(`━━ ${report.title} ━━  (${report.broker})`);
+  const fit = (line: string | TextTable) => (typeof line === 'string' ? wrapLine(line, width) : layoutTable(line, width));
+  out.push(...wrapLine(`━━ ${report.title} ━━  (${report.broker})`, width));
   for (const section of report.sections) {
-    out.push('', `▸ ${section.title}`, ...section.lines);
+    out.push('', ...wrapLine(`▸ ${section.title}`, width), ...section.lines.flatMap(fit));
   }
-  out.push('', `? ${report.keyQuestion.question}`, ...report.keyQuestion.answer.map((l) => `  ${l}`));
+  out.push('', ...wrapLine(`? ${report.keyQuestion.question}`, width), ...report.keyQuestion.answer.flatMap((l) => wrapLine(`  ${l}`, width)));
   const deviations = report.checks.filter((c) => outcome(c) === 'deviation');
   const failures = report.checks.filter((c) => outcome(c) === 'failure');
   const held = report.checks.length - deviations.length - failures.length;
@@ -106,8 +105,8 @@ export function formatReport(report: ExerciseReport): string {
   if (deviations.length > 0) counts.push(`${deviations.length} deviation(s) of the broker from the spec`);
   if (failures.length > 0) counts.push(`${failures.length} failed`);
   out.push('', `${counts.join(' · ')} (${(report.durationMs / 1000).toFixed(1)} s)`);
-  for (const c of deviations) out.push(`⚠ deviation: ${checkTitle(c)}${c.detail ? `: ${c.detail}` : ''}`);
-  for (const c of failures) out.push(`✗ ${checkTitle(c)}${c.detail ? `: ${c.detail}` : ''}`);
+  for (const c of deviations) out.push(...wrapLine(`⚠ deviation: ${checkTitle(c)}${c.detail ? `: ${c.detail}` : ''}`, width));
+  for (const c of failures) out.push(...wrapLine(`✗ ${checkTitle(c)}${c.detail ? `: ${c.detail}` : ''}`, width));
   return out.join('\n');
 }
 

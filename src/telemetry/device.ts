@@ -1,5 +1,5 @@
 import type { IPublishPacket, MqttClient } from 'mqtt';
-import { connectMqtt, disconnect, dropConnection } from '../client/index.js';
+import { connectMqtt, disconnect, dropConnection, watchConnection, type ConnectionChange } from '../client/index.js';
 import { SensorModel, type SensorAlert } from './sensors.js';
 import { alertTopic, commandTopic, parseCommandTopic, statusTopic, telemetryTopic } from './topics.js';
 
@@ -23,6 +23,8 @@ export interface DeviceOptions {
   onSent?: (kind: SentKind, qos: 0 | 1 | 2) => void;
   /** Called when a publish failed or the connection broke. */
   onError?: (error: Error) => void;
+  /** Called when the device loses its broker (not when killed on purpose) and when it reconnected. */
+  onConnection?: (change: ConnectionChange) => void;
 }
 
 /** Commands a device answers; anything else gets `{ok: false}` with this list. */
@@ -81,6 +83,7 @@ export class SimulatedDevice {
     this.connectedAt = Date.now();
     client.on('message', (topic, payload, packet) => this.onCommand(topic, payload, packet));
     client.on('error', (error) => this.options.onError?.(error));
+    watchConnection(client, (change) => this.options.onConnection?.(change));
     // After an automatic reconnect the will has said `offline`: say `online` again.
     client.on('connect', () => {
       this.connectedAt = Date.now();

@@ -32,6 +32,8 @@ export interface FleetOptions {
 export type FleetEvent =
   | { type: 'connected'; device: string; done: number; total: number }
   | { type: 'killed' | 'revived'; device: string }
+  | { type: 'lost'; device: string; reason: string }
+  | { type: 'reconnected'; device: string }
   | { type: 'error'; device: string; message: string };
 
 /** What the fleet completed, by kind and by QoS (QoS 1/2 counted when acknowledged). */
@@ -95,6 +97,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         sent.errors++;
         emit({ type: 'error', device: id, message: error.message });
       },
+      onConnection: (change) => emit(change.state === 'lost' ? { type: 'lost', device: id, reason: change.reason } : { type: 'reconnected', device: id }),
     });
 
   const ids = Array.from({ length: options.devices }, (_, i) => `dev-${String(i + 1).padStart(width, '0')}`);

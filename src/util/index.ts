@@ -4,3 +4,4 @@ export { findMosquitto, startMosquittoProcess, type MosquittoOptions, type Mosqu
 export { openFileLimits, openFileWrapper, processCpuSeconds, processRssKb, processTreeCpuSeconds } from './proc.js';
 export { findPostgresBin, startPostgresProcess, type PostgresOptions, type PostgresProcess } from './postgres.js';
 export { killChild, killCleanups, pendingCleanups, registerChild, registerCleanup, runCleanups, stopChild, type Cleanup } from './cleanup.js';
+export { layoutTable, terminalWidth, wrapLine, type TextTable } from './text-table.js';
