@@ -60,6 +60,20 @@ describe('mqttlab exercise', { concurrency: true }, () => {
     assert.ok(!r.stderr.includes('s3cret') && !r.stderr.includes('alice'));
   });
 
+  test('exercise 5 fits an 80-column terminal (tables stack), and --json keeps the tables whole', async () => {
+    const [text, json] = await Promise.all([
+      runCli(['exercise', 'protocol-comparison'], { env: { ...noRabbitMq, COLUMNS: '80' }, timeoutMs: 120_000 }),
+      runCli(['exercise', 'protocol-comparison', '--json'], { env: noRabbitMq, timeoutMs: 120_000 }),
+    ]);
+    assert.equal(text.status, 0, text.stderr);
+    const widest = Math.max(...text.stdout.split('\n').map((l) => [...l].length));
+    assert.ok(widest <= 80, `widest line ${widest}`);
+    assert.match(text.stdout, /^  MQTT\n    variant: +MQTT 3\.1\.1 QoS 0$/m);
+    const sections = (JSON.parse(json.stdout) as Array<{ sections: Array<{ lines: unknown[] }> }>)[0]!.sections;
+    const tables = sections.flatMap((s) => s.lines).filter((l): l is { header: string[]; rows: string[][] } => typeof l === 'object');
+    assert.ok(tables.some((t) => t.header.includes('16 B pub') && t.rows.length > 5), 'the bytes table, whole');
+  });
+
   test('on the embedded broker the heading names it from its own version', async () => {
     const r = await runCli(['exercise', 'basic-pubsub']);
     assert.equal(r.status, 0, r.stderr);

@@ -47,3 +47,21 @@ test('Ctrl-C while compare starts its RabbitMQ node: beam.smp, epmd and Mosquitt
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('Ctrl-C to capacity alone (its children get no signal) stops the broker, ingest and fleet processes at once and removes its temp dir', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'mqttlab-interrupt-'));
+  try {
+    const p = spawnCli(['capacity', '--devices', '5', '--seconds', '30', '--interval', '1000', '--workers', '1'], { env: { TMPDIR: tmp }, timeoutMs: 60_000 });
+    await waitUntil(() => processesMentioning(tmp).some((line) => /node/.test(line) && readFileSync(`/proc/${line.split(' ')[0]}/cmdline`, 'latin1').includes('\0fleet\0')), 30_000, 'the fleet child');
+    const before = processesMentioning(tmp);
+    assert.ok(before.length >= 3, before.join('\n'));
+    p.signal('SIGINT');
+    const r = await p.done;
+    assert.equal(r.status, 130, r.stderr);
+    assert.match(r.stderr, /mqttlab: interrupted; stopping .*mqttlab fleet \(pid \d+\)/);
+    assert.deepEqual(processesMentioning(tmp), []);
+    assert.deepEqual(readdirSync(tmp), []);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
