@@ -35,7 +35,7 @@ export function registerCompareCommand(program: Command): void {
     .option('-o, --out <dir>', 'write comparison.md and comparison.html (self-contained, with bar charts) into this directory')
     .option('--force', 'with --out: replace comparison.md/.html that are already there (e.g. the committed docs/)')
     .option('--json', 'print the report as JSON instead of text')
-    .option('-n, --messages <n>', 'messages per throughput burst', parseInteger, 5000)
+    .option('--messages <n>', 'messages per throughput burst', parseInteger, 5000)
     .option('--latency-samples <n>', 'sequential messages timed for latency (default: min(500, messages))', parseInteger)
     .addHelpText(
       'after',

@@ -32,7 +32,7 @@ test('Ctrl-C while compare starts its RabbitMQ node: beam.smp, epmd and Mosquitt
   const tmp = mkdtempSync(join(tmpdir(), 'mqttlab-interrupt-'));
   try {
     // Its own process group, signalled as a whole: what a terminal's Ctrl-C does.
-    const p = spawnCli(['compare', '--mosquitto', '-n', '200'], { env: { TMPDIR: tmp }, detached: true, timeoutMs: 90_000 });
+    const p = spawnCli(['compare', '--mosquitto', '--messages', '200'], { env: { TMPDIR: tmp }, detached: true, timeoutMs: 90_000 });
     await p.waitFor(/starting a private RabbitMQ node/, 'stderr', 30_000);
     await waitUntil(() => processesMentioning(tmp).some((line) => line.includes('beam.smp')), 30_000, 'the Erlang VM of the RabbitMQ node');
     p.signal('SIGINT', true);
