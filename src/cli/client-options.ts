@@ -129,14 +129,18 @@ export interface CommandClient {
   connack: IConnackPacket;
 }
 
-/** Connects as the options say; with --trace every packet is printed on stderr as it crosses, CONNECT first. */
-export async function connectForCommand(opts: ConnectionCliOptions, label: string): Promise<CommandClient> {
+/**
+ * Connects as the options say; with --trace every packet is printed on stderr as it crosses, CONNECT first.
+ * `beforeConnect` sees the client before CONNECT goes out (to listen for what follows the CONNACK at once).
+ */
+export async function connectForCommand(opts: ConnectionCliOptions, label: string, beforeConnect?: (client: MqttClient) => void): Promise<CommandClient> {
   const settings = connectSettingsFrom(opts);
   let connack: IConnackPacket | undefined;
   const trace = opts.trace ? new PacketTrace((p) => process.stderr.write(`${formatPacket(p, { properties: true })}\n`)) : undefined;
   const client = await connectMqtt(settings.url, toClientOptions(settings), (c) => {
     trace?.trace(c, label);
     c.once('connect', (packet) => (connack = packet));
+    beforeConnect?.(c);
   });
   return { client, connack: connack! };
 }

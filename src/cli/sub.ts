@@ -59,63 +59,89 @@ Ctrl-C ends it with DISCONNECT. A refused subscription is named with its reason 
       if (opts.protocolVersion === 4 && (!opts.local || opts.retainAsPublished || opts.retainHandling !== 0 || opts.subscriptionIdentifier !== undefined)) {
         throw new Error('--no-local, --retain-as-published, --retain-handling and --subscription-identifier are MQTT 5 only (leave out -V 311)');
       }
-      const { client } = await connectForCommand(opts, 'sub');
-      process.exitCode = await receive(client, opts);
+      // Listening before CONNECT: a resumed session's queued messages follow the CONNACK at once.
+      const receiver = new Receiver(opts);
+      const { client } = await connectForCommand(opts, 'sub', (c) => receiver.listen(c));
+      process.exitCode = await receiver.run(client);
       await disconnect(client);
     });
 }
 
-/** Subscribes and prints until -C, -W, Ctrl-C or the broker ends it; returns the exit status. */
-async function receive(client: MqttClient, opts: SubOptions): Promise<number> {
-  const format: OutputFormat = opts.json ? 'json' : opts.format;
-  let done = false;
-  let resolveFinished: (status: number) => void = () => {};
-  const finished = new Promise<number>((resolve) => (resolveFinished = resolve));
-  const finish = (status: number) => {
-    done = true;
-    resolveFinished(status);
-  };
-  let received = 0;
-  let serverDisconnect: number | undefined;
-  client.on('disconnect', (packet) => (serverDisconnect = packet.reasonCode ?? 0));
-  client.on('close', () => {
-    if (done) return;
-    const why = serverDisconnect === undefined ? 'the connection closed' : `the broker sent DISCONNECT ${reasonName(serverDisconnect)}`;
-    console.error(`mqttlab: ${why}`);
-    finish(1);
-  });
-  client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => {
-    if (done || (opts.count !== undefined && received >= opts.count)) return;
-    received++;
-    process.stdout.write(formatMessage(topic, payload, packet, format, opts.verbose === true));
+/** Prints what arrives and decides when `sub` is done: -C, -W, Ctrl-C, or the broker ending the connection. */
+class Receiver {
+  private received = 0;
+  private running = false;
+  private done = false;
+  private resolveFinished: (status: number) => void = () => {};
+  private readonly finished = new Promise<number>((resolve) => (this.resolveFinished = resolve));
+  private readonly format: OutputFormat;
+
+  constructor(private readonly opts: SubOptions) {
+    this.format = opts.json ? 'json' : opts.format;
+  }
+
+  /** Attaches to a client before it connects. */
+  listen(client: MqttClient): void {
+    let serverDisconnect: number | undefined;
+    client.on('disconnect', (packet) => (serverDisconnect = packet.reasonCode ?? 0));
+    client.on('close', () => {
+      // Before run(), a failed connect is reported by connectMqtt.
+      if (!this.running || this.done) return;
+      console.error(`mqttlab: ${serverDisconnect === undefined ? 'the connection closed' : `the broker sent DISCONNECT ${reasonName(serverDisconnect)}`}`);
+      this.finish(1);
+    });
+    client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => this.print(client, topic, payload, packet));
+  }
+
+  /** Subscribes and waits until done; returns the exit status. */
+  async run(client: MqttClient): Promise<number> {
+    const opts = this.opts;
+    this.running = true;
+    const outcome = await subscribeFilters(client, {
+      filters: opts.topic,
+      qos: opts.qos,
+      noLocal: !opts.local,
+      retainAsPublished: opts.retainAsPublished,
+      retainHandling: opts.retainHandling,
+      subscriptionIdentifier: opts.subscriptionIdentifier,
+    });
+    const refusals = outcome.refused.map((r) => describeRefusal(r, opts.protocolVersion));
+    if (outcome.granted.length === 0) throw new Error(refusals.join('; '));
+    for (const line of refusals) console.error(`mqttlab: ${line}`);
+    const timer = opts.timeout === undefined ? undefined : setTimeout(() => {
+      console.error(`mqttlab: timed out after ${opts.timeout} s (${this.received} message(s))`);
+      this.finish(TIMEOUT_EXIT);
+    }, opts.timeout * 1000);
+    onShutdown(async () => {
+      this.finish(0);
+      await disconnect(client);
+    });
+    if (this.countReached()) this.finish(0);
+    const status = await this.finished;
+    clearTimeout(timer);
+    return status;
+  }
+
+  private print(client: MqttClient, topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const opts = this.opts;
+    if (this.done || this.countReached()) return;
+    this.received++;
+    process.stdout.write(formatMessage(topic, payload, packet, this.format, opts.verbose === true));
     const answered = opts.reply === undefined ? Promise.resolve(false) : answerRequest(client, packet, Buffer.from(replyText(opts.reply, topic, payload)), opts.qos);
     answered.then(
-      () => opts.count !== undefined && received >= opts.count && finish(0),
+      () => this.running && this.countReached() && this.finish(0),
       (error: Error) => console.error(`mqttlab: could not answer on ${packet.properties?.responseTopic}: ${error.message}`),
     );
-  });
-  const outcome = await subscribeFilters(client, {
-    filters: opts.topic,
-    qos: opts.qos,
-    noLocal: !opts.local,
-    retainAsPublished: opts.retainAsPublished,
-    retainHandling: opts.retainHandling,
-    subscriptionIdentifier: opts.subscriptionIdentifier,
-  });
-  const refusals = outcome.refused.map((r) => describeRefusal(r, opts.protocolVersion));
-  if (outcome.granted.length === 0) throw new Error(refusals.join('; '));
-  for (const line of refusals) console.error(`mqttlab: ${line}`);
-  const timer = opts.timeout === undefined ? undefined : setTimeout(() => {
-    console.error(`mqttlab: timed out after ${opts.timeout} s (${received} message(s))`);
-    finish(TIMEOUT_EXIT);
-  }, opts.timeout * 1000);
-  onShutdown(async () => {
-    finish(0);
-    await disconnect(client);
-  });
-  const status = await finished;
-  clearTimeout(timer);
-  return status;
+  }
+
+  private countReached(): boolean {
+    return this.opts.count !== undefined && this.received >= this.opts.count;
+  }
+
+  private finish(status: number): void {
+    this.done = true;
+    this.resolveFinished(status);
+  }
 }
 
 /** The --reply payload for one request: {payload} and {topic} replaced. */

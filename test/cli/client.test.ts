@@ -227,16 +227,42 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
         assert.equal(v5only.stderr, 'mqttlab: PUBLISH properties (--content-type, --message-expiry, --user-property, …) are MQTT 5 only (leave out -V 311)\n');
       });
 
-      test('--trace shows the topic alias at work; hex output; -l publishes one message per line', async () => {
+      test('--trace shows the topic alias at work; hex output; -l a message per line, -s all of stdin, -f a file', async () => {
         const t = topic('alias');
-        const ours = await ourSub(['-t', t, '-C', '3', '--format', 'hex', '-v']);
+        const ours = await ourSub(['-t', t, '-C', '5', '--format', 'hex', '-v']);
         const p = await runCli(['pub', ...b(), '-t', t, '-l', '--topic-alias', '1', '--trace'], { input: 'one\ntwo\nthree\n' });
         assert.equal(p.status, 0, p.stderr);
         const publishes = p.stderr.split('\n').filter((l) => l.includes('→ PUBLISH'));
         assert.equal(publishes.length, 3);
         assert.match(publishes[0]!, new RegExp(`${t} \\(\\d+ B\\) topicAlias=1$`));
         assert.match(publishes[1]!, /\(topic via alias\) \(\d+ B\) topicAlias=1$/);
-        assert.equal((await ours.done).stdout, ['one', 'two', 'three'].map((w) => `${t} ${Buffer.from(w).toString('hex')}\n`).join(''));
+        assert.equal((await runCli(['pub', ...b(), '-t', t, '-s'], { input: 'all\nof it' })).status, 0);
+        writeFileSync(certs.file(`payload-${kind}`), Buffer.from([0, 1, 2, 0xff]));
+        assert.equal((await runCli(['pub', ...b(), '-t', t, '-f', certs.file(`payload-${kind}`)])).status, 0);
+        const expected = ['one', 'two', 'three', 'all\nof it'].map((w) => Buffer.from(w).toString('hex')).concat('000102ff');
+        assert.equal((await ours.done).stdout, expected.map((h) => `${t} ${h}\n`).join(''));
+      });
+
+      test('subscription and session options: Retain Handling, Retain As Published, Subscription Identifier, a resumed session with an expiring message', async () => {
+        const r = topic('options/retained');
+        assert.equal((await runCli(['pub', ...b(), '-t', r, '-m', 'kept', '-r'])).status, 0);
+        const none = await runCli(['sub', ...b(), '-t', r, '--retain-handling', '2', '-W', '1']);
+        assert.equal(none.status, 27, 'Retain Handling 2: no retained message on subscribe');
+        const flagged = await runCli(['sub', ...b(), '-t', r, '--retain-as-published', '--subscription-identifier', '7', '-C', '1', '--json']);
+        const [m] = jsonLines(flagged.stdout);
+        assert.equal(m?.retain, true);
+        assert.deepEqual(m?.properties?.subscriptionIdentifier, 7);
+
+        const q = topic('options/session');
+        const session = ['-i', `cli-session-${kind}`, '--no-clean', '-x', '60', '-q', '1', '-t', q];
+        assert.equal((await runCli(['sub', ...b(), ...session, '-W', '1'])).status, 27);
+        assert.equal((await runCli(['pub', ...b(), '-t', q, '-q', '1', '-m', 'queued while away', '--message-expiry', '600'])).status, 0);
+        const resumed = await runCli(['sub', ...b(), ...session, '-C', '1', '--json', '--trace']);
+        assert.match(resumed.stderr, /← CONNACK .*session-present/);
+        const [queued] = jsonLines(resumed.stdout);
+        assert.equal(queued?.payload, 'queued while away');
+        const left = queued?.properties?.messageExpiryInterval as number;
+        assert.ok(left <= 600 && left >= 590, `remaining expiry ${left}`);
       });
     });
   }
