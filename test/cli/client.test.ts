@@ -39,7 +39,7 @@ const jsonLines = (out: string) => out.trim().split('\n').filter(Boolean).map((l
 describe('mqttlab pub/sub/req', { concurrency: true }, () => {
   for (const kind of ['embedded', 'mosquitto'] as const) {
     const skip = skipAll || (kind === 'mosquitto' && !mosquittoPath ? 'mosquitto is not installed' : false);
-    describe(`mqttlab pub/sub/req [${kind}]`, { skip, concurrency: true }, () => {
+    describe(`mqttlab pub/sub/req [${kind}]`, { skip, concurrency: 3 }, () => {
       let broker: TestBroker;
       let tlsUrl: string;
       before(async () => {
@@ -62,8 +62,8 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
 
       /** `mqttlab sub` running with --trace, resolved once its SUBACK arrived (so nothing published after is missed). */
       async function ourSub(args: string[]): Promise<Spawned> {
-        const p = spawnCli(['sub', ...b(), '--trace', ...args]);
-        await p.waitFor(/← SUBACK/, 'stderr');
+        const p = spawnCli(['sub', ...b(), '--trace', ...args], { timeoutMs: 120_000 });
+        await p.waitFor(/← SUBACK/, 'stderr', 60_000);
         return p;
       }
       /**
@@ -71,8 +71,8 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
        * subscribed. Its stdout is a pipe here, which stdio buffers: stdbuf makes it line by line.
        */
       async function theirSub(args: string[], format = 'MSG|%t|%q|%r|%P|%C|%p'): Promise<Spawned> {
-        const p = new Spawned(TOOLS.stdbuf, ['-oL', TOOLS.sub, '-V', 'mqttv5', ...port(), '-d', '-F', format, ...args], { timeoutMs: 60_000 });
-        await p.waitFor(/received SUBACK/);
+        const p = new Spawned(TOOLS.stdbuf, ['-oL', TOOLS.sub, '-V', 'mqttv5', ...port(), '-d', '-F', format, ...args], { timeoutMs: 120_000 });
+        await p.waitFor(/received SUBACK/, 'stdout', 60_000);
         return p;
       }
       const msgLines = (out: string) => out.split('\n').filter((l) => l.startsWith('MSG|')).map((l) => l.split('|'));
@@ -81,20 +81,23 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
         const t = topic('qos');
         const ours = await ourSub(['-t', t, '-q', '2', '-C', '6', '--json']);
         const theirs = await theirSub(['-t', t, '-q', '2', '-C', '6']);
-        for (const qos of ['0', '1', '2']) {
-          const p = await runCli(['pub', ...b(), '-t', t, '-q', qos, '-m', `mqttlab q${qos}`]);
-          assert.equal(p.status, 0, `mqttlab pub: ${p.stderr}`);
-          const m = await runTool(TOOLS.pub, ['-V', 'mqttv5', ...port(), '-t', t, '-q', qos, '-m', `mosquitto q${qos}`]);
-          assert.equal(m.status, 0, `mosquitto_pub: ${m.stderr}`);
-        }
+        // All six at once (fewer seconds for the subscribers to wait on a loaded machine); compared as sets.
+        const published = await Promise.all(
+          ['0', '1', '2'].flatMap((qos) => [
+            runCli(['pub', ...b(), '-t', t, '-q', qos, '-m', `mqttlab q${qos}`, '--trace']),
+            runTool(TOOLS.pub, ['-V', 'mqttv5', ...port(), '-t', t, '-q', qos, '-m', `mosquitto q${qos}`]),
+          ]),
+        );
+        for (const p of published) assert.equal(p.status, 0, p.stderr);
         const [o, m] = [await ours.done, await theirs.done];
         assert.equal(o.status, 0, `mqttlab sub: ${o.stderr}`);
-        const expected = [0, 1, 2].flatMap((q) => [`mqttlab q${q} at ${q}`, `mosquitto q${q} at ${q}`]);
-        assert.deepEqual(jsonLines(o.stdout).map((j) => `${j.payload} at ${j.qos}`), expected);
+        const expected = [0, 1, 2].flatMap((q) => [`mqttlab q${q} at ${q}`, `mosquitto q${q} at ${q}`]).sort();
+        assert.deepEqual(jsonLines(o.stdout).map((j) => `${j.payload} at ${j.qos}`).sort(), expected);
         assert.equal(m.status, 0, m.stderr);
-        assert.deepEqual(msgLines(m.stdout).map((f) => `${f[6]} at ${f[2]}`), expected);
-        // Our QoS 2 publish went through the whole handshake, as --trace shows.
+        assert.deepEqual(msgLines(m.stdout).map((f) => `${f[6]} at ${f[2]}`).sort(), expected);
+        // Our QoS 2 publish and delivery went through the whole handshake, as --trace shows.
         assert.match(o.stderr, /→ PUBREC/);
+        assert.match(published[4]!.stderr, /← PUBREC[\s\S]*→ PUBREL[\s\S]*← PUBCOMP/);
       });
 
       test('retained: mqttlab pub -r reaches a later mosquitto_sub flagged retained; mosquitto_pub -r a later mqttlab sub; --null-message -r clears', async () => {

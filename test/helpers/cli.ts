@@ -17,7 +17,7 @@ export interface CliOptions {
   env?: NodeJS.ProcessEnv;
   /** Written to stdin, which is then closed (stdin is closed at once without it). */
   input?: string | Buffer;
-  /** Killed with SIGKILL after this (default 60 s), so a hung process fails its test instead of the suite. */
+  /** Killed with SIGKILL after this (default 120 s), so a hung process fails its test instead of the suite. */
   timeoutMs?: number;
   /** Own process group, so a test can signal it as a terminal's Ctrl-C does (`kill -INT -pgid`). */
   detached?: boolean;
@@ -36,7 +36,7 @@ export class Spawned {
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.child.stdin!.on('error', () => {});
     this.child.stdin!.end(options.input);
-    const timeoutMs = options.timeoutMs ?? 60_000;
+    const timeoutMs = options.timeoutMs ?? 120_000;
     const timer = setTimeout(() => {
       this.stderr += `[killed after ${timeoutMs} ms: ${[file, ...args].join(' ')}]`;
       this.child.kill('SIGKILL');
@@ -54,7 +54,7 @@ export class Spawned {
   }
 
   /** Waits until stdout (or stderr) matches, failing after `timeoutMs` or when the process ends first. */
-  async waitFor(pattern: RegExp, stream: 'stdout' | 'stderr' = 'stdout', timeoutMs = 20_000): Promise<RegExpMatchArray> {
+  async waitFor(pattern: RegExp, stream: 'stdout' | 'stderr' = 'stdout', timeoutMs = 60_000): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;
     let ended = false;
     void this.done.then(() => (ended = true));
