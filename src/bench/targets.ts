@@ -66,9 +66,14 @@ async function startEmbeddedChild(settings: TargetSettings): Promise<BenchTarget
   const nodeFlags = settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', settings.profileDir] : [];
   const entry = fileURLToPath(new URL('./embedded-child.js', import.meta.url));
   const args = [String(settings.maxQueued), String(settings.inflight)];
-  const child: ChildProcess = wrapper.length > 0
-    ? fork(entry, args, { execPath: wrapper[0], execArgv: [...wrapper.slice(1), process.execPath, ...nodeFlags], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
-    : fork(entry, args, { execArgv: nodeFlags, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child: ChildProcess =
+    wrapper.length > 0
+      ? fork(entry, args, {
+          execPath: wrapper[0],
+          execArgv: [...wrapper.slice(1), process.execPath, ...nodeFlags],
+          stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        })
+      : fork(entry, args, { execArgv: nodeFlags, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   registerChild(`the embedded broker (pid ${child.pid})`, child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {

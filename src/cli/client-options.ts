@@ -1,7 +1,16 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { MqttClient } from 'mqtt';
 import type { IConnackPacket, UserProperties } from 'mqtt-packet';
-import { brokerUrlFrom, connectMqtt, formatPacket, OUTPUT_FORMATS, PacketTrace, toClientOptions, type ConnectSettings, type OutputFormat } from '../client/index.js';
+import {
+  brokerUrlFrom,
+  connectMqtt,
+  formatPacket,
+  OUTPUT_FORMATS,
+  PacketTrace,
+  toClientOptions,
+  type ConnectSettings,
+  type OutputFormat,
+} from '../client/index.js';
 import { integerFrom } from './util.js';
 
 /** The connection options `pub`, `sub` and `req` share, as commander hands them over. */
@@ -60,7 +69,8 @@ export function collectUserProperty(value: string, previous: UserProperties | un
 
 /** Parses --format. */
 export function parseFormat(value: string): OutputFormat {
-  if (!(OUTPUT_FORMATS as readonly string[]).includes(value)) throw new InvalidArgumentError(`"${value}" is not one of ${OUTPUT_FORMATS.join(', ')}`);
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`"${value}" is not one of ${OUTPUT_FORMATS.join(', ')}`);
   return value as OutputFormat;
 }
 
@@ -68,7 +78,10 @@ export function parseFormat(value: string): OutputFormat {
 export function addConnectionOptions(command: Command): Command {
   const seconds = integerFrom(0, 4_294_967_295);
   return command
-    .option('-b, --broker <url>', `mqtt://, mqtts://, ws:// or wss:// URL, user:password@ allowed (default: $MQTT_URL, else ${DEFAULT_BROKER_URL})`)
+    .option(
+      '-b, --broker <url>',
+      `mqtt://, mqtts://, ws:// or wss:// URL, user:password@ allowed (default: $MQTT_URL, else ${DEFAULT_BROKER_URL})`,
+    )
     .option('-V, --protocol-version <version>', '5 or 311 (MQTT 3.1.1)', parseProtocolVersion, 5)
     .option('-i, --id <client-id>', 'client identifier (default: one made up by the client)')
     .option('-u, --username <name>', 'user name')
@@ -76,7 +89,11 @@ export function addConnectionOptions(command: Command): Command {
     .option('-k, --keepalive <seconds>', 'keep alive interval (0 = off)', integerFrom(0, 65535), 60)
     .option('--no-clean', 'Clean Start 0 (3.1.1: Clean Session 0): resume the session stored under this client id')
     .option('-x, --session-expiry <seconds>', 'Session Expiry Interval: how long the broker keeps the session after a disconnect', seconds)
-    .option('--receive-maximum <n>', 'Receive Maximum: QoS 1/2 messages the broker may have unacknowledged at this client', integerFrom(1, 65535))
+    .option(
+      '--receive-maximum <n>',
+      'Receive Maximum: QoS 1/2 messages the broker may have unacknowledged at this client',
+      integerFrom(1, 65535),
+    )
     .option('--topic-alias-maximum <n>', 'highest topic alias the broker may use towards this client', integerFrom(0, 65535))
     .option('--will-topic <topic>', 'will: the broker publishes it when this client disconnects without DISCONNECT')
     .option('--will-payload <text>', 'will payload', '')
@@ -95,7 +112,9 @@ export function addConnectionOptions(command: Command): Command {
 
 /** The connection settings the options describe (the broker URL from -b, else $MQTT_URL, else 127.0.0.1:1883). */
 export function connectSettingsFrom(opts: ConnectionCliOptions): ConnectSettings {
-  const willOptions = [opts.willDelay, opts.willExpiry, opts.willContentType, opts.willUserProperty, opts.willRetain].some((v) => v !== undefined) || opts.willPayload !== '';
+  const willOptions =
+    [opts.willDelay, opts.willExpiry, opts.willContentType, opts.willUserProperty, opts.willRetain].some((v) => v !== undefined) ||
+    opts.willPayload !== '';
   if (willOptions && opts.willTopic === undefined) throw new Error('the --will-* options need --will-topic');
   const tlsGiven = [opts.cafile, opts.cert, opts.key, opts.insecure].some((v) => v !== undefined);
   return {
@@ -109,16 +128,19 @@ export function connectSettingsFrom(opts: ConnectionCliOptions): ConnectSettings
     sessionExpirySeconds: opts.sessionExpiry,
     receiveMaximum: opts.receiveMaximum,
     topicAliasMaximum: opts.topicAliasMaximum,
-    will: opts.willTopic === undefined ? undefined : {
-      topic: opts.willTopic,
-      payload: Buffer.from(opts.willPayload ?? ''),
-      qos: opts.willQos,
-      retain: opts.willRetain === true,
-      delaySeconds: opts.willDelay,
-      expirySeconds: opts.willExpiry,
-      contentType: opts.willContentType,
-      userProperties: opts.willUserProperty,
-    },
+    will:
+      opts.willTopic === undefined
+        ? undefined
+        : {
+            topic: opts.willTopic,
+            payload: Buffer.from(opts.willPayload ?? ''),
+            qos: opts.willQos,
+            retain: opts.willRetain === true,
+            delaySeconds: opts.willDelay,
+            expirySeconds: opts.willExpiry,
+            contentType: opts.willContentType,
+            userProperties: opts.willUserProperty,
+          },
     tls: tlsGiven ? { caFile: opts.cafile, certFile: opts.cert, keyFile: opts.key, insecure: opts.insecure } : undefined,
   };
 }
@@ -133,7 +155,11 @@ export interface CommandClient {
  * Connects as the options say; with --trace every packet is printed on stderr as it crosses, CONNECT first.
  * `beforeConnect` sees the client before CONNECT goes out (to listen for what follows the CONNACK at once).
  */
-export async function connectForCommand(opts: ConnectionCliOptions, label: string, beforeConnect?: (client: MqttClient) => void): Promise<CommandClient> {
+export async function connectForCommand(
+  opts: ConnectionCliOptions,
+  label: string,
+  beforeConnect?: (client: MqttClient) => void,
+): Promise<CommandClient> {
   const settings = connectSettingsFrom(opts);
   let connack: IConnackPacket | undefined;
   const trace = opts.trace ? new PacketTrace((p) => process.stderr.write(`${formatPacket(p, { properties: true })}\n`)) : undefined;

@@ -55,7 +55,11 @@ Exit status: 1 when a counted byte size disagrees with the spec or load balancin
       // Checked before anything starts: a run takes a while, and the committed docs/ must not go by accident.
       if (opts.out && !opts.force) {
         const existing = OUT_FILES.map((f) => join(opts.out!, f)).filter((f) => existsSync(f));
-        if (existing.length > 0) throw new Error(`${existing.join(' and ')} already exist${existing.length === 1 ? 's' : ''}: pass --force to replace, or --out another directory`);
+        if (existing.length > 0)
+          throw new Error(
+            `${existing.join(' and ')} already exist${existing.length === 1 ? 's' : ''}: ` +
+              'pass --force to replace, or --out another directory',
+          );
       }
       const { ctx, close } = await openComparison({
         broker: opts.broker,
@@ -76,7 +80,9 @@ Exit status: 1 when a counted byte size disagrees with the spec or load balancin
       console.log(opts.json ? JSON.stringify(report, null, 2) : renderText(report, terminalWidth()));
       const failed = report.checks.filter((c) => !c.ok);
       if (failed.length > 0) {
-        console.error(`mqttlab: ${failed.length} check(s) failed:\n  ${failed.map((c) => `${c.name}${c.detail ? ` — ${c.detail}` : ''}`).join('\n  ')}`);
+        console.error(
+          `mqttlab: ${failed.length} check(s) failed:\n  ${failed.map((c) => `${c.name}${c.detail ? ` — ${c.detail}` : ''}`).join('\n  ')}`,
+        );
         process.exitCode = 1;
       }
     });

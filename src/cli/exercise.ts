@@ -71,7 +71,8 @@ Exit status: 0 when every expectation held (deviations are listed, not counted),
 /** The broker as the exercises name it: what it says on `$SYS/broker/version`, and where. */
 async function describeBroker(target: BrokerTarget): Promise<ExerciseBroker> {
   const where = redactUrl(target.url);
-  if (target.embedded) return { url: target.url, name: `${BROKER_VERSION} (embedded)`, label: `${BROKER_VERSION}, embedded, at ${where}`, shared: false };
+  if (target.embedded)
+    return { url: target.url, name: `${BROKER_VERSION} (embedded)`, label: `${BROKER_VERSION}, embedded, at ${where}`, shared: false };
   // Connecting here also turns an unreachable broker into one line before any exercise starts.
   const version = await identifyBroker(target.url);
   const label = version ? `${version} at ${where}` : `broker at ${where} (no $SYS/broker/version)`;
@@ -80,13 +81,20 @@ async function describeBroker(target: BrokerTarget): Promise<ExerciseBroker> {
 
 /** The closing lines: failures and deviations, each with its exercise; returns the exit status. */
 function summarize(reports: ExerciseReport[], opts: ExerciseOptions): number {
-  const list = (kind: 'failure' | 'deviation') => reports.flatMap((r) => r.checks.filter((c) => outcome(c) === kind).map((c) => `${r.exercise}: ${checkTitle(c)}${c.detail ? ` (${c.detail})` : ''}`));
+  const list = (kind: 'failure' | 'deviation') =>
+    reports.flatMap((r) =>
+      r.checks.filter((c) => outcome(c) === kind).map((c) => `${r.exercise}: ${checkTitle(c)}${c.detail ? ` (${c.detail})` : ''}`),
+    );
   const failures = list('failure');
   const deviations = list('deviation');
   // With --json, stdout is the JSON alone; the summary goes to stderr.
   const say = opts.json ? console.error : console.log;
   if (deviations.length > 0) {
-    say(`${reports[0]?.broker ?? 'The broker'} deviated from the spec in ${deviations.length} place(s) — the broker's behaviour, not a failure of the exercise${opts.strict ? '' : ' (--strict counts them as failures)'}:\n  ${deviations.join('\n  ')}`);
+    say(
+      `${reports[0]?.broker ?? 'The broker'} deviated from the spec in ${deviations.length} place(s) — ` +
+        `the broker's behaviour, not a failure of the exercise${opts.strict ? '' : ' (--strict counts them as failures)'}:\n` +
+        `  ${deviations.join('\n  ')}`,
+    );
   }
   if (failures.length > 0) {
     console.error(`mqttlab: ${failures.length} expectation(s) failed:\n  ${failures.join('\n  ')}`);
@@ -96,13 +104,22 @@ function summarize(reports: ExerciseReport[], opts: ExerciseOptions): number {
     console.error(`mqttlab: ${deviations.length} deviation(s) from the spec, and --strict counts them as failures`);
     return 1;
   }
-  if (!opts.json) say(`All ${reports.length} exercise(s) ran: every expectation held${deviations.length > 0 ? `, ${deviations.length} deviation(s) of the broker listed above` : ''}.`);
+  if (!opts.json)
+    say(
+      `All ${reports.length} exercise(s) ran: every expectation held` +
+        `${deviations.length > 0 ? `, ${deviations.length} deviation(s) of the broker listed above` : ''}.`,
+    );
   return 0;
 }
 
 /** Buffers (payloads, correlation data) print as text when they are text, else as hex. */
 function jsonReplacer(_key: string, value: unknown): unknown {
-  if (value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
+  if (
+    value &&
+    typeof value === 'object' &&
+    (value as { type?: string }).type === 'Buffer' &&
+    Array.isArray((value as { data?: unknown }).data)
+  ) {
     const buffer = Buffer.from((value as { data: number[] }).data);
     const text = buffer.toString('utf8');
     return /^[\x20-\x7e]*$/.test(text) ? text : `0x${buffer.toString('hex')}`;

@@ -55,7 +55,9 @@ Examples:
     .action(async (opts: FleetCommandOptions) => {
       const target = await resolveBroker(opts.broker, { websocket: true });
       const log = (line: string) => (opts.json ? console.error(line) : console.log(line));
-      log(`mqttlab fleet: ${opts.devices} devices → ${target.label}${target.embedded?.wsUrl ? ` (WebSocket ${target.embedded.wsUrl})` : ''}`);
+      log(
+        `mqttlab fleet: ${opts.devices} devices → ${target.label}${target.embedded?.wsUrl ? ` (WebSocket ${target.embedded.wsUrl})` : ''}`,
+      );
       const startedAt = Date.now();
       // Without a terminal there is no status line: say when devices lose the broker and come back.
       const logConnection = !process.stdout.isTTY || opts.verbose ? connectionLog(log) : undefined;
@@ -70,12 +72,15 @@ Examples:
           chaos: opts.chaos ? { everyMs: opts.chaosEvery } : false,
           onEvent: (event) => {
             if (event.type === 'connected') {
-              if (process.stderr.isTTY && (event.done % 10 === 0 || event.done === event.total)) process.stderr.write(`\r\x1b[Kconnecting ${event.done}/${event.total}`);
+              if (process.stderr.isTTY && (event.done % 10 === 0 || event.done === event.total))
+                process.stderr.write(`\r\x1b[Kconnecting ${event.done}/${event.total}`);
               if (process.stderr.isTTY && event.done === event.total) process.stderr.write('\n');
             } else if (event.type === 'lost' || event.type === 'reconnected') {
               logConnection?.(event.device, event.type === 'lost' ? { state: 'lost', reason: event.reason } : { state: 'reconnected' });
             } else if (opts.verbose) {
-              console.error(`${new Date().toISOString()} ${event.type} ${event.device}${event.type === 'error' ? `: ${event.message}` : ''}`);
+              console.error(
+                `${new Date().toISOString()} ${event.type} ${event.device}${event.type === 'error' ? `: ${event.message}` : ''}`,
+              );
             }
           },
         });
@@ -108,7 +113,12 @@ Examples:
         await fleet.stop();
         await target.close();
         const seconds = (Date.now() - runStart) / 1000;
-        const summary = { devices: opts.devices, seconds: Math.round(seconds * 10) / 10, sent: fleet.sent, messagesPerSecond: Math.round(((fleet.sent.qos0 + fleet.sent.qos1 + fleet.sent.qos2) / seconds) * 10) / 10 };
+        const summary = {
+          devices: opts.devices,
+          seconds: Math.round(seconds * 10) / 10,
+          sent: fleet.sent,
+          messagesPerSecond: Math.round(((fleet.sent.qos0 + fleet.sent.qos1 + fleet.sent.qos2) / seconds) * 10) / 10,
+        };
         if (opts.json) console.log(JSON.stringify(summary, null, 2));
         else {
           const sent = `${fmt(fleet.sent.telemetry)} readings, ${fmt(fleet.sent.alerts)} alerts, ${fmt(fleet.sent.replies)} replies`;

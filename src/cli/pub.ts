@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isValidTopicName, reasonName } from '../broker/index.js';
+import { isValidTopicName, reasonName } from '../protocol/index.js';
 import { disconnect, payloadsFrom } from '../client/index.js';
 import { addConnectionOptions, connectForCommand, type ConnectionCliOptions } from './client-options.js';
 import { addPublishOptions, payloadSourceFrom, publishProperties, type PublishCliOptions } from './publish-options.js';
@@ -20,7 +20,11 @@ export function registerPubCommand(program: Command): void {
     .requiredOption('-t, --topic <topic>', 'topic to publish to')
     .option('-r, --retain', 'retained: the broker keeps it for later subscribers (with --null-message: clears it)')
     .option('--response-topic <topic>', 'Response Topic property (see `mqttlab req` for request/reply)')
-    .option('--topic-alias <n>', 'Topic Alias: the first message names the topic and the alias, later ones (-l) only the alias', integerFrom(1, 65535));
+    .option(
+      '--topic-alias <n>',
+      'Topic Alias: the first message names the topic and the alias, later ones (-l) only the alias',
+      integerFrom(1, 65535),
+    );
   addPublishOptions(command, true);
   addConnectionOptions(command)
     .addHelpText(
@@ -45,7 +49,9 @@ Exit status 1 (one line on stderr) when it cannot connect or the broker refuses 
       try {
         const aliasMaximum = connack.properties?.topicAliasMaximum ?? 0;
         if (opts.topicAlias !== undefined && opts.topicAlias > aliasMaximum) {
-          throw new Error(`the broker accepts topic aliases up to ${aliasMaximum} (Topic Alias Maximum in its CONNACK), not ${opts.topicAlias}`);
+          throw new Error(
+            `the broker accepts topic aliases up to ${aliasMaximum} (Topic Alias Maximum in its CONNACK), not ${opts.topicAlias}`,
+          );
         }
         let first = true;
         for await (const payload of payloadsFrom(source)) {
@@ -53,9 +59,15 @@ Exit status 1 (one line on stderr) when it cannot connect or the broker refuses 
           // MQTT 5.0 §3.3.2.3.4: once a PUBLISH set the alias, a zero-length topic name with it means its topic.
           const topic = aliased && !first ? '' : opts.topic;
           const withAlias = aliased ? { ...properties, topicAlias: opts.topicAlias } : properties;
-          await client.publishAsync(topic, payload, { qos: opts.qos, retain: opts.retain === true, properties: withAlias }).catch((error: Error & { code?: number }) => {
-            throw new Error(typeof error.code === 'number' ? `the broker refused the message on "${opts.topic}": ${reasonName(error.code)}` : error.message);
-          });
+          await client
+            .publishAsync(topic, payload, { qos: opts.qos, retain: opts.retain === true, properties: withAlias })
+            .catch((error: Error & { code?: number }) => {
+              throw new Error(
+                typeof error.code === 'number'
+                  ? `the broker refused the message on "${opts.topic}": ${reasonName(error.code)}`
+                  : error.message,
+              );
+            });
           first = false;
         }
       } finally {

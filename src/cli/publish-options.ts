@@ -29,9 +29,13 @@ export function addPublishOptions(command: Command, lines: boolean): Command {
     .option('-s, --stdin-file', 'the payload: all of stdin');
   if (lines) command.option('-l, --stdin-line', 'one message per line of stdin, until it ends');
   return command
-    .option('--null-message', 'an empty payload (with -r: clears the topic\'s retained message)')
+    .option('--null-message', "an empty payload (with -r: clears the topic's retained message)")
     .option('--content-type <type>', 'Content Type property (e.g. application/json)')
-    .option('--message-expiry <seconds>', 'Message Expiry Interval: the broker drops it if not delivered by then', integerFrom(1, 4_294_967_295))
+    .option(
+      '--message-expiry <seconds>',
+      'Message Expiry Interval: the broker drops it if not delivered by then',
+      integerFrom(1, 4_294_967_295),
+    )
     .option('--user-property <name=value>', 'a user property (repeatable, a name may repeat)', collectUserProperty)
     .option('--payload-format-indicator', 'Payload Format Indicator 1: the payload is UTF-8 text')
     .option('--correlation-data <text>', 'Correlation Data property');
@@ -45,7 +49,11 @@ export function payloadSourceFrom(opts: PublishCliOptions): PayloadSource {
   if (opts.stdinFile) given.push({ kind: 'stdin' });
   if (opts.stdinLine) given.push({ kind: 'lines' });
   if (opts.nullMessage) given.push({ kind: 'empty' });
-  if (given.length !== 1) throw new Error(`give ${given.length === 0 ? 'the' : 'one'} payload: -m <text>, -f <file>, -s (stdin), -l (a message per line of stdin) or --null-message`);
+  if (given.length !== 1)
+    throw new Error(
+      `give ${given.length === 0 ? 'the' : 'one'} payload: ` +
+        '-m <text>, -f <file>, -s (stdin), -l (a message per line of stdin) or --null-message',
+    );
   return given[0]!;
 }
 
@@ -57,6 +65,7 @@ export function publishProperties(opts: PublishCliOptions, protocolVersion: 4 | 
   if (opts.userProperty !== undefined) properties.userProperties = opts.userProperty;
   if (opts.payloadFormatIndicator) properties.payloadFormatIndicator = true;
   if (opts.correlationData !== undefined) properties.correlationData = Buffer.from(opts.correlationData);
-  if (protocolVersion === 4 && Object.keys(properties).length > 0) throw new Error('PUBLISH properties (--content-type, --message-expiry, --user-property, …) are MQTT 5 only (leave out -V 311)');
+  if (protocolVersion === 4 && Object.keys(properties).length > 0)
+    throw new Error('PUBLISH properties (--content-type, --message-expiry, --user-property, …) are MQTT 5 only (leave out -V 311)');
   return properties;
 }

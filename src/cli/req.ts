@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isValidTopicName } from '../broker/index.js';
+import { isValidTopicName } from '../protocol/index.js';
 import { disconnect, formatMessage, payloadsFrom, sendRequest, type OutputFormat } from '../client/index.js';
 import { addConnectionOptions, connectForCommand, parseFormat, type ConnectionCliOptions } from './client-options.js';
 import { addPublishOptions, payloadSourceFrom, publishProperties, type PublishCliOptions } from './publish-options.js';
@@ -21,7 +21,10 @@ export function registerReqCommand(program: Command): void {
     .command('req')
     .description('send a request (Response Topic + Correlation Data, MQTT 5) and print the reply, like mosquitto_rr')
     .requiredOption('-t, --topic <topic>', 'topic the request is published to')
-    .option('-e, --response-topic <topic>', 'where the reply should go (subscribed before the request is sent; default: mqttlab/replies/<client id>)')
+    .option(
+      '-e, --response-topic <topic>',
+      'where the reply should go (subscribed before the request is sent; default: mqttlab/replies/<client id>)',
+    )
     .option('-W, --timeout <seconds>', `how long to wait for the reply (exit status ${TIMEOUT_EXIT} when it runs out)`, integerFrom(1), 10)
     .option('-v, --verbose', 'print the reply topic before the payload (text, hex)')
     .option('--format <format>', 'text, json (the reply with its properties) or hex', parseFormat, 'text')
@@ -61,7 +64,9 @@ Examples:
           if (error.message.startsWith('no reply')) process.exitCode = TIMEOUT_EXIT;
           throw error;
         });
-        process.stdout.write(formatMessage(reply.topic, reply.payload, reply.packet, opts.json ? 'json' : opts.format, opts.verbose === true));
+        process.stdout.write(
+          formatMessage(reply.topic, reply.payload, reply.packet, opts.json ? 'json' : opts.format, opts.verbose === true),
+        );
       } finally {
         await disconnect(client);
       }

@@ -40,8 +40,16 @@ export function registerStartCommand(program: Command): void {
     .option('--chaos', 'now and then drop a device without DISCONNECT (its will says offline) and bring it back')
     .option('--store <where>', 'ingest store: a SQLite file (default ./data/telemetry.db) or a postgresql://user:password@host:port/db URL')
     .addOption(new Option('--db <path>', 'same as --store (older name)').hideHelp())
-    .option('--mqtt-port <port>', 'TCP port of the embedded broker (default 1883, or a free port when 1883 is taken; 0 = any free port)', parseInteger)
-    .option('--ws-port <port>', 'WebSocket port of the embedded broker, used by the browser (default 9001, or a free port when 9001 is taken)', parseInteger)
+    .option(
+      '--mqtt-port <port>',
+      'TCP port of the embedded broker (default 1883, or a free port when 1883 is taken; 0 = any free port)',
+      parseInteger,
+    )
+    .option(
+      '--ws-port <port>',
+      'WebSocket port of the embedded broker, used by the browser (default 9001, or a free port when 9001 is taken)',
+      parseInteger,
+    )
     .option('-b, --broker <url>', 'use this broker instead of the embedded one (default: $MQTT_URL, else embedded)')
     .option('--ws-url <url>', "with --broker: the broker's MQTT-over-WebSocket URL for the browser (e.g. ws://localhost:9001)")
     .option('--no-status', 'no live status line on the terminal')
@@ -119,7 +127,10 @@ async function start(opts: StartOptions): Promise<void> {
       sites: opts.sites,
       intervalMs: opts.interval,
       chaos: opts.chaos,
-      onEvent: (e) => (e.type === 'lost' ? logConnection?.(e.device, { state: 'lost', reason: e.reason }) : e.type === 'reconnected' && logConnection?.(e.device, { state: 'reconnected' })),
+      onEvent: (e) =>
+        e.type === 'lost'
+          ? logConnection?.(e.device, { state: 'lost', reason: e.reason })
+          : e.type === 'reconnected' && logConnection?.(e.device, { state: 'reconnected' }),
     });
   } catch (error) {
     await stopAll().catch(() => {});
@@ -186,8 +197,16 @@ export function preferredPorts(env: NodeJS.ProcessEnv = process.env): { mqtt: nu
  */
 async function startEmbedded(opts: StartOptions): Promise<EmbeddedStart> {
   const preferred = preferredPorts();
-  const mqtt = { port: opts.mqttPort ?? preferred.mqtt, option: opts.mqttPort !== undefined ? '--mqtt-port' : undefined, taken: undefined as number | undefined };
-  const ws = { port: opts.wsPort ?? preferred.ws, option: opts.wsPort !== undefined ? '--ws-port' : undefined, taken: undefined as number | undefined };
+  const mqtt = {
+    port: opts.mqttPort ?? preferred.mqtt,
+    option: opts.mqttPort !== undefined ? '--mqtt-port' : undefined,
+    taken: undefined as number | undefined,
+  };
+  const ws = {
+    port: opts.wsPort ?? preferred.ws,
+    option: opts.wsPort !== undefined ? '--ws-port' : undefined,
+    taken: undefined as number | undefined,
+  };
   for (let attempt = 0; ; attempt++) {
     try {
       const running = await createBroker({ host: opts.host, port: mqtt.port, wsPort: ws.port, sysInterval: 10 });
@@ -214,7 +233,9 @@ async function portNotes(host: string, running: RunningBroker, mqttTaken?: numbe
   try {
     const version = await identifyBroker(there, { connectTimeout: 2000 });
     const wsHint = wsTaken !== undefined ? ` --ws-url ${there.replace(/^mqtt:/, 'ws:').replace(/:\d+$/, `:${wsTaken}`)}` : '';
-    notes.push(`an MQTT broker${version ? ` (${version})` : ''} answers on ${there}; to use it instead: mqttlab start --broker ${there}${wsHint}`);
+    notes.push(
+      `an MQTT broker${version ? ` (${version})` : ''} answers on ${there}; to use it instead: mqttlab start --broker ${there}${wsHint}`,
+    );
   } catch {
     // Something else holds the port: the note above is all there is to say.
   }

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { MqttClient } from 'mqtt';
 import type { IPublishPacket } from 'mqtt-packet';
-import { reasonName } from '../broker/index.js';
+import { reasonName } from '../protocol/index.js';
 import { answerRequest, describeRefusal, disconnect, formatMessage, subscribeFilters, type OutputFormat } from '../client/index.js';
 import { addConnectionOptions, connectForCommand, parseFormat, parseQos, type ConnectionCliOptions } from './client-options.js';
 import { onShutdown } from './shutdown.js';
@@ -30,18 +30,45 @@ export function registerSubCommand(program: Command): void {
   const command = program
     .command('sub')
     .description('subscribe and print messages (MQTT 5 or 3.1.1), like mosquitto_sub')
-    .option('-t, --topic <filter>', 'topic filter, + and # allowed, $share/<group>/<filter> for a shared subscription (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option(
+      '-t, --topic <filter>',
+      'topic filter, + and # allowed, $share/<group>/<filter> for a shared subscription (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('-q, --qos <qos>', 'maximum QoS to receive at', parseQos, 0)
     .option('--no-local', 'No Local: do not receive what this connection publishes (MQTT 5)')
     .option('--retain-as-published', 'Retain As Published: keep the RETAIN flag messages were published with (MQTT 5)')
-    .option('--retain-handling <0|1|2>', 'retained messages on subscribe: 0 always, 1 only for a new subscription, 2 never (MQTT 5)', parseRetainHandling, 0)
-    .option('--subscription-identifier <n>', 'Subscription Identifier: the broker puts it on every message this subscription delivers (MQTT 5)', integerFrom(1, 268_435_455))
+    .option(
+      '--retain-handling <0|1|2>',
+      'retained messages on subscribe: 0 always, 1 only for a new subscription, 2 never (MQTT 5)',
+      parseRetainHandling,
+      0,
+    )
+    .option(
+      '--subscription-identifier <n>',
+      'Subscription Identifier: the broker puts it on every message this subscription delivers (MQTT 5)',
+      integerFrom(1, 268_435_455),
+    )
     .option('-C, --count <n>', 'exit after this many messages', integerFrom(1))
-    .option('-W, --timeout <seconds>', `give up after this many seconds (exit status ${TIMEOUT_EXIT}, as Mosquitto's clients)`, integerFrom(1))
+    .option(
+      '-W, --timeout <seconds>',
+      `give up after this many seconds (exit status ${TIMEOUT_EXIT}, as Mosquitto's clients)`,
+      integerFrom(1),
+    )
     .option('-v, --verbose', 'print the topic before each payload (text, hex)')
-    .option('--format <format>', 'text (the payload as it is), json (one object per message with its properties) or hex', parseFormat, 'text')
+    .option(
+      '--format <format>',
+      'text (the payload as it is), json (one object per message with its properties) or hex',
+      parseFormat,
+      'text',
+    )
     .option('--json', 'same as --format json')
-    .option('--reply <payload>', 'answer each message that has a Response Topic with this payload and its Correlation Data ({payload} and {topic} are replaced): a responder for `mqttlab req` and mosquitto_rr');
+    .option(
+      '--reply <payload>',
+      'answer each message that has a Response Topic with this payload and its Correlation Data ' +
+        '({payload} and {topic} are replaced): a responder for `mqttlab req` and mosquitto_rr',
+    );
   addConnectionOptions(command)
     .addHelpText(
       'after',
@@ -56,8 +83,13 @@ Ctrl-C ends it with DISCONNECT. A refused subscription is named with its reason 
     )
     .action(async (opts: SubOptions) => {
       if (opts.topic.length === 0) throw new Error('give at least one topic filter: -t <filter>');
-      if (opts.protocolVersion === 4 && (!opts.local || opts.retainAsPublished || opts.retainHandling !== 0 || opts.subscriptionIdentifier !== undefined)) {
-        throw new Error('--no-local, --retain-as-published, --retain-handling and --subscription-identifier are MQTT 5 only (leave out -V 311)');
+      if (
+        opts.protocolVersion === 4 &&
+        (!opts.local || opts.retainAsPublished || opts.retainHandling !== 0 || opts.subscriptionIdentifier !== undefined)
+      ) {
+        throw new Error(
+          '--no-local, --retain-as-published, --retain-handling and --subscription-identifier are MQTT 5 only (leave out -V 311)',
+        );
       }
       // Listening before CONNECT: a resumed session's queued messages follow the CONNACK at once.
       const receiver = new Receiver(opts);
@@ -87,7 +119,8 @@ class Receiver {
     client.on('close', () => {
       // Before run(), a failed connect is reported by connectMqtt.
       if (!this.running || this.done) return;
-      console.error(`mqttlab: ${serverDisconnect === undefined ? 'the connection closed' : `the broker sent DISCONNECT ${reasonName(serverDisconnect)}`}`);
+      const why = serverDisconnect === undefined ? 'the connection closed' : `the broker sent DISCONNECT ${reasonName(serverDisconnect)}`;
+      console.error(`mqttlab: ${why}`);
       this.finish(1);
     });
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => this.print(client, topic, payload, packet));
@@ -108,10 +141,13 @@ class Receiver {
     const refusals = outcome.refused.map((r) => describeRefusal(r, opts.protocolVersion));
     if (outcome.granted.length === 0) throw new Error(refusals.join('; '));
     for (const line of refusals) console.error(`mqttlab: ${line}`);
-    const timer = opts.timeout === undefined ? undefined : setTimeout(() => {
-      console.error(`mqttlab: timed out after ${opts.timeout} s (${this.received} message(s))`);
-      this.finish(TIMEOUT_EXIT);
-    }, opts.timeout * 1000);
+    const timer =
+      opts.timeout === undefined
+        ? undefined
+        : setTimeout(() => {
+            console.error(`mqttlab: timed out after ${opts.timeout} s (${this.received} message(s))`);
+            this.finish(TIMEOUT_EXIT);
+          }, opts.timeout * 1000);
     onShutdown(async () => {
       this.finish(0);
       await disconnect(client);
@@ -127,7 +163,10 @@ class Receiver {
     if (this.done || this.countReached()) return;
     this.received++;
     process.stdout.write(formatMessage(topic, payload, packet, this.format, opts.verbose === true));
-    const answered = opts.reply === undefined ? Promise.resolve(false) : answerRequest(client, packet, Buffer.from(replyText(opts.reply, topic, payload)), opts.qos);
+    const answered =
+      opts.reply === undefined
+        ? Promise.resolve(false)
+        : answerRequest(client, packet, Buffer.from(replyText(opts.reply, topic, payload)), opts.qos);
     answered.then(
       () => this.running && this.countReached() && this.finish(0),
       (error: Error) => console.error(`mqttlab: could not answer on ${packet.properties?.responseTopic}: ${error.message}`),

@@ -22,7 +22,8 @@ function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
-    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     previous = current;
   }
   return previous[b.length]!;
@@ -33,7 +34,11 @@ export function integerFrom(min: number, max = Number.MAX_SAFE_INTEGER): (value:
   return (value: string) => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `"${value}" is not a whole number from ${min} up` : `"${value}" is not a whole number from ${min} to ${max}`);
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER
+          ? `"${value}" is not a whole number from ${min} up`
+          : `"${value}" is not a whole number from ${min} to ${max}`,
+      );
     }
     return n;
   };

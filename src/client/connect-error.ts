@@ -1,8 +1,14 @@
-import { reasonName } from '../broker/index.js';
+import { isFailure, ReasonCode, reasonName } from '../protocol/index.js';
 import { redactUrl } from './redact.js';
 
 /** TLS verification failures (Node's codes) that mean "the broker's certificate is not trusted". */
-const UNTRUSTED = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED']);
+const UNTRUSTED = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+]);
 
 /**
  * Why a connection to a broker failed, as one line that says what to do: the same words from every
@@ -16,7 +22,8 @@ function reason(error: NodeJS.ErrnoException & { code?: string | number }, url: 
   const code = error?.code;
   if (typeof code === 'number') {
     // MQTT.js: a CONNACK that refused the connection (MQTT 5 reason code, or a 3.1.1 return code 1–5).
-    return code >= 0x80 ? `refused by the broker: ${reasonName(code)}${hint(code)}` : `refused by the broker: ${error.message.replace(/^Connection refused: /, '')}`;
+    if (isFailure(code)) return `refused by the broker: ${reasonName(code)}${hint(code)}`;
+    return `refused by the broker: ${error.message.replace(/^Connection refused: /, '')}`;
   }
   switch (code) {
     case 'ECONNREFUSED':
@@ -39,7 +46,8 @@ function reason(error: NodeJS.ErrnoException & { code?: string | number }, url: 
     case 'ERR_SSL_WRONG_VERSION_NUMBER':
       return 'the TLS handshake failed (is it a TLS port? plain MQTT uses mqtt://)';
   }
-  if (typeof code === 'string' && UNTRUSTED.has(code)) return "the broker's certificate is not trusted (pass --cafile <ca.pem>, or --insecure to skip the check)";
+  if (typeof code === 'string' && UNTRUSTED.has(code))
+    return "the broker's certificate is not trusted (pass --cafile <ca.pem>, or --insecure to skip the check)";
   if (/connack timeout|connect timeout|timed out/i.test(error?.message ?? '')) return 'no CONNACK in time (is it an MQTT port?)';
   return (error?.message ?? String(error)).split('\n')[0]!;
 }
@@ -47,11 +55,11 @@ function reason(error: NodeJS.ErrnoException & { code?: string | number }, url: 
 /** What to do about a CONNACK refusal, where there is something to do. */
 function hint(code: number): string {
   switch (code) {
-    case 0x86:
+    case ReasonCode.BadUserNameOrPassword:
       return ' (check the user name and password)';
-    case 0x87:
+    case ReasonCode.NotAuthorized:
       return ' (check the user name and password; a broker with allow_anonymous false wants them)';
-    case 0x84:
+    case ReasonCode.UnsupportedProtocolVersion:
       return ' (try MQTT 3.1.1)';
     default:
       return '';

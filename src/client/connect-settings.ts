@@ -100,8 +100,10 @@ function willOptions(w: WillSettings): NonNullable<IClientOptions['will']> {
 }
 
 function tlsOptions(url: string, tls: TlsSettings): Partial<IClientOptions> {
-  if (!/^(mqtts|wss):/.test(url)) throw new Error('--cafile, --cert, --key and --insecure are for TLS: use an mqtts:// (or wss://) broker URL');
-  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) throw new Error('--cert and --key go together (a client certificate and its private key)');
+  if (!/^(mqtts|wss):/.test(url))
+    throw new Error('--cafile, --cert, --key and --insecure are for TLS: use an mqtts:// (or wss://) broker URL');
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined))
+    throw new Error('--cert and --key go together (a client certificate and its private key)');
   const read = (file: string, what: string) => {
     try {
       return readFileSync(file);

@@ -10,7 +10,11 @@ export function clientOptions(options: IClientOptions = {}): IClientOptions {
  * Connects an MQTT.js client and resolves once CONNACK arrived; rejects with a one-line error.
  * `beforeConnect` sees the client before CONNECT is sent (to trace packets from the first one).
  */
-export async function connectMqtt(url: string, options: IClientOptions = {}, beforeConnect?: (client: MqttClient) => void): Promise<MqttClient> {
+export async function connectMqtt(
+  url: string,
+  options: IClientOptions = {},
+  beforeConnect?: (client: MqttClient) => void,
+): Promise<MqttClient> {
   const client = mqtt.connect(url, clientOptions({ ...options, manualConnect: true }));
   beforeConnect?.(client);
   client.connect();

@@ -1,5 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import { reasonName } from '../broker/index.js';
+import { reasonName } from '../protocol/index.js';
 
 /** A change of a reconnecting client's link to its broker. */
 export type ConnectionChange = { state: 'lost'; reason: string } | { state: 'reconnected' };

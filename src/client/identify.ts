@@ -1,4 +1,5 @@
 import type { IClientOptions, MqttClient } from 'mqtt';
+import { isFailure } from '../protocol/index.js';
 import { connectMqtt, disconnect } from './connect.js';
 
 /** The topic where Mosquitto-style brokers (ours included) name themselves, e.g. "mosquitto version 2.0.11". */
@@ -21,7 +22,7 @@ export async function brokerVersion(client: MqttClient, waitMs = 500): Promise<s
   });
   try {
     const granted = await client.subscribeAsync(VERSION_TOPIC, { qos: 0 });
-    if (granted.some((g) => g.qos >= 0x80)) return undefined;
+    if (granted.some((g) => isFailure(g.qos))) return undefined;
     return await version;
   } catch {
     return undefined;
@@ -31,7 +32,7 @@ export async function brokerVersion(client: MqttClient, waitMs = 500): Promise<s
   }
 }
 
-/** Connects, reads the broker's `$SYS/broker/version` (see brokerVersion) and disconnects; throws a one-line error when it cannot connect. */
+/** Connects, reads the broker's `$SYS/broker/version` (see brokerVersion) and disconnects; one-line error when it cannot connect. */
 export async function identifyBroker(url: string, options: IClientOptions = {}, waitMs = 500): Promise<string | undefined> {
   const client = await connectMqtt(url, { clientId: `mqttlab-probe-${process.pid}-${Date.now() % 100000}`, ...options });
   try {

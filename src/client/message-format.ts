@@ -42,7 +42,7 @@ export function messageJson(topic: string, payload: Buffer, packet: IPublishPack
   return out;
 }
 
-/** One received message as output bytes, newline included: the payload as is (text), JSON, or hex; `withTopic` puts the topic first (text, hex). */
+/** A received message as output bytes, newline included: the payload as is (text), JSON, or hex; `withTopic` puts the topic first. */
 export function formatMessage(topic: string, payload: Buffer, packet: IPublishPacket, format: OutputFormat, withTopic: boolean): Buffer {
   switch (format) {
     case 'json':

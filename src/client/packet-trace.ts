@@ -55,7 +55,15 @@ export class PacketTrace {
   }
 
   private record(direction: 'out' | 'in', client: string, packet: Packet, protocolVersion: 3 | 4 | 5): void {
-    const p = packet as Packet & { messageId?: number; qos?: number; topic?: string; retain?: boolean; dup?: boolean; reasonCode?: number; properties?: Record<string, unknown> };
+    const p = packet as Packet & {
+      messageId?: number;
+      qos?: number;
+      topic?: string;
+      retain?: boolean;
+      dup?: boolean;
+      reasonCode?: number;
+      properties?: Record<string, unknown>;
+    };
     const entry: TracedPacket = {
       at: Math.round((performance.now() - this.started) * 1000) / 1000,
       direction,
@@ -101,12 +109,14 @@ export function formatPacket(p: TracedPacket, options: { properties?: boolean } 
   if (p.reasonCode !== undefined && p.reasonCode !== 0) parts.push(`reason=0x${p.reasonCode.toString(16).padStart(2, '0')}`);
   if (p.topic !== undefined) parts.push(p.topic === '' ? '(topic via alias)' : p.topic);
   parts.push(`(${p.bytes} B)`);
-  if (options.properties && p.properties) parts.push(...Object.entries(p.properties).map(([name, value]) => `${name}=${propertyText(value)}`));
+  if (options.properties && p.properties)
+    parts.push(...Object.entries(p.properties).map(([name, value]) => `${name}=${propertyText(value)}`));
   return `${p.client.padEnd(11)} ${parts.join(' ')}`;
 }
 
 /** A property value for a trace line: binary as text when printable, else hex. */
 function propertyText(value: unknown): string {
-  if (Buffer.isBuffer(value)) return /^[\x20-\x7e]*$/.test(value.toString('latin1')) ? JSON.stringify(value.toString('latin1')) : `0x${value.toString('hex')}`;
+  if (Buffer.isBuffer(value))
+    return /^[\x20-\x7e]*$/.test(value.toString('latin1')) ? JSON.stringify(value.toString('latin1')) : `0x${value.toString('hex')}`;
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }

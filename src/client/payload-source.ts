@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 
@@ -31,14 +31,15 @@ export async function* payloadsFrom(source: PayloadSource, stdin: Readable = pro
     case 'lines':
       for await (const line of createInterface({ input: stdin, crlfDelay: Infinity })) {
         const payload = Buffer.from(line, 'utf8');
-        if (payload.length > MAX_PAYLOAD_BYTES) throw new Error(`a line of stdin is larger than the largest MQTT payload (${MAX_PAYLOAD_BYTES} bytes)`);
+        if (payload.length > MAX_PAYLOAD_BYTES)
+          throw new Error(`a line of stdin is larger than the largest MQTT payload (${MAX_PAYLOAD_BYTES} bytes)`);
         yield payload;
       }
   }
 }
 
 async function readFileBounded(path: string): Promise<Buffer> {
-  let file;
+  let file: FileHandle;
   try {
     file = await open(path, 'r');
   } catch (error) {
@@ -46,7 +47,8 @@ async function readFileBounded(path: string): Promise<Buffer> {
   }
   try {
     const { size } = await file.stat();
-    if (size > MAX_PAYLOAD_BYTES) throw new Error(`-f ${path} has ${size} bytes, more than the largest MQTT payload (${MAX_PAYLOAD_BYTES})`);
+    if (size > MAX_PAYLOAD_BYTES)
+      throw new Error(`-f ${path} has ${size} bytes, more than the largest MQTT payload (${MAX_PAYLOAD_BYTES})`);
     return await file.readFile();
   } finally {
     await file.close();

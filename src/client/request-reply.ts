@@ -41,7 +41,10 @@ export async function sendRequest(client: MqttClient, request: RequestSettings):
   let timer: NodeJS.Timeout | undefined;
   const started = performance.now();
   const reply = new Promise<Reply>((resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no reply on ${request.responseTopic} within ${request.timeoutMs / 1000} s`)), request.timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`no reply on ${request.responseTopic} within ${request.timeoutMs / 1000} s`)),
+      request.timeoutMs,
+    );
     onMessage = (topic, payload, packet) => {
       if (topic !== request.responseTopic || !packet.properties?.correlationData?.equals(correlationData)) return;
       resolve({ topic, payload, packet, roundTripMs: performance.now() - started });

@@ -1,5 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import { isValidTopicFilter, reasonName } from '../broker/index.js';
+import { isFailure, isValidTopicFilter, reasonName, SubackFailure311 } from '../protocol/index.js';
 
 /** Filters to subscribe to with the options every one of them gets (MQTT 5.0 §3.8.3.1). */
 export interface SubscriptionRequest {
@@ -24,7 +24,8 @@ export interface SubscribeOutcome {
  */
 export async function subscribeFilters(client: MqttClient, request: SubscriptionRequest): Promise<SubscribeOutcome> {
   for (const filter of request.filters) {
-    if (!isValidFilter(filter)) throw new Error(`"${filter}" is not a valid topic filter (# only last, + and # alone in their level, no empty filter)`);
+    if (!isValidFilter(filter))
+      throw new Error(`"${filter}" is not a valid topic filter (# only last, + and # alone in their level, no empty filter)`);
   }
   const v5 = client.options.protocolVersion === 5;
   const options = {
@@ -42,8 +43,8 @@ export async function subscribeFilters(client: MqttClient, request: Subscription
   }
   const outcome: SubscribeOutcome = { granted: [], refused: [] };
   request.filters.forEach((filter, i) => {
-    const code = codes[i] ?? 0x80;
-    if (code >= 0x80) outcome.refused.push({ filter, reasonCode: code });
+    const code = codes[i] ?? SubackFailure311;
+    if (isFailure(code)) outcome.refused.push({ filter, reasonCode: code });
     else outcome.granted.push({ filter, qos: code });
   });
   return outcome;
@@ -52,7 +53,7 @@ export async function subscribeFilters(client: MqttClient, request: Subscription
 /** One line naming a refused filter and why: `the broker refused the subscription to "secret/#": NotAuthorized (0x87)`. */
 export function describeRefusal(refusal: { filter: string; reasonCode: number }, protocolVersion: number): string {
   // MQTT 3.1.1 has a single failure code (§3.9.3); MQTT 5 says why.
-  const why = protocolVersion === 5 ? reasonName(refusal.reasonCode) : 'Failure (0x80)';
+  const why = protocolVersion === 5 ? reasonName(refusal.reasonCode) : reasonName311(refusal.reasonCode);
   return `the broker refused the subscription to "${refusal.filter}": ${why}`;
 }
 
@@ -61,4 +62,9 @@ function isValidFilter(filter: string): boolean {
   const shared = /^\$share\/([^/]*)\/(.*)$/s.exec(filter);
   if (!shared) return !filter.startsWith('$share/') && isValidTopicFilter(filter);
   return shared[1]!.length > 0 && !/[+#]/.test(shared[1]!) && isValidTopicFilter(shared[2]!);
+}
+
+/** MQTT 3.1.1's SUBACK failure, named as MQTT 5 names its codes. */
+function reasonName311(code: number): string {
+  return `Failure (0x${code.toString(16).padStart(2, '0')})`;
 }

@@ -116,7 +116,8 @@ export async function openComparison(setup: ComparisonSetup = {}): Promise<{ ctx
 /** The measured target for an MQTT URL (bytes are counted only over plain TCP). */
 export function targetFromUrl(label: string, url: string): MqttTarget {
   const u = new URL(url);
-  const tcp = u.protocol === 'mqtt:' || u.protocol === 'tcp:' ? { host: u.hostname || '127.0.0.1', port: Number(u.port || 1883) } : undefined;
+  const tcp =
+    u.protocol === 'mqtt:' || u.protocol === 'tcp:' ? { host: u.hostname || '127.0.0.1', port: Number(u.port || 1883) } : undefined;
   return { label, url, tcp };
 }
 

@@ -26,7 +26,14 @@ export async function startMosquitto(): Promise<LocalServer> {
   const version = /mosquitto version (\S+)/.exec(spawnSync(binary, ['-h'], { encoding: 'utf8' }).stdout)?.[1] ?? '?';
   const started = Date.now();
   const m = await startMosquittoProcess();
-  return { name: 'mosquitto', port: m.port, url: m.url, version: `Mosquitto ${version}`, startupMs: Date.now() - started, close: () => m.close() };
+  return {
+    name: 'mosquitto',
+    port: m.port,
+    url: m.url,
+    version: `Mosquitto ${version}`,
+    startupMs: Date.now() - started,
+    close: () => m.close(),
+  };
 }
 
 /**
@@ -72,7 +79,10 @@ export async function startRabbitMq(options: { timeoutMs?: number } = {}): Promi
   const timeoutMs = options.timeoutMs ?? 45_000;
   const [port, distPort, epmdPort] = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'mqttlab-cmp-rabbitmq-'));
-  writeFileSync(join(dir, 'rabbitmq.conf'), [`listeners.tcp.1 = 127.0.0.1:${port}`, 'log.console = false', 'log.file.level = warning', ''].join('\n'));
+  writeFileSync(
+    join(dir, 'rabbitmq.conf'),
+    [`listeners.tcp.1 = 127.0.0.1:${port}`, 'log.console = false', 'log.file.level = warning', ''].join('\n'),
+  );
   writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
   writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
   const nodeName = `mqttlab-${process.pid}-${port}@localhost`;
@@ -137,7 +147,14 @@ export async function startRabbitMq(options: { timeoutMs?: number } = {}): Promi
     throw new Error(`RabbitMQ did not start within ${timeoutMs} ms: ${(error as Error).message}\n${output.trim()}\n${log}`.trim());
   }
   const version = /RabbitMQ (\d+\.\d+\.\d+)/.exec(output)?.[1] ?? '?';
-  return { name: 'rabbitmq', port, url: `amqp://guest:guest@127.0.0.1:${port}`, version: `RabbitMQ ${version}`, startupMs: Date.now() - started, close: stop };
+  return {
+    name: 'rabbitmq',
+    port,
+    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    version: `RabbitMQ ${version}`,
+    startupMs: Date.now() - started,
+    close: stop,
+  };
 }
 
 function readLog(dir: string): string {

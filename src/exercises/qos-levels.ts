@@ -179,8 +179,16 @@ function reportFlows(flows: QosFlow[], checks: Checks): Section {
     const expected = EXPECTED_FLOW[flow.qos];
     const publisher = flow.publisherSequence.join(' ');
     const subscriber = flow.subscriberSequence.join(' ');
-    checks.expect(`QoS ${flow.qos}: publisher side is ${expected.publisher.join(' ')}`, flow.publisherSequence.join() === expected.publisher.join(), publisher);
-    checks.expect(`QoS ${flow.qos}: subscriber side is ${expected.subscriber.join(' ')}`, flow.subscriberSequence.join() === expected.subscriber.join(), subscriber);
+    checks.expect(
+      `QoS ${flow.qos}: publisher side is ${expected.publisher.join(' ')}`,
+      flow.publisherSequence.join() === expected.publisher.join(),
+      publisher,
+    );
+    checks.expect(
+      `QoS ${flow.qos}: subscriber side is ${expected.subscriber.join(' ')}`,
+      flow.subscriberSequence.join() === expected.subscriber.join(),
+      subscriber,
+    );
     const packets = flow.publisher.length + flow.subscriber.length;
     lines.push(`  QoS ${flow.qos}: ${packets} packets, ${flow.bytes.publisher + flow.bytes.subscriber} bytes in all`);
     lines.push(...packetLines([...flow.publisher, ...flow.subscriber].sort((a, b) => a.at - b.at)).map((l) => `  ${l}`));
@@ -195,7 +203,11 @@ function reportDowngrade(downgrade: DowngradeResult, checks: Checks): Section {
     for (const published of [0, 1, 2]) {
       const got = downgrade.grid[granted]![published];
       const expected = Math.min(published, granted);
-      checks.expect(`published QoS ${published} to a QoS ${granted} subscription arrives at QoS ${expected}`, got === expected, `arrived at QoS ${got}`);
+      checks.expect(
+        `published QoS ${published} to a QoS ${granted} subscription arrives at QoS ${expected}`,
+        got === expected,
+        `arrived at QoS ${got}`,
+      );
     }
   }
   return {
@@ -209,7 +221,8 @@ function reportDowngrade(downgrade: DowngradeResult, checks: Checks): Section {
 
 /** The timed comparison, recording that every message arrived. */
 function reportComparison(comparison: QosComparison[], checks: Checks): Section {
-  for (const c of comparison) checks.expect(`all ${c.messages} QoS ${c.qos} messages arrived`, c.received === c.messages, `${c.received} arrived`);
+  for (const c of comparison)
+    checks.expect(`all ${c.messages} QoS ${c.qos} messages arrived`, c.received === c.messages, `${c.received} arrived`);
   return {
     title: `${comparison[0]!.messages} messages per QoS, one at a time, 16-byte payload (timings are this run's, on this machine)`,
     lines: table(
@@ -256,8 +269,9 @@ function qos2Notes(flow: QosFlow): string[] {
     '    message in flight on one connection only (MQTT 5.0 §2.2.1): each side picks its own, and PUBREC/PUBREL/PUBCOMP repeat it.',
     ...(sizes.length > 1
       ? [
-          `    sizes: acks of ${sizes.join(' and ')} bytes. An ack is fixed header 2 + packet id 2 = 4 bytes; MQTT 5 adds a reason code and`,
-          '    a property length (6 bytes), which a sender may leave out when the reason is Success with no properties (§3.5.2.1).',
+          `    sizes: acks of ${sizes.join(' and ')} bytes. An ack is fixed header 2 + packet id 2 = 4 bytes;`,
+          '    MQTT 5 adds a reason code and a property length (6 bytes), which a sender may leave out when the reason',
+          '    is Success with no properties (§3.5.2.1).',
         ]
       : []),
   ];

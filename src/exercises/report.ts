@@ -97,7 +97,11 @@ export function formatReport(report: ExerciseReport, width = Number.POSITIVE_INF
   for (const section of report.sections) {
     out.push('', ...wrapLine(`▸ ${section.title}`, width), ...section.lines.flatMap(fit));
   }
-  out.push('', ...wrapLine(`? ${report.keyQuestion.question}`, width), ...report.keyQuestion.answer.flatMap((l) => wrapLine(`  ${l}`, width)));
+  out.push(
+    '',
+    ...wrapLine(`? ${report.keyQuestion.question}`, width),
+    ...report.keyQuestion.answer.flatMap((l) => wrapLine(`  ${l}`, width)),
+  );
   const deviations = report.checks.filter((c) => outcome(c) === 'deviation');
   const failures = report.checks.filter((c) => outcome(c) === 'failure');
   const held = report.checks.length - deviations.length - failures.length;

@@ -66,7 +66,14 @@ export async function startMosquittoProcess(options: MosquittoOptions = {}): Pro
     removeDir();
     release();
   };
-  const release = registerCleanup({ what: `Mosquitto on port ${port}`, stop: close, kill: () => (killChild(child), removeDir()) });
+  const release = registerCleanup({
+    what: `Mosquitto on port ${port}`,
+    stop: close,
+    kill: () => {
+      killChild(child);
+      removeDir();
+    },
+  });
   try {
     await waitForPort(port, 5000, () => child.exitCode !== null);
     // Mosquitto opens its listeners one after the other: the WebSocket one may lag behind TCP.

@@ -25,7 +25,12 @@ export function layoutTable(table: TextTable, width: number, options: { indent?:
   const widths = table.header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   const gridWidth = indent.length + widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
   if (gridWidth <= width && !options.stack) {
-    const line = (r: string[]) => indent + r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+    const line = (r: string[]) =>
+      indent +
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd();
     return [line(table.header), indent + widths.map((w) => '─'.repeat(w)).join('  '), ...table.rows.map(line)];
   }
   const label = Math.min(Math.max(...table.header.slice(1).map((h) => h.length)), 24);
@@ -44,7 +49,7 @@ export function layoutTable(table: TextTable, width: number, options: { indent?:
 export function wrapLine(line: string, width: number, hang?: number): string[] {
   // Narrower than any sensible terminal: leave the line alone rather than cut it into letters.
   if (line.length <= width || width < 20) return [line];
-  const indent = hang ?? (/^ */.exec(line)![0].length + 2);
+  const indent = hang ?? /^ */.exec(line)![0].length + 2;
   const pad = ' '.repeat(Math.min(indent, Math.floor(width / 2)));
   const out: string[] = [];
   let rest = line;

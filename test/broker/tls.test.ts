@@ -37,11 +37,16 @@ function tlsConnack(port: number, client?: 'client' | 'rogue'): Promise<number |
     const parser = mqttPacket.parser({ protocolVersion: 5 });
     parser.on('packet', (packet) => {
       socket.destroy();
-      resolve(packet.cmd === 'connack' ? packet.reasonCode ?? 0 : 'refused');
+      resolve(packet.cmd === 'connack' ? (packet.reasonCode ?? 0) : 'refused');
     });
     socket.on('data', (chunk) => parser.parse(chunk));
     socket.on('secureConnect', () => {
-      socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: `tls-${client ?? 'none'}` }, { protocolVersion: 5 }));
+      socket.write(
+        mqttPacket.generate(
+          { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: `tls-${client ?? 'none'}` },
+          { protocolVersion: 5 },
+        ),
+      );
     });
     socket.on('error', () => resolve('refused'));
     socket.on('close', () => resolve('refused'));
@@ -86,7 +91,14 @@ describeEachBroker('TLS listener (certfile, keyfile)', (kind: BrokerKind) => {
     const received: Buffer[] = [];
     socket.on('data', (d) => received.push(d));
     socket.on('error', () => {});
-    socket.on('connect', () => socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'plain-on-tls' }, { protocolVersion: 5 })));
+    socket.on('connect', () =>
+      socket.write(
+        mqttPacket.generate(
+          { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'plain-on-tls' },
+          { protocolVersion: 5 },
+        ),
+      ),
+    );
     await new Promise<void>((resolve) => socket.once('close', () => resolve()));
     assert.ok(!received.some((d) => d[0] === 0x20), 'no CONNACK in clear text');
     assert.equal(await tlsConnack(b.port), 0);

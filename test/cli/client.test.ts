@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../../src/util/index.js';
-import { mosquittoPath, startFromConfig, type BrokerKind, type TestBroker } from '../helpers/brokers.js';
+import { mosquittoPath, startFromConfig, type TestBroker } from '../helpers/brokers.js';
 import { makeCertificates, openssl, type TestCertificates } from '../helpers/certs.js';
 import { runCli, runTool, spawnCli, Spawned } from '../helpers/cli.js';
 
@@ -11,7 +11,13 @@ import { runCli, runTool, spawnCli, Spawned } from '../helpers/cli.js';
 // and mosquitto_rr. Each broker has a plain and a TLS listener (certificates made by openssl now), a
 // password file (alice) and an ACL: anonymous clients may use cli/#, alice also alice/#.
 
-const TOOLS = { pub: '/usr/bin/mosquitto_pub', sub: '/usr/bin/mosquitto_sub', rr: '/usr/bin/mosquitto_rr', passwd: '/usr/bin/mosquitto_passwd', stdbuf: '/usr/bin/stdbuf' };
+const TOOLS = {
+  pub: '/usr/bin/mosquitto_pub',
+  sub: '/usr/bin/mosquitto_sub',
+  rr: '/usr/bin/mosquitto_rr',
+  passwd: '/usr/bin/mosquitto_passwd',
+  stdbuf: '/usr/bin/stdbuf',
+};
 const missing = [...Object.values(TOOLS).filter((t) => spawnSync(t, ['--help']).error !== undefined), ...(openssl ? [] : ['openssl'])];
 const skipAll = missing.length > 0 ? `not installed: ${missing.join(', ')} (apt-get install mosquitto mosquitto-clients openssl)` : false;
 
@@ -33,7 +39,12 @@ interface JsonMessage {
   payload?: string;
   properties?: Record<string, unknown>;
 }
-const jsonLines = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonMessage);
+const jsonLines = (out: string) =>
+  out
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as JsonMessage);
 
 // Both brokers at once, and every test of a broker at once: the time goes into starting processes.
 describe('mqttlab pub/sub/req', { concurrency: true }, () => {
@@ -71,11 +82,17 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
        * subscribed. Its stdout is a pipe here, which stdio buffers: stdbuf makes it line by line.
        */
       async function theirSub(args: string[], format = 'MSG|%t|%q|%r|%P|%C|%p'): Promise<Spawned> {
-        const p = new Spawned(TOOLS.stdbuf, ['-oL', TOOLS.sub, '-V', 'mqttv5', ...port(), '-d', '-F', format, ...args], { timeoutMs: 120_000 });
+        const p = new Spawned(TOOLS.stdbuf, ['-oL', TOOLS.sub, '-V', 'mqttv5', ...port(), '-d', '-F', format, ...args], {
+          timeoutMs: 120_000,
+        });
         await p.waitFor(/received SUBACK/, 'stdout', 60_000);
         return p;
       }
-      const msgLines = (out: string) => out.split('\n').filter((l) => l.startsWith('MSG|')).map((l) => l.split('|'));
+      const msgLines = (out: string) =>
+        out
+          .split('\n')
+          .filter((l) => l.startsWith('MSG|'))
+          .map((l) => l.split('|'));
 
       test('QoS 0, 1 and 2 both ways: mqttlab pub and mosquitto_pub → mqttlab sub and mosquitto_sub', async () => {
         const t = topic('qos');
@@ -92,15 +109,25 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
         const [o, m] = [await ours.done, await theirs.done];
         assert.equal(o.status, 0, `mqttlab sub: ${o.stderr}`);
         const expected = [0, 1, 2].flatMap((q) => [`mqttlab q${q} at ${q}`, `mosquitto q${q} at ${q}`]).sort();
-        assert.deepEqual(jsonLines(o.stdout).map((j) => `${j.payload} at ${j.qos}`).sort(), expected);
+        assert.deepEqual(
+          jsonLines(o.stdout)
+            .map((j) => `${j.payload} at ${j.qos}`)
+            .sort(),
+          expected,
+        );
         assert.equal(m.status, 0, m.stderr);
-        assert.deepEqual(msgLines(m.stdout).map((f) => `${f[6]} at ${f[2]}`).sort(), expected);
+        assert.deepEqual(
+          msgLines(m.stdout)
+            .map((f) => `${f[6]} at ${f[2]}`)
+            .sort(),
+          expected,
+        );
         // Our QoS 2 publish and delivery went through the whole handshake, as --trace shows.
         assert.match(o.stderr, /→ PUBREC/);
         assert.match(published[4]!.stderr, /← PUBREC[\s\S]*→ PUBREL[\s\S]*← PUBCOMP/);
       });
 
-      test('retained: mqttlab pub -r reaches a later mosquitto_sub flagged retained; mosquitto_pub -r a later mqttlab sub; --null-message -r clears', async () => {
+      test('retained both ways: pub -r reaches a later sub, flagged retained; --null-message -r clears', async () => {
         const [ours, theirs] = [topic('retained/ours'), topic('retained/theirs')];
         assert.equal((await runCli(['pub', ...b(), '-t', ours, '-m', 'kept', '-r', '-q', '1'])).status, 0);
         assert.equal((await runTool(TOOLS.pub, ['-V', 'mqttv5', ...port(), '-t', theirs, '-m', 'kept too', '-r', '-q', '1'])).status, 0);
@@ -108,7 +135,10 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
         assert.equal(m.stdout, '1|kept\n');
         const o = await runCli(['sub', ...b(), '-t', theirs, '-C', '1', '-W', '5', '--json']);
         assert.equal(o.status, 0, o.stderr);
-        assert.deepEqual(jsonLines(o.stdout).map((j) => [j.payload, j.retain]), [['kept too', true]]);
+        assert.deepEqual(
+          jsonLines(o.stdout).map((j) => [j.payload, j.retain]),
+          [['kept too', true]],
+        );
         assert.equal((await runCli(['pub', ...b(), '-t', ours, '--null-message', '-r', '-q', '1'])).status, 0);
         const cleared = await runCli(['sub', ...b(), '-t', ours, '-W', '1']);
         assert.equal(cleared.status, 27, 'timed out: nothing retained any more');
@@ -120,22 +150,90 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
         const t = topic('props');
         const ours = await ourSub(['-t', t, '-C', '2', '--json']);
         const theirs = await theirSub(['-t', t, '-C', '2']);
-        assert.equal((await runCli(['pub', ...b(), '-t', t, '-m', 'a', '--user-property', 'unit=C', '--user-property', 'unit=K', '--user-property', 'site=lab', '--content-type', 'text/plain'])).status, 0);
-        assert.equal((await runTool(TOOLS.pub, ['-V', 'mqttv5', ...port(), '-t', t, '-m', 'b', '-D', 'publish', 'user-property', 'origin', 'debian', '-D', 'publish', 'content-type', 'text/x'])).status, 0);
+        assert.equal(
+          (
+            await runCli([
+              'pub',
+              ...b(),
+              '-t',
+              t,
+              '-m',
+              'a',
+              '--user-property',
+              'unit=C',
+              '--user-property',
+              'unit=K',
+              '--user-property',
+              'site=lab',
+              '--content-type',
+              'text/plain',
+            ])
+          ).status,
+          0,
+        );
+        assert.equal(
+          (
+            await runTool(TOOLS.pub, [
+              '-V',
+              'mqttv5',
+              ...port(),
+              '-t',
+              t,
+              '-m',
+              'b',
+              '-D',
+              'publish',
+              'user-property',
+              'origin',
+              'debian',
+              '-D',
+              'publish',
+              'content-type',
+              'text/x',
+            ])
+          ).status,
+          0,
+        );
         const [o, m] = [await ours.done, await theirs.done];
-        assert.deepEqual(jsonLines(o.stdout).map((j) => j.properties), [
-          { contentType: 'text/plain', userProperties: { unit: ['C', 'K'], site: 'lab' } },
-          { contentType: 'text/x', userProperties: { origin: 'debian' } },
-        ]);
-        assert.deepEqual(msgLines(m.stdout).map((f) => [f[4], f[5], f[6]]), [['unit:C unit:K site:lab', 'text/plain', 'a'], ['origin:debian', 'text/x', 'b']]);
+        assert.deepEqual(
+          jsonLines(o.stdout).map((j) => j.properties),
+          [
+            { contentType: 'text/plain', userProperties: { unit: ['C', 'K'], site: 'lab' } },
+            { contentType: 'text/x', userProperties: { origin: 'debian' } },
+          ],
+        );
+        assert.deepEqual(
+          msgLines(m.stdout).map((f) => [f[4], f[5], f[6]]),
+          [
+            ['unit:C unit:K site:lab', 'text/plain', 'a'],
+            ['origin:debian', 'text/x', 'b'],
+          ],
+        );
       });
 
-      test('request/reply: mqttlab req ↔ mqttlab sub --reply, mosquitto_rr → mqttlab sub --reply, mqttlab req → a mosquitto_sub + mosquitto_pub responder', async () => {
+      test('request/reply: req ↔ sub --reply, mosquitto_rr → sub --reply, req → a mosquitto_sub + mosquitto_pub responder', async () => {
         const service = topic('svc/echo');
         const responder = await ourSub(['-t', service, '--reply', 'echo {payload}', '-C', '2']);
-        const req = await runCli(['req', ...b(), '-t', service, '-m', 'one', '-e', topic('replies/one'), '--correlation-data', 'c-1', '--json', '-q', '1']);
+        const req = await runCli([
+          'req',
+          ...b(),
+          '-t',
+          service,
+          '-m',
+          'one',
+          '-e',
+          topic('replies/one'),
+          '--correlation-data',
+          'c-1',
+          '--json',
+          '-q',
+          '1',
+        ]);
         assert.equal(req.status, 0, req.stderr);
-        assert.deepEqual(jsonLines(req.stdout).map((j) => [j.topic, j.payload, j.properties?.correlationData]), [[topic('replies/one'), 'echo one', 'c-1']]);
+        assert.deepEqual(
+          jsonLines(req.stdout).map((j) => [j.topic, j.payload, j.properties?.correlationData]),
+          [[topic('replies/one'), 'echo one', 'c-1']],
+        );
         const rr = await runTool(TOOLS.rr, ['-V', 'mqttv5', ...port(), '-t', service, '-e', topic('replies/rr'), '-m', 'two', '-W', '5']);
         assert.equal(rr.status, 0, rr.stderr);
         assert.equal(rr.stdout, 'echo two\n');
@@ -149,18 +247,34 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
         const [, responseTopic, correlation, payload] = await listener.waitFor(/^REQ\|(.*)\|(.*)\|(.*)$/m);
         assert.equal(responseTopic, topic('replies/debian'));
         assert.match(correlation!, /^[0-9a-f]{16}$/);
-        const answer = await runTool(TOOLS.pub, ['-V', 'mqttv5', ...port(), '-t', responseTopic!, '-m', `answer to ${payload}`, '-D', 'publish', 'correlation-data', correlation!]);
+        const answer = await runTool(TOOLS.pub, [
+          '-V',
+          'mqttv5',
+          ...port(),
+          '-t',
+          responseTopic!,
+          '-m',
+          `answer to ${payload}`,
+          '-D',
+          'publish',
+          'correlation-data',
+          correlation!,
+        ]);
         assert.equal(answer.status, 0, answer.stderr);
         const result = await request.done;
         assert.equal(result.status, 0, result.stderr);
         assert.equal(result.stdout, 'answer to three\n');
       });
 
-      test('TLS with generated certificates: mqttlab pub --cafile → mosquitto_sub --cafile, mosquitto_pub --cafile → mqttlab sub --cafile; untrusted is one line', async () => {
+      test('TLS, generated certificates: pub --cafile → mosquitto_sub, mosquitto_pub → sub --cafile; untrusted: one line', async () => {
         const t = topic('tls');
         const tlsPort = new URL(tlsUrl).port;
         const ca = ['--cafile', certs.file('ca.pem')];
-        const theirs = new Spawned(TOOLS.stdbuf, ['-oL', TOOLS.sub, '-V', 'mqttv5', '-h', '127.0.0.1', '-p', tlsPort, ...ca, '-d', '-t', t, '-C', '1', '-F', 'MSG|%p'], { timeoutMs: 60_000 });
+        const theirs = new Spawned(
+          TOOLS.stdbuf,
+          ['-oL', TOOLS.sub, '-V', 'mqttv5', '-h', '127.0.0.1', '-p', tlsPort, ...ca, '-d', '-t', t, '-C', '1', '-F', 'MSG|%p'],
+          { timeoutMs: 60_000 },
+        );
         await theirs.waitFor(/received SUBACK/);
         const p = await runCli(['pub', '-b', tlsUrl, ...ca, '-t', t, '-m', 'over tls', '-q', '1']);
         assert.equal(p.status, 0, p.stderr);
@@ -168,18 +282,34 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
 
         const ours = spawnCli(['sub', '-b', tlsUrl, ...ca, '--trace', '-t', t, '-C', '1', '--json']);
         await ours.waitFor(/← SUBACK/, 'stderr');
-        assert.equal((await runTool(TOOLS.pub, ['-V', 'mqttv5', '-h', '127.0.0.1', '-p', tlsPort, ...ca, '-t', t, '-m', 'back over tls'])).status, 0);
-        assert.deepEqual(jsonLines((await ours.done).stdout).map((j) => j.payload), ['back over tls']);
+        assert.equal(
+          (await runTool(TOOLS.pub, ['-V', 'mqttv5', '-h', '127.0.0.1', '-p', tlsPort, ...ca, '-t', t, '-m', 'back over tls'])).status,
+          0,
+        );
+        assert.deepEqual(
+          jsonLines((await ours.done).stdout).map((j) => j.payload),
+          ['back over tls'],
+        );
 
         const untrusted = await runCli(['pub', '-b', tlsUrl, '-t', t, '-m', 'x']);
         assert.equal(untrusted.status, 1);
-        assert.equal(untrusted.stderr, `mqttlab: cannot connect to ${tlsUrl}: the broker's certificate is not trusted (pass --cafile <ca.pem>, or --insecure to skip the check)\n`);
+        assert.equal(
+          untrusted.stderr,
+          `mqttlab: cannot connect to ${tlsUrl}: the broker's certificate is not trusted ` +
+            '(pass --cafile <ca.pem>, or --insecure to skip the check)\n',
+        );
         assert.equal((await runCli(['pub', '-b', tlsUrl, '--insecure', '-t', t, '-m', 'x'])).status, 0);
         const plainUrl = await runCli(['pub', ...b(), ...ca, '-t', t, '-m', 'x']);
-        assert.equal(plainUrl.stderr, 'mqttlab: --cafile, --cert, --key and --insecure are for TLS: use an mqtts:// (or wss://) broker URL\n');
+        assert.equal(
+          plainUrl.stderr,
+          'mqttlab: --cafile, --cert, --key and --insecure are for TLS: use an mqtts:// (or wss://) broker URL\n',
+        );
       });
 
-      const grantsAll = kind === 'mosquitto' ? 'Mosquitto 2.0.11 grants every SUBSCRIBE and applies its ACL per message (see test/broker/auth.test.ts)' : false;
+      const grantsAll =
+        kind === 'mosquitto'
+          ? 'Mosquitto 2.0.11 grants every SUBSCRIBE and applies its ACL per message (see test/broker/auth.test.ts)'
+          : false;
       test('a refused subscription names its filter; a partly refused one warns and goes on', { skip: grantsAll }, async () => {
         const refused = await runCli(['sub', ...b(), '-t', 'secret/#']);
         assert.equal(refused.status, 1);
@@ -188,22 +318,51 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
         assert.equal(v311.stderr, 'mqttlab: the broker refused the subscription to "secret/#": Failure (0x80)\n');
         const partly = await runCli(['sub', ...b(), '-t', 'secret/#', '-t', topic('open'), '-W', '1']);
         assert.equal(partly.status, 27);
-        assert.match(partly.stderr, /^mqttlab: the broker refused the subscription to "secret\/#": NotAuthorized \(0x87\)\nmqttlab: timed out after 1 s/);
+        assert.match(
+          partly.stderr,
+          /^mqttlab: the broker refused the subscription to "secret\/#": NotAuthorized \(0x87\)\nmqttlab: timed out after 1 s/,
+        );
         const invalid = await runCli(['sub', ...b(), '-t', 'a/#/b']);
-        assert.equal(invalid.stderr, 'mqttlab: "a/#/b" is not a valid topic filter (# only last, + and # alone in their level, no empty filter)\n');
+        assert.equal(
+          invalid.stderr,
+          'mqttlab: "a/#/b" is not a valid topic filter (# only last, + and # alone in their level, no empty filter)\n',
+        );
       });
 
-      test('credentials: a wrong password is one line and never printed; user:password in the URL works and is not printed by --trace', async () => {
+      test('credentials: a wrong password is one line, never printed; user:password in the URL works, not printed by --trace', async () => {
         const wrong = await runCli(['pub', ...b(), '-u', 'alice', '-P', 'not-her-password', '-t', 'alice/x', '-m', 'x']);
         assert.equal(wrong.status, 1);
         // Either code fits (MQTT 5.0 §3.2.2.2): ours says 0x86 Bad User Name or Password, Mosquitto 0x87 Not authorized.
         const refusal = kind === 'embedded' ? 'BadUserNameOrPassword (0x86)' : 'NotAuthorized (0x87)';
-        assert.equal(wrong.stderr, `mqttlab: cannot connect to ${broker.url}: refused by the broker: ${refusal} (check the user name and password${kind === 'embedded' ? '' : '; a broker with allow_anonymous false wants them'})\n`);
+        assert.equal(
+          wrong.stderr,
+          `mqttlab: cannot connect to ${broker.url}: refused by the broker: ${refusal} ` +
+            `(check the user name and password${kind === 'embedded' ? '' : '; a broker with allow_anonymous false wants them'})\n`,
+        );
         const inUrl = broker.url.replace('mqtt://', 'mqtt://alice:wrong-too@');
         const wrongInUrl = await runCli(['pub', '-b', inUrl, '-t', 'alice/x', '-m', 'x']);
-        assert.match(wrongInUrl.stderr, new RegExp(`^mqttlab: cannot connect to mqtt://\\*\\*\\*@127\\.0\\.0\\.1:${broker.port}: refused by the broker: ${refusal.replace(/[()]/g, '\\$&')}`));
-        assert.ok(!wrong.stderr.includes('not-her-password') && !wrongInUrl.stderr.includes('wrong-too') && !wrongInUrl.stderr.includes('alice'));
-        const ok = await runCli(['pub', '-b', broker.url.replace('mqtt://', 'mqtt://alice:s3cret@'), '-t', 'alice/x', '-m', 'x', '-q', '1', '--trace']);
+        assert.match(
+          wrongInUrl.stderr,
+          new RegExp(
+            `^mqttlab: cannot connect to mqtt://\\*\\*\\*@127\\.0\\.0\\.1:${broker.port}: ` +
+              `refused by the broker: ${refusal.replace(/[()]/g, '\\$&')}`,
+          ),
+        );
+        assert.ok(
+          !wrong.stderr.includes('not-her-password') && !wrongInUrl.stderr.includes('wrong-too') && !wrongInUrl.stderr.includes('alice'),
+        );
+        const ok = await runCli([
+          'pub',
+          '-b',
+          broker.url.replace('mqtt://', 'mqtt://alice:s3cret@'),
+          '-t',
+          'alice/x',
+          '-m',
+          'x',
+          '-q',
+          '1',
+          '--trace',
+        ]);
         assert.equal(ok.status, 0, ok.stderr);
         assert.match(ok.stderr, /← PUBACK/);
         assert.ok(!ok.stderr.includes('s3cret') && !ok.stdout.includes('s3cret'));
@@ -215,9 +374,27 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
       test('a will with delay and properties: mqttlab sub killed without DISCONNECT, mosquitto_sub gets the will', async () => {
         const will = topic('will');
         const watcher = await theirSub(['-t', will, '-C', '1']);
-        const doomed = await ourSub(['-t', topic('anything'), '--will-topic', will, '--will-payload', 'gone', '--will-qos', '1', '--will-delay', '0', '--will-user-property', 'why=killed', '-x', '10']);
+        const doomed = await ourSub([
+          '-t',
+          topic('anything'),
+          '--will-topic',
+          will,
+          '--will-payload',
+          'gone',
+          '--will-qos',
+          '1',
+          '--will-delay',
+          '0',
+          '--will-user-property',
+          'why=killed',
+          '-x',
+          '10',
+        ]);
         doomed.signal('SIGKILL');
-        assert.deepEqual(msgLines((await watcher.done).stdout).map((f) => [f[4], f[6]]), [['why:killed', 'gone']]);
+        assert.deepEqual(
+          msgLines((await watcher.done).stdout).map((f) => [f[4], f[6]]),
+          [['why:killed', 'gone']],
+        );
       });
 
       test('MQTT 3.1.1 (-V 311) both ways at QoS 1, and MQTT 5 options refused with it in one line', async () => {
@@ -227,7 +404,10 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
         assert.equal((await runTool(TOOLS.pub, ['-V', 'mqttv311', ...port(), '-t', t, '-q', '1', '-m', 'from mosquitto_pub'])).status, 0);
         assert.equal((await ours.done).stdout, `${t} from mqttlab\n${t} from mosquitto_pub\n`);
         const v5only = await runCli(['pub', ...b(), '-V', '311', '-t', t, '-m', 'x', '--user-property', 'a=b']);
-        assert.equal(v5only.stderr, 'mqttlab: PUBLISH properties (--content-type, --message-expiry, --user-property, …) are MQTT 5 only (leave out -V 311)\n');
+        assert.equal(
+          v5only.stderr,
+          'mqttlab: PUBLISH properties (--content-type, --message-expiry, --user-property, …) are MQTT 5 only (leave out -V 311)\n',
+        );
       });
 
       test('--trace shows the topic alias at work; hex output; -l a message per line, -s all of stdin, -f a file', async () => {
@@ -246,12 +426,23 @@ describe('mqttlab pub/sub/req', { concurrency: true }, () => {
         assert.equal((await ours.done).stdout, expected.map((h) => `${t} ${h}\n`).join(''));
       });
 
-      test('subscription and session options: Retain Handling, Retain As Published, Subscription Identifier, a resumed session with an expiring message', async () => {
+      test('Retain Handling, Retain As Published, Subscription Identifier, a resumed session with an expiring message', async () => {
         const r = topic('options/retained');
         assert.equal((await runCli(['pub', ...b(), '-t', r, '-m', 'kept', '-r'])).status, 0);
         const none = await runCli(['sub', ...b(), '-t', r, '--retain-handling', '2', '-W', '1']);
         assert.equal(none.status, 27, 'Retain Handling 2: no retained message on subscribe');
-        const flagged = await runCli(['sub', ...b(), '-t', r, '--retain-as-published', '--subscription-identifier', '7', '-C', '1', '--json']);
+        const flagged = await runCli([
+          'sub',
+          ...b(),
+          '-t',
+          r,
+          '--retain-as-published',
+          '--subscription-identifier',
+          '7',
+          '-C',
+          '1',
+          '--json',
+        ]);
         const [m] = jsonLines(flagged.stdout);
         assert.equal(m?.retain, true);
         assert.deepEqual(m?.properties?.subscriptionIdentifier, 7);

@@ -17,19 +17,63 @@ describe('errors are one line, before anything starts', { concurrency: true }, (
     port = await freePort();
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const unreachable = (url: string) => new RegExp(`^mqttlab: cannot connect to ${url.replaceAll('.', '\\.').replaceAll('*', '\\*')}: connection refused \\(is a broker running there\\?`);
+  const unreachable = (url: string) =>
+    new RegExp(
+      `^mqttlab: cannot connect to ${url.replaceAll('.', '\\.').replaceAll('*', '\\*')}: ` +
+        'connection refused \\(is a broker running there\\?',
+    );
 
   const cases: Array<[string, () => string[], () => RegExp]> = [
-    ['compare --broker that is not there', () => ['compare', '--broker', `mqtt://127.0.0.1:${port}`, '--no-rabbitmq'], () => unreachable(`mqtt://127.0.0.1:${port}`)],
-    ['bench --broker that is not there', () => ['bench', 'fan-in', '--broker', `mqtt://127.0.0.1:${port}`, '--rounds', '1'], () => unreachable(`mqtt://127.0.0.1:${port}`)],
-    ['start --broker that is not there, credentials in the URL hidden', () => ['start', '--broker', `mqtt://bob:hunter2@127.0.0.1:${port}`, '--port', '0', '--db', ':memory:'], () => unreachable(`mqtt://***@127.0.0.1:${port}`)],
-    ['ingest --broker that is not there', () => ['ingest', '--broker', `mqtt://127.0.0.1:${port}`, '--port', '0', '--db', ':memory:'], () => unreachable(`mqtt://127.0.0.1:${port}`)],
-    ['pub to a broker that is not there', () => ['pub', '-b', `mqtt://127.0.0.1:${port}`, '-t', 'a', '-m', 'x'], () => unreachable(`mqtt://127.0.0.1:${port}`)],
-    ['fleet --devices 0', () => ['fleet', '--devices', '0'], () => /^error: option '-d, --devices <count>' argument '0' is invalid\. "0" is not a whole number from 1 up$/],
-    ['compare --out over existing files without --force', () => ['compare', '--out', dir], () => new RegExp(`^mqttlab: ${join(dir, 'comparison.md').replaceAll('.', '\\.')} already exists: pass --force to replace, or --out another directory$`)],
-    ['pub without a payload', () => ['pub', '-t', 'a'], () => /^mqttlab: give the payload: -m <text>, -f <file>, -s \(stdin\), -l \(a message per line of stdin\) or --null-message$/],
+    [
+      'compare --broker that is not there',
+      () => ['compare', '--broker', `mqtt://127.0.0.1:${port}`, '--no-rabbitmq'],
+      () => unreachable(`mqtt://127.0.0.1:${port}`),
+    ],
+    [
+      'bench --broker that is not there',
+      () => ['bench', 'fan-in', '--broker', `mqtt://127.0.0.1:${port}`, '--rounds', '1'],
+      () => unreachable(`mqtt://127.0.0.1:${port}`),
+    ],
+    [
+      'start --broker that is not there, credentials in the URL hidden',
+      () => ['start', '--broker', `mqtt://bob:hunter2@127.0.0.1:${port}`, '--port', '0', '--db', ':memory:'],
+      () => unreachable(`mqtt://***@127.0.0.1:${port}`),
+    ],
+    [
+      'ingest --broker that is not there',
+      () => ['ingest', '--broker', `mqtt://127.0.0.1:${port}`, '--port', '0', '--db', ':memory:'],
+      () => unreachable(`mqtt://127.0.0.1:${port}`),
+    ],
+    [
+      'pub to a broker that is not there',
+      () => ['pub', '-b', `mqtt://127.0.0.1:${port}`, '-t', 'a', '-m', 'x'],
+      () => unreachable(`mqtt://127.0.0.1:${port}`),
+    ],
+    [
+      'fleet --devices 0',
+      () => ['fleet', '--devices', '0'],
+      () => /^error: option '-d, --devices <count>' argument '0' is invalid\. "0" is not a whole number from 1 up$/,
+    ],
+    [
+      'compare --out over existing files without --force',
+      () => ['compare', '--out', dir],
+      () =>
+        new RegExp(
+          `^mqttlab: ${join(dir, 'comparison.md').replaceAll('.', '\\.')} already exists: ` +
+            'pass --force to replace, or --out another directory$',
+        ),
+    ],
+    [
+      'pub without a payload',
+      () => ['pub', '-t', 'a'],
+      () => /^mqttlab: give the payload: -m <text>, -f <file>, -s \(stdin\), -l \(a message per line of stdin\) or --null-message$/,
+    ],
     ['pub to a wildcard topic', () => ['pub', '-t', 'a/+', '-m', 'x'], () => /^mqttlab: "a\/\+" is not a topic to publish to/],
-    ['sub with an MQTT 5 option and -V 311', () => ['sub', '-t', 'a', '-V', '311', '--no-local'], () => /^mqttlab: --no-local, --retain-as-published, --retain-handling and --subscription-identifier are MQTT 5 only/],
+    [
+      'sub with an MQTT 5 option and -V 311',
+      () => ['sub', '-t', 'a', '-V', '311', '--no-local'],
+      () => /^mqttlab: --no-local, --retain-as-published, --retain-handling and --subscription-identifier are MQTT 5 only/,
+    ],
   ];
   for (const [title, args, expected] of cases) {
     test(title, async () => {

@@ -17,7 +17,9 @@ describe('mqttlab exercise', { concurrency: true }, () => {
   });
   after(() => Promise.all([mosquitto?.close(), other?.close()]));
 
-  test('all, on Mosquitto: exit 0 listing the Receive Maximum deviation with its statements; --strict exits 1', { skip: mosquittoPath ? false : 'mosquitto is not installed' }, async () => {
+  test('all, on Mosquitto: exit 0 listing the Receive Maximum deviation with its statements; --strict exits 1', {
+    skip: mosquittoPath ? false : 'mosquitto is not installed',
+  }, async () => {
     const [plain, strict] = await Promise.all([
       runCli(['exercise', 'all', '--broker', mosquitto.url], { env: noRabbitMq, timeoutMs: 120_000 }),
       runCli(['exercise', 'all', '--broker', other.url, '--strict'], { env: noRabbitMq, timeoutMs: 120_000 }),
@@ -27,8 +29,15 @@ describe('mqttlab exercise', { concurrency: true }, () => {
     // Every heading names the broker from its $SYS/broker/version.
     const headings = plain.stdout.split('\n').filter((l) => l.startsWith('━━ Exercise'));
     assert.equal(headings.length, 5);
-    for (const h of headings) assert.match(h, new RegExp(`\\(mosquitto version \\d+\\.\\d+\\.\\d+ at ${mosquitto.url.replaceAll('.', '\\.')}\\)$`));
-    assert.match(plain.stdout, /⚠ deviation: the broker never had more than 2 unacknowledged PUBLISHes out to it \[MQTT-3\.3\.4-9\], \[MQTT-4\.9\.0-2\]: max in flight \d+/);
+    for (const h of headings)
+      assert.match(h, new RegExp(`\\(mosquitto version \\d+\\.\\d+\\.\\d+ at ${mosquitto.url.replaceAll('.', '\\.')}\\)$`));
+    assert.match(
+      plain.stdout,
+      new RegExp(
+        '⚠ deviation: the broker never had more than 2 unacknowledged PUBLISHes out to it ' +
+          '\\[MQTT-3\\.3\\.4-9\\], \\[MQTT-4\\.9\\.0-2\\]: max in flight \\d+',
+      ),
+    );
     assert.match(plain.stdout, /deviated from the spec in 1 place\(s\)/);
     assert.match(plain.stdout, /All 5 exercise\(s\) ran: every expectation held, 1 deviation\(s\) of the broker listed above\.\n$/);
 
@@ -47,7 +56,13 @@ describe('mqttlab exercise', { concurrency: true }, () => {
   test('--list names every exercise with what it shows', async () => {
     const r = await runCli(['exercise', '--list']);
     assert.equal(r.status, 0);
-    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0]), ['basic-pubsub', 'qos-levels', 'retained-lastwill', 'mqtt5-features', 'protocol-comparison']);
+    assert.deepEqual(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0]),
+      ['basic-pubsub', 'qos-levels', 'retained-lastwill', 'mqtt5-features', 'protocol-comparison'],
+    );
   });
 
   test('an unreachable broker is one line, and the password in its URL is not printed', async () => {
@@ -68,10 +83,13 @@ describe('mqttlab exercise', { concurrency: true }, () => {
     assert.equal(text.status, 0, text.stderr);
     const widest = Math.max(...text.stdout.split('\n').map((l) => [...l].length));
     assert.ok(widest <= 80, `widest line ${widest}`);
-    assert.match(text.stdout, /^  MQTT\n    variant: +MQTT 3\.1\.1 QoS 0$/m);
+    assert.match(text.stdout, /^ {2}MQTT\n {4}variant: +MQTT 3\.1\.1 QoS 0$/m);
     const sections = (JSON.parse(json.stdout) as Array<{ sections: Array<{ lines: unknown[] }> }>)[0]!.sections;
     const tables = sections.flatMap((s) => s.lines).filter((l): l is { header: string[]; rows: string[][] } => typeof l === 'object');
-    assert.ok(tables.some((t) => t.header.includes('16 B pub') && t.rows.length > 5), 'the bytes table, whole');
+    assert.ok(
+      tables.some((t) => t.header.includes('16 B pub') && t.rows.length > 5),
+      'the bytes table, whole',
+    );
   });
 
   test('on the embedded broker the heading names it from its own version', async () => {

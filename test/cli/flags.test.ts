@@ -4,7 +4,10 @@ import { buildProgram, COMMAND_NAMES } from '../../src/cli/program.js';
 
 test('one meaning per short flag across all commands', async () => {
   const program = await buildProgram();
-  assert.deepEqual(program.commands.map((c) => c.name()), COMMAND_NAMES);
+  assert.deepEqual(
+    program.commands.map((c) => c.name()),
+    COMMAND_NAMES,
+  );
   const meanings = new Map<string, Set<string>>();
   for (const command of [program, ...program.commands]) {
     for (const option of command.options) {

@@ -18,7 +18,8 @@ function processesMentioning(text: string): string[] {
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-      if (cmdline.includes(text) || readFileSync(`/proc/${pid}/environ`, 'latin1').includes(text)) found.push(`${pid} ${cmdline.split('\0')[0]}`);
+      if (cmdline.includes(text) || readFileSync(`/proc/${pid}/environ`, 'latin1').includes(text))
+        found.push(`${pid} ${cmdline.split('\0')[0]}`);
     } catch {
       // gone, or not ours to read
     }
@@ -28,7 +29,9 @@ function processesMentioning(text: string): string[] {
 
 const skip = !findRabbitMq() ? 'rabbitmq-server is not installed' : !findMosquitto() ? 'mosquitto is not installed' : false;
 
-test('Ctrl-C while compare starts its RabbitMQ node: beam.smp, epmd and Mosquitto stop, their temp dirs go, and it says so', { skip }, async () => {
+test('Ctrl-C while compare starts its RabbitMQ node: beam.smp, epmd and Mosquitto stop, their temp dirs go, and it says so', {
+  skip,
+}, async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'mqttlab-interrupt-'));
   try {
     // Its own process group, signalled as a whole: what a terminal's Ctrl-C does.
@@ -48,11 +51,21 @@ test('Ctrl-C while compare starts its RabbitMQ node: beam.smp, epmd and Mosquitt
   }
 });
 
-test('Ctrl-C to capacity alone (its children get no signal) stops the broker, ingest and fleet processes at once and removes its temp dir', async () => {
+test('Ctrl-C to capacity alone (not to its children) stops broker, ingest and fleet at once and removes its temp dir', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'mqttlab-interrupt-'));
   try {
-    const p = spawnCli(['capacity', '--devices', '5', '--seconds', '30', '--interval', '1000', '--workers', '1'], { env: { TMPDIR: tmp }, timeoutMs: 60_000 });
-    await waitUntil(() => processesMentioning(tmp).some((line) => /node/.test(line) && readFileSync(`/proc/${line.split(' ')[0]}/cmdline`, 'latin1').includes('\0fleet\0')), 30_000, 'the fleet child');
+    const p = spawnCli(['capacity', '--devices', '5', '--seconds', '30', '--interval', '1000', '--workers', '1'], {
+      env: { TMPDIR: tmp },
+      timeoutMs: 60_000,
+    });
+    await waitUntil(
+      () =>
+        processesMentioning(tmp).some(
+          (line) => /node/.test(line) && readFileSync(`/proc/${line.split(' ')[0]}/cmdline`, 'latin1').includes('\0fleet\0'),
+        ),
+      30_000,
+      'the fleet child',
+    );
     const before = processesMentioning(tmp);
     assert.ok(before.length >= 3, before.join('\n'));
     p.signal('SIGINT');

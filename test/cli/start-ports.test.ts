@@ -8,7 +8,10 @@ import { runCli, spawnCli } from '../helpers/cli.js';
 // tests never bind 1883 on a shared machine: a real Mosquitto holds two free ports, and `start` is told
 // (MQTTLAB_MQTT_PORT / MQTTLAB_WS_PORT) that those are its defaults, so its fallback path is what runs.
 
-describe('the seed\'s Mosquitto holds the default ports', { skip: mosquittoPath ? false : 'mosquitto is not installed', concurrency: true }, () => {
+describe("the seed's Mosquitto holds the default ports", {
+  skip: mosquittoPath ? false : 'mosquitto is not installed',
+  concurrency: true,
+}, () => {
   let mosquitto: TestBroker;
   let wsPort: number;
   before(async () => {
@@ -24,7 +27,9 @@ describe('the seed\'s Mosquitto holds the default ports', { skip: mosquittoPath 
     try {
       await p.waitFor(/Ctrl-C stops everything/);
       const dashboard = p.stdout.match(/dashboard\s+(http:\S+)/)![1]!;
-      const [, mqttPort, browserWsPort] = p.stdout.match(/broker\s+mqtt:\/\/127\.0\.0\.1:(\d+) \(embedded\) · browser WebSocket ws:\/\/127\.0\.0\.1:(\d+)/)!;
+      const [, mqttPort, browserWsPort] = p.stdout.match(
+        /broker\s+mqtt:\/\/127\.0\.0\.1:(\d+) \(embedded\) · browser WebSocket ws:\/\/127\.0\.0\.1:(\d+)/,
+      )!;
       assert.notEqual(Number(mqttPort), mosquitto.port);
       assert.notEqual(Number(browserWsPort), wsPort);
       assert.match(p.stdout, new RegExp(`port ${mosquitto.port} is taken, so the embedded broker listens on ${mqttPort} instead`));
@@ -67,8 +72,13 @@ describe('the seed\'s Mosquitto holds the default ports', { skip: mosquittoPath 
   });
 
   test('start with a taken port given explicitly: one line naming the option, exit 1', async () => {
-    const r = await runCli(['start', '--port', '0', '--mqtt-port', String(mosquitto.port), '--no-status', '--db', ':memory:'], { env: { MQTTLAB_WS_PORT: '0' } });
+    const r = await runCli(['start', '--port', '0', '--mqtt-port', String(mosquitto.port), '--no-status', '--db', ':memory:'], {
+      env: { MQTTLAB_WS_PORT: '0' },
+    });
     assert.equal(r.status, 1);
-    assert.equal(r.stderr, `mqttlab: port ${mosquitto.port} on 127.0.0.1 is already in use: pass --mqtt-port 0 for any free port, or another port\n`);
+    assert.equal(
+      r.stderr,
+      `mqttlab: port ${mosquitto.port} on 127.0.0.1 is already in use: pass --mqtt-port 0 for any free port, or another port\n`,
+    );
   });
 });

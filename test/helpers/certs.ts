@@ -32,12 +32,42 @@ export function makeCertificates(clients: Array<'client' | 'rogue'> = []): TestC
   const issue = (name: string, cn: string, ca: string | undefined, extensions: string) => {
     const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`];
     if (!ca) {
-      run(['req', '-x509', ...key, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${cn}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+      run([
+        'req',
+        '-x509',
+        ...key,
+        '-out',
+        `${name}.pem`,
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${cn}`,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ]);
       return;
     }
-    writeFileSync(file(`${name}.ext`), extensions + '\n');
+    writeFileSync(file(`${name}.ext`), `${extensions}\n`);
     run(['req', ...key, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
-    run(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`]);
+    run([
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${ca}.pem`,
+      '-CAkey',
+      `${ca}.key`,
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    ]);
   };
   issue('ca', 'mqttlab test CA', undefined, '');
   issue('server', '127.0.0.1', 'ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth');

@@ -31,7 +31,11 @@ export class Spawned {
   private readonly child: ChildProcess;
 
   constructor(file: string, args: string[], options: CliOptions = {}) {
-    this.child = spawn(file, args, { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: options.detached });
+    this.child = spawn(file, args, {
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: options.detached,
+    });
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.child.stdin!.on('error', () => {});
@@ -61,7 +65,10 @@ export class Spawned {
     for (;;) {
       const match = this[stream].match(pattern);
       if (match) return match;
-      if (ended || Date.now() > deadline) throw new Error(`${ended ? 'exited' : 'timed out'} before ${stream} matched ${pattern}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      if (ended || Date.now() > deadline)
+        throw new Error(
+          `${ended ? 'exited' : 'timed out'} before ${stream} matched ${pattern}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`,
+        );
       await new Promise((r) => setTimeout(r, 25));
     }
   }

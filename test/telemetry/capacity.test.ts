@@ -59,7 +59,10 @@ test('capacity refuses several ingest processes on SQLite, with the fix in the m
 
 test('the verdict names the largest size that kept up, and says when every size did (no limit found)', () => {
   const step = (devices: number, keptUp: boolean) => ({ devices, offeredPerSecond: devices * 3, keptUp }) as CapacityStep;
-  assert.equal(capacityVerdict([step(100, true), step(200, false)], 'embedded broker, 3 workers'), 'largest fleet that kept up: 100 devices, 300 readings/s (embedded broker, 3 workers)');
+  assert.equal(
+    capacityVerdict([step(100, true), step(200, false)], 'embedded broker, 3 workers'),
+    'largest fleet that kept up: 100 devices, 300 readings/s (embedded broker, 3 workers)',
+  );
   assert.equal(
     capacityVerdict([step(100, true), step(200, true)], 'embedded broker, 3 workers'),
     'every size kept up, up to 200 devices, 600 readings/s (embedded broker, 3 workers); the limit was not reached: try larger --devices',

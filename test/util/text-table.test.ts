@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { layoutTable, terminalWidth, wrapLine } from '../../src/util/index.js';
 
-const table = { header: ['system', 'variant', 'bytes'], rows: [['MQTT', 'QoS 1', '47'], ['AMQP 0-9-1', 'publisher confirms', '131']] };
+const table = {
+  header: ['system', 'variant', 'bytes'],
+  rows: [
+    ['MQTT', 'QoS 1', '47'],
+    ['AMQP 0-9-1', 'publisher confirms', '131'],
+  ],
+};
 
 test('a table that fits is a grid', () => {
   assert.deepEqual(layoutTable(table, 80), [
@@ -15,7 +21,14 @@ test('a table that fits is a grid', () => {
 
 test('a table too wide for the terminal stacks: one block per row, no line wider than the width', () => {
   const lines = layoutTable(table, 32);
-  assert.deepEqual(lines, ['  MQTT', '    variant: QoS 1', '    bytes:   47', '  AMQP 0-9-1', '    variant: publisher confirms', '    bytes:   131']);
+  assert.deepEqual(lines, [
+    '  MQTT',
+    '    variant: QoS 1',
+    '    bytes:   47',
+    '  AMQP 0-9-1',
+    '    variant: publisher confirms',
+    '    bytes:   131',
+  ]);
   assert.ok(layoutTable({ header: ['a', 'note'], rows: [['x', 'word '.repeat(40)]] }, 40).every((l) => l.length <= 40));
 });
 

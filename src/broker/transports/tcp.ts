@@ -38,7 +38,8 @@ export interface ListenError extends Error {
 export function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
-      const message = error.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${error.message}`;
+      const message =
+        error.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${error.message}`;
       reject(Object.assign(new Error(message), { code: error.code, port }) as ListenError);
     };
     server.once('error', onError);

@@ -72,7 +72,8 @@ async function flowRound(
     }
   });
   subscriber.on('packetsend', (packet) => {
-    if (packet.cmd === 'puback') events.push({ t: performance.now(), event: 'PUBACK', messageId: (packet as { messageId: number }).messageId });
+    if (packet.cmd === 'puback')
+      events.push({ t: performance.now(), event: 'PUBACK', messageId: (packet as { messageId: number }).messageId });
   });
   await subscriber.subscribeAsync(topic, { qos: 1 });
 
@@ -130,7 +131,13 @@ export function reportFlowControl(flow: FlowControlResult, checks: Checks, ctx: 
         ['subscriber', 'Receive Maximum', 'received', 'max unacknowledged', 'took'],
         [
           ['slow-sub', limited.receiveMaximum ?? '—', limited.received, limited.maxInFlight, `${limited.durationMs} ms`],
-          ['slow-sub-nolimit', unlimited.receiveMaximum ?? 'not sent (65535)', unlimited.received, unlimited.maxInFlight, `${unlimited.durationMs} ms`],
+          [
+            'slow-sub-nolimit',
+            unlimited.receiveMaximum ?? 'not sent (65535)',
+            unlimited.received,
+            unlimited.maxInFlight,
+            `${unlimited.durationMs} ms`,
+          ],
         ],
       ),
       '  both take about as long: the consumer acknowledges one message per delay either way; Receive Maximum bounds',

@@ -60,7 +60,8 @@ export async function runMqtt5Features(ctx: ExerciseContext): Promise<ExerciseRe
 function keyQuestion(shared: SharedSubscriptionsResult): ExerciseReport['keyQuestion'] {
   const workersLine = shared.workers.map((w) => `${w.worker} ${w.count}`).join(', ');
   const spread = Object.values(shared.devices).map((ws) => ws.length);
-  const spreadText = Math.min(...spread) === Math.max(...spread) ? `${Math.max(...spread)}` : `${Math.min(...spread)}–${Math.max(...spread)}`;
+  const spreadText =
+    Math.min(...spread) === Math.max(...spread) ? `${Math.max(...spread)}` : `${Math.min(...spread)}–${Math.max(...spread)}`;
   return {
     question: 'How do MQTT shared subscriptions compare to Kafka consumer groups? What does Kafka provide that shared subs do not?',
     answer: [

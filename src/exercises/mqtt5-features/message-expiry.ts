@@ -126,7 +126,12 @@ function outcome(plan: ExpiryPlan, publishes: TracedPacket[]): ExpiringMessage[]
  * Leaves nothing behind on the broker: ends the session now (DISCONNECT with Session Expiry 0) and clears
  * the live retained message with an empty retained payload [MQTT-3.3.1-6].
  */
-async function leaveNothingBehind(ctx: ExerciseContext, resumed: MqttClient, publisher: MqttClient, retainedPlan: ExpiryPlan): Promise<void> {
+async function leaveNothingBehind(
+  ctx: ExerciseContext,
+  resumed: MqttClient,
+  publisher: MqttClient,
+  retainedPlan: ExpiryPlan,
+): Promise<void> {
   await new Promise<void>((resolve) => resumed.end(false, { properties: { sessionExpiryInterval: 0 } }, () => resolve()));
   ctx.forget(resumed);
   for (const m of retainedPlan) await publisher.publishAsync(m.topic, '', { qos: 1, retain: true });

@@ -193,7 +193,7 @@ export function reportRequestReply(rpc: RequestReplyResult, checks: Checks): Sec
         'for request → broker → responder → broker → requester',
       ...(overhead.p50 > 30
         ? [
-            '  (~40 ms is the signature of TCP delayed ACK meeting Nagle\'s algorithm on a socket without TCP_NODELAY' +
+            "  (~40 ms is the signature of TCP delayed ACK meeting Nagle's algorithm on a socket without TCP_NODELAY" +
               ' — e.g. Mosquitto without set_tcp_nodelay true)',
           ]
         : []),

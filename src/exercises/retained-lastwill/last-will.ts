@@ -113,7 +113,12 @@ export function reportLastWill(lastWill: LastWillResult, checks: Checks): Sectio
     crashed!.watcherGot.length === 1 && crashed!.watcherGot[0]!.payload === 'offline',
     payloads(crashed!.watcherGot),
   );
-  checks.conforms(['MQTT-3.14.4-3'], 'a normal DISCONNECT (0x00) discards the will', clean!.watcherGot.length === 0, payloads(clean!.watcherGot));
+  checks.conforms(
+    ['MQTT-3.14.4-3'],
+    'a normal DISCONNECT (0x00) discards the will',
+    clean!.watcherGot.length === 0,
+    payloads(clean!.watcherGot),
+  );
   checks.expect(
     'DISCONNECT with reason 0x04 publishes the will (MQTT 5.0 §3.14.2.1)',
     withWill!.watcherGot.length === 1 && withWill!.watcherGot[0]!.payload === 'offline',

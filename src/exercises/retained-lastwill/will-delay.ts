@@ -68,7 +68,11 @@ export async function demonstrateWillDelay(
     reconnectAfterMs: options.reconnectAfterMs ?? 500,
     clock: stopwatch(),
     // The will waits for the smaller of Will Delay and Session Expiry (§3.1.3.2.2): keep the session longer.
-    connectOptions: (clean) => ({ clean, properties: { sessionExpiryInterval: sessionExpirySeconds }, will: offlineWill(topic, willDelaySeconds) }),
+    connectOptions: (clean) => ({
+      clean,
+      properties: { sessionExpiryInterval: sessionExpirySeconds },
+      will: offlineWill(topic, willDelaySeconds),
+    }),
     offline: (from, to = Infinity) => watched.filter((m) => m.payload === 'offline' && m.at >= from && m.at <= to),
   };
   try {
