@@ -115,9 +115,15 @@ export async function startRabbitMq(options: { timeoutMs?: number } = {}): Promi
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  // epmd refuses `-kill` while a node is still registered (a VM that is going away): ask again, bounded.
   const killEpmd = () => {
     const epmd = findEpmd();
-    if (epmd) spawnSync(epmd, ['-kill'], { env: { ...env, ERL_EPMD_PORT: String(epmdPort) }, timeout: 3000, stdio: 'ignore' });
+    if (!epmd) return;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const r = spawnSync(epmd, ['-kill'], { env: { ...env, ERL_EPMD_PORT: String(epmdPort) }, timeout: 3000, encoding: 'utf8' });
+      if (!/living nodes/.test(`${r.stdout}${r.stderr}`)) return;
+      spawnSync('sleep', ['0.1']);
+    }
   };
   let stopped: Promise<void> | undefined;
   // Registered at once, so Ctrl-C while the node is still starting stops it too (and only once).
@@ -133,6 +139,8 @@ export async function startRabbitMq(options: { timeoutMs?: number } = {}): Promi
   const stop = () =>
     (stopped ??= (async () => {
       await stopChild(child, 15_000, true);
+      // The script may exit before the Erlang VM it started (interrupted while starting): the rest of its group goes now.
+      killChild(child, true);
       killEpmd();
       rmSync(dir, { recursive: true, force: true });
       release();
