@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { openFileWrapper, startMosquittoProcess } from '../util/index.js';
+import { connectMqtt, disconnect } from '../client/index.js';
+import { openFileWrapper, registerChild, startMosquittoProcess } from '../util/index.js';
 
 /** A broker under test: what to connect to and, when we started it, its process id. */
 export interface BenchTarget {
@@ -54,6 +55,8 @@ export async function startTarget(name: string, settings: TargetSettings): Promi
     });
     return { name, host: '127.0.0.1', port: m.port, pid: m.pid, close: () => m.close() };
   }
+  // The load clients speak raw MQTT on sockets; a broker that is not there is found here, in one line.
+  await disconnect(await connectMqtt(name, { clientId: `mqttlab-bench-probe-${process.pid}` }));
   const url = new URL(name);
   return { name, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 1883), close: async () => {} };
 }
@@ -63,9 +66,15 @@ async function startEmbeddedChild(settings: TargetSettings): Promise<BenchTarget
   const nodeFlags = settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', settings.profileDir] : [];
   const entry = fileURLToPath(new URL('./embedded-child.js', import.meta.url));
   const args = [String(settings.maxQueued), String(settings.inflight)];
-  const child: ChildProcess = wrapper.length > 0
-    ? fork(entry, args, { execPath: wrapper[0], execArgv: [...wrapper.slice(1), process.execPath, ...nodeFlags], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
-    : fork(entry, args, { execArgv: nodeFlags, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child: ChildProcess =
+    wrapper.length > 0
+      ? fork(entry, args, {
+          execPath: wrapper[0],
+          execArgv: [...wrapper.slice(1), process.execPath, ...nodeFlags],
+          stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        })
+      : fork(entry, args, { execArgv: nodeFlags, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  registerChild(`the embedded broker (pid ${child.pid})`, child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { port: number }).port));

@@ -13,3 +13,4 @@ export { MemoryPersistence, SqlitePersistence, type Persistence, type SessionSna
 /** The wire vocabulary, for embedders: reason codes and topic rules (src/protocol/ is their home). */
 export { isValidTopicFilter, isValidTopicName, ReasonCode, reasonName, topicMatchesFilter } from '../protocol/index.js';
 export { BROKER_VERSION } from './sys-topics.js';
+export type { ListenError } from './transports/tcp.js';

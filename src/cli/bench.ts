@@ -42,13 +42,18 @@ export function registerBenchCommand(program: Command): void {
     .command('bench')
     .description(`benchmark a broker on loopback: ${SCENARIOS.join(', ')}`)
     .argument('<scenario>', SCENARIOS.join(' | '))
-    .option('-b, --broker <target>', 'embedded (ours, in a child process), mosquitto (started on a free port) or mqtt://127.0.0.1:PORT', parseBroker, 'embedded')
-    .option('-c, --compare <a,b>', 'alternate rounds between two brokers and print ratios of medians (a/b)', parseBrokerList)
-    .option('-r, --rounds <n>', 'rounds per broker (at least 3 with --compare)', parseInteger)
+    .option(
+      '-b, --broker <target>',
+      'embedded (ours, in a child process), mosquitto (started on a free port) or mqtt://127.0.0.1:PORT',
+      parseBroker,
+      'embedded',
+    )
+    .option('--compare <a,b>', 'alternate rounds between two brokers and print ratios of medians (a/b)', parseBrokerList)
+    .option('--rounds <n>', 'rounds per broker (at least 3 with --compare)', parseInteger)
     .option('-q, --qos <level>', 'QoS of publishes and subscriptions: 0, 1 or 2', parseInteger)
     .option('--payload <bytes>', 'payload size', parseInteger)
     .option('-n, --count <n>', 'messages published per round (all publishers together)', parseInteger)
-    .option('-d, --duration <seconds>', 'upper bound on publishing time per round', parseInteger)
+    .option('--duration <seconds>', 'upper bound on publishing time per round', parseInteger)
     .option('--publishers <n>', 'fan-in: publishers', parseInteger)
     .option('--subscribers <n>', 'fan-out: subscribers', parseInteger)
     .option('--rate <msg/s>', 'latency: fixed publish rate', parseInteger)

@@ -1,5 +1,5 @@
 import { createBroker, type RunningBroker } from '../broker/index.js';
-import { brokerUrlFrom } from '../client/index.js';
+import { brokerUrlFrom, redactUrl } from '../client/index.js';
 
 /** The broker a command talks to: one given by URL, or the embedded one started for it. */
 export interface BrokerTarget {
@@ -20,7 +20,7 @@ export interface BrokerTarget {
  */
 export async function resolveBroker(option?: string, options: { websocket?: boolean } = {}): Promise<BrokerTarget> {
   const url = brokerUrlFrom(option);
-  if (url) return { url, label: `broker at ${url}`, close: async () => {} };
+  if (url) return { url, label: `broker at ${redactUrl(url)}`, close: async () => {} };
   const embedded = await createBroker({ port: 0, wsPort: options.websocket ? 0 : false, sysInterval: 0 });
   return {
     url: embedded.url!,

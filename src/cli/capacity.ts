@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { describeStep, measureCapacity, type CapacityBroker } from '../telemetry/index.js';
-import { parseInteger } from './util.js';
+import { capacityVerdict, describeStep, measureCapacity, type CapacityBroker } from '../telemetry/index.js';
+import { integerFrom } from './util.js';
 
 interface CapacityCommandOptions {
   devices: number[];
@@ -26,9 +26,9 @@ export function registerCapacityCommand(program: Command): void {
       parseList,
       [100, 250, 500, 1000, 2000],
     )
-    .option('-i, --interval <ms>', 'milliseconds between two rounds of readings of a device', parseInteger, 1000)
-    .option('-s, --seconds <n>', 'seconds of load per fleet size', parseInteger, 30)
-    .option('-k, --workers <count>', 'ingest workers per ingest process', parseInteger, 3)
+    .option('--interval <ms>', 'milliseconds between two rounds of readings of a device', integerFrom(10), 1000)
+    .option('--seconds <n>', 'seconds of load per fleet size', integerFrom(1), 30)
+    .option('--workers <count>', 'ingest workers per ingest process', integerFrom(1, 64), 3)
     .option('-b, --broker <kind>', 'embedded (ours, in its own process) or mosquitto (a local one)', parseBroker, 'embedded')
     .option(
       '--store <where>',
@@ -37,9 +37,9 @@ export function registerCapacityCommand(program: Command): void {
       'sqlite',
     )
     .option(
-      '-n, --ingest-processes <count>',
+      '--ingest-processes <count>',
       'ingest processes in the $share/ingest group (more than 1 needs --store postgres or a URL)',
-      parseInteger,
+      integerFrom(1, 64),
       1,
     )
     .option('--json', 'print the steps as JSON on stdout')
@@ -74,15 +74,9 @@ Examples:
         console.log(JSON.stringify(steps, null, 2));
         return;
       }
-      const best = steps.filter((s) => s.keptUp).at(-1);
       const processes = `${opts.ingestProcesses} ingest process${opts.ingestProcesses > 1 ? 'es' : ''}`;
-      const setup = `${opts.broker} broker, ${processes} × ${opts.workers} workers`;
       const store = opts.store.startsWith('postgresql:') ? 'postgresql' : opts.store;
-      console.log(
-        best
-          ? `largest fleet that kept up: ${best.devices} devices, ${best.offeredPerSecond.toFixed(0)} readings/s (${setup}, ${store})`
-          : 'no fleet size kept up',
-      );
+      console.log(capacityVerdict(steps, `${opts.broker} broker, ${processes} × ${opts.workers} workers, ${store}`));
       for (const s of steps) console.log(`  ${describeStep(s)}`);
     });
 }

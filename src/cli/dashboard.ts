@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { startDashboardServer } from '../dashboard/index.js';
-import { parseInteger, onShutdown } from './util.js';
+import { onShutdown } from './shutdown.js';
+import { parseInteger } from './util.js';
 
 /** `mqttlab dashboard`: serves the web dashboard for an ingest API running in another process. */
 export function registerDashboardCommand(program: Command): void {
@@ -25,9 +26,11 @@ Examples:
 `,
     )
     .action(async (opts: { api: string; wsUrl?: string; host: string; port: number }) => {
-      const server = await startDashboardServer({ apiUrl: opts.api, wsUrl: opts.wsUrl, host: opts.host, port: opts.port }).catch((error: NodeJS.ErrnoException) => {
-        throw new Error(error.code === 'EADDRINUSE' ? `port ${opts.port} is in use: pass --port 0 or another port` : error.message);
-      });
+      const server = await startDashboardServer({ apiUrl: opts.api, wsUrl: opts.wsUrl, host: opts.host, port: opts.port }).catch(
+        (error: NodeJS.ErrnoException) => {
+          throw new Error(error.code === 'EADDRINUSE' ? `port ${opts.port} is in use: pass --port 0 or another port` : error.message);
+        },
+      );
       console.log(`mqttlab dashboard at ${server.url} (API: ${opts.api}${opts.wsUrl ? `, broker WebSocket: ${opts.wsUrl}` : ''})`);
       console.log(`  packet flow: ${server.url}flow.html · Ctrl-C stops it`);
       onShutdown(async () => {

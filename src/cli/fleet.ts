@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { resolveBroker } from './broker-target.js';
 import { startFleet, type Fleet } from '../telemetry/index.js';
+import { connectionLog } from './connection-log.js';
 import { fmt, startStatusLine } from './status-line.js';
-import { onShutdown, parseInteger } from './util.js';
+import { onShutdown } from './shutdown.js';
+import { integerFrom, parseInteger } from './util.js';
 
 interface FleetCommandOptions {
   devices: number;
@@ -22,9 +24,9 @@ export function registerFleetCommand(program: Command): void {
   program
     .command('fleet')
     .description('run a fleet of simulated IoT devices: presence with a will, telemetry, alerts, request/reply commands')
-    .option('-d, --devices <count>', 'devices, each with its own MQTT connection', parseInteger, 50)
+    .option('-d, --devices <count>', 'devices, each with its own MQTT connection', integerFrom(1), 50)
     .option('--sites <count>', 'sites the devices are spread over (default: one per 20 devices)', parseInteger)
-    .option('-i, --interval <ms>', 'milliseconds between two rounds of readings of one device (3 readings each)', parseInteger, 2000)
+    .option('--interval <ms>', 'milliseconds between two rounds of readings of one device (3 readings each)', integerFrom(10), 2000)
     .option('--chaos', 'now and then drop a device without DISCONNECT (its will says offline) and bring it back')
     .option('--chaos-every <ms>', 'with --chaos: milliseconds between two drops', parseInteger, 5000)
     .option('--seed <n>', 'seed of the sensor models and of chaos (same seed, same readings)', parseInteger, 1)
@@ -53,8 +55,12 @@ Examples:
     .action(async (opts: FleetCommandOptions) => {
       const target = await resolveBroker(opts.broker, { websocket: true });
       const log = (line: string) => (opts.json ? console.error(line) : console.log(line));
-      log(`mqttlab fleet: ${opts.devices} devices → ${target.label}${target.embedded?.wsUrl ? ` (WebSocket ${target.embedded.wsUrl})` : ''}`);
+      log(
+        `mqttlab fleet: ${opts.devices} devices → ${target.label}${target.embedded?.wsUrl ? ` (WebSocket ${target.embedded.wsUrl})` : ''}`,
+      );
       const startedAt = Date.now();
+      // Without a terminal there is no status line: say when devices lose the broker and come back.
+      const logConnection = !process.stdout.isTTY || opts.verbose ? connectionLog(log) : undefined;
       let fleet: Fleet;
       try {
         fleet = await startFleet({
@@ -66,10 +72,15 @@ Examples:
           chaos: opts.chaos ? { everyMs: opts.chaosEvery } : false,
           onEvent: (event) => {
             if (event.type === 'connected') {
-              if (process.stderr.isTTY && (event.done % 10 === 0 || event.done === event.total)) process.stderr.write(`\r\x1b[Kconnecting ${event.done}/${event.total}`);
+              if (process.stderr.isTTY && (event.done % 10 === 0 || event.done === event.total))
+                process.stderr.write(`\r\x1b[Kconnecting ${event.done}/${event.total}`);
               if (process.stderr.isTTY && event.done === event.total) process.stderr.write('\n');
+            } else if (event.type === 'lost' || event.type === 'reconnected') {
+              logConnection?.(event.device, event.type === 'lost' ? { state: 'lost', reason: event.reason } : { state: 'reconnected' });
             } else if (opts.verbose) {
-              console.error(`${new Date().toISOString()} ${event.type} ${event.device}${event.type === 'error' ? `: ${event.message}` : ''}`);
+              console.error(
+                `${new Date().toISOString()} ${event.type} ${event.device}${event.type === 'error' ? `: ${event.message}` : ''}`,
+              );
             }
           },
         });
@@ -102,7 +113,12 @@ Examples:
         await fleet.stop();
         await target.close();
         const seconds = (Date.now() - runStart) / 1000;
-        const summary = { devices: opts.devices, seconds: Math.round(seconds * 10) / 10, sent: fleet.sent, messagesPerSecond: Math.round(((fleet.sent.qos0 + fleet.sent.qos1 + fleet.sent.qos2) / seconds) * 10) / 10 };
+        const summary = {
+          devices: opts.devices,
+          seconds: Math.round(seconds * 10) / 10,
+          sent: fleet.sent,
+          messagesPerSecond: Math.round(((fleet.sent.qos0 + fleet.sent.qos1 + fleet.sent.qos2) / seconds) * 10) / 10,
+        };
         if (opts.json) console.log(JSON.stringify(summary, null, 2));
         else {
           const sent = `${fmt(fleet.sent.telemetry)} readings, ${fmt(fleet.sent.alerts)} alerts, ${fmt(fleet.sent.replies)} replies`;

@@ -1,30 +1,13 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { registerBenchCommand } from './bench.js';
-import { registerBrokerCommand } from './broker.js';
-import { registerCapacityCommand } from './capacity.js';
-import { registerCompareCommand } from './compare.js';
-import { registerDashboardCommand } from './dashboard.js';
-import { registerExerciseCommand } from './exercise.js';
-import { registerFleetCommand } from './fleet.js';
-import { registerIngestCommand } from './ingest.js';
-import { registerStartCommand } from './start.js';
+import { buildProgram } from './program.js';
+import { installShutdownHandlers, stopAfterError } from './shutdown.js';
 
-const program = new Command('mqttlab')
-  .description('MQTT 5 end to end: an embeddable broker, the seed exercises, a telemetry system and honest numbers')
-  .version('0.1.0');
-
-registerStartCommand(program);
-registerBrokerCommand(program);
-registerExerciseCommand(program);
-registerFleetCommand(program);
-registerIngestCommand(program);
-registerCapacityCommand(program);
-registerCompareCommand(program);
-registerDashboardCommand(program);
-registerBenchCommand(program);
-
-program.parseAsync(process.argv).catch((error: Error) => {
-  console.error(`mqttlab: ${error.message}`);
-  process.exit(1);
-});
+installShutdownHandlers();
+try {
+  await (await buildProgram(process.argv[2])).parseAsync(process.argv);
+} catch (error) {
+  await stopAfterError();
+  console.error(`mqttlab: ${(error as Error).message}`);
+  // A command may have set a more telling status first (27: a -W timeout, as Mosquitto's clients).
+  process.exit(typeof process.exitCode === 'number' && process.exitCode !== 0 ? process.exitCode : 1);
+}

@@ -1,8 +1,10 @@
 import { Option, type Command } from 'commander';
 import { resolveBroker } from './broker-target.js';
 import { startIngest } from '../telemetry/index.js';
+import { connectionLog } from './connection-log.js';
 import { fmt, startStatusLine } from './status-line.js';
-import { onShutdown, parseInteger } from './util.js';
+import { onShutdown } from './shutdown.js';
+import { integerFrom, parseInteger } from './util.js';
 
 interface IngestCommandOptions {
   workers: number;
@@ -23,16 +25,16 @@ export function registerIngestCommand(program: Command): void {
   program
     .command('ingest')
     .description('ingest telemetry through a shared subscription into SQLite or PostgreSQL and serve the JSON API')
-    .option('-k, --workers <count>', 'workers (MQTT connections) in the shared-subscription group', parseInteger, 3)
+    .option('--workers <count>', 'workers (MQTT connections) in the shared-subscription group', integerFrom(1, 64), 3)
     .option('-g, --group <name>', 'shared-subscription group: $share/<group>/telemetry/+/+/+ and .../alerts/+/+', 'ingest')
     .option(
-      '-s, --store <where>',
+      '--store <where>',
       'a SQLite file (WAL mode; :memory: keeps nothing) or a postgresql://user:password@host:port/db URL',
       'data/telemetry.db',
     )
     .addOption(new Option('--db <path>', 'same as --store (older name)').hideHelp())
     .option(
-      '-i, --instance <name>',
+      '--instance <name>',
       'name of this process when several ingest processes share the group (client ids and worker names carry it)',
     )
     .option('--retention-hours <hours>', 'delete readings and alerts older than this (0 keeps all)', parseInteger, 24)
@@ -80,6 +82,8 @@ Examples:
         wsUrl,
         processMetrics: true,
         onRejected: opts.verbose ? (topic, why) => console.error(`${new Date().toISOString()} rejected ${topic}: ${why}`) : undefined,
+        // Without a terminal there is no status line: say when workers lose the broker and come back.
+        onConnection: !process.stdout.isTTY || opts.verbose ? connectionLog((line) => console.log(line)) : undefined,
       }).catch(async (error: NodeJS.ErrnoException) => {
         await target.close();
         throw new Error(error.code === 'EADDRINUSE' ? `HTTP port ${opts.port} is in use: pass --port 0 or another port` : error.message);

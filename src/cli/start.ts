@@ -1,11 +1,13 @@
 import { Option, type Command } from 'commander';
-import { createBroker, type RunningBroker } from '../broker/index.js';
-import { brokerUrlFrom } from '../client/index.js';
+import { createBroker, type ListenError, type RunningBroker } from '../broker/index.js';
+import { brokerUrlFrom, identifyBroker, redactUrl } from '../client/index.js';
 import { createDashboardHandler } from '../dashboard/index.js';
 import { Registry, registerBrokerMetrics, registerProcessMetrics } from '../metrics/index.js';
 import { startFleet, startIngest, type Fleet, type Ingest } from '../telemetry/index.js';
+import { connectionLog } from './connection-log.js';
 import { fmt, startStatusLine } from './status-line.js';
-import { parseInteger, onShutdown } from './util.js';
+import { onShutdown } from './shutdown.js';
+import { integerFrom, parseInteger } from './util.js';
 
 interface StartOptions {
   port: number;
@@ -31,15 +33,23 @@ export function registerStartCommand(program: Command): void {
     .description('run the IoT telemetry system: embedded broker, device fleet, ingestion and the web dashboard')
     .option('-p, --port <port>', 'HTTP port of the dashboard and the JSON API (0 = any free port)', parseInteger, 8080)
     .option('-H, --host <address>', 'interface for the HTTP server and the embedded broker (0.0.0.0 for other machines)', '127.0.0.1')
-    .option('-d, --devices <count>', 'simulated devices', parseInteger, 50)
+    .option('-d, --devices <count>', 'simulated devices', integerFrom(1), 50)
     .option('--sites <count>', 'sites the devices are spread over (round robin)', parseInteger)
-    .option('--interval <ms>', 'milliseconds between two readings of one device', parseInteger)
-    .option('-k, --workers <count>', 'ingest workers sharing $share/ingest/... subscriptions', parseInteger, 3)
+    .option('--interval <ms>', 'milliseconds between two readings of one device', integerFrom(10))
+    .option('--workers <count>', 'ingest workers sharing $share/ingest/... subscriptions', integerFrom(1, 64), 3)
     .option('--chaos', 'now and then drop a device without DISCONNECT (its will says offline) and bring it back')
-    .option('-s, --store <where>', 'ingest store: a SQLite file (default ./data/telemetry.db) or a postgresql://user:password@host:port/db URL')
+    .option('--store <where>', 'ingest store: a SQLite file (default ./data/telemetry.db) or a postgresql://user:password@host:port/db URL')
     .addOption(new Option('--db <path>', 'same as --store (older name)').hideHelp())
-    .option('--mqtt-port <port>', 'TCP port of the embedded broker (default 1883, or a free port when 1883 is taken; 0 = any free port)', parseInteger)
-    .option('--ws-port <port>', 'WebSocket port of the embedded broker, used by the browser (default 9001, or a free port when taken)', parseInteger)
+    .option(
+      '--mqtt-port <port>',
+      'TCP port of the embedded broker (default 1883, or a free port when 1883 is taken; 0 = any free port)',
+      parseInteger,
+    )
+    .option(
+      '--ws-port <port>',
+      'WebSocket port of the embedded broker, used by the browser (default 9001, or a free port when 9001 is taken)',
+      parseInteger,
+    )
     .option('-b, --broker <url>', 'use this broker instead of the embedded one (default: $MQTT_URL, else embedded)')
     .option('--ws-url <url>', "with --broker: the broker's MQTT-over-WebSocket URL for the browser (e.g. ws://localhost:9001)")
     .option('--no-status', 'no live status line on the terminal')
@@ -77,6 +87,9 @@ async function start(opts: StartOptions): Promise<void> {
   let fleet: Fleet | undefined;
   let status: { stop(): void } | undefined;
   let wsUrl: string | undefined;
+  let notes: string[] = [];
+  // With an external broker that goes away, say so where no status line does.
+  const logConnection = !process.stdout.isTTY || !opts.status ? connectionLog((line) => console.log(line)) : undefined;
   const stopAll = async () => {
     status?.stop();
     await fleet?.stop();
@@ -85,7 +98,9 @@ async function start(opts: StartOptions): Promise<void> {
   };
   try {
     if (!external) {
-      embedded = await startEmbedded(opts);
+      const started = await startEmbedded(opts);
+      embedded = started.running;
+      notes = started.notes;
     }
     const url = external ?? embedded!.url!;
     // One /metrics on the dashboard's port: ingestion's, and the embedded broker's with this process's CPU and memory.
@@ -102,10 +117,21 @@ async function start(opts: StartOptions): Promise<void> {
       wsUrl,
       staticHandler: createDashboardHandler(),
       extraMetrics: [brokerMetrics],
+      onConnection: logConnection,
     }).catch((error: NodeJS.ErrnoException) => {
       throw new Error(error.code === 'EADDRINUSE' ? `HTTP port ${opts.port} is in use: pass --port 0 or another port` : error.message);
     });
-    fleet = await startFleet({ url, devices: opts.devices, sites: opts.sites, intervalMs: opts.interval, chaos: opts.chaos });
+    fleet = await startFleet({
+      url,
+      devices: opts.devices,
+      sites: opts.sites,
+      intervalMs: opts.interval,
+      chaos: opts.chaos,
+      onEvent: (e) =>
+        e.type === 'lost'
+          ? logConnection?.(e.device, { state: 'lost', reason: e.reason })
+          : e.type === 'reconnected' && logConnection?.(e.device, { state: 'reconnected' }),
+    });
   } catch (error) {
     await stopAll().catch(() => {});
     throw error;
@@ -117,7 +143,8 @@ async function start(opts: StartOptions): Promise<void> {
   console.log(`  JSON API     ${base}/api/stats  (devices, devices/<id>/latest, series, workers, alerts, config)`);
   console.log(`  metrics      ${base}/metrics  (Prometheus: ${external ? 'ingestion' : 'broker and ingestion'})`);
   const browser = wsUrl ? ` · browser WebSocket ${wsUrl}` : ' · no WebSocket URL: the dashboard polls the API only (pass --ws-url)';
-  console.log(`  broker       ${external ? `${external} (external)` : `${embedded!.url} (embedded)`}${browser}`);
+  console.log(`  broker       ${external ? `${redactUrl(external)} (external)` : `${embedded!.url} (embedded)`}${browser}`);
+  for (const note of notes) console.log(`               ${note}`);
   console.log(`  fleet        ${opts.devices} devices · ingestion: ${opts.workers} workers in $share/ingest`);
   console.log(`  store        ${ingest.store.location}`);
   console.log('  Ctrl-C stops everything');
@@ -141,18 +168,76 @@ async function start(opts: StartOptions): Promise<void> {
   });
 }
 
+/** The embedded broker and what the user should know about its ports. */
+interface EmbeddedStart {
+  running: RunningBroker;
+  /** Lines for the banner: a taken default port, and the broker found on it. */
+  notes: string[];
+}
+
 /**
- * The embedded broker on 1883/9001 like Mosquitto, so mosquitto_sub and MQTTX find it; when a port was
- * not given and is taken (a Mosquitto already runs), any free port instead: the banner prints the URLs.
+ * The ports `start` tries first: 1883 and 9001 like Mosquitto, so mosquitto_sub and MQTTX find the broker;
+ * MQTTLAB_MQTT_PORT / MQTTLAB_WS_PORT change them (the tests use ports of their own instead of 1883).
  */
-async function startEmbedded(opts: StartOptions): Promise<RunningBroker> {
-  const attempt = (port: number, wsPort: number) => createBroker({ host: opts.host, port, wsPort, sysInterval: 10 });
-  try {
-    return await attempt(opts.mqttPort ?? 1883, opts.wsPort ?? 9001);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EADDRINUSE') throw error;
-    if (opts.mqttPort !== undefined && opts.wsPort !== undefined) throw new Error(`broker port in use (--mqtt-port ${opts.mqttPort} / --ws-port ${opts.wsPort}): pass 0 for any free port`);
-    return attempt(opts.mqttPort ?? 0, opts.wsPort ?? 0);
+export function preferredPorts(env: NodeJS.ProcessEnv = process.env): { mqtt: number; ws: number } {
+  const port = (name: string, fallback: number) => {
+    const value = env[name];
+    if (value === undefined || value === '') return fallback;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}="${value}" is not a port number`);
+    return n;
+  };
+  return { mqtt: port('MQTTLAB_MQTT_PORT', 1883), ws: port('MQTTLAB_WS_PORT', 9001) };
+}
+
+/**
+ * Starts the embedded broker on the preferred ports; a preferred port that is taken (the seed's Mosquitto
+ * from `docker compose up -d` holds 1883 and 9001) is replaced by a free one, and the notes say so. A port
+ * given with --mqtt-port / --ws-port is kept or refused with a one-line error.
+ */
+async function startEmbedded(opts: StartOptions): Promise<EmbeddedStart> {
+  const preferred = preferredPorts();
+  const mqtt = {
+    port: opts.mqttPort ?? preferred.mqtt,
+    option: opts.mqttPort !== undefined ? '--mqtt-port' : undefined,
+    taken: undefined as number | undefined,
+  };
+  const ws = {
+    port: opts.wsPort ?? preferred.ws,
+    option: opts.wsPort !== undefined ? '--ws-port' : undefined,
+    taken: undefined as number | undefined,
+  };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const running = await createBroker({ host: opts.host, port: mqtt.port, wsPort: ws.port, sysInterval: 10 });
+      return { running, notes: await portNotes(opts.host, running, mqtt.taken, ws.taken) };
+    } catch (error) {
+      const { code, port, message } = error as ListenError;
+      const which = code === 'EADDRINUSE' && attempt < 2 ? [mqtt, ws].find((p) => p.port === port && p.port !== 0) : undefined;
+      if (!which) throw error;
+      if (which.option) throw new Error(`${message}: pass ${which.option} 0 for any free port, or another port`);
+      which.taken = which.port;
+      which.port = 0;
+    }
   }
+}
+
+/** What the banner says about default ports that were taken, and how to use the broker found there. */
+async function portNotes(host: string, running: RunningBroker, mqttTaken?: number, wsTaken?: number): Promise<string[]> {
+  const notes: string[] = [];
+  if (mqttTaken !== undefined) notes.push(`port ${mqttTaken} is taken, so the embedded broker listens on ${running.port} instead`);
+  if (wsTaken !== undefined) notes.push(`port ${wsTaken} is taken, so its WebSocket listens on ${running.wsPort} instead`);
+  if (mqttTaken === undefined) return notes;
+  const probeHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const there = `mqtt://${probeHost.includes(':') ? `[${probeHost}]` : probeHost}:${mqttTaken}`;
+  try {
+    const version = await identifyBroker(there, { connectTimeout: 2000 });
+    const wsHint = wsTaken !== undefined ? ` --ws-url ${there.replace(/^mqtt:/, 'ws:').replace(/:\d+$/, `:${wsTaken}`)}` : '';
+    notes.push(
+      `an MQTT broker${version ? ` (${version})` : ''} answers on ${there}; to use it instead: mqttlab start --broker ${there}${wsHint}`,
+    );
+  } catch {
+    // Something else holds the port: the note above is all there is to say.
+  }
+  return notes;
 }

@@ -7,20 +7,39 @@ export function parseInteger(value: string): number {
   return n;
 }
 
-/** Runs `stop` once on Ctrl-C or SIGTERM; a second Ctrl-C exits at once. */
-export function onShutdown(stop: () => Promise<void>): void {
-  let stopping = false;
-  const handler = () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    stop().then(
-      () => process.exit(0),
-      (error: Error) => {
-        console.error(`error while stopping: ${error.message}`);
-        process.exit(1);
-      },
-    );
+/** ` (did you mean "x"?)` for the closest name (a prefix, a part of it, or a near spelling), else ''. */
+export function didYouMean(input: string, names: string[]): string {
+  const lower = input.toLowerCase();
+  const match =
+    names.find((n) => n.startsWith(lower)) ??
+    names.find((n) => n.includes(lower) || lower.includes(n)) ??
+    names.find((n) => editDistance(lower, n) <= Math.max(1, Math.floor(n.length / 4)));
+  return match ? `: did you mean "${match}"?` : '';
+}
+
+/** Levenshtein distance, for short names only. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++)
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** A parser for an integer option bounded to [min, max], with a one-line error naming the range. */
+export function integerFrom(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER
+          ? `"${value}" is not a whole number from ${min} up`
+          : `"${value}" is not a whole number from ${min} to ${max}`,
+      );
+    }
+    return n;
   };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
 }

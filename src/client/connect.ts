@@ -1,4 +1,5 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { describeConnectError } from './connect-error.js';
 
 /** MQTT.js options with MQTT 5 defaults for our programs: no auto-reconnect, a bounded connect. */
 export function clientOptions(options: IClientOptions = {}): IClientOptions {
@@ -9,7 +10,11 @@ export function clientOptions(options: IClientOptions = {}): IClientOptions {
  * Connects an MQTT.js client and resolves once CONNACK arrived; rejects with a one-line error.
  * `beforeConnect` sees the client before CONNECT is sent (to trace packets from the first one).
  */
-export async function connectMqtt(url: string, options: IClientOptions = {}, beforeConnect?: (client: MqttClient) => void): Promise<MqttClient> {
+export async function connectMqtt(
+  url: string,
+  options: IClientOptions = {},
+  beforeConnect?: (client: MqttClient) => void,
+): Promise<MqttClient> {
   const client = mqtt.connect(url, clientOptions({ ...options, manualConnect: true }));
   beforeConnect?.(client);
   client.connect();
@@ -19,12 +24,11 @@ export async function connectMqtt(url: string, options: IClientOptions = {}, bef
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', (error) => reject(error));
-      client.once('close', () => reject(new Error(`could not connect to ${url}`)));
+      client.once('close', () => reject(new Error('the connection closed before CONNACK (is it an MQTT port?)')));
     });
   } catch (error) {
     client.end(true);
-    const message = (error as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? `no broker listening at ${url}` : (error as Error).message;
-    throw new Error(`cannot connect to ${url}: ${message}`);
+    throw new Error(describeConnectError(error, url));
   }
   return client;
 }

@@ -31,6 +31,9 @@ export class PacketTrace {
   readonly packets: TracedPacket[] = [];
   private readonly started = performance.now();
 
+  /** `onPacket` sees each packet as it is recorded (to print a live trace). */
+  constructor(private readonly onPacket?: (packet: TracedPacket) => void) {}
+
   /** Starts recording a client's packets under a label. */
   trace(client: MqttClient, label: string): this {
     const version = (client.options.protocolVersion ?? 4) as 3 | 4 | 5;
@@ -52,7 +55,15 @@ export class PacketTrace {
   }
 
   private record(direction: 'out' | 'in', client: string, packet: Packet, protocolVersion: 3 | 4 | 5): void {
-    const p = packet as Packet & { messageId?: number; qos?: number; topic?: string; retain?: boolean; dup?: boolean; reasonCode?: number; properties?: Record<string, unknown> };
+    const p = packet as Packet & {
+      messageId?: number;
+      qos?: number;
+      topic?: string;
+      retain?: boolean;
+      dup?: boolean;
+      reasonCode?: number;
+      properties?: Record<string, unknown>;
+    };
     const entry: TracedPacket = {
       at: Math.round((performance.now() - this.started) * 1000) / 1000,
       direction,
@@ -71,6 +82,7 @@ export class PacketTrace {
     if (packet.cmd === 'connack') entry.sessionPresent = packet.sessionPresent;
     if (p.properties && Object.keys(p.properties).length > 0) entry.properties = { ...p.properties };
     this.packets.push(entry);
+    this.onPacket?.(entry);
   }
 }
 
@@ -85,8 +97,8 @@ export function wireSize(packet: Packet, protocolVersion: 3 | 4 | 5): number {
   }
 }
 
-/** One line per packet: `→ PUBLISH qos=1 id=3 sensors/temperature/room1 (42 B)`. */
-export function formatPacket(p: TracedPacket): string {
+/** One line per packet: `→ PUBLISH qos=1 id=3 sensors/temperature/room1 (42 B)`; with `properties`, its MQTT 5 properties after it. */
+export function formatPacket(p: TracedPacket, options: { properties?: boolean } = {}): string {
   const arrow = p.direction === 'out' ? '→' : '←';
   const parts = [`${arrow} ${p.type.padEnd(9)}`];
   if (p.qos !== undefined) parts.push(`qos=${p.qos}`);
@@ -97,5 +109,14 @@ export function formatPacket(p: TracedPacket): string {
   if (p.reasonCode !== undefined && p.reasonCode !== 0) parts.push(`reason=0x${p.reasonCode.toString(16).padStart(2, '0')}`);
   if (p.topic !== undefined) parts.push(p.topic === '' ? '(topic via alias)' : p.topic);
   parts.push(`(${p.bytes} B)`);
+  if (options.properties && p.properties)
+    parts.push(...Object.entries(p.properties).map(([name, value]) => `${name}=${propertyText(value)}`));
   return `${p.client.padEnd(11)} ${parts.join(' ')}`;
+}
+
+/** A property value for a trace line: binary as text when printable, else hex. */
+function propertyText(value: unknown): string {
+  if (Buffer.isBuffer(value))
+    return /^[\x20-\x7e]*$/.test(value.toString('latin1')) ? JSON.stringify(value.toString('latin1')) : `0x${value.toString('hex')}`;
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }

@@ -1,4 +1,5 @@
 import { createBroker, type RunningBroker } from '../broker/index.js';
+import { identifyBroker, redactUrl } from '../client/index.js';
 import { findMosquitto, findRabbitMq, startMosquitto, startRabbitMq, type LocalServer } from './servers.js';
 
 /** An MQTT broker the comparison measures: its URL and, for byte counting, its TCP host and port. */
@@ -61,7 +62,9 @@ export async function openComparison(setup: ComparisonSetup = {}): Promise<{ ctx
   };
   try {
     if (setup.broker) {
-      ctx.mqtt.push(targetFromUrl(`broker at ${setup.broker}`, setup.broker));
+      // Connecting first turns an unreachable broker into the same one line as everywhere else.
+      const version = await identifyBroker(setup.broker);
+      ctx.mqtt.push(targetFromUrl(`${version ?? 'broker'} at ${redactUrl(setup.broker)}`, setup.broker));
     } else {
       const started = performance.now();
       const embedded: RunningBroker = await createBroker({ host: '127.0.0.1', port: 0, wsPort: false, sysInterval: 0 });
@@ -113,7 +116,8 @@ export async function openComparison(setup: ComparisonSetup = {}): Promise<{ ctx
 /** The measured target for an MQTT URL (bytes are counted only over plain TCP). */
 export function targetFromUrl(label: string, url: string): MqttTarget {
   const u = new URL(url);
-  const tcp = u.protocol === 'mqtt:' || u.protocol === 'tcp:' ? { host: u.hostname || '127.0.0.1', port: Number(u.port || 1883) } : undefined;
+  const tcp =
+    u.protocol === 'mqtt:' || u.protocol === 'tcp:' ? { host: u.hostname || '127.0.0.1', port: Number(u.port || 1883) } : undefined;
   return { label, url, tcp };
 }
 

@@ -1,5 +1,6 @@
 import { PROVENANCE_MARK, type Provenance, SYSTEMS } from './model.js';
 import type { ComparisonReport } from './report.js';
+import { layoutTable, wrapLine } from '../util/index.js';
 
 /** A titled part of the report: paragraphs, a table, and/or preformatted lines. */
 export interface Block {
@@ -21,7 +22,8 @@ export const LEGEND = [
 ].join(' · ');
 
 /** Frames of one side of a flow, e.g. `→ basic.publish 51, → content-header 30`. */
-const frames = (rows: Array<{ direction: string; type: string; bytes: number }>) => rows.map((f) => `${f.direction} ${f.type} ${f.bytes}`).join(', ');
+const frames = (rows: Array<{ direction: string; type: string; bytes: number }>) =>
+  rows.map((f) => `${f.direction} ${f.type} ${f.bytes}`).join(', ');
 
 /** MQTT packets of one side of a flow without their detail, e.g. `→ PUBLISH 45, ← PUBACK 4`. */
 const packets = (rows: Array<{ direction: string; type: string; bytes: number }>) =>
@@ -41,7 +43,9 @@ export function reportBlocks(r: ComparisonReport): Block[] {
         `measuring took ${(r.durationMs / 1000).toFixed(1)} s after the servers were up.`,
       `Legend: ${LEGEND}.`,
       `Servers started or used: ${servers || 'given by URL'}.`,
-      ...(r.environment.absent.length ? [`Not measured on this run: ${r.environment.absent.map((a) => `${a.system} — ${a.reason}`).join('; ')}.`] : []),
+      ...(r.environment.absent.length
+        ? [`Not measured on this run: ${r.environment.absent.map((a) => `${a.system} — ${a.reason}`).join('; ')}.`]
+        : []),
       `Sample message: topic \`${o.sample.topic}\` (AMQP routing key and Kafka/Pub/Sub topic with dots, same length), ` +
         `JSON payloads of ${small} and ${large} bytes. Bytes are application bytes on the TCP connection ` +
         '(a counting proxy sits between client and server); TCP/IP headers and TLS are not counted for any protocol.',
@@ -51,11 +55,35 @@ export function reportBlocks(r: ComparisonReport): Block[] {
   blocks.push({
     title: `Bytes per message (publisher side = message + acks on the publisher's connection; subscriber side likewise)`,
     table: {
-      header: ['system', 'variant', 'source', 'basis', `${small} B: pub`, 'sub', 'total', `${large} B: pub`, 'sub', 'total', 'note'],
+      header: [
+        'system',
+        'variant',
+        'source',
+        'basis',
+        `${small} B pub`,
+        `${small} B sub`,
+        `${small} B total`,
+        `${large} B pub`,
+        `${large} B sub`,
+        `${large} B total`,
+        'note',
+      ],
       rows: o.rows.map((row) => {
         const a = row.bySize.find((b) => b.payloadBytes === small);
         const b = row.bySize.find((x) => x.payloadBytes === large);
-        return [row.system, row.variant, mark(row.provenance), row.basis, n(a?.publisher), n(a?.subscriber), n(a?.total), n(b?.publisher), n(b?.subscriber), n(b?.total), row.note ?? ''];
+        return [
+          row.system,
+          row.variant,
+          mark(row.provenance),
+          row.basis,
+          n(a?.publisher),
+          n(a?.subscriber),
+          n(a?.total),
+          n(b?.publisher),
+          n(b?.subscriber),
+          n(b?.total),
+          row.note ?? '',
+        ];
       }),
     },
   });
@@ -65,7 +93,10 @@ export function reportBlocks(r: ComparisonReport): Block[] {
     const flows = m.publishes.filter((p) => p.payloadBytes === small && !p.topicAlias);
     blocks.push({
       title: `MQTT packets on the wire, ${small}-byte payload (${m.broker}) ${PROVENANCE_MARK.measured}`,
-      pre: flows.map((p) => `MQTT ${p.version} QoS ${p.qos}  publisher: ${packets(p.publisher.packets)}  |  subscriber: ${packets(p.subscriber.packets)}`),
+      pre: flows.map(
+        (p) =>
+          `MQTT ${p.version} QoS ${p.qos}  publisher: ${packets(p.publisher.packets)}  |  subscriber: ${packets(p.subscriber.packets)}`,
+      ),
       text: [
         '→ client to broker, ← broker to client. By hand for MQTT 3.1.1 QoS 0: fixed header 1 + Remaining Length 1 + ' +
           'topic length 2 + topic 25 + payload 16 = 45 bytes; QoS > 0 adds a 2-byte packet id; MQTT 5 adds a 1-byte property length.',
@@ -78,7 +109,11 @@ export function reportBlocks(r: ComparisonReport): Block[] {
       title: `AMQP 0-9-1 frames on the wire, ${small}-byte payload (${a.server}, amqplib) ${PROVENANCE_MARK.measured}`,
       pre: a.publishes
         .filter((p) => p.payloadBytes === small)
-        .map((p) => `${p.confirms ? 'confirms   ' : 'no confirms'}  publisher: ${frames(p.publisher.frames)}  |  ` + `subscriber: ${frames(p.subscriber.frames)}`),
+        .map(
+          (p) =>
+            `${p.confirms ? 'confirms   ' : 'no confirms'}  publisher: ${frames(p.publisher.frames)}  |  ` +
+            `subscriber: ${frames(p.subscriber.frames)}`,
+        ),
       text: [
         'Every frame carries 8 bytes of framing (type 1, channel 2, size 4, frame-end 1). ' +
           `basic.publish to ${a.exchange} with routing key ${a.routingKey}: 8 + 4 (class/method) + 2 + 10 + 26 + 1 = 51 bytes.`,
@@ -88,14 +123,41 @@ export function reportBlocks(r: ComparisonReport): Block[] {
 
   blocks.push({
     title: 'Connection and subscription setup (once per connection)',
-    table: { header: ['system', 'step', 'bytes', 'source', 'basis', 'units'], rows: o.setup.map((s) => [s.system, s.step, n(s.bytes), mark(s.provenance), s.basis, s.note ?? '']) },
+    table: {
+      header: ['system', 'step', 'bytes', 'source', 'basis', 'units'],
+      rows: o.setup.map((s) => [s.system, s.step, n(s.bytes), mark(s.provenance), s.basis, s.note ?? '']),
+    },
   });
 
   blocks.push({
     title: `Kafka: one Produce (acks=1) and one Fetch carrying the batch ${PROVENANCE_MARK.computed}`,
     table: {
-      header: ['batch', 'payload', 'RecordBatch', 'record', 'Produce req', 'Produce resp', 'Fetch req', 'Fetch resp', 'total', 'per message', 'overhead/msg'],
-      rows: o.kafka.map((k) => [String(k.batchSize), `${k.payloadBytes} B`, n(k.recordBatch), n(k.firstRecord), n(k.produceRequest), n(k.produceResponse), n(k.fetchRequest), n(k.fetchResponse), n(k.total), n(k.perMessage), n(k.overheadPerMessage)]),
+      header: [
+        'batch',
+        'payload',
+        'RecordBatch',
+        'record',
+        'Produce req',
+        'Produce resp',
+        'Fetch req',
+        'Fetch resp',
+        'total',
+        'per message',
+        'overhead/msg',
+      ],
+      rows: o.kafka.map((k) => [
+        String(k.batchSize),
+        `${k.payloadBytes} B`,
+        n(k.recordBatch),
+        n(k.firstRecord),
+        n(k.produceRequest),
+        n(k.produceResponse),
+        n(k.fetchRequest),
+        n(k.fetchResponse),
+        n(k.total),
+        n(k.perMessage),
+        n(k.overheadPerMessage),
+      ]),
     },
     text: [
       `Encoded by src/comparison/kafka-record-batch.ts per the Kafka protocol guide: Produce v${o.kafka[0]?.produceVersion}, ` +
@@ -108,7 +170,11 @@ export function reportBlocks(r: ComparisonReport): Block[] {
   const ps = o.pubsub.find((p) => p.payloadBytes === small)!;
   blocks.push({
     title: `Cloud Pub/Sub publish, ${small}-byte payload ${PROVENANCE_MARK.computed}`,
-    pre: [...ps.rest.request.text.replace(/(ya29\.\S{12})\S+/, `$1… (${ps.rest.tokenBytes}-byte token)`).split('\r\n'), '', ...ps.rest.response.text.split('\r\n')],
+    pre: [
+      ...ps.rest.request.text.replace(/(ya29\.\S{12})\S+/, `$1… (${ps.rest.tokenBytes}-byte token)`).split('\r\n'),
+      '',
+      ...ps.rest.response.text.split('\r\n'),
+    ],
     text: [
       `REST: request ${ps.rest.request.bytes} B (headers ${ps.rest.request.headerBytes} + body ${ps.rest.request.bodyBytes}: ` +
         `base64 turns ${small} bytes into ${Math.ceil(small / 3) * 4}), response ${ps.rest.response.bytes} B. ` +
@@ -127,9 +193,31 @@ export function reportBlocks(r: ComparisonReport): Block[] {
     table: {
       header: ['system', 'server', 'mode', 'source', 'latency p50', 'p99', 'max', 'throughput', 'burst'],
       rows: [
-        ...r.live.measurements.map((x) => [x.system, x.server, x.mode, mark('measured'), `${x.latency.p50} ms`, `${x.latency.p99} ms`, `${x.latency.max} ms`, `${x.throughput.perSecond.toLocaleString('en-US')} msg/s`, `${x.throughput.received}/${x.throughput.messages} in ${x.throughput.seconds} s${x.throughput.timedOut ? ' (timed out)' : ''}`]),
-        ...r.live.notMeasured.filter((a) => !['Kafka', 'Cloud Pub/Sub'].includes(a.system)).map((a) => [a.system, '', '', mark('not measured'), '', '', '', '', a.reason]),
-        ...r.live.cited.map((c) => [c.system, '', c.metric, mark('cited'), c.metric === 'latency' ? c.text : '', '', '', c.metric === 'throughput' ? c.text : '', `source: ${c.source}`]),
+        ...r.live.measurements.map((x) => [
+          x.system,
+          x.server,
+          x.mode,
+          mark('measured'),
+          `${x.latency.p50} ms`,
+          `${x.latency.p99} ms`,
+          `${x.latency.max} ms`,
+          `${x.throughput.perSecond.toLocaleString('en-US')} msg/s`,
+          `${x.throughput.received}/${x.throughput.messages} in ${x.throughput.seconds} s${x.throughput.timedOut ? ' (timed out)' : ''}`,
+        ]),
+        ...r.live.notMeasured
+          .filter((a) => !['Kafka', 'Cloud Pub/Sub'].includes(a.system))
+          .map((a) => [a.system, '', '', mark('not measured'), '', '', '', '', a.reason]),
+        ...r.live.cited.map((c) => [
+          c.system,
+          '',
+          c.metric,
+          mark('cited'),
+          c.metric === 'latency' ? c.text : '',
+          '',
+          '',
+          c.metric === 'throughput' ? c.text : '',
+          `source: ${c.source}`,
+        ]),
       ],
     },
     text: [
@@ -144,7 +232,16 @@ export function reportBlocks(r: ComparisonReport): Block[] {
     title: 'Delivery guarantees (seed: analyze_delivery_guarantees)',
     table: {
       header: ['system', 'mode', 'guarantee', 'publisher side', 'subscriber side', `bytes (${small} B)`, 'source', 'note'],
-      rows: r.delivery.modes.map((d) => [d.system, d.mode, d.guarantee, d.publisherUnits, d.subscriberUnits, n(d.bytes), mark(d.provenance), d.note]),
+      rows: r.delivery.modes.map((d) => [
+        d.system,
+        d.mode,
+        d.guarantee,
+        d.publisherUnits,
+        d.subscriberUnits,
+        n(d.bytes),
+        mark(d.provenance),
+        d.note,
+      ]),
     },
   });
 
@@ -155,7 +252,9 @@ export function reportBlocks(r: ComparisonReport): Block[] {
       rows: r.scalability.patterns.map((p) => [p.system, p.pattern, p.ordering, p.rebalancing, mark(p.provenance)]),
     },
     pre: r.scalability.distributions.map(
-      (d) => `${d.server}: ${d.mechanism} — ${d.messages} messages → per member ${d.perMember.join(' / ')}; ` + `each delivered once: ${d.exactlyOnce ? 'yes' : 'NO'}`,
+      (d) =>
+        `${d.server}: ${d.mechanism} — ${d.messages} messages → per member ${d.perMember.join(' / ')}; ` +
+        `each delivered once: ${d.exactlyOnce ? 'yes' : 'NO'}`,
     ),
   });
 
@@ -166,7 +265,14 @@ export function reportBlocks(r: ComparisonReport): Block[] {
       `one ${f.payloadBytes}-byte reading every ${f.intervalSeconds} s = ${f.messagesPerSecond.toLocaleString('en-US')} msg/s`,
     table: {
       header: ['system', 'how devices send', 'bytes/message (sender side)', 'per device per day', 'fleet ingress', 'source'],
-      rows: f.figures.map((x) => [x.system, x.variant, n(x.bytesPerMessage), x.perDevicePerDay === null ? '–' : `${(x.perDevicePerDay / 1024).toFixed(1)} KiB`, x.fleetBytesPerSecond === null ? '–' : `${(x.fleetBytesPerSecond / 1e6).toFixed(2)} MB/s`, mark(x.provenance)]),
+      rows: f.figures.map((x) => [
+        x.system,
+        x.variant,
+        n(x.bytesPerMessage),
+        x.perDevicePerDay === null ? '–' : `${(x.perDevicePerDay / 1024).toFixed(1)} KiB`,
+        x.fleetBytesPerSecond === null ? '–' : `${(x.fleetBytesPerSecond / 1e6).toFixed(2)} MB/s`,
+        mark(x.provenance),
+      ]),
     },
     pre: r.useCases.scenarios.map((s) => `${s.scenario}: ${s.best.join(', ')} — ${s.why}`),
   });
@@ -188,39 +294,25 @@ export function reportBlocks(r: ComparisonReport): Block[] {
   const failed = r.checks.filter((c) => !c.ok);
   blocks.push({
     title: 'Checks: counted bytes against the specs',
-    pre: [`${r.checks.length - failed.length}/${r.checks.length} held`, ...r.checks.map((c) => `${c.ok ? '✓' : '✗'} ${c.name}${c.detail ? ` — ${c.detail}` : ''}`)],
+    pre: [
+      `${r.checks.length - failed.length}/${r.checks.length} held`,
+      ...r.checks.map((c) => `${c.ok ? '✓' : '✗'} ${c.name}${c.detail ? ` — ${c.detail}` : ''}`),
+    ],
   });
 
   blocks.push({ title: 'Sources', pre: r.citations.map((c) => `[${c.id}] ${c.title} — ${c.url}`) });
   return blocks;
 }
 
-/** Fixed-width text table (cells may be long: the last columns wrap naturally in a terminal). */
-function textTable(header: string[], rows: string[][]): string[] {
-  const cells = [header, ...rows];
-  const widths = header.map((_, i) => Math.min(60, Math.max(...cells.map((r) => (r[i] ?? '').length))));
-  const line = (r: string[]) => `  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()}`;
-  return [line(header), `  ${widths.map((w) => '─'.repeat(w)).join('  ')}`, ...rows.map(line)];
-}
-
-/** The report for a terminal. */
-export function renderText(r: ComparisonReport): string {
-  const out: string[] = [`━━ ${r.title} ━━`];
+/** The report for a terminal `width` columns wide (no limit by default): tables stack when they do not fit. */
+export function renderText(r: ComparisonReport, width = Number.POSITIVE_INFINITY): string {
+  const out: string[] = [...wrapLine(`━━ ${r.title} ━━`, width)];
   for (const b of reportBlocks(r)) {
-    out.push('', `▸ ${b.title}`);
-    if (b.text) out.push(...b.text.map((t) => `  ${t.replaceAll('`', '')}`));
-    if (b.table) {
-      if (b.title.startsWith("The seed's dimension table")) {
-        // Too wide for a terminal as a grid: one block per dimension.
-        for (const row of b.table.rows) {
-          out.push(`  ${row[0]}`);
-          for (const [i, h] of b.table.header.slice(1).entries()) out.push(`    ${h.padEnd(14)} ${row[i + 1]}`);
-        }
-      } else {
-        out.push(...textTable(b.table.header, b.table.rows));
-      }
-    }
-    if (b.pre) out.push(...b.pre.map((l) => `  ${l}`));
+    out.push('', ...wrapLine(`▸ ${b.title}`, width));
+    if (b.text) out.push(...b.text.flatMap((t) => wrapLine(`  ${t.replaceAll('`', '')}`, width)));
+    // The seed's dimension table is too wide for any terminal as a grid: always one block per dimension.
+    if (b.table) out.push(...layoutTable(b.table, width, { stack: b.title.startsWith("The seed's dimension table") }));
+    if (b.pre) out.push(...b.pre.flatMap((l) => wrapLine(`  ${l}`, width)));
   }
   return out.join('\n');
 }
@@ -229,7 +321,13 @@ const mdCell = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
 /** The report as Markdown (docs/comparison.md). */
 export function renderMarkdown(r: ComparisonReport): string {
-  const out: string[] = [`# ${r.title}`, '', `> Generated by \`${r.command}\`. Re-run it to regenerate this file; every number below comes from that run or is marked as cited.`, ''];
+  const out: string[] = [
+    `# ${r.title}`,
+    '',
+    `> Generated by \`${r.command}\`. Re-run it (with --force to write over this file) to regenerate it; ` +
+      'every number below comes from that run or is marked as cited.',
+    '',
+  ];
   for (const b of reportBlocks(r)) {
     out.push(`## ${b.title}`, '');
     if (b.text) out.push(...b.text.flatMap((t) => [t, '']));

@@ -1,5 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { findMosquitto, freePort, waitForPort } from '../util/index.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { findMosquitto, freePort, killChild, registerCleanup, startMosquittoProcess, stopChild, waitForPort } from '../util/index.js';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,31 +24,15 @@ export async function startMosquitto(): Promise<LocalServer> {
   const binary = findMosquitto();
   if (!binary) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
   const version = /mosquitto version (\S+)/.exec(spawnSync(binary, ['-h'], { encoding: 'utf8' }).stdout)?.[1] ?? '?';
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'mqttlab-cmp-mosquitto-'));
-  const config = join(dir, 'mosquitto.conf');
-  writeFileSync(config, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', ''].join('\n'));
   const started = Date.now();
-  const child = spawn(binary, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  try {
-    await waitForPort(port, 5000, () => child.exitCode !== null);
-  } catch (error) {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`mosquitto did not start: ${(error as Error).message} ${stderr.trim()}`);
-  }
+  const m = await startMosquittoProcess();
   return {
     name: 'mosquitto',
-    port,
-    url: `mqtt://127.0.0.1:${port}`,
+    port: m.port,
+    url: m.url,
     version: `Mosquitto ${version}`,
     startupMs: Date.now() - started,
-    close: async () => {
-      await stopChild(child, 3000);
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close: () => m.close(),
   };
 }
 
@@ -95,7 +79,10 @@ export async function startRabbitMq(options: { timeoutMs?: number } = {}): Promi
   const timeoutMs = options.timeoutMs ?? 45_000;
   const [port, distPort, epmdPort] = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'mqttlab-cmp-rabbitmq-'));
-  writeFileSync(join(dir, 'rabbitmq.conf'), [`listeners.tcp.1 = 127.0.0.1:${port}`, 'log.console = false', 'log.file.level = warning', ''].join('\n'));
+  writeFileSync(
+    join(dir, 'rabbitmq.conf'),
+    [`listeners.tcp.1 = 127.0.0.1:${port}`, 'log.console = false', 'log.file.level = warning', ''].join('\n'),
+  );
   writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
   writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
   const nodeName = `mqttlab-${process.pid}-${port}@localhost`;
@@ -128,12 +115,36 @@ export async function startRabbitMq(options: { timeoutMs?: number } = {}): Promi
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-  const stop = async () => {
-    await stopChild(child, 15_000, true);
+  // epmd refuses `-kill` while a node is still registered (a VM that is going away): ask again, bounded.
+  const killEpmd = () => {
     const epmd = findEpmd();
-    if (epmd) spawnSync(epmd, ['-kill'], { env: { ...env, ERL_EPMD_PORT: String(epmdPort) }, timeout: 3000, stdio: 'ignore' });
-    rmSync(dir, { recursive: true, force: true });
+    if (!epmd) return;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const r = spawnSync(epmd, ['-kill'], { env: { ...env, ERL_EPMD_PORT: String(epmdPort) }, timeout: 3000, encoding: 'utf8' });
+      if (!/living nodes/.test(`${r.stdout}${r.stderr}`)) return;
+      spawnSync('sleep', ['0.1']);
+    }
   };
+  let stopped: Promise<void> | undefined;
+  // Registered at once, so Ctrl-C while the node is still starting stops it too (and only once).
+  const release = registerCleanup({
+    what: `RabbitMQ node ${nodeName}`,
+    stop: () => stop(),
+    kill: () => {
+      killChild(child, true);
+      killEpmd();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+  const stop = () =>
+    (stopped ??= (async () => {
+      await stopChild(child, 15_000, true);
+      // The script may exit before the Erlang VM it started (interrupted while starting): the rest of its group goes now.
+      killChild(child, true);
+      killEpmd();
+      rmSync(dir, { recursive: true, force: true });
+      release();
+    })());
   try {
     await waitForPort(port, timeoutMs, () => child.exitCode !== null);
     // The port opens a little before the node serves AMQP; wait for connection.start (bounded).
@@ -144,7 +155,14 @@ export async function startRabbitMq(options: { timeoutMs?: number } = {}): Promi
     throw new Error(`RabbitMQ did not start within ${timeoutMs} ms: ${(error as Error).message}\n${output.trim()}\n${log}`.trim());
   }
   const version = /RabbitMQ (\d+\.\d+\.\d+)/.exec(output)?.[1] ?? '?';
-  return { name: 'rabbitmq', port, url: `amqp://guest:guest@127.0.0.1:${port}`, version: `RabbitMQ ${version}`, startupMs: Date.now() - started, close: stop };
+  return {
+    name: 'rabbitmq',
+    port,
+    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    version: `RabbitMQ ${version}`,
+    startupMs: Date.now() - started,
+    close: stop,
+  };
 }
 
 function readLog(dir: string): string {
@@ -155,25 +173,6 @@ function readLog(dir: string): string {
   } catch {
     return '';
   }
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`; `group` signals the child's whole process group. */
-async function stopChild(child: ChildProcess, graceMs: number, group = false): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const signal = (s: NodeJS.Signals) => {
-    try {
-      if (group && child.pid) process.kill(-child.pid, s);
-      else child.kill(s);
-    } catch {
-      // already gone
-    }
-  };
-  // For a group, only the script gets SIGTERM: it traps it and stops the Erlang VM cleanly.
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => signal('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** Sends the AMQP 0-9-1 protocol header and waits for the server's first frame (connection.start). */

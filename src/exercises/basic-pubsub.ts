@@ -16,7 +16,14 @@ export const SENSOR_TOPICS = [
 ] as const;
 
 /** The filters exercise 1 subscribes with, one client each, so every match is attributable. */
-export const WILDCARD_FILTERS = ['sensors/+/room1', 'sensors/temperature/+', 'sensors/#', '+/+/+', 'home/#', 'sensors/temperature/room1'] as const;
+export const WILDCARD_FILTERS = [
+  'sensors/+/room1',
+  'sensors/temperature/+',
+  'sensors/#',
+  '+/+/+',
+  'home/#',
+  'sensors/temperature/room1',
+] as const;
 
 /** What one filter matched on the broker, next to what the topic rules predict. */
 export interface FilterOutcome {
@@ -123,10 +130,13 @@ export async function runBasicPubsub(ctx: ExerciseContext): Promise<ExerciseRepo
     sections: [
       {
         title: 'Published (one client, QoS 1, topics created implicitly on first publish)',
-        lines: table(['topic', 'payload'], result.published.map((p) => [p.topic, p.payload])),
+        lines: table(
+          ['topic', 'payload'],
+          result.published.map((p) => [p.topic, p.payload]),
+        ),
       },
       { title: 'Which filter received which topic, and why (✔ received · not received)', lines },
-      { title: 'What crossed the wire for the publisher', lines: packetLines(publisherPackets.slice(0, 6)).concat(publisherPackets.length > 6 ? [`  … ${publisherPackets.length - 6} more`] : []) },
+      { title: 'What crossed the wire for the publisher', lines: ctx.shorten(packetLines(publisherPackets), 6) },
     ],
     keyQuestion: {
       question: "How does MQTT's implicit topic creation compare to Kafka's explicit topic/partition management?",

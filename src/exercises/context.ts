@@ -9,11 +9,26 @@ export class ExerciseContext {
   /** Short id of this run, in client ids (and topics on a shared broker) so runs never collide. */
   readonly runId = randomBytes(3).toString('hex');
 
+  /** What the broker calls itself (`$SYS/broker/version`), for sentences about what it did. */
+  readonly brokerName: string;
+  /** Show every line of long traces instead of the first few. */
+  readonly verbose: boolean;
+
   constructor(
     readonly url: string,
     /** Prefix for every topic: empty on our own embedded broker, `mqttlab/<run>/` on a shared one. */
     readonly topicPrefix = '',
-  ) {}
+    options: { brokerName?: string; verbose?: boolean } = {},
+  ) {
+    this.brokerName = options.brokerName ?? 'the broker';
+    this.verbose = options.verbose ?? false;
+  }
+
+  /** The first `count` lines of a long trace (all of them with --verbose), and how many were left out. */
+  shorten(lines: string[], count: number): string[] {
+    if (this.verbose || lines.length <= count) return lines;
+    return [...lines.slice(0, count), `  … ${lines.length - count} more (--verbose shows all)`];
+  }
 
   /** A topic of the exercise, namespaced for this run when the broker is shared. */
   topic(name: string): string {

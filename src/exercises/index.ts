@@ -1,7 +1,7 @@
 /** The seed's exercises as runnable programs. */
-export { EXERCISES, exerciseNames, runExercises, selectExercises, type ExerciseBroker } from './runner.js';
+export { EXERCISE_SUMMARIES, EXERCISES, exerciseNames, runExercises, selectExercises, type ExerciseBroker } from './runner.js';
 export { ExerciseContext } from './context.js';
-export { formatReport, type Check, type ExerciseReport, type Section } from './report.js';
+export { checkTitle, formatReport, outcome, type Check, type ExerciseReport, type Outcome, type Section } from './report.js';
 export * as basicPubsub from './basic-pubsub.js';
 export * as qosLevels from './qos-levels.js';
 export * as retainedLastwill from './retained-lastwill/index.js';

@@ -7,12 +7,9 @@ export function reportSections(report: ComparisonReport): Section[] {
   return reportBlocks(report)
     .filter((b) => !b.title.startsWith('Key question'))
     .map((b) => {
-      const lines: string[] = [...(b.text ?? []).map((t) => `  ${t.replaceAll('`', '')}`)];
-      if (b.table) {
-        const cells = [b.table.header, ...b.table.rows];
-        const widths = b.table.header.map((_, i) => Math.min(48, Math.max(...cells.map((r) => (r[i] ?? '').length))));
-        for (const r of cells) lines.push(`  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()}`);
-      }
+      const lines: Section['lines'] = [...(b.text ?? []).map((t) => `  ${t.replaceAll('`', '')}`)];
+      // The table stays data: the report is laid out for the terminal's width when printed.
+      if (b.table) lines.push(b.table);
       if (b.pre) lines.push(...b.pre.map((l) => `  ${l}`));
       return { title: b.title, lines };
     });

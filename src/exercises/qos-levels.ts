@@ -179,11 +179,20 @@ function reportFlows(flows: QosFlow[], checks: Checks): Section {
     const expected = EXPECTED_FLOW[flow.qos];
     const publisher = flow.publisherSequence.join(' ');
     const subscriber = flow.subscriberSequence.join(' ');
-    checks.expect(`QoS ${flow.qos}: publisher side is ${expected.publisher.join(' ')}`, flow.publisherSequence.join() === expected.publisher.join(), publisher);
-    checks.expect(`QoS ${flow.qos}: subscriber side is ${expected.subscriber.join(' ')}`, flow.subscriberSequence.join() === expected.subscriber.join(), subscriber);
+    checks.expect(
+      `QoS ${flow.qos}: publisher side is ${expected.publisher.join(' ')}`,
+      flow.publisherSequence.join() === expected.publisher.join(),
+      publisher,
+    );
+    checks.expect(
+      `QoS ${flow.qos}: subscriber side is ${expected.subscriber.join(' ')}`,
+      flow.subscriberSequence.join() === expected.subscriber.join(),
+      subscriber,
+    );
     const packets = flow.publisher.length + flow.subscriber.length;
     lines.push(`  QoS ${flow.qos}: ${packets} packets, ${flow.bytes.publisher + flow.bytes.subscriber} bytes in all`);
     lines.push(...packetLines([...flow.publisher, ...flow.subscriber].sort((a, b) => a.at - b.at)).map((l) => `  ${l}`));
+    if (flow.qos === 2) lines.push(...qos2Notes(flow));
   }
   return { title: 'One message per QoS, publisher → broker → subscriber (the subscriber was granted QoS 2)', lines };
 }
@@ -194,7 +203,11 @@ function reportDowngrade(downgrade: DowngradeResult, checks: Checks): Section {
     for (const published of [0, 1, 2]) {
       const got = downgrade.grid[granted]![published];
       const expected = Math.min(published, granted);
-      checks.expect(`published QoS ${published} to a QoS ${granted} subscription arrives at QoS ${expected}`, got === expected, `arrived at QoS ${got}`);
+      checks.expect(
+        `published QoS ${published} to a QoS ${granted} subscription arrives at QoS ${expected}`,
+        got === expected,
+        `arrived at QoS ${got}`,
+      );
     }
   }
   return {
@@ -208,7 +221,8 @@ function reportDowngrade(downgrade: DowngradeResult, checks: Checks): Section {
 
 /** The timed comparison, recording that every message arrived. */
 function reportComparison(comparison: QosComparison[], checks: Checks): Section {
-  for (const c of comparison) checks.expect(`all ${c.messages} QoS ${c.qos} messages arrived`, c.received === c.messages, `${c.received} arrived`);
+  for (const c of comparison)
+    checks.expect(`all ${c.messages} QoS ${c.qos} messages arrived`, c.received === c.messages, `${c.received} arrived`);
   return {
     title: `${comparison[0]!.messages} messages per QoS, one at a time, 16-byte payload (timings are this run's, on this machine)`,
     lines: table(
@@ -242,4 +256,23 @@ function keyQuestion(comparison: QosComparison[]): ExerciseReport['keyQuestion']
       'for acknowledgements buys nothing; keep QoS 1/2 for alerts and commands, where one lost or duplicated message matters.',
     ],
   };
+}
+
+/** What the QoS 2 trace shows but does not say: whose packet ids these are, and why acks differ in size. */
+function qos2Notes(flow: QosFlow): string[] {
+  const publisherId = flow.publisher.find((p) => p.type === 'PUBLISH')?.messageId;
+  const subscriberId = flow.subscriber.find((p) => p.type === 'PUBLISH')?.messageId;
+  const acks = [...flow.publisher, ...flow.subscriber].filter((p) => p.type !== 'PUBLISH');
+  const sizes = [...new Set(acks.map((p) => p.bytes))].sort((a, b) => a - b);
+  return [
+    `    ids: the publisher's PUBLISH was id=${publisherId}, the broker's to the subscriber id=${subscriberId}. A packet id names a`,
+    '    message in flight on one connection only (MQTT 5.0 §2.2.1): each side picks its own, and PUBREC/PUBREL/PUBCOMP repeat it.',
+    ...(sizes.length > 1
+      ? [
+          `    sizes: acks of ${sizes.join(' and ')} bytes. An ack is fixed header 2 + packet id 2 = 4 bytes;`,
+          '    MQTT 5 adds a reason code and a property length (6 bytes), which a sender may leave out when the reason',
+          '    is Success with no properties (§3.5.2.1).',
+        ]
+      : []),
+  ];
 }

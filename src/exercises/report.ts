@@ -1,4 +1,5 @@
 import { formatPacket, type TracedPacket } from '../client/index.js';
+import { layoutTable, wrapLine, type TextTable } from '../util/index.js';
 
 /** An expectation an exercise checks against what the broker really did. */
 export interface Check {
@@ -6,12 +7,32 @@ export interface Check {
   ok: boolean;
   /** What was seen, when it is not what was expected. */
   detail?: string;
+  /**
+   * The normative statements that decide it (e.g. "MQTT-3.3.4-9"), when it checks the broker against the
+   * spec: if it does not hold, the broker deviates from the spec. Without them, a check that does not
+   * hold is a failure of what the program expected.
+   */
+  statements?: string[];
 }
 
-/** A titled block of the printed output. */
+/** How a check came out: held, the broker deviated from a statement of the spec, or the program's expectation failed. */
+export type Outcome = 'held' | 'deviation' | 'failure';
+
+/** The outcome of a check. */
+export function outcome(check: Check): Outcome {
+  if (check.ok) return 'held';
+  return check.statements && check.statements.length > 0 ? 'deviation' : 'failure';
+}
+
+/** A check's name with the statements it tests, e.g. "… [MQTT-3.3.4-9], [MQTT-4.9.0-2]". */
+export function checkTitle(check: Check): string {
+  return check.statements?.length ? `${check.name} ${check.statements.map((s) => `[${s}]`).join(', ')}` : check.name;
+}
+
+/** A titled block of the printed output: lines, and tables laid out for the width at hand when printed. */
 export interface Section {
   title: string;
-  lines: string[];
+  lines: Array<string | TextTable>;
 }
 
 /** What an exercise returns: printable sections, the seed's key question answered, checks, and data. */
@@ -31,9 +52,18 @@ export interface ExerciseReport<D = unknown> {
 export class Checks {
   readonly list: Check[] = [];
 
-  /** Records an expectation; returns whether it held. */
+  /** Records an expectation of the program; one that does not hold is a failure. Returns whether it held. */
   expect(name: string, ok: boolean, detail?: string): boolean {
     this.list.push(ok ? { name, ok } : { name, ok, detail });
+    return ok;
+  }
+
+  /**
+   * Records what a normative statement of the spec requires of the broker (ids like "MQTT-3.3.4-9"); one
+   * that does not hold is a deviation of the broker, reported with the statements. Returns whether it held.
+   */
+  conforms(statements: string[], name: string, ok: boolean, detail?: string): boolean {
+    this.list.push(ok ? { name, ok, statements } : { name, ok, detail, statements });
     return ok;
   }
 }
@@ -54,25 +84,33 @@ export function packetWithProperties(p: TracedPacket, keys: string[]): string {
   return `  ${formatPacket(p)}${extra.length > 0 ? `  ${extra.join(' ')}` : ''}`;
 }
 
-/** A fixed-width text table. */
-export function table(header: string[], rows: Array<Array<string | number>>): string[] {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => `  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}`;
-  return [line(header), `  ${widths.map((w) => '-'.repeat(w)).join('  ')}`, ...cells.slice(1).map(line)];
+/** A table for a section (laid out when the report is printed: a grid, or stacked on a narrow terminal). */
+export function table(header: string[], rows: Array<Array<string | number>>): TextTable[] {
+  return [{ header, rows: rows.map((r) => r.map(String)) }];
 }
 
-/** Renders a report for a terminal. */
-export function formatReport(report: ExerciseReport): string {
+/** Renders a report for a terminal `width` columns wide (no limit by default). */
+export function formatReport(report: ExerciseReport, width = Number.POSITIVE_INFINITY): string {
   const out: string[] = [];
-  out.push(`━━ ${report.title} ━━  (${report.broker})`);
+  const fit = (line: string | TextTable) => (typeof line === 'string' ? wrapLine(line, width) : layoutTable(line, width));
+  out.push(...wrapLine(`━━ ${report.title} ━━  (${report.broker})`, width));
   for (const section of report.sections) {
-    out.push('', `▸ ${section.title}`, ...section.lines);
+    out.push('', ...wrapLine(`▸ ${section.title}`, width), ...section.lines.flatMap(fit));
   }
-  out.push('', `? ${report.keyQuestion.question}`, ...report.keyQuestion.answer.map((l) => `  ${l}`));
-  const failed = report.checks.filter((c) => !c.ok);
-  out.push('', `✓ ${report.checks.length - failed.length}/${report.checks.length} expectations held (${(report.durationMs / 1000).toFixed(1)} s)`);
-  for (const c of failed) out.push(`✗ ${c.name}${c.detail ? `: ${c.detail}` : ''}`);
+  out.push(
+    '',
+    ...wrapLine(`? ${report.keyQuestion.question}`, width),
+    ...report.keyQuestion.answer.flatMap((l) => wrapLine(`  ${l}`, width)),
+  );
+  const deviations = report.checks.filter((c) => outcome(c) === 'deviation');
+  const failures = report.checks.filter((c) => outcome(c) === 'failure');
+  const held = report.checks.length - deviations.length - failures.length;
+  const counts = [`✓ ${held}/${report.checks.length} expectations held`];
+  if (deviations.length > 0) counts.push(`${deviations.length} deviation(s) of the broker from the spec`);
+  if (failures.length > 0) counts.push(`${failures.length} failed`);
+  out.push('', `${counts.join(' · ')} (${(report.durationMs / 1000).toFixed(1)} s)`);
+  for (const c of deviations) out.push(...wrapLine(`⚠ deviation: ${checkTitle(c)}${c.detail ? `: ${c.detail}` : ''}`, width));
+  for (const c of failures) out.push(...wrapLine(`✗ ${checkTitle(c)}${c.detail ? `: ${c.detail}` : ''}`, width));
   return out.join('\n');
 }
 

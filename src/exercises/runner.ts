@@ -16,6 +16,15 @@ export const EXERCISES: Record<string, (ctx: ExerciseContext) => Promise<Exercis
   'protocol-comparison': runProtocolComparison,
 };
 
+/** What each exercise shows, one line each (`mqttlab exercise --list`). */
+export const EXERCISE_SUMMARIES: Record<keyof typeof EXERCISES, string> = {
+  'basic-pubsub': 'topic hierarchies and the + and # wildcards: which subscriber gets which message',
+  'qos-levels': 'QoS 0, 1 and 2 packet by packet: what each guarantee costs on the wire',
+  'retained-lastwill': 'retained messages, Last Will and Will Delay: device presence',
+  'mqtt5-features': 'shared subscriptions, message expiry, request/reply, user properties, topic aliases, flow control',
+  'protocol-comparison': 'MQTT vs Kafka vs RabbitMQ vs Cloud Pub/Sub: bytes on the wire, latency, throughput',
+};
+
 /** Names accepted by `mqttlab exercise`. */
 export function exerciseNames(): string[] {
   return Object.keys(EXERCISES);
@@ -38,8 +47,10 @@ function checkNames(names: string[]): void {
 export interface ExerciseBroker {
   /** URL the exercise clients connect to. */
   url: string;
-  /** How reports name it, e.g. "embedded broker at mqtt://127.0.0.1:40123". */
+  /** How reports name it, e.g. "mosquitto version 2.0.11 at mqtt://127.0.0.1:1883". */
   label: string;
+  /** What it calls itself ($SYS/broker/version), for sentences about what it did. */
+  name: string;
   /** Whether others may use it too: then every topic of a run is prefixed with `mqttlab/<run>/`. */
   shared: boolean;
 }
@@ -51,14 +62,14 @@ export interface ExerciseBroker {
 export async function runExercises(
   names: string[],
   broker: ExerciseBroker,
-  options: { onReport?: (report: ExerciseReport) => void } = {},
+  options: { verbose?: boolean; onReport?: (report: ExerciseReport) => void } = {},
 ): Promise<ExerciseReport[]> {
   checkNames(names);
   const reports: ExerciseReport[] = [];
   for (const name of names) {
     // On a broker others may use, keep this run's topics apart from everything else on it.
     const prefix = broker.shared ? `mqttlab/${randomBytes(3).toString('hex')}/` : '';
-    const ctx = new ExerciseContext(broker.url, prefix);
+    const ctx = new ExerciseContext(broker.url, prefix, { brokerName: broker.name, verbose: options.verbose });
     try {
       const report = await EXERCISES[name]!(ctx);
       report.broker = broker.label;

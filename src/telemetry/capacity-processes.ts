@@ -6,6 +6,7 @@ import {
   freePort,
   processCpuSeconds,
   processTreeCpuSeconds,
+  registerChild,
   startMosquittoProcess,
   startPostgresProcess,
   waitForPort,
@@ -104,6 +105,8 @@ export function spawnCli(args: string[], children: ChildProcess[]): ChildProcess
   child.stdout!.resume();
   child.stderr!.on('data', (d: Buffer) => stderrTails.set(child, ((stderrTails.get(child) ?? '') + d.toString()).slice(-2048)));
   children.push(child);
+  // Ctrl-C or an error in `capacity` stops its children at once, not when their --duration ends.
+  registerChild(`mqttlab ${args[0]} (pid ${child.pid})`, child, { graceMs: 3000 });
   return child;
 }
 

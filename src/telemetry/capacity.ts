@@ -14,6 +14,7 @@ import {
   type StepBroker,
   type StepStore,
 } from './capacity-processes.js';
+import { registerCleanup } from '../util/index.js';
 import type { IngestStats } from './ingest.js';
 
 /** Which broker a capacity run loads: ours (a child process) or a local Mosquitto. */
@@ -105,6 +106,18 @@ export async function measureCapacity(options: CapacityOptions): Promise<Capacit
   return steps;
 }
 
+/**
+ * The verdict of a run: the largest size that kept up — or, when every size did, that the limit was not
+ * reached (the largest size tried is then a lower bound, not the capacity).
+ */
+export function capacityVerdict(steps: CapacityStep[], setup: string): string {
+  const best = steps.filter((s) => s.keptUp).at(-1);
+  if (!best) return `no fleet size kept up (${setup})`;
+  const rate = `${best.devices} devices, ${best.offeredPerSecond.toFixed(0)} readings/s`;
+  if (steps.every((s) => s.keptUp)) return `every size kept up, up to ${rate} (${setup}); the limit was not reached: try larger --devices`;
+  return `largest fleet that kept up: ${rate} (${setup})`;
+}
+
 /** One line per step, for progress and reports. */
 export function describeStep(s: CapacityStep): string {
   if (s.error) return `${s.devices} devices: not measured: ${s.error}`;
@@ -121,6 +134,8 @@ export function describeStep(s: CapacityStep): string {
 
 async function measureStep(devices: number, options: CapacityOptions): Promise<CapacityStep> {
   const work = mkdtempSync(join(tmpdir(), 'mqttlab-capacity-'));
+  const removeWork = () => rmSync(work, { recursive: true, force: true });
+  const releaseWork = registerCleanup({ what: `temp dir ${work}`, stop: async () => removeWork(), kill: removeWork });
   const children: ChildProcess[] = [];
   let broker: StepBroker | undefined;
   let store: StepStore | undefined;
@@ -229,7 +244,8 @@ async function measureStep(devices: number, options: CapacityOptions): Promise<C
     await broker?.close();
     await store?.close();
     await sleep(200);
-    rmSync(work, { recursive: true, force: true });
+    removeWork();
+    releaseWork();
   }
 }
 

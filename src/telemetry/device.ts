@@ -1,5 +1,5 @@
 import type { IPublishPacket, MqttClient } from 'mqtt';
-import { connectMqtt, disconnect, dropConnection } from '../client/index.js';
+import { connectMqtt, disconnect, dropConnection, watchConnection, type ConnectionChange } from '../client/index.js';
 import { SensorModel, type SensorAlert } from './sensors.js';
 import { alertTopic, commandTopic, parseCommandTopic, statusTopic, telemetryTopic } from './topics.js';
 
@@ -23,6 +23,8 @@ export interface DeviceOptions {
   onSent?: (kind: SentKind, qos: 0 | 1 | 2) => void;
   /** Called when a publish failed or the connection broke. */
   onError?: (error: Error) => void;
+  /** Called when the device loses its broker (not when killed on purpose) and when it reconnected. */
+  onConnection?: (change: ConnectionChange) => void;
 }
 
 /** Commands a device answers; anything else gets `{ok: false}` with this list. */
@@ -74,13 +76,18 @@ export class SimulatedDevice {
         payload: Buffer.from('offline'),
         qos: 1,
         retain: true,
-        properties: { willDelayInterval: this.options.willDelaySeconds ?? 0, contentType: 'text/plain', userProperties: { site: this.site } },
+        properties: {
+          willDelayInterval: this.options.willDelaySeconds ?? 0,
+          contentType: 'text/plain',
+          userProperties: { site: this.site },
+        },
       },
     });
     this.client = client;
     this.connectedAt = Date.now();
     client.on('message', (topic, payload, packet) => this.onCommand(topic, payload, packet));
     client.on('error', (error) => this.options.onError?.(error));
+    watchConnection(client, (change) => this.options.onConnection?.(change));
     // After an automatic reconnect the will has said `offline`: say `online` again.
     client.on('connect', () => {
       this.connectedAt = Date.now();
@@ -140,7 +147,14 @@ export class SimulatedDevice {
     const now = Date.now();
     const { readings, alerts } = this.model.step(now);
     for (const r of readings) {
-      this.publish(client, telemetryTopic(this.site, this.id, r.metric), JSON.stringify({ v: r.v, unit: r.unit, ts: now }), 0, false, 'telemetry').catch((e: Error) => this.options.onError?.(e));
+      this.publish(
+        client,
+        telemetryTopic(this.site, this.id, r.metric),
+        JSON.stringify({ v: r.v, unit: r.unit, ts: now }),
+        0,
+        false,
+        'telemetry',
+      ).catch((e: Error) => this.options.onError?.(e));
     }
     for (const alert of alerts) this.raiseAlert(alert).catch((e: Error) => this.options.onError?.(e));
   }
@@ -151,8 +165,19 @@ export class SimulatedDevice {
     return this.publish(client, statusTopic(this.id), status, 1, true, 'status').catch((e: Error) => this.options.onError?.(e));
   }
 
-  private publish(client: MqttClient, topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean, kind: SentKind, properties: IPublishPacket['properties'] = {}): Promise<void> {
-    const props = kind === 'status' ? { contentType: 'text/plain', userProperties: { site: this.site }, ...properties } : { contentType: 'application/json', ...properties };
+  private publish(
+    client: MqttClient,
+    topic: string,
+    payload: string,
+    qos: 0 | 1 | 2,
+    retain: boolean,
+    kind: SentKind,
+    properties: IPublishPacket['properties'] = {},
+  ): Promise<void> {
+    const props =
+      kind === 'status'
+        ? { contentType: 'text/plain', userProperties: { site: this.site }, ...properties }
+        : { contentType: 'application/json', ...properties };
     return new Promise((resolve, reject) => {
       client.publish(topic, payload, { qos, retain, properties: props }, (error) => {
         if (error) return reject(error);
@@ -171,7 +196,15 @@ export class SimulatedDevice {
     const reply = this.answer(parsed.command, payload);
     const properties: IPublishPacket['properties'] = {};
     if (packet.properties?.correlationData) properties.correlationData = packet.properties.correlationData;
-    this.publish(client, responseTopic, JSON.stringify({ device: this.id, command: parsed.command, ...reply, ts: Date.now() }), 2, false, 'reply', properties).catch((e: Error) => this.options.onError?.(e));
+    this.publish(
+      client,
+      responseTopic,
+      JSON.stringify({ device: this.id, command: parsed.command, ...reply, ts: Date.now() }),
+      2,
+      false,
+      'reply',
+      properties,
+    ).catch((e: Error) => this.options.onError?.(e));
   }
 
   private answer(command: string, payload: Buffer): Record<string, unknown> {
@@ -186,12 +219,19 @@ export class SimulatedDevice {
     }
     switch (command) {
       case 'ping':
-        return { ok: true, pong: true, site: this.site, uptimeS: Math.round((Date.now() - this.connectedAt) / 1000), battery: this.model.batteryLevel };
+        return {
+          ok: true,
+          pong: true,
+          site: this.site,
+          uptimeS: Math.round((Date.now() - this.connectedAt) / 1000),
+          battery: this.model.batteryLevel,
+        };
       case 'status':
         return { ok: true, site: this.site, intervalMs: this.intervalMs, battery: this.model.batteryLevel, alertsRaised: this.alertSeq };
       case 'set-interval': {
         const ms = Number(args.intervalMs);
-        if (!Number.isInteger(ms) || ms < 100 || ms > 3_600_000) return { ok: false, error: 'intervalMs must be an integer from 100 to 3600000' };
+        if (!Number.isInteger(ms) || ms < 100 || ms > 3_600_000)
+          return { ok: false, error: 'intervalMs must be an integer from 100 to 3600000' };
         this.intervalMs = ms;
         if (this.timer) this.schedule();
         return { ok: true, intervalMs: ms };

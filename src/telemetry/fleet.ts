@@ -32,6 +32,8 @@ export interface FleetOptions {
 export type FleetEvent =
   | { type: 'connected'; device: string; done: number; total: number }
   | { type: 'killed' | 'revived'; device: string }
+  | { type: 'lost'; device: string; reason: string }
+  | { type: 'reconnected'; device: string }
   | { type: 'error'; device: string; message: string };
 
 /** What the fleet completed, by kind and by QoS (QoS 1/2 counted when acknowledged). */
@@ -65,7 +67,8 @@ export interface Fleet {
 
 /** Starts `devices` simulated devices against the broker at `url` and resolves when all are online. */
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
-  if (!Number.isInteger(options.devices) || options.devices < 1) throw new Error(`devices must be a positive integer (got ${options.devices})`);
+  if (!Number.isInteger(options.devices) || options.devices < 1)
+    throw new Error(`devices must be a positive integer (got ${options.devices})`);
   const siteCount = Math.max(1, options.sites ?? Math.ceil(options.devices / 20));
   const intervalMs = options.intervalMs ?? 2000;
   if (!Number.isInteger(intervalMs) || intervalMs < 10) throw new Error(`interval must be at least 10 ms (got ${intervalMs})`);
@@ -95,6 +98,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         sent.errors++;
         emit({ type: 'error', device: id, message: error.message });
       },
+      onConnection: (change) =>
+        emit(change.state === 'lost' ? { type: 'lost', device: id, reason: change.reason } : { type: 'reconnected', device: id }),
     });
 
   const ids = Array.from({ length: options.devices }, (_, i) => `dev-${String(i + 1).padStart(width, '0')}`);
@@ -145,7 +150,12 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
 }
 
 /** The chaos loop: drops devices ungracefully and brings them back, so presence really flips. */
-function startChaos(option: FleetOptions['chaos'], devices: SimulatedDevice[], seed: number, emit: (e: FleetEvent) => void): { stop(): void } {
+function startChaos(
+  option: FleetOptions['chaos'],
+  devices: SimulatedDevice[],
+  seed: number,
+  emit: (e: FleetEvent) => void,
+): { stop(): void } {
   if (!option) return { stop: () => {} };
   const settings = option === true ? {} : option;
   const everyMs = settings.everyMs ?? 5000;
@@ -163,20 +173,23 @@ function startChaos(option: FleetOptions['chaos'], devices: SimulatedDevice[], s
     victim.kill();
     away.add(victim);
     emit({ type: 'killed', device: victim.id });
-    const timer = setTimeout(() => {
-      revivals.delete(timer);
-      if (stopped) return;
-      victim.start().then(
-        () => {
-          away.delete(victim);
-          emit({ type: 'revived', device: victim.id });
-        },
-        (error: Error) => {
-          away.delete(victim);
-          emit({ type: 'error', device: victim.id, message: `could not come back: ${error.message}` });
-        },
-      );
-    }, random.between(minDown, maxDown));
+    const timer = setTimeout(
+      () => {
+        revivals.delete(timer);
+        if (stopped) return;
+        victim.start().then(
+          () => {
+            away.delete(victim);
+            emit({ type: 'revived', device: victim.id });
+          },
+          (error: Error) => {
+            away.delete(victim);
+            emit({ type: 'error', device: victim.id, message: `could not come back: ${error.message}` });
+          },
+        );
+      },
+      random.between(minDown, maxDown),
+    );
     revivals.add(timer);
   }, everyMs);
   return {

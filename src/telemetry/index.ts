@@ -18,4 +18,11 @@ export {
   type TelemetryStore,
 } from './store.js';
 export * from './topics.js';
-export { describeStep, measureCapacity, type CapacityBroker, type CapacityOptions, type CapacityStep } from './capacity.js';
+export {
+  capacityVerdict,
+  describeStep,
+  measureCapacity,
+  type CapacityBroker,
+  type CapacityOptions,
+  type CapacityStep,
+} from './capacity.js';

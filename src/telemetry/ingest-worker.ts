@@ -1,5 +1,5 @@
 import type { IPublishPacket, MqttClient } from 'mqtt';
-import { connectMqtt, disconnect } from '../client/index.js';
+import { connectMqtt, disconnect, watchConnection, type ConnectionChange } from '../client/index.js';
 import { isFailure } from '../protocol/index.js';
 import type { TelemetryStore } from './store.js';
 import type { PresenceRegistry } from './presence.js';
@@ -33,6 +33,8 @@ export interface IngestWorkerOptions {
   onRejected?: (topic: string, why: string) => void;
   /** Called with the ingest lag of each reading (receive − reading time, ms), for metrics. */
   onLag?: (worker: string, lagMs: number) => void;
+  /** Called when the worker loses its broker and when it reconnected. */
+  onConnection?: (change: ConnectionChange) => void;
 }
 
 /**
@@ -78,6 +80,7 @@ export class IngestWorker {
     this.client = client;
     client.on('connect', () => (this.counts.connected = true));
     client.on('close', () => (this.counts.connected = false));
+    if (o.onConnection) watchConnection(client, o.onConnection);
     this.counts.connected = true;
     const granted = await client.subscribeAsync({
       [sharedFilter(o.group, INGEST_FILTERS.telemetry)]: { qos: 0 },

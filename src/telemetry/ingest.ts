@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { connectMqtt, disconnect } from '../client/index.js';
+import { connectMqtt, disconnect, watchConnection, type ConnectionChange } from '../client/index.js';
 import { IngestMetrics, metricsHandler, type Registry } from '../metrics/index.js';
 import { createApiHandler } from './api.js';
 import { IngestWorker, type WorkerCounts } from './ingest-worker.js';
@@ -46,6 +46,8 @@ export interface IngestOptions {
   processMetrics?: boolean;
   /** More registries served on the same /metrics (the embedded broker's, in `mqttlab start`). */
   extraMetrics?: Registry[];
+  /** Called when a worker or the presence client (`client`: w1…, presence) loses its broker, and when it is back. */
+  onConnection?: (client: string, change: ConnectionChange) => void;
 }
 
 /** A snapshot of ingestion, as /api/stats serves it. */
@@ -128,6 +130,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
         lag,
         onRejected: options.onRejected,
         onLag: (worker, ms) => metrics.observeLag(worker, ms),
+        onConnection: options.onConnection && ((change) => options.onConnection!(`w${i + 1}`, change)),
       }),
   );
   metrics.attach(
@@ -157,6 +160,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
       clean: true,
       reconnectPeriod: 2000,
     });
+    if (options.onConnection) watchConnection(presenceClient, (change) => options.onConnection!('presence', change));
     presenceClient.on('message', (topic, payload, packet) => {
       const parsed = parseStatusTopic(topic);
       if (!parsed) return;

@@ -3,3 +3,14 @@ export { freePort, waitForPort } from './ports.js';
 export { findMosquitto, startMosquittoProcess, type MosquittoOptions, type MosquittoProcess } from './mosquitto.js';
 export { openFileLimits, openFileWrapper, processCpuSeconds, processRssKb, processTreeCpuSeconds } from './proc.js';
 export { findPostgresBin, startPostgresProcess, type PostgresOptions, type PostgresProcess } from './postgres.js';
+export {
+  killChild,
+  killCleanups,
+  pendingCleanups,
+  registerChild,
+  registerCleanup,
+  runCleanups,
+  stopChild,
+  type Cleanup,
+} from './cleanup.js';
+export { layoutTable, terminalWidth, wrapLine, type TextTable } from './text-table.js';

@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killChild, registerCleanup, stopChild } from './cleanup.js';
 import { freePort, waitForPort } from './ports.js';
 
 /** Path of the mosquitto binary (PATH, then Debian's /usr/sbin), or undefined when it is not installed. */
@@ -59,14 +60,28 @@ export async function startMosquittoProcess(options: MosquittoOptions = {}): Pro
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  const close = async () => {
+    await stopChild(child, 2000);
+    removeDir();
+    release();
+  };
+  const release = registerCleanup({
+    what: `Mosquitto on port ${port}`,
+    stop: close,
+    kill: () => {
+      killChild(child);
+      removeDir();
+    },
+  });
   try {
     await waitForPort(port, 5000, () => child.exitCode !== null);
     // Mosquitto opens its listeners one after the other: the WebSocket one may lag behind TCP.
     if (wsPort) await waitForPort(wsPort, 5000, () => child.exitCode !== null);
   } catch (error) {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    killChild(child);
+    removeDir();
+    release();
     throw new Error(`mosquitto did not start: ${(error as Error).message}\n${stderr}`);
   }
   return {
@@ -75,14 +90,6 @@ export async function startMosquittoProcess(options: MosquittoOptions = {}): Pro
     url: `mqtt://127.0.0.1:${port}`,
     wsPort,
     wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}` : undefined,
-    close: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-        await exited;
-        clearTimeout(timer);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close,
   };
 }

@@ -3,6 +3,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { registerCleanup } from './cleanup.js';
 import { freePort } from './ports.js';
 
 const run = promisify(execFile);
@@ -53,7 +54,7 @@ export interface PostgresProcess {
 /**
  * Starts a PostgreSQL of its own: `initdb` in a temp dir, `pg_ctl start` on a free 127.0.0.1 port
  * (no Unix socket outside the temp dir), password authentication over TCP. Run as root, the cluster
- * belongs to `nobody`. The server is killed when this process exits, if `close` was not called.
+ * belongs to `nobody`. Registered for cleanup: stopped on Ctrl-C, killed when this process exits, if `close` was not called.
  */
 export async function startPostgresProcess(options: PostgresOptions = {}): Promise<PostgresProcess> {
   const bin = findPostgresBin();
@@ -107,7 +108,15 @@ export async function startPostgresProcess(options: PostgresOptions = {}): Promi
       pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
     };
     await start();
-    process.once('exit', killOnExit);
+    // Ctrl-C in the command that started it stops it cleanly; an exit without that still kills it.
+    const release = registerCleanup({
+      what: `PostgreSQL on port ${port}`,
+      stop: () => close(),
+      kill: () => {
+        killOnExit();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    });
     let stopped = false;
     const stop = async () => {
       if (stopped) return;
@@ -115,6 +124,11 @@ export async function startPostgresProcess(options: PostgresOptions = {}): Promi
       stopped = true;
       pid = 0;
     };
+    async function close(): Promise<void> {
+      await stop().catch(killOnExit);
+      rmSync(dir, { recursive: true, force: true });
+      release();
+    }
     return {
       port,
       url: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
@@ -127,11 +141,7 @@ export async function startPostgresProcess(options: PostgresOptions = {}): Promi
         await start();
         stopped = false;
       },
-      close: async () => {
-        await stop().catch(killOnExit);
-        process.off('exit', killOnExit);
-        rmSync(dir, { recursive: true, force: true });
-      },
+      close,
     };
   } catch (error) {
     killOnExit();

@@ -1,56 +1,26 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import { freePort } from '../../src/util/index.js';
+import { makeCertificates, openssl, type TestCertificates } from '../helpers/certs.js';
 import { describeEachBroker, startFromConfig, type BrokerKind, type TestBroker } from '../helpers/brokers.js';
 import { collect, connectClient, end, waitUntil } from '../helpers/clients.js';
 
 // TLS listeners (certfile/keyfile) and mutual TLS (cafile + require_certificate true), configured with the
 // same Mosquitto lines for both brokers. Certificates are made at run time with the openssl CLI.
 
-const openssl = spawnSync('openssl', ['version']).error ? undefined : 'openssl';
 const skip = openssl ? false : 'the openssl CLI is not installed';
 
-let dir: string;
-const file = (name: string) => join(dir, name);
-const pem = (name: string) => readFileSync(file(name));
-
-function run(args: string[]): void {
-  const r = spawnSync(openssl!, args, { cwd: dir, encoding: 'utf8' });
-  assert.equal(r.status, 0, `openssl ${args.join(' ')}: ${r.stderr}`);
-}
-
-/** A P-256 key and a certificate for `cn` signed by `ca` (or self-signed), with the given extensions. */
-function issue(name: string, cn: string, ca: string | undefined, extensions: string): void {
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`];
-  writeFileSync(file(`${name}.ext`), `${extensions}\n`);
-  if (!ca) {
-    run(['req', '-x509', ...key, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${cn}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-    return;
-  }
-  run(['req', ...key, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
-  run(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`]);
-}
+let certs: TestCertificates;
+const file = (name: string) => certs.file(name);
+const pem = (name: string) => certs.pem(name);
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'mqttlab-tls-'));
-  if (!openssl) return;
-  issue('ca', 'mqttlab test CA', undefined, '');
-  issue('server', '127.0.0.1', 'ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth');
-  issue('client', 'tls-client', 'ca', 'extendedKeyUsage=clientAuth');
-  issue('rogue-ca', 'rogue CA', undefined, '');
-  issue('rogue', 'rogue-client', 'rogue-ca', 'extendedKeyUsage=clientAuth');
-  // Mosquitto started as root drops to the "mosquitto" user, which must be able to read the files.
-  chmodSync(dir, 0o755);
-  for (const name of readdirSync(dir)) chmodSync(file(name), 0o644);
+  if (openssl) certs = makeCertificates(['client', 'rogue']);
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => certs?.remove());
 
 /**
  * Opens TLS to the port (trusting our CA, with an optional client certificate), sends an MQTT 5 CONNECT
@@ -67,11 +37,16 @@ function tlsConnack(port: number, client?: 'client' | 'rogue'): Promise<number |
     const parser = mqttPacket.parser({ protocolVersion: 5 });
     parser.on('packet', (packet) => {
       socket.destroy();
-      resolve(packet.cmd === 'connack' ? packet.reasonCode ?? 0 : 'refused');
+      resolve(packet.cmd === 'connack' ? (packet.reasonCode ?? 0) : 'refused');
     });
     socket.on('data', (chunk) => parser.parse(chunk));
     socket.on('secureConnect', () => {
-      socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: `tls-${client ?? 'none'}` }, { protocolVersion: 5 }));
+      socket.write(
+        mqttPacket.generate(
+          { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: `tls-${client ?? 'none'}` },
+          { protocolVersion: 5 },
+        ),
+      );
     });
     socket.on('error', () => resolve('refused'));
     socket.on('close', () => resolve('refused'));
@@ -116,7 +91,14 @@ describeEachBroker('TLS listener (certfile, keyfile)', (kind: BrokerKind) => {
     const received: Buffer[] = [];
     socket.on('data', (d) => received.push(d));
     socket.on('error', () => {});
-    socket.on('connect', () => socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'plain-on-tls' }, { protocolVersion: 5 })));
+    socket.on('connect', () =>
+      socket.write(
+        mqttPacket.generate(
+          { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'plain-on-tls' },
+          { protocolVersion: 5 },
+        ),
+      ),
+    );
     await new Promise<void>((resolve) => socket.once('close', () => resolve()));
     assert.ok(!received.some((d) => d[0] === 0x20), 'no CONNACK in clear text');
     assert.equal(await tlsConnack(b.port), 0);

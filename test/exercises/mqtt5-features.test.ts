@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ExerciseContext } from '../../src/exercises/index.js';
+import { ExerciseContext, outcome } from '../../src/exercises/index.js';
 import {
   demonstrateFlowControl,
   demonstrateMessageExpiry,
@@ -32,15 +32,24 @@ describeEachBroker('exercise 4: MQTT 5.0 features', (kind) => {
     assert.equal(r.shareFilter, '$share/workers/jobs/thumbnails');
     assert.deepEqual(r.duplicates, []);
     assert.deepEqual(r.missing, []);
-    assert.equal(r.workers.reduce((n, w) => n + w.count, 0), 30);
-    assert.ok(r.workers.every((w) => w.count > 0), JSON.stringify(r.workers.map((w) => w.count)));
+    assert.equal(
+      r.workers.reduce((n, w) => n + w.count, 0),
+      30,
+    );
+    assert.ok(
+      r.workers.every((w) => w.count > 0),
+      JSON.stringify(r.workers.map((w) => w.count)),
+    );
     assert.equal(r.plainSubscriber.count, 30);
     // The spec leaves the choice of member to the server; both brokers pick round robin.
-    assert.deepEqual(r.workers.map((w) => w.seqs), [
-      [1, 4, 7, 10, 13, 16, 19, 22, 25, 28],
-      [2, 5, 8, 11, 14, 17, 20, 23, 26, 29],
-      [3, 6, 9, 12, 15, 18, 21, 24, 27, 30],
-    ]);
+    assert.deepEqual(
+      r.workers.map((w) => w.seqs),
+      [
+        [1, 4, 7, 10, 13, 16, 19, 22, 25, 28],
+        [2, 5, 8, 11, 14, 17, 20, 23, 26, 29],
+        [3, 6, 9, 12, 15, 18, 21, 24, 27, 30],
+      ],
+    );
     // Round robin ignores what is in a message: one device's readings land on every worker.
     assert.ok(Object.values(r.devices).every((workers) => workers.length === 3));
   });
@@ -53,7 +62,10 @@ describeEachBroker('exercise 4: MQTT 5.0 features', (kind) => {
     assert.equal(longQueued!.delivered, true);
     assert.ok(longQueued!.expiryOnWire! < 60 && longQueued!.expiryOnWire! >= 55, `remaining ${longQueued!.expiryOnWire}`);
     // The resumed session got exactly one PUBLISH, after CONNACK, and acknowledged it.
-    assert.deepEqual(r.queued.packets.map((p) => p.type), ['CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK']);
+    assert.deepEqual(
+      r.queued.packets.map((p) => p.type),
+      ['CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK'],
+    );
     const [shortRetained, longRetained] = r.retained.messages;
     assert.equal(shortRetained!.delivered, false, 'an expired retained message is no longer retained');
     assert.equal(longRetained!.delivered, true);
@@ -65,13 +77,22 @@ describeEachBroker('exercise 4: MQTT 5.0 features', (kind) => {
   test('request/reply: replies answered out of order are matched by Correlation Data [MQTT-3.3.2-15], [MQTT-3.3.2-16]', async () => {
     const r = await withContext((ctx) => demonstrateRequestReply(ctx, { requests: 5 }));
     assert.equal(r.requests.length, 5);
-    assert.ok(r.requests.every((q) => q.matched && q.reply?.square === q.x * q.x), JSON.stringify(r.requests));
+    assert.ok(
+      r.requests.every((q) => q.matched && q.reply?.square === q.x * q.x),
+      JSON.stringify(r.requests),
+    );
     assert.equal(r.unmatchedReplies, 0);
     assert.deepEqual(r.responderSaw, { responseTopicIntact: 5, correlationIntact: 5, requests: 5 });
     assert.deepEqual([...r.arrivalOrder].sort(), [1, 2, 3, 4, 5]);
-    assert.deepEqual([...r.requests.map((q) => q.responderDelayMs)].sort((a, b) => a - b), [0, 20, 40, 60, 80]);
+    assert.deepEqual(
+      [...r.requests.map((q) => q.responderDelayMs)].sort((a, b) => a - b),
+      [0, 20, 40, 60, 80],
+    );
     // Request #1 out and in (Response Topic + Correlation Data), its reply out and in (Correlation Data only).
-    assert.deepEqual(r.packets.map((p) => `${p.client} ${p.direction}`), ['requester out', 'responder in', 'responder out', 'requester in']);
+    assert.deepEqual(
+      r.packets.map((p) => `${p.client} ${p.direction}`),
+      ['requester out', 'responder in', 'responder out', 'requester in'],
+    );
     assert.equal(r.packets[1]!.properties?.responseTopic, r.responseTopic);
     assert.equal(r.packets[3]!.properties?.responseTopic, undefined);
     assert.equal(r.packets[3]!.topic, r.responseTopic);
@@ -112,7 +133,7 @@ describeEachBroker('exercise 4: MQTT 5.0 features', (kind) => {
     }
   });
 
-  test('the broker keeps within the subscriber\'s Receive Maximum [MQTT-3.3.4-9], [MQTT-4.9.0-2]', async () => {
+  test("the broker keeps within the subscriber's Receive Maximum [MQTT-3.3.4-9], [MQTT-4.9.0-2]", async () => {
     const r = await withContext((ctx) => demonstrateFlowControl(ctx, { receiveMaximum: 2, messages: 10, ackDelayMs: 50 }));
     assert.equal(r.limited.received, 10);
     assert.equal(r.unlimited.received, 10);
@@ -135,13 +156,18 @@ describeEachBroker('exercise 4: MQTT 5.0 features', (kind) => {
     assert.equal(report.sections.length, 6);
     assert.equal(report.keyQuestion.answer.length, 4);
     assert.match(report.keyQuestion.answer[0]!, /30 messages went worker-1 \d+, worker-2 \d+, worker-3 \d+/);
-    const failed = report.checks.filter((c) => !c.ok).map((c) => c.name);
+    assert.deepEqual(
+      report.checks.filter((c) => outcome(c) === 'failure'),
+      [],
+    );
+    const deviations = report.checks.filter((c) => outcome(c) === 'deviation');
     if (kind === 'embedded') {
-      assert.deepEqual(failed, []);
+      assert.deepEqual(deviations, []);
     } else {
-      // Only the Receive Maximum check fails on Mosquitto 2.0.11 (see the flow-control test).
-      assert.equal(failed.length, 1, JSON.stringify(failed));
-      assert.match(failed[0]!, /MQTT-3\.3\.4-9/);
+      // Mosquitto 2.0.11 deviates only from the Receive Maximum statements (see the flow-control test): a
+      // deviation of the broker, reported with its statements, not a failure of the exercise.
+      assert.equal(deviations.length, 1, JSON.stringify(deviations));
+      assert.deepEqual(deviations[0]!.statements, ['MQTT-3.3.4-9', 'MQTT-4.9.0-2']);
     }
   });
 });

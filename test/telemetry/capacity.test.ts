@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeStep, measureCapacity } from '../../src/telemetry/index.js';
+import { capacityVerdict, describeStep, measureCapacity, type CapacityStep } from '../../src/telemetry/index.js';
 import { postgresSkip } from '../helpers/postgres.js';
 
 test('capacity: broker, ingestion and fleet in their own processes; every reading sent is counted as stored', {
@@ -55,4 +55,17 @@ test('capacity refuses several ingest processes on SQLite, with the fix in the m
     measureCapacity({ devices: [10], intervalMs: 200, seconds: 2, workers: 2, broker: 'embedded', ingestProcesses: 2 }),
     /several ingest processes write one database: pass --store postgres/,
   );
+});
+
+test('the verdict names the largest size that kept up, and says when every size did (no limit found)', () => {
+  const step = (devices: number, keptUp: boolean) => ({ devices, offeredPerSecond: devices * 3, keptUp }) as CapacityStep;
+  assert.equal(
+    capacityVerdict([step(100, true), step(200, false)], 'embedded broker, 3 workers'),
+    'largest fleet that kept up: 100 devices, 300 readings/s (embedded broker, 3 workers)',
+  );
+  assert.equal(
+    capacityVerdict([step(100, true), step(200, true)], 'embedded broker, 3 workers'),
+    'every size kept up, up to 200 devices, 600 readings/s (embedded broker, 3 workers); the limit was not reached: try larger --devices',
+  );
+  assert.equal(capacityVerdict([step(100, false)], 'mosquitto broker, 3 workers'), 'no fleet size kept up (mosquitto broker, 3 workers)');
 });

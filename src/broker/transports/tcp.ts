@@ -28,11 +28,19 @@ export async function serve(server: Server, host: string, port: number): Promise
   };
 }
 
-/** Resolves once the server listens; rejects with a one-line error (e.g. port in use). */
+/** A listen that failed: a one-line message, the system's code (EADDRINUSE, EACCES …) and the port asked for. */
+export interface ListenError extends Error {
+  code?: string;
+  port: number;
+}
+
+/** Resolves once the server listens; rejects with a one-line ListenError (e.g. port in use). */
 export function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
-      reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${error.message}`));
+      const message =
+        error.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${error.message}`;
+      reject(Object.assign(new Error(message), { code: error.code, port }) as ListenError);
     };
     server.once('error', onError);
     server.listen(port, host);

@@ -17,6 +17,9 @@ export async function listenWebSocket(broker: Broker, host: string, port: number
     // [MQTT-6.0.0-3] the server selects "mqtt" when the client offers it.
     handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
   });
+  // The WebSocketServer re-emits its HTTP server's errors; listen() below reports a failed listen (port
+  // in use) as a one-line error, so this copy must not become an unhandled 'error' event.
+  wss.on('error', () => {});
   wss.on('connection', (socket, request: IncomingMessage) => {
     const stream = createWebSocketStream(socket);
     // [MQTT-6.0.0-1] MQTT travels in binary frames; any other data frame closes the connection. This

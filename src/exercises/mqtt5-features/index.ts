@@ -42,7 +42,7 @@ export async function runMqtt5Features(ctx: ExerciseContext): Promise<ExerciseRe
     reportRequestReply(data.requestReply, checks),
     reportUserProperties(data.userProperties, checks),
     reportTopicAliases(data.topicAliases, checks),
-    reportFlowControl(data.flowControl, checks),
+    reportFlowControl(data.flowControl, checks, ctx),
   ];
   return {
     exercise: 'mqtt5-features',
@@ -60,7 +60,8 @@ export async function runMqtt5Features(ctx: ExerciseContext): Promise<ExerciseRe
 function keyQuestion(shared: SharedSubscriptionsResult): ExerciseReport['keyQuestion'] {
   const workersLine = shared.workers.map((w) => `${w.worker} ${w.count}`).join(', ');
   const spread = Object.values(shared.devices).map((ws) => ws.length);
-  const spreadText = Math.min(...spread) === Math.max(...spread) ? `${Math.max(...spread)}` : `${Math.min(...spread)}–${Math.max(...spread)}`;
+  const spreadText =
+    Math.min(...spread) === Math.max(...spread) ? `${Math.max(...spread)}` : `${Math.min(...spread)}–${Math.max(...spread)}`;
   return {
     question: 'How do MQTT shared subscriptions compare to Kafka consumer groups? What does Kafka provide that shared subs do not?',
     answer: [

@@ -158,8 +158,9 @@ function shuffle<T>(items: T[]): T[] {
 export function reportRequestReply(rpc: RequestReplyResult, checks: Checks): Section {
   const n = rpc.requests.length;
   const saw = rpc.responderSaw;
-  checks.expect(
-    'the responder saw every Response Topic and Correlation Data unaltered [MQTT-3.3.2-15], [MQTT-3.3.2-16]',
+  checks.conforms(
+    ['MQTT-3.3.2-15', 'MQTT-3.3.2-16'],
+    'the responder saw every Response Topic and Correlation Data unaltered',
     saw.requests === n && saw.responseTopicIntact === n && saw.correlationIntact === n,
     JSON.stringify(saw),
   );
@@ -192,7 +193,7 @@ export function reportRequestReply(rpc: RequestReplyResult, checks: Checks): Sec
         'for request → broker → responder → broker → requester',
       ...(overhead.p50 > 30
         ? [
-            '  (~40 ms is the signature of TCP delayed ACK meeting Nagle\'s algorithm on a socket without TCP_NODELAY' +
+            "  (~40 ms is the signature of TCP delayed ACK meeting Nagle's algorithm on a socket without TCP_NODELAY" +
               ' — e.g. Mosquitto without set_tcp_nodelay true)',
           ]
         : []),
