@@ -3,3 +3,4 @@ export { freePort, waitForPort } from './ports.js';
 export { findMosquitto, startMosquittoProcess, type MosquittoOptions, type MosquittoProcess } from './mosquitto.js';
 export { openFileLimits, openFileWrapper, processCpuSeconds, processRssKb, processTreeCpuSeconds } from './proc.js';
 export { findPostgresBin, startPostgresProcess, type PostgresOptions, type PostgresProcess } from './postgres.js';
+export { Random } from './random.js';
