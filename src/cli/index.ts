@@ -8,6 +8,7 @@ import { registerDashboardCommand } from './dashboard.js';
 import { registerExerciseCommand } from './exercise.js';
 import { registerFleetCommand } from './fleet.js';
 import { registerIngestCommand } from './ingest.js';
+import { registerProxyCommand } from './proxy.js';
 import { registerStartCommand } from './start.js';
 
 const program = new Command('mqttlab')
@@ -23,6 +24,7 @@ registerCapacityCommand(program);
 registerCompareCommand(program);
 registerDashboardCommand(program);
 registerBenchCommand(program);
+registerProxyCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   console.error(`mqttlab: ${error.message}`);

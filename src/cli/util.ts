@@ -24,3 +24,10 @@ export function onShutdown(stop: () => Promise<void>): void {
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
 }
+
+/** Parses a non-negative number option (fractions allowed), with a one-line error otherwise. */
+export function parseNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`"${value}" is not a non-negative number`);
+  return n;
+}
