@@ -1,6 +1,6 @@
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { LinkDirection } from './faults.js';
-import type { PacketTypeName } from './packet-types.js';
+import type { PacketTypeName } from '../protocol/index.js';
 
 /** MQTT protocol level as sent in CONNECT: 3 (3.1), 4 (3.1.1) or 5. */
 export type ProtocolLevel = 3 | 4 | 5;

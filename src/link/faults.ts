@@ -1,4 +1,4 @@
-import { PACKET_TYPES, type PacketTypeName } from './packet-types.js';
+import { PACKET_TYPES, type PacketTypeName } from '../protocol/index.js';
 
 /** Which way a packet travels through the link. */
 export type LinkDirection = 'to-broker' | 'to-client';

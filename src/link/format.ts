@@ -1,5 +1,5 @@
 import type { Packet } from 'mqtt-packet';
-import { reasonName } from '../broker/index.js';
+import { reasonName } from '../protocol/index.js';
 import type { LinkPacket } from './decode.js';
 import type { LinkEvent } from './link-connection.js';
 

@@ -1,10 +1,9 @@
 import type { Socket } from 'node:net';
-import { peekConnectVersion } from '../broker/framer.js';
+import { packetTypeOf, peekConnectVersion } from '../protocol/index.js';
 import type { Random } from '../util/index.js';
 import { decodeFrame, type LinkPacket, type PacketFate, type ProtocolLevel } from './decode.js';
 import type { CutOnRule, LinkDirection, LinkFaults } from './faults.js';
 import { FrameSplitter, type Piece } from './frame-splitter.js';
-import { packetTypeOf } from './packet-types.js';
 import { LinkPacer } from './pacer.js';
 
 /** Something that happened to a connection through the link (packets aside). */

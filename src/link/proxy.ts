@@ -1,5 +1,5 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { TypedEmitter } from '../broker/events.js';
+import { EventEmitter } from 'node:events';
 import { Random } from '../util/index.js';
 import type { LinkPacket } from './decode.js';
 import { validateFaults, type CutOnRule, type LinkDirection, type LinkFaults } from './faults.js';
@@ -32,7 +32,7 @@ export interface LinkProxyEvents {
  * (`packet` events), bytes are forwarded untouched, and the faults (delay, jitter, rate, cuts,
  * silence) are applied per connection. Start one with createLinkProxy.
  */
-export class LinkProxy extends TypedEmitter<LinkProxyEvents> {
+export class LinkProxy extends EventEmitter<LinkProxyEvents> {
   /** Connections open now. */
   readonly connections = new Map<number, LinkConnection>();
   private readonly server: Server;

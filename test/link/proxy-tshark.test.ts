@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { IClientOptions } from 'mqtt';
-import { createLinkProxy, PACKET_TYPES, PcapWriter, summarizePacket, type LinkPacket, type LinkProxy, type PacketSummary } from '../../src/link/index.js';
+import { PACKET_TYPES } from '../../src/protocol/index.js';
+import { createLinkProxy, PcapWriter, summarizePacket, type LinkPacket, type LinkProxy, type PacketSummary } from '../../src/link/index.js';
 import { describeEachBroker, startBroker, type TestBroker } from '../helpers/brokers.js';
 import { collect, connectClient, end, waitUntil } from '../helpers/clients.js';
 
