@@ -57,7 +57,7 @@ function send(bytes: Buffer): Promise<boolean> {
 
 test(`${COUNT} fuzz cases through the proxy: every byte forwarded untouched and accounted for, no crash`, { timeout: 120_000 }, async () => {
   const r = makeRand(SEED);
-  const cases: Case[] = Array.from({ length: COUNT }, (_, n) => makeCase(r, n, MAX_PACKET));
+  const cases: Case[] = Array.from({ length: COUNT }, (_, n) => makeCase(r, n, { maxPacketSize: MAX_PACKET, maxTopicLevels: 200 }));
   const inputs = cases.map((c, i) => Buffer.concat([c.after === 'none' ? Buffer.alloc(0) : connectBytes(c.after, `fuzz-${i}`), c.bytes]));
   const reported = new Map<number, LinkPacket[]>();
   proxy.on('packet', (p) => {
