@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerBenchCommand } from './bench.js';
 import { registerBrokerCommand } from './broker.js';
 import { registerCapacityCommand } from './capacity.js';
+import { registerChaosCommand } from './chaos.js';
 import { registerCompareCommand } from './compare.js';
 import { registerDashboardCommand } from './dashboard.js';
 import { registerExerciseCommand } from './exercise.js';
@@ -25,6 +26,7 @@ registerCompareCommand(program);
 registerDashboardCommand(program);
 registerBenchCommand(program);
 registerProxyCommand(program);
+registerChaosCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   console.error(`mqttlab: ${error.message}`);
