@@ -86,7 +86,7 @@ function mosquittoSpec(port: number, dataDir: string): ProcessSpec {
   chmodSync(dataDir, 0o777);
   writeFileSync(
     config,
-    [
+    `${[
       `listener ${port} 127.0.0.1`,
       'allow_anonymous true',
       'set_tcp_nodelay true',
@@ -101,7 +101,7 @@ function mosquittoSpec(port: number, dataDir: string): ProcessSpec {
       'log_dest stderr',
       'log_type error',
       'log_type warning',
-    ].join('\n') + '\n',
+    ].join('\n')}\n`,
   );
   return { argv: [binary, '-c', config], label: `Mosquitto (persistence true, autosave on every change) at mqtt://127.0.0.1:${port}` };
 }

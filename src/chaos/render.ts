@@ -6,13 +6,23 @@ const n = (x: number | undefined) => (x === undefined ? '—' : x.toLocaleString
 export function formatChaosReport(report: ChaosReport): string {
   const header = ['QoS', 'sent', 'acknowledged', 'received', 'after repair', 'lost', 'duplicated', 'reordered', 'DUP=1 seen', 'verdict'];
   const rows = report.outcomes.map((o) => [
-    String(o.qos), n(o.sent), n(o.acknowledged), n(o.received), n(o.received - o.receivedUnderFaults), n(o.lost), n(o.duplicated), n(o.reordered), n(o.dupFlags),
+    String(o.qos),
+    n(o.sent),
+    n(o.acknowledged),
+    n(o.received),
+    n(o.received - o.receivedUnderFaults),
+    n(o.lost),
+    n(o.duplicated),
+    n(o.reordered),
+    n(o.dupFlags),
     `${o.verdict.toUpperCase()}: ${o.contract}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   const kills = report.kills.map((k) => `${Math.round(k.progress * 100)}% (back after ${k.downMs} ms)`).join(', ');
-  const unacked = report.outcomes.filter((o) => o.unacknowledged > 0).map((o) => `QoS ${o.qos}: ${n(o.unacknowledged)} sent but never acknowledged`);
+  const unacked = report.outcomes
+    .filter((o) => o.unacknowledged > 0)
+    .map((o) => `QoS ${o.qos}: ${n(o.unacknowledged)} sent but never acknowledged`);
   return [
     `${n(report.messagesPerQos)} messages per QoS through ${report.broker}`,
     `links: ${report.faults}; subscribers' Receive Maximum ${report.receiveMaximum}`,

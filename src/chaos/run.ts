@@ -59,7 +59,14 @@ class ChaosRun {
     this.faultsDeadline = this.deadline - Math.min(15_000, options.timeoutMs / 4);
     const run = randomBytes(3).toString('hex');
     for (const qos of options.qos) {
-      const settings = { url: proxy.url, topic: `mqttlab/chaos/${run}/qos${qos}`, clientIdPrefix: `chaos-${run}-q${qos}`, messages: options.messages, window: options.window, receiveMaximum: options.receiveMaximum };
+      const settings = {
+        url: proxy.url,
+        topic: `mqttlab/chaos/${run}/qos${qos}`,
+        clientIdPrefix: `chaos-${run}-q${qos}`,
+        messages: options.messages,
+        window: options.window,
+        receiveMaximum: options.receiveMaximum,
+      };
       flows.push(new ChaosFlow(qos, settings));
     }
     this.watchLinks();
@@ -96,7 +103,10 @@ class ChaosRun {
       outcomes,
       kills: this.kills,
       cuts: this.cuts,
-      reconnects: { publishers: sum(this.flows.map((f) => f.reconnects.publisher)), subscribers: sum(this.flows.map((f) => f.reconnects.subscriber)) },
+      reconnects: {
+        publishers: sum(this.flows.map((f) => f.reconnects.publisher)),
+        subscribers: sum(this.flows.map((f) => f.reconnects.subscriber)),
+      },
       faultsMs,
       durationMs: Date.now() - this.started,
       brokerErrors: this.broker.errors(),
@@ -107,7 +117,12 @@ class ChaosRun {
   private progress(): ChaosProgress {
     return {
       elapsedMs: Date.now() - this.started,
-      flows: this.flows.map((f) => ({ qos: f.qos, sent: f.tally.sent, acknowledged: f.tally.acknowledgedCount, received: f.tally.receivedCount })),
+      flows: this.flows.map((f) => ({
+        qos: f.qos,
+        sent: f.tally.sent,
+        acknowledged: f.tally.acknowledgedCount,
+        received: f.tally.receivedCount,
+      })),
       cuts: this.cuts,
       kills: this.kills.length,
       repaired: !this.publishing,

@@ -85,7 +85,8 @@ export class QosTally {
 
   /** The counts and the verdict. */
   outcome(): QosOutcome {
-    const lost = this.qos === 0 ? this.sent - this.deliveries.size : [...this.acknowledged].filter((seq) => !this.deliveries.has(seq)).length;
+    const lost =
+      this.qos === 0 ? this.sent - this.deliveries.size : [...this.acknowledged].filter((seq) => !this.deliveries.has(seq)).length;
     const unacknowledged = this.qos === 0 ? 0 : this.sent - this.acknowledged.size;
     const broken = this.qos === 0 ? this.duplicated > 0 : lost > 0 || (this.qos === 2 && this.duplicated > 0);
     return {

@@ -26,7 +26,8 @@ interface ChaosCommandOptions {
 /** Parses `0,1,2` into QoS levels. */
 function parseQosList(text: string): QoS[] {
   const levels = text.split(',').map((s) => s.trim());
-  if (levels.length === 0 || levels.some((l) => !['0', '1', '2'].includes(l))) throw new Error(`--qos "${text}": a comma-separated list of 0, 1 and 2`);
+  if (levels.length === 0 || levels.some((l) => !['0', '1', '2'].includes(l)))
+    throw new Error(`--qos "${text}": a comma-separated list of 0, 1 and 2`);
   return [...new Set(levels.map(Number) as QoS[])];
 }
 
@@ -35,15 +36,24 @@ export function registerChaosCommand(program: Command): void {
   program
     .command('chaos')
     .description('check the QoS guarantees end to end through links that break and a broker that is killed')
-    .option('-b, --broker <embedded|mosquitto|url>', 'embedded: mqttlab broker --data-dir in a child process; mosquitto: a local Mosquitto with persistence; or a URL (no --kill-broker)', CHAOS_DEFAULTS.broker)
+    .option(
+      '-b, --broker <embedded|mosquitto|url>',
+      'embedded: mqttlab broker --data-dir in a child process; mosquitto: a local Mosquitto with persistence; or a URL (no --kill-broker)',
+      CHAOS_DEFAULTS.broker,
+    )
     .option('--qos <levels>', 'QoS levels to check, comma-separated', '0,1,2')
     .option('-n, --messages <n>', 'messages per QoS level', parseInteger, CHAOS_DEFAULTS.messages)
-    .option('--cut-every <k>', 'break each client\'s link after every k packets (default 50 unless --cut-prob)', parseInteger)
+    .option('--cut-every <k>', "break each client's link after every k packets (default 50 unless --cut-prob)", parseInteger)
     .option('--cut-prob <p>', 'break a link at each packet with this probability instead', parseNumber)
     .option('--delay <ms>', 'also delay every packet, each way', parseNumber)
     .option('--jitter <ms>', 'and up to this much more', parseNumber)
     .option('--kill-broker <n>', 'SIGKILL and restart the broker n times during the run', parseInteger, 0)
-    .option('--receive-maximum <n>', "the subscribers' Receive Maximum (a large one resends a whole window at every reconnect)", parseInteger, CHAOS_DEFAULTS.receiveMaximum)
+    .option(
+      '--receive-maximum <n>',
+      "the subscribers' Receive Maximum (a large one resends a whole window at every reconnect)",
+      parseInteger,
+      CHAOS_DEFAULTS.receiveMaximum,
+    )
     .option('--window <n>', 'unacknowledged messages per publisher at most', parseInteger, CHAOS_DEFAULTS.window)
     .option('--seed <n>', 'seed of the link faults', parseInteger, CHAOS_DEFAULTS.seed)
     .option('--timeout <s>', 'end the run after this many seconds whatever happened', parseInteger, CHAOS_DEFAULTS.timeoutMs / 1000)
@@ -86,11 +96,13 @@ Examples:
         timeoutMs: opts.timeout * 1000,
       };
       const trace = opts.trace === undefined ? undefined : createWriteStream(opts.trace);
-      if (trace) options.trace = (line) => trace.write(line + '\n');
+      if (trace) options.trace = (line) => trace.write(`${line}\n`);
       let latest = '';
       const status = startStatusLine(() => latest);
       const report = await runChaos(options, (p) => {
-        const flows = p.flows.map((f) => `QoS ${f.qos} ${f.qos === 0 ? f.sent : f.acknowledged}/${options.messages} → ${f.received}`).join(' | ');
+        const flows = p.flows
+          .map((f) => `QoS ${f.qos} ${f.qos === 0 ? f.sent : f.acknowledged}/${options.messages} → ${f.received}`)
+          .join(' | ');
         latest = `${(p.elapsedMs / 1000).toFixed(0)} s  ${flows} | cuts ${p.cuts} | kills ${p.kills}/${options.killBroker}`;
       }).finally(() => {
         status.stop();
@@ -98,6 +110,6 @@ Examples:
       });
       const code = report.outcomes.some((o) => o.verdict !== 'pass') ? 1 : 0;
       // Exit once the report is out: MQTT.js clients torn down mid-reconnect must not keep the run alive.
-      process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : formatChaosReport(report)) + '\n', () => process.exit(code));
+      process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatChaosReport(report)}\n`, () => process.exit(code));
     });
 }

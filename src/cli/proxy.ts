@@ -1,5 +1,16 @@
 import { Option, type Command } from 'commander';
-import { createLinkProxy, describeFaults, formatLinkEventLine, formatPacketLine, parseCutOn, PcapWriter, summarizePacket, type CutOnRule, type LinkFaults, type PayloadFormat } from '../link/index.js';
+import {
+  createLinkProxy,
+  describeFaults,
+  formatLinkEventLine,
+  formatPacketLine,
+  parseCutOn,
+  PcapWriter,
+  summarizePacket,
+  type CutOnRule,
+  type LinkFaults,
+  type PayloadFormat,
+} from '../link/index.js';
 
 import { onShutdown, parseInteger, parseNumber } from './util.js';
 
@@ -39,9 +50,17 @@ export function registerProxyCommand(program: Command): void {
     .option('--jitter <ms>', 'up to this many milliseconds more per packet, random (order kept, as TCP keeps it)', parseNumber)
     .option('--rate <bytes/s>', 'bandwidth each way in bytes per second (a 2,400 bit/s satellite link is 300)', parseNumber)
     .option('--cut-every <n>', 'let n packets through (both ways), then break the link on the next one', parseInteger)
-    .option('--cut-on <type[:to-broker|to-client]>', 'break the link instead of forwarding the first such packet, e.g. puback:to-client (repeatable)', (v: string, all: CutOnRule[] = []) => [...all, parseCutOn(v)])
+    .option(
+      '--cut-on <type[:to-broker|to-client]>',
+      'break the link instead of forwarding the first such packet, e.g. puback:to-client (repeatable)',
+      (v: string, all: CutOnRule[] = []) => [...all, parseCutOn(v)],
+    )
     .option('--cut-prob <p>', 'probability of breaking the link at each packet', parseNumber)
-    .option('--blackhole-after <s>', 'seconds after a client connects at which its link goes silent both ways, sockets left open (half-open)', parseNumber)
+    .option(
+      '--blackhole-after <s>',
+      'seconds after a client connects at which its link goes silent both ways, sockets left open (half-open)',
+      parseNumber,
+    )
     .option('--seed <n>', 'seed of jitter and cut-prob draws (same seed and traffic, same faults)', parseInteger, 1)
     .option('--json', 'one JSON object per line (packets and link events) instead of text')
     .addOption(new Option('--payload <format>', 'show payloads as').choices(['text', 'hex']).default('text'))
@@ -82,7 +101,7 @@ Examples:
         proxy.on('link', (event) => pcap.event(event));
       }
       const counts = { forwarded: 0, cut: 0, lost: 0, dropped: 0, malformed: 0 };
-      const out = (line: string) => process.stdout.write(line + '\n');
+      const out = (line: string) => process.stdout.write(`${line}\n`);
       proxy.on('packet', (packet) => {
         counts[packet.fate]++;
         if (packet.malformed !== undefined) counts.malformed++;
@@ -90,13 +109,27 @@ Examples:
         const summary = summarizePacket(packet, opts.payload);
         out(opts.json ? JSON.stringify(summary) : formatPacketLine(summary));
       });
-      proxy.on('link', (event) => out(opts.json ? JSON.stringify({ time: new Date(event.at).toISOString(), event: event.kind, connection: event.connection, clientId: event.clientId, detail: event.detail }) : formatLinkEventLine(event)));
+      proxy.on('link', (event) =>
+        out(
+          opts.json
+            ? JSON.stringify({
+                time: new Date(event.at).toISOString(),
+                event: event.kind,
+                connection: event.connection,
+                clientId: event.clientId,
+                detail: event.detail,
+              })
+            : formatLinkEventLine(event),
+        ),
+      );
       const log = opts.json ? console.error : console.log;
       log(`mqttlab proxy: clients connect to ${proxy.url}, relayed to ${opts.to}; faults: ${describeFaults(faults)}`);
       onShutdown(async () => {
         await proxy.close();
         pcap?.close();
-        log(`proxy stopped: ${counts.forwarded} packets forwarded, ${counts.cut} cut, ${counts.lost} lost in transit, ${counts.dropped} dropped by silence, ${counts.malformed} malformed`);
+        log(
+          `proxy stopped: ${counts.forwarded} packets forwarded, ${counts.cut} cut, ${counts.lost} lost in transit, ${counts.dropped} dropped by silence, ${counts.malformed} malformed`,
+        );
       });
     });
 }

@@ -33,14 +33,18 @@ export interface LinkFaults {
 /** Checks faults for values that make no sense; returns them unchanged or throws a one-line error. */
 export function validateFaults(faults: LinkFaults): LinkFaults {
   const nonNegative = (name: string, value: number | undefined) => {
-    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) throw new Error(`${name} must be a non-negative number (got ${value})`);
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0))
+      throw new Error(`${name} must be a non-negative number (got ${value})`);
   };
   nonNegative('delay', faults.delayMs);
   nonNegative('jitter', faults.jitterMs);
   nonNegative('blackhole-after', faults.blackholeAfterSeconds);
-  if (faults.rateBytesPerSecond !== undefined && !(faults.rateBytesPerSecond > 0)) throw new Error(`rate must be a positive number of bytes per second (got ${faults.rateBytesPerSecond})`);
-  if (faults.cutEvery !== undefined && !(Number.isInteger(faults.cutEvery) && faults.cutEvery >= 1)) throw new Error(`cut-every must be a positive integer (got ${faults.cutEvery})`);
-  if (faults.cutProbability !== undefined && !(faults.cutProbability >= 0 && faults.cutProbability <= 1)) throw new Error(`cut-prob must be between 0 and 1 (got ${faults.cutProbability})`);
+  if (faults.rateBytesPerSecond !== undefined && !(faults.rateBytesPerSecond > 0))
+    throw new Error(`rate must be a positive number of bytes per second (got ${faults.rateBytesPerSecond})`);
+  if (faults.cutEvery !== undefined && !(Number.isInteger(faults.cutEvery) && faults.cutEvery >= 1))
+    throw new Error(`cut-every must be a positive integer (got ${faults.cutEvery})`);
+  if (faults.cutProbability !== undefined && !(faults.cutProbability >= 0 && faults.cutProbability <= 1))
+    throw new Error(`cut-prob must be between 0 and 1 (got ${faults.cutProbability})`);
   return faults;
 }
 
@@ -48,7 +52,8 @@ export function validateFaults(faults: LinkFaults): LinkFaults {
 export function parseCutOn(text: string): CutOnRule {
   const [name = '', direction, ...rest] = text.split(':');
   const type = name.toUpperCase() as PacketTypeName;
-  if (!PACKET_TYPES.includes(type) || type === 'RESERVED') throw new Error(`cut-on "${text}": unknown packet type "${name}" (one of ${PACKET_TYPES.slice(1).join(', ').toLowerCase()})`);
+  if (!PACKET_TYPES.includes(type) || type === 'RESERVED')
+    throw new Error(`cut-on "${text}": unknown packet type "${name}" (one of ${PACKET_TYPES.slice(1).join(', ').toLowerCase()})`);
   if (rest.length > 0 || (direction !== undefined && direction !== 'to-broker' && direction !== 'to-client')) {
     throw new Error(`cut-on "${text}": the direction is to-broker or to-client`);
   }

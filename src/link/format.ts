@@ -62,11 +62,23 @@ export function summarizePacket(p: LinkPacket, payloadFormat: PayloadFormat = 't
 /** The fields of a decoded packet that a trace shows. */
 function packetFields(packet: Packet, payloadFormat: PayloadFormat): Partial<PacketSummary> {
   const out: Partial<PacketSummary> = {};
-  const p = packet as Packet & { messageId?: number; reasonCode?: number; returnCode?: number; properties?: Record<string, unknown>; granted?: Array<number | object> };
+  const p = packet as Packet & {
+    messageId?: number;
+    reasonCode?: number;
+    returnCode?: number;
+    properties?: Record<string, unknown>;
+    granted?: Array<number | object>;
+  };
   if (p.messageId !== undefined && !(packet.cmd === 'publish' && packet.qos === 0)) out.packetId = p.messageId;
   switch (packet.cmd) {
     case 'publish':
-      Object.assign(out, { qos: packet.qos, dup: packet.dup, retain: packet.retain, topic: packet.topic, payload: showPayload(Buffer.from(packet.payload), payloadFormat) });
+      Object.assign(out, {
+        qos: packet.qos,
+        dup: packet.dup,
+        retain: packet.retain,
+        topic: packet.topic,
+        payload: showPayload(Buffer.from(packet.payload), payloadFormat),
+      });
       break;
     case 'connect':
       out.connect = {
@@ -75,14 +87,27 @@ function packetFields(packet: Packet, payloadFormat: PayloadFormat): Partial<Pac
         clean: packet.clean,
         keepalive: packet.keepalive,
         ...(packet.username !== undefined && { username: packet.username }),
-        ...(packet.will && { will: { topic: packet.will.topic, qos: packet.will.qos, retain: packet.will.retain, payload: showPayload(Buffer.from(packet.will.payload), payloadFormat) } }),
+        ...(packet.will && {
+          will: {
+            topic: packet.will.topic,
+            qos: packet.will.qos,
+            retain: packet.will.retain,
+            payload: showPayload(Buffer.from(packet.will.payload), payloadFormat),
+          },
+        }),
       };
       break;
     case 'connack':
       out.connect = { sessionPresent: packet.sessionPresent };
       break;
     case 'subscribe':
-      out.filters = packet.subscriptions.map((s) => ({ topic: s.topic, qos: s.qos, ...(s.nl && { nl: true }), ...(s.rap && { rap: true }), ...(s.rh && { rh: s.rh }) }));
+      out.filters = packet.subscriptions.map((s) => ({
+        topic: s.topic,
+        qos: s.qos,
+        ...(s.nl && { nl: true }),
+        ...(s.rap && { rap: true }),
+        ...(s.rh && { rh: s.rh }),
+      }));
       break;
     case 'unsubscribe':
       out.filters = packet.unsubscriptions.map((topic) => ({ topic }));
@@ -108,7 +133,12 @@ function showPayload(payload: Buffer, format: PayloadFormat): string {
   return JSON.stringify(shown.toString('utf8')).slice(1, -1) + more;
 }
 
-const FATE_MARK: Record<LinkPacket['fate'], string> = { forwarded: '', cut: '  ✂ CUT (not forwarded)', lost: '  ✗ lost in transit', dropped: '  ∅ dropped (silent link)' };
+const FATE_MARK: Record<LinkPacket['fate'], string> = {
+  forwarded: '',
+  cut: '  ✂ CUT (not forwarded)',
+  lost: '  ✗ lost in transit',
+  dropped: '  ∅ dropped (silent link)',
+};
 
 /** One readable line: `12:00:01.234 #1 sensor-1   → PUBLISH   qos=1 id=3 dup sensors/t "21.5" (31 B)`. */
 export function formatPacketLine(s: PacketSummary): string {
@@ -117,12 +147,30 @@ export function formatPacketLine(s: PacketSummary): string {
   if (s.packetId !== undefined) parts.push(`id=${s.packetId}`);
   if (s.dup) parts.push('DUP');
   if (s.retain) parts.push('RETAIN');
-  if (s.connect) parts.push(Object.entries(s.connect).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' '));
-  if (s.filters) parts.push(s.filters.map((f) => `${f.topic}${f.qos !== undefined ? `@${f.qos}` : ''}${f.nl ? ' nl' : ''}${f.rap ? ' rap' : ''}${f.rh ? ` rh=${f.rh}` : ''}`).join(', '));
+  if (s.connect)
+    parts.push(
+      Object.entries(s.connect)
+        .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`)
+        .join(' '),
+    );
+  if (s.filters)
+    parts.push(
+      s.filters
+        .map(
+          (f) =>
+            `${f.topic}${f.qos !== undefined ? `@${f.qos}` : ''}${f.nl ? ' nl' : ''}${f.rap ? ' rap' : ''}${f.rh ? ` rh=${f.rh}` : ''}`,
+        )
+        .join(', '),
+    );
   if (s.reasonCode !== undefined) parts.push(s.protocolVersion === 5 ? reasonName(s.reasonCode) : `return code ${s.reasonCode}`);
   if (s.reasonCodes) parts.push(`[${s.reasonCodes.map((c) => `0x${c.toString(16).padStart(2, '0')}`).join(', ')}]`);
   if (s.topic !== undefined) parts.push(s.topic === '' ? '(topic from alias)' : s.topic);
-  if (s.properties) parts.push(`{${Object.entries(s.properties).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ')}}`);
+  if (s.properties)
+    parts.push(
+      `{${Object.entries(s.properties)
+        .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+        .join(', ')}}`,
+    );
   if (s.payload !== undefined) parts.push(`"${s.payload}"`);
   if (s.malformed !== undefined) parts.push(`MALFORMED (${s.malformed}) ${s.hex}`);
   const arrow = s.direction === 'to-broker' ? '→' : '←';

@@ -73,7 +73,12 @@ export class LinkConnection {
         ended: false,
         gone: false,
         splitter: new FrameSplitter(maxPacketSize, (piece) => this.onPiece(w, piece)),
-        pacer: new LinkPacer<Cargo>(hooks.faults, random, (cargo) => this.deliver(w, cargo), () => this.resume(w)),
+        pacer: new LinkPacer<Cargo>(
+          hooks.faults,
+          random,
+          (cargo) => this.deliver(w, cargo),
+          () => this.resume(w),
+        ),
       };
       return w;
     };
@@ -102,7 +107,8 @@ export class LinkConnection {
       });
     }
     const after = this.hooks.faults().blackholeAfterSeconds;
-    if (after !== undefined) this.blackholeTimer = setTimeout(() => this.silence(`silent after ${after} s (half-open: both sockets stay open)`), after * 1000);
+    if (after !== undefined)
+      this.blackholeTimer = setTimeout(() => this.silence(`silent after ${after} s (half-open: both sockets stay open)`), after * 1000);
   }
 
   /** Breaks the link now: both sides closed without DISCONNECT, whatever was in transit lost. */
@@ -123,7 +129,11 @@ export class LinkConnection {
   private onPiece(w: Way, piece: Piece): void {
     if (this.closed) return;
     if ('unframed' in piece) {
-      this.decide(w, { frame: piece.unframed, type: piece.startsPacket ? packetTypeOf(piece.unframed[0] ?? 0) : 'UNDECODED', malformed: piece.reason }, true);
+      this.decide(
+        w,
+        { frame: piece.unframed, type: piece.startsPacket ? packetTypeOf(piece.unframed[0] ?? 0) : 'UNDECODED', malformed: piece.reason },
+        true,
+      );
       return;
     }
     const { frame } = piece;
@@ -161,8 +171,10 @@ export class LinkConnection {
     this.packets++;
     const rule = this.hooks.claimCutOn(type, w.direction);
     if (rule) return `on ${type} ${w.direction} (cut-on)`;
-    if (faults.cutEvery !== undefined && this.packets > faults.cutEvery) return `on ${type} ${w.direction} after ${faults.cutEvery} packets (cut-every)`;
-    if (faults.cutProbability && this.random.next() < faults.cutProbability) return `on ${type} ${w.direction} (cut-prob ${faults.cutProbability})`;
+    if (faults.cutEvery !== undefined && this.packets > faults.cutEvery)
+      return `on ${type} ${w.direction} after ${faults.cutEvery} packets (cut-every)`;
+    if (faults.cutProbability && this.random.next() < faults.cutProbability)
+      return `on ${type} ${w.direction} (cut-prob ${faults.cutProbability})`;
     return undefined;
   }
 

@@ -127,7 +127,9 @@ export class LinkProxy extends EventEmitter<LinkProxyEvents> {
   }
 
   private claimCutOn(type: string, direction: LinkDirection): CutOnRule | undefined {
-    const rule = this.currentFaults.cutOn?.find((r) => !this.claimed.has(r) && r.type === type && (r.direction === undefined || r.direction === direction));
+    const rule = this.currentFaults.cutOn?.find(
+      (r) => !this.claimed.has(r) && r.type === type && (r.direction === undefined || r.direction === direction),
+    );
     if (rule) this.claimed.add(rule);
     return rule;
   }
@@ -142,7 +144,8 @@ export function parseBrokerAddress(to: string): { host: string; port: number } {
   } catch {
     throw new Error(`"${to}" is not a broker address (expected mqtt://host:port or host:port)`);
   }
-  if (!['mqtt:', 'tcp:'].includes(url.protocol)) throw new Error(`"${to}": the proxy relays plain TCP (mqtt:// or tcp://), not ${url.protocol}//`);
+  if (!['mqtt:', 'tcp:'].includes(url.protocol))
+    throw new Error(`"${to}": the proxy relays plain TCP (mqtt:// or tcp://), not ${url.protocol}//`);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   return { host, port: url.port === '' ? 1883 : Number(url.port) };
 }

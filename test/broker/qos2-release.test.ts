@@ -22,10 +22,11 @@ function gatedStore(path: string): { store: Persistence; close(): void; open(): 
   let gate: Promise<void> = Promise.resolve();
   const store = new Proxy(inner, {
     get(target, name, receiver) {
-      if (name === 'flush') return async () => {
-        await gate;
-        await target.flush();
-      };
+      if (name === 'flush')
+        return async () => {
+          await gate;
+          await target.flush();
+        };
       const value = Reflect.get(target, name, receiver);
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -41,7 +42,11 @@ test('PUBREL to a subscriber goes out only once the released state is stored [MQ
   const gated = gatedStore(join(dir, 'mqttlab.db'));
   const running = await createBroker({ port: 0, wsPort: false, sysInterval: 0, persistence: gated.store });
   try {
-    const { client: sub } = await RawClient.connect(running.port!, { clientId: 'release-sub', clean: false, properties: { sessionExpiryInterval: 600 } });
+    const { client: sub } = await RawClient.connect(running.port!, {
+      clientId: 'release-sub',
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+    });
     sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'release/t', qos: 2 }] });
     await sub.expect('suback');
     const { client: pub } = await RawClient.connect(running.port!, { clientId: 'release-pub' });

@@ -13,19 +13,43 @@ import { createVethLink, netnsUnavailable, type VethLink } from '../helpers/netn
 const CLI = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url));
 
 const outcome = (report: ChaosReport, qos: number): QosOutcome => report.outcomes.find((o) => o.qos === qos)!;
-const summary = (report: ChaosReport) => JSON.stringify({ outcomes: report.outcomes, kills: report.kills, cuts: report.cuts, faultsMs: report.faultsMs, errors: report.brokerErrors });
+const summary = (report: ChaosReport) =>
+  JSON.stringify({
+    outcomes: report.outcomes,
+    kills: report.kills,
+    cuts: report.cuts,
+    faultsMs: report.faultsMs,
+    errors: report.brokerErrors,
+  });
 
 describe('mqttlab chaos: the QoS contracts through broken links and broker crashes', () => {
-  test('embedded broker with --data-dir: 2,000 QoS 2 messages, links cut every 50 packets, 3 SIGKILLs: none lost, none duplicated; QoS 1: none acknowledged lost', { timeout: 240_000 }, async () => {
-    const report = await runChaos({ ...CHAOS_DEFAULTS, broker: 'embedded', qos: [1, 2], messages: 2000, faults: { cutEvery: 50 }, killBroker: 3, timeoutMs: 200_000 });
+  test('embedded broker with --data-dir: 2,000 QoS 2 messages, links cut every 50 packets, 3 SIGKILLs: none lost, none duplicated; QoS 1: none acknowledged lost', {
+    timeout: 240_000,
+  }, async () => {
+    const report = await runChaos({
+      ...CHAOS_DEFAULTS,
+      broker: 'embedded',
+      qos: [1, 2],
+      messages: 2000,
+      faults: { cutEvery: 50 },
+      killBroker: 3,
+      timeoutMs: 200_000,
+    });
     const [q1, q2] = [outcome(report, 1), outcome(report, 2)];
     assert.equal(report.kills.length, 3, summary(report));
     assert.ok(report.cuts >= 100, `the links broke again and again (${report.cuts} cuts)`);
-    assert.deepEqual({ acknowledged: q2.acknowledged, received: q2.received, lost: q2.lost, duplicated: q2.duplicated }, { acknowledged: 2000, received: 2000, lost: 0, duplicated: 0 }, summary(report));
+    assert.deepEqual(
+      { acknowledged: q2.acknowledged, received: q2.received, lost: q2.lost, duplicated: q2.duplicated },
+      { acknowledged: 2000, received: 2000, lost: 0, duplicated: 0 },
+      summary(report),
+    );
     assert.ok(q2.dupFlags > 0, 'QoS 2 PUBLISHes were resent with DUP=1 and still delivered once');
     assert.deepEqual({ acknowledged: q1.acknowledged, lost: q1.lost }, { acknowledged: 2000, lost: 0 }, summary(report));
     assert.ok(q1.duplicated > 0, `QoS 1 delivered duplicates, as at-least-once allows (${q1.duplicated})`);
-    assert.deepEqual(report.outcomes.map((o) => o.verdict), ['pass', 'pass']);
+    assert.deepEqual(
+      report.outcomes.map((o) => o.verdict),
+      ['pass', 'pass'],
+    );
   });
 
   describeEachBroker('through cuts only, by URL', (kind) => {
@@ -48,7 +72,9 @@ describe('mqttlab chaos: the QoS contracts through broken links and broker crash
 const netns = netnsUnavailable();
 /** 3% loss and 10 ± 5 ms delay each way (NETNS_QDISC replaces it, e.g. with tbf where netem is missing, to try the rest). */
 const QDISC = process.env.NETNS_QDISC?.split(' ') ?? ['netem', 'loss', '3%', 'delay', '10ms', '5ms'];
-describe('chaos over a veth pair with tc netem loss and delay (real TCP retransmission)', { skip: process.env.NETNS_QDISC ? false : (netns ?? false) }, () => {
+describe('chaos over a veth pair with tc netem loss and delay (real TCP retransmission)', {
+  skip: process.env.NETNS_QDISC ? false : (netns ?? false),
+}, () => {
   let link: VethLink;
   let dataDir: string;
   let broker: ReturnType<typeof spawn>;
@@ -57,7 +83,26 @@ describe('chaos over a veth pair with tc netem loss and delay (real TCP retransm
     link = createVethLink(QDISC);
     dataDir = mkdtempSync(join(tmpdir(), 'mqttlab-netns-'));
     const port = 1883;
-    broker = spawn(link.exec[0]!, [...link.exec.slice(1), process.execPath, CLI, 'broker', '-H', link.namespaceAddress, '-p', String(port), '-w', '0', '--sys-interval', '0', '--data-dir', dataDir], { stdio: 'ignore' });
+    broker = spawn(
+      link.exec[0]!,
+      [
+        ...link.exec.slice(1),
+        process.execPath,
+        CLI,
+        'broker',
+        '-H',
+        link.namespaceAddress,
+        '-p',
+        String(port),
+        '-w',
+        '0',
+        '--sys-interval',
+        '0',
+        '--data-dir',
+        dataDir,
+      ],
+      { stdio: 'ignore' },
+    );
     await waitForPort(port, 15_000, () => broker.exitCode !== null, link.namespaceAddress);
     url = `mqtt://${link.namespaceAddress}:${port}`;
   });
@@ -73,7 +118,14 @@ describe('chaos over a veth pair with tc netem loss and delay (real TCP retransm
   });
 
   test(`QoS 1 and 2 through ${QDISC.join(' ')} each way, links also cut every 50 packets`, { timeout: 180_000 }, async () => {
-    const report = await runChaos({ ...CHAOS_DEFAULTS, broker: url, qos: [1, 2], messages: 500, faults: { cutEvery: 50 }, timeoutMs: 150_000 });
+    const report = await runChaos({
+      ...CHAOS_DEFAULTS,
+      broker: url,
+      qos: [1, 2],
+      messages: 500,
+      faults: { cutEvery: 50 },
+      timeoutMs: 150_000,
+    });
     assert.deepEqual([outcome(report, 1).acknowledged, outcome(report, 1).lost], [500, 0], summary(report));
     assert.deepEqual([outcome(report, 2).received, outcome(report, 2).lost, outcome(report, 2).duplicated], [500, 0, 0], summary(report));
   });
@@ -93,7 +145,10 @@ describe('mqttlab chaos (CLI)', () => {
     const ok = await run(['--qos', '2', '--messages', '100', '--cut-every', '30', '--json']);
     assert.equal(ok.code, 0, ok.stderr);
     const report = JSON.parse(ok.stdout) as ChaosReport;
-    assert.deepEqual(report.outcomes.map((o) => [o.qos, o.received, o.lost, o.duplicated, o.verdict]), [[2, 100, 0, 0, 'pass']]);
+    assert.deepEqual(
+      report.outcomes.map((o) => [o.qos, o.received, o.lost, o.duplicated, o.verdict]),
+      [[2, 100, 0, 0, 'pass']],
+    );
 
     const refused = await run(['--broker', 'mqtt://127.0.0.1:1', '--kill-broker', '1']);
     assert.equal(refused.code, 1);

@@ -31,7 +31,10 @@ export function makeRand(seed: number) {
 }
 
 /** Property identifiers defined by MQTT 5.0 §2.2.2.2; any other is a Malformed Packet. */
-const DEFINED_PROPERTIES = new Set([0x01, 0x02, 0x03, 0x08, 0x09, 0x0b, 0x11, 0x12, 0x13, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1c, 0x1f, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a]);
+const DEFINED_PROPERTIES = new Set([
+  0x01, 0x02, 0x03, 0x08, 0x09, 0x0b, 0x11, 0x12, 0x13, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1c, 0x1f, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26,
+  0x27, 0x28, 0x29, 0x2a,
+]);
 const UNDEFINED_PROPERTIES = Array.from({ length: 0x80 }, (_, i) => i).filter((i) => !DEFINED_PROPERTIES.has(i));
 
 /** Ill-formed UTF-8 sequences [MQTT-1.5.4-1] and U+0000 [MQTT-1.5.4-2]. */
@@ -53,7 +56,12 @@ export interface Case {
 
 /** A valid CONNECT of that version, encoded by mqtt-packet. */
 export const connectBytes = (version: 4 | 5, clientId: string) =>
-  Buffer.from(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, keepalive: 0, clientId }, { protocolVersion: version }));
+  Buffer.from(
+    mqttPacket.generate(
+      { cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, keepalive: 0, clientId },
+      { protocolVersion: version },
+    ),
+  );
 
 /** A random valid packet a client may send after CONNECT (or a CONNECT), encoded by mqtt-packet. */
 export function validPacket(r: Rand, version: 4 | 5): Buffer {
@@ -61,20 +69,63 @@ export function validPacket(r: Rand, version: 4 | 5): Buffer {
   const v5 = version === 5;
   const candidates: Array<() => Packet> = [
     () => ({
-      cmd: 'publish', topic: r.topic(), payload: r.bytes(r.int(0, 40)), qos: r.pick([0, 1, 2] as const), retain: r.next() < 0.2, dup: false, messageId: id,
-      ...(v5 && { properties: { ...(r.next() < 0.5 && { messageExpiryInterval: r.int(1, 100) }), ...(r.next() < 0.3 && { contentType: r.word() }), ...(r.next() < 0.3 && { userProperties: { [r.word()]: r.word() } }), ...(r.next() < 0.3 && { topicAlias: r.int(1, 10) }) } }),
+      cmd: 'publish',
+      topic: r.topic(),
+      payload: r.bytes(r.int(0, 40)),
+      qos: r.pick([0, 1, 2] as const),
+      retain: r.next() < 0.2,
+      dup: false,
+      messageId: id,
+      ...(v5 && {
+        properties: {
+          ...(r.next() < 0.5 && { messageExpiryInterval: r.int(1, 100) }),
+          ...(r.next() < 0.3 && { contentType: r.word() }),
+          ...(r.next() < 0.3 && { userProperties: { [r.word()]: r.word() } }),
+          ...(r.next() < 0.3 && { topicAlias: r.int(1, 10) }),
+        },
+      }),
     }),
-    () => ({ cmd: 'subscribe', messageId: id, subscriptions: [{ topic: r.pick(['#', '+/x', r.topic(), `${r.word()}/#`]), qos: r.pick([0, 1, 2] as const), ...(v5 && { nl: r.next() < 0.3, rap: r.next() < 0.3, rh: r.pick([0, 1, 2] as const) }) }], ...(v5 && { properties: r.next() < 0.5 ? { subscriptionIdentifier: r.int(1, 1000) } : {} }) }),
+    () => ({
+      cmd: 'subscribe',
+      messageId: id,
+      subscriptions: [
+        {
+          topic: r.pick(['#', '+/x', r.topic(), `${r.word()}/#`]),
+          qos: r.pick([0, 1, 2] as const),
+          ...(v5 && { nl: r.next() < 0.3, rap: r.next() < 0.3, rh: r.pick([0, 1, 2] as const) }),
+        },
+      ],
+      ...(v5 && { properties: r.next() < 0.5 ? { subscriptionIdentifier: r.int(1, 1000) } : {} }),
+    }),
     () => ({ cmd: 'unsubscribe', messageId: id, unsubscriptions: [r.topic()] }),
-    () => ({ cmd: r.pick(['puback', 'pubrec', 'pubcomp'] as const), messageId: id, ...(v5 && { reasonCode: r.pick([0, 0x10, 0x80, 0x92]) }) }),
+    () => ({
+      cmd: r.pick(['puback', 'pubrec', 'pubcomp'] as const),
+      messageId: id,
+      ...(v5 && { reasonCode: r.pick([0, 0x10, 0x80, 0x92]) }),
+    }),
     () => ({ cmd: 'pubrel', messageId: id, ...(v5 && { reasonCode: r.pick([0, 0x92]) }) }),
     () => ({ cmd: 'pingreq' }),
-    () => ({ cmd: 'disconnect', ...(v5 && { reasonCode: r.pick([0, 4, 0x80]), properties: r.next() < 0.5 ? { sessionExpiryInterval: 0 } : {} }) }),
     () => ({
-      cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: r.next() < 0.7, keepalive: r.int(0, 120), clientId: r.word(),
+      cmd: 'disconnect',
+      ...(v5 && { reasonCode: r.pick([0, 4, 0x80]), properties: r.next() < 0.5 ? { sessionExpiryInterval: 0 } : {} }),
+    }),
+    () => ({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: version,
+      clean: r.next() < 0.7,
+      keepalive: r.int(0, 120),
+      clientId: r.word(),
       ...(r.next() < 0.3 && { username: r.word(), password: r.bytes(r.int(0, 8)) }),
-      ...(r.next() < 0.3 && { will: { topic: r.topic(), payload: r.bytes(r.int(0, 8)), qos: r.pick([0, 1, 2] as const), retain: r.next() < 0.5 } }),
-      ...(v5 && { properties: { ...(r.next() < 0.5 && { sessionExpiryInterval: r.int(0, 30) }), ...(r.next() < 0.5 && { receiveMaximum: r.int(1, 100) }) } }),
+      ...(r.next() < 0.3 && {
+        will: { topic: r.topic(), payload: r.bytes(r.int(0, 8)), qos: r.pick([0, 1, 2] as const), retain: r.next() < 0.5 },
+      }),
+      ...(v5 && {
+        properties: {
+          ...(r.next() < 0.5 && { sessionExpiryInterval: r.int(0, 30) }),
+          ...(r.next() < 0.5 && { receiveMaximum: r.int(1, 100) }),
+        },
+      }),
     }),
   ];
   return Buffer.from(mqttPacket.generate(r.pick(candidates)(), { protocolVersion: version }));
@@ -97,11 +148,21 @@ export function makeCase(r: Rand, n: number, limits: BrokerLimits): Case {
       const levels = r.topic().split('/');
       levels.splice(r.int(0, levels.length), 0, r.pick(['+', '#', `${r.word()}+`, `#${r.word()}`]));
       const q = r.pick([0, 1, 2]);
-      return { family: 'wildcard in PUBLISH topic', after: 5, bytes: pkt(0x30 | (q << 1), str(levels.join('/')), q > 0 ? u16(r.int(1, 65535)) : Buffer.alloc(0), props(), r.bytes(r.int(0, 20))), disconnect: 0x90 };
+      return {
+        family: 'wildcard in PUBLISH topic',
+        after: 5,
+        bytes: pkt(0x30 | (q << 1), str(levels.join('/')), q > 0 ? u16(r.int(1, 65535)) : Buffer.alloc(0), props(), r.bytes(r.int(0, 20))),
+        disconnect: 0x90,
+      };
     }
     case 1:
       // [MQTT-2.2.1-3] QoS > 0 PUBLISH with Packet Identifier 0 → 0x82 Protocol Error.
-      return { family: 'PUBLISH packet id 0 at QoS>0', after: 5, bytes: pkt(0x30 | (qos << 1), str(r.topic()), u16(0), props(), r.bytes(r.int(0, 20))), disconnect: 0x82 };
+      return {
+        family: 'PUBLISH packet id 0 at QoS>0',
+        after: 5,
+        bytes: pkt(0x30 | (qos << 1), str(r.topic()), u16(0), props(), r.bytes(r.int(0, 20))),
+        disconnect: 0x82,
+      };
     case 2: {
       // [MQTT-2.2.1-3] SUBSCRIBE / UNSUBSCRIBE with Packet Identifier 0 → 0x82.
       const subscribe = r.next() < 0.5;
@@ -119,12 +180,34 @@ export function makeCase(r: Rand, n: number, limits: BrokerLimits): Case {
         () => Buffer.concat([Buffer.from([0x23]), u16(r.int(1, 10))]),
       ]);
       const q = r.pick([0, 1, 2]);
-      return { family: 'duplicate PUBLISH property', after: 5, bytes: pkt(0x30 | (q << 1), str(r.topic()), q > 0 ? u16(r.int(1, 65535)) : Buffer.alloc(0), props(property(), property()), r.bytes(r.int(0, 10))), disconnect: 0x82 };
+      return {
+        family: 'duplicate PUBLISH property',
+        after: 5,
+        bytes: pkt(
+          0x30 | (q << 1),
+          str(r.topic()),
+          q > 0 ? u16(r.int(1, 65535)) : Buffer.alloc(0),
+          props(property(), property()),
+          r.bytes(r.int(0, 10)),
+        ),
+        disconnect: 0x82,
+      };
     }
     case 4: {
       // §2.2.2.2: an undefined property identifier → 0x81 Malformed Packet.
       const q = r.pick([0, 1, 2]);
-      return { family: 'undefined property id', after: 5, bytes: pkt(0x30 | (q << 1), str(r.topic()), q > 0 ? u16(r.int(1, 65535)) : Buffer.alloc(0), props(Buffer.from([r.pick(UNDEFINED_PROPERTIES)]), r.bytes(r.int(0, 4))), r.bytes(r.int(0, 10))), disconnect: 0x81 };
+      return {
+        family: 'undefined property id',
+        after: 5,
+        bytes: pkt(
+          0x30 | (q << 1),
+          str(r.topic()),
+          q > 0 ? u16(r.int(1, 65535)) : Buffer.alloc(0),
+          props(Buffer.from([r.pick(UNDEFINED_PROPERTIES)]), r.bytes(r.int(0, 4))),
+          r.bytes(r.int(0, 10)),
+        ),
+        disconnect: 0x81,
+      };
     }
     case 5: {
       // [MQTT-1.5.4-1], [MQTT-1.5.4-2] ill-formed UTF-8 or U+0000 in a topic → 0x81 Malformed Packet.
@@ -132,13 +215,28 @@ export function makeCase(r: Rand, n: number, limits: BrokerLimits): Case {
       const at = r.int(0, t.length);
       const topic = Buffer.concat([t.subarray(0, at), Buffer.from(r.pick(BAD_UTF8)), t.subarray(at)]);
       return r.next() < 0.5
-        ? { family: 'invalid UTF-8 in PUBLISH topic', after: 5, bytes: pkt(0x30, str(topic), props(), r.bytes(r.int(0, 10))), disconnect: 0x81 }
-        : { family: 'invalid UTF-8 in SUBSCRIBE filter', after: 5, bytes: pkt(0x82, u16(r.int(1, 65535)), props(), str(topic), Buffer.from([r.int(0, 2)])), disconnect: 0x81 };
+        ? {
+            family: 'invalid UTF-8 in PUBLISH topic',
+            after: 5,
+            bytes: pkt(0x30, str(topic), props(), r.bytes(r.int(0, 10))),
+            disconnect: 0x81,
+          }
+        : {
+            family: 'invalid UTF-8 in SUBSCRIBE filter',
+            after: 5,
+            bytes: pkt(0x82, u16(r.int(1, 65535)), props(), str(topic), Buffer.from([r.int(0, 2)])),
+            disconnect: 0x81,
+          };
     }
     case 6: {
       // Remaining Length beyond our Maximum Packet Size → 0x95 Packet too large [MQTT-3.2.2-15], before the body arrives.
       const declared = r.int(limits.maxPacketSize, 268_435_455);
-      return { family: 'oversized remaining length', after: 5, bytes: Buffer.concat([Buffer.from([r.pick([0x30, 0x32, 0x82, 0xa2])]), varint(declared), r.bytes(r.int(0, 64))]), disconnect: 0x95 };
+      return {
+        family: 'oversized remaining length',
+        after: 5,
+        bytes: Buffer.concat([Buffer.from([r.pick([0x30, 0x32, 0x82, 0xa2])]), varint(declared), r.bytes(r.int(0, 64))]),
+        disconnect: 0x95,
+      };
     }
     case 7: {
       // A topic length running past the end of the packet → 0x81 Malformed Packet.
@@ -147,7 +245,19 @@ export function makeCase(r: Rand, n: number, limits: BrokerLimits): Case {
     }
     case 8: {
       // A fifth Remaining Length byte [MQTT-1.5.5-1] → 0x81 Malformed Packet.
-      return { family: 'five-byte remaining length', after: 5, bytes: Buffer.from([r.pick([0x30, 0x82, 0xc0]), 0x80 | r.int(0, 127), 0x80 | r.int(0, 127), 0x80 | r.int(0, 127), 0x80 | r.int(0, 127), r.int(0, 127)]), disconnect: 0x81 };
+      return {
+        family: 'five-byte remaining length',
+        after: 5,
+        bytes: Buffer.from([
+          r.pick([0x30, 0x82, 0xc0]),
+          0x80 | r.int(0, 127),
+          0x80 | r.int(0, 127),
+          0x80 | r.int(0, 127),
+          0x80 | r.int(0, 127),
+          r.int(0, 127),
+        ]),
+        disconnect: 0x81,
+      };
     }
     case 9: {
       // Random bit flips of valid packets, after a CONNECT of either version or as the first packet.
@@ -199,14 +309,27 @@ function extremeCase(r: Rand, family: number, maxTopicLevels: number): Case {
       return {
         family: 'PUBLISH topic past the level limit',
         after: 5,
-        bytes: pkt(0x30 | (q << 1) | (r.next() < 0.5 ? 1 : 0), str(deepTopic(r, r.int(maxTopicLevels + 1, 20_000))), id(), props(), r.bytes(r.int(0, 20))),
+        bytes: pkt(
+          0x30 | (q << 1) | (r.next() < 0.5 ? 1 : 0),
+          str(deepTopic(r, r.int(maxTopicLevels + 1, 20_000))),
+          id(),
+          props(),
+          r.bytes(r.int(0, 20)),
+        ),
         disconnect: 0x90,
       };
     case 14: {
       // Deep filters among valid ones: 0x8F for each deep one, the others granted.
-      const filters = Array.from({ length: r.int(1, 8) }, () => (r.next() < 0.5 ? deepTopic(r, r.int(maxTopicLevels + 1, 5000)) : `${r.topic()}/#`));
+      const filters = Array.from({ length: r.int(1, 8) }, () =>
+        r.next() < 0.5 ? deepTopic(r, r.int(maxTopicLevels + 1, 5000)) : `${r.topic()}/#`,
+      );
       const body = [u16(r.int(1, 65535)), props(), ...filters.flatMap((f) => [str(f), Buffer.from([1])])];
-      return { family: 'SUBSCRIBE filters past the level limit', after: 5, bytes: pkt(0x82, ...body), suback: filters.map((f) => (f.endsWith('/#') ? 1 : 0x8f)) };
+      return {
+        family: 'SUBSCRIBE filters past the level limit',
+        after: 5,
+        bytes: pkt(0x82, ...body),
+        suback: filters.map((f) => (f.endsWith('/#') ? 1 : 0x8f)),
+      };
     }
     case 15: {
       // Long topics (up to 30 KB) within the level limit, big payloads, retained or not: accepted.
@@ -214,12 +337,20 @@ function extremeCase(r: Rand, family: number, maxTopicLevels: number): Case {
       const topic = str(`${r.topic()}/${'x'.repeat(r.int(1000, 30_000))}`);
       const payload = Buffer.alloc(r.int(0, 30_000), r.int(0, 255));
       const first = 0x30 | (q << 1) | (r.next() < 0.3 ? 1 : 0);
-      return { family: 'long topic and big payload', after, bytes: after === 5 ? pkt(first, topic, id(), props(), payload) : pkt(first, topic, id(), payload) };
+      return {
+        family: 'long topic and big payload',
+        after,
+        bytes: after === 5 ? pkt(first, topic, id(), props(), payload) : pkt(first, topic, id(), payload),
+      };
     }
     case 16: {
       // Many User Properties (up to 1,000): accepted (MQTT 5.0 §3.3.2.3.7 allows any number).
       const users = Array.from({ length: r.int(1, 1000) }, () => Buffer.concat([Buffer.from([0x26]), str(r.word()), str(r.word())]));
-      return { family: 'PUBLISH with many user properties', after: 5, bytes: pkt(0x30 | (q << 1), str(r.topic()), id(), props(...users), r.bytes(r.int(0, 20))) };
+      return {
+        family: 'PUBLISH with many user properties',
+        after: 5,
+        bytes: pkt(0x30 | (q << 1), str(r.topic()), id(), props(...users), r.bytes(r.int(0, 20))),
+      };
     }
     case 17: {
       // Many filters in one SUBSCRIBE: one reason code each.
@@ -231,11 +362,18 @@ function extremeCase(r: Rand, family: number, maxTopicLevels: number): Case {
       // A will on a topic past the level limit → CONNACK 0x90.
       const will = deepTopic(r, r.int(maxTopicLevels + 1, 10_000));
       const connect = mqttPacket.generate(
-        { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: `deep-will-${r.word()}`, will: { topic: will, payload: r.bytes(4), qos: 0, retain: false } },
+        {
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 5,
+          clean: true,
+          keepalive: 0,
+          clientId: `deep-will-${r.word()}`,
+          will: { topic: will, payload: r.bytes(4), qos: 0, retain: false },
+        },
         { protocolVersion: 5 },
       );
       return { family: 'will topic past the level limit', after: 'none', bytes: Buffer.from(connect), connack: 0x90 };
     }
   }
 }
-

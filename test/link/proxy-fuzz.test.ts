@@ -55,7 +55,9 @@ function send(bytes: Buffer): Promise<boolean> {
   });
 }
 
-test(`${COUNT} fuzz cases through the proxy: every byte forwarded untouched and accounted for, no crash`, { timeout: 120_000 }, async () => {
+test(`${COUNT} fuzz cases through the proxy: every byte forwarded untouched and accounted for, no crash`, {
+  timeout: 120_000,
+}, async () => {
   const r = makeRand(SEED);
   const cases: Case[] = Array.from({ length: COUNT }, (_, n) => makeCase(r, n, { maxPacketSize: MAX_PACKET, maxTopicLevels: 200 }));
   const inputs = cases.map((c, i) => Buffer.concat([c.after === 'none' ? Buffer.alloc(0) : connectBytes(c.after, `fuzz-${i}`), c.bytes]));
@@ -82,11 +84,23 @@ test(`${COUNT} fuzz cases through the proxy: every byte forwarded untouched and 
   assert.equal(received.length, sent.length, 'one sink connection per case');
   assert.deepEqual(received, sent, 'the sink received exactly the bytes sent, in order');
 
-  const accounted = [...reported.values()].map((ps) => Buffer.concat(ps.filter((p) => p.direction === 'to-broker').map((p) => p.raw)).toString('hex'));
-  assert.deepEqual(accounted.filter((hex) => hex !== '').sort(), sent.filter((hex) => hex !== '').sort(), 'the packet events cover every byte');
+  const accounted = [...reported.values()].map((ps) =>
+    Buffer.concat(ps.filter((p) => p.direction === 'to-broker').map((p) => p.raw)).toString('hex'),
+  );
+  assert.deepEqual(
+    accounted.filter((hex) => hex !== '').sort(),
+    sent.filter((hex) => hex !== '').sort(),
+    'the packet events cover every byte',
+  );
   const all = [...reported.values()].flat();
-  assert.ok(all.every((p) => p.fate === 'forwarded'), 'nothing cut or dropped without faults');
+  assert.ok(
+    all.every((p) => p.fate === 'forwarded'),
+    'nothing cut or dropped without faults',
+  );
   const malformed = all.filter((p) => p.malformed !== undefined);
   assert.ok(malformed.length > COUNT / 10, `the corpus shows as MALFORMED packets (${malformed.length})`);
-  assert.ok(malformed.some((p) => /Remaining Length/.test(p.malformed!)) && malformed.some((p) => /larger than 4096/.test(p.malformed!)), 'framing failures are named');
+  assert.ok(
+    malformed.some((p) => /Remaining Length/.test(p.malformed!)) && malformed.some((p) => /larger than 4096/.test(p.malformed!)),
+    'framing failures are named',
+  );
 });

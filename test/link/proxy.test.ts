@@ -17,7 +17,11 @@ before(async () => {
 after(() => b.close());
 
 /** A proxy to the test broker with these faults, recording its packets and events; closed after the test. */
-async function withProxy(faults: LinkFaults, run: (proxy: LinkProxy, seen: { packets: LinkPacket[]; events: LinkEvent[] }) => Promise<void>, seed = 1): Promise<void> {
+async function withProxy(
+  faults: LinkFaults,
+  run: (proxy: LinkProxy, seen: { packets: LinkPacket[]; events: LinkEvent[] }) => Promise<void>,
+  seed = 1,
+): Promise<void> {
   const proxy = await createLinkProxy({ to: b.url, faults, seed });
   const seen = { packets: [] as LinkPacket[], events: [] as LinkEvent[] };
   proxy.on('packet', (p) => seen.packets.push({ ...p, raw: Buffer.from(p.raw) }));
@@ -29,10 +33,11 @@ async function withProxy(faults: LinkFaults, run: (proxy: LinkProxy, seen: { pac
   }
 }
 
-const trace = (packets: LinkPacket[]) => packets.map((p) => `${p.direction === 'to-broker' ? '→' : '←'}${p.type}${p.fate === 'forwarded' ? '' : `:${p.fate}`}`);
+const trace = (packets: LinkPacket[]) =>
+  packets.map((p) => `${p.direction === 'to-broker' ? '→' : '←'}${p.type}${p.fate === 'forwarded' ? '' : `:${p.fate}`}`);
 
 describe('link proxy: relaying and decoding', () => {
-  test('decodes both directions with the CONNECT\'s protocol level, and names the client', async () => {
+  test("decodes both directions with the CONNECT's protocol level, and names the client", async () => {
     await withProxy({}, async (proxy, seen) => {
       for (const protocolVersion of [5, 4] as const) {
         const { client } = await RawClient.connect(proxy.port, { protocolVersion, clientId: `decode-${protocolVersion}` });
@@ -46,8 +51,14 @@ describe('link proxy: relaying and decoding', () => {
       for (const version of [5, 4]) {
         const mine = seen.packets.filter((p) => p.clientId === `decode-${version}`);
         // The broker's PUBLISH to the subscriber and its PUBACK to the publisher may come in either order.
-        assert.deepEqual(trace(mine).sort(), ['→CONNECT', '←CONNACK', '→SUBSCRIBE', '←SUBACK', '→PUBLISH', '←PUBLISH', '←PUBACK', '→DISCONNECT'].sort());
-        assert.ok(mine.every((p) => p.protocolVersion === version && p.packet !== undefined), `all decoded as MQTT ${version}`);
+        assert.deepEqual(
+          trace(mine).sort(),
+          ['→CONNECT', '←CONNACK', '→SUBSCRIBE', '←SUBACK', '→PUBLISH', '←PUBLISH', '←PUBACK', '→DISCONNECT'].sort(),
+        );
+        assert.ok(
+          mine.every((p) => p.protocolVersion === version && p.packet !== undefined),
+          `all decoded as MQTT ${version}`,
+        );
         const publish = mine.find((p) => p.type === 'PUBLISH' && p.direction === 'to-broker')!;
         assert.equal(publish.packet?.cmd === 'publish' && publish.packet.topic, 'decode/x');
       }
@@ -89,11 +100,18 @@ describe('link proxy: faults', () => {
       const watcher = await connectClient(b.url, { clientId: 'cut-every-watcher' });
       const wills = collect(watcher);
       await watcher.subscribeAsync('cut-every/will', { qos: 1 });
-      const { client } = await RawClient.connect(proxy.port, { clientId: 'cut-every', will: { topic: 'cut-every/will', payload: Buffer.from('gone'), qos: 1, retain: false } });
-      for (let i = 0; i < 5; i++) client.send({ cmd: 'publish', topic: 'cut-every/x', payload: Buffer.from(`m${i}`), qos: 0, retain: false, dup: false });
+      const { client } = await RawClient.connect(proxy.port, {
+        clientId: 'cut-every',
+        will: { topic: 'cut-every/will', payload: Buffer.from('gone'), qos: 1, retain: false },
+      });
+      for (let i = 0; i < 5; i++)
+        client.send({ cmd: 'publish', topic: 'cut-every/x', payload: Buffer.from(`m${i}`), qos: 0, retain: false, dup: false });
       assert.ok(await client.closedWithin(3000), 'the client was disconnected');
       assert.deepEqual(trace(seen.packets), ['→CONNECT', '←CONNACK', '→PUBLISH', '→PUBLISH', '→PUBLISH:cut']);
-      assert.deepEqual(seen.events.filter((e) => e.kind === 'cut').map((e) => e.detail), ['on PUBLISH to-broker after 4 packets (cut-every)']);
+      assert.deepEqual(
+        seen.events.filter((e) => e.kind === 'cut').map((e) => e.detail),
+        ['on PUBLISH to-broker after 4 packets (cut-every)'],
+      );
       await waitUntil(() => wills.length === 1, 3000, 'the will');
       await end(watcher);
       assert.equal(proxy.connections.size, 0);
@@ -114,8 +132,14 @@ describe('link proxy: faults', () => {
       assert.equal((await second.expect('puback')).messageId, 8);
       await second.disconnect();
       await waitUntil(() => got.length === 2, 3000, 'both messages');
-      assert.deepEqual(got.map((m) => m.payload), ['one', 'two']);
-      assert.deepEqual(seen.packets.filter((p) => p.type === 'PUBACK').map((p) => p.fate), ['cut', 'forwarded']);
+      assert.deepEqual(
+        got.map((m) => m.payload),
+        ['one', 'two'],
+      );
+      assert.deepEqual(
+        seen.packets.filter((p) => p.type === 'PUBACK').map((p) => p.fate),
+        ['cut', 'forwarded'],
+      );
       await end(sub);
     });
   });
@@ -123,14 +147,18 @@ describe('link proxy: faults', () => {
   test('--cut-prob P with a seed: the same seed breaks the same packet, another seed another', async () => {
     const cutAt = async (seed: number) => {
       let at = -1;
-      await withProxy({ cutProbability: 0.1 }, async (_proxy, seen) => {
-        const { client } = await RawClient.connect(_proxy.port, { clientId: `prob-${seed}` }).catch(() => ({ client: undefined }));
-        for (let i = 0; client?.isOpen && i < 200; i++) {
-          client.send({ cmd: 'pingreq' });
-          await client.expect('pingresp', 1000).catch(() => undefined);
-        }
-        at = seen.packets.findIndex((p) => p.fate === 'cut');
-      }, seed);
+      await withProxy(
+        { cutProbability: 0.1 },
+        async (_proxy, seen) => {
+          const { client } = await RawClient.connect(_proxy.port, { clientId: `prob-${seed}` }).catch(() => ({ client: undefined }));
+          for (let i = 0; client?.isOpen && i < 200; i++) {
+            client.send({ cmd: 'pingreq' });
+            await client.expect('pingresp', 1000).catch(() => undefined);
+          }
+          at = seen.packets.findIndex((p) => p.fate === 'cut');
+        },
+        seed,
+      );
       return at;
     };
     const [a, again, other] = [await cutAt(7), await cutAt(7), await cutAt(8)];
@@ -148,7 +176,11 @@ describe('link proxy: faults', () => {
       for (let i = 0; i < 20; i++) client.publish('delay/x', String(i), { qos: 0 });
       await waitUntil(() => got.length === 20, 5000, '20 messages');
       assert.ok(performance.now() - started >= 200, 'each message crossed the link twice, 100 ms each way');
-      assert.deepEqual(got.map((m) => Number(m.payload)), Array.from({ length: 20 }, (_, i) => i), 'jitter never reorders');
+      assert.deepEqual(
+        got.map((m) => Number(m.payload)),
+        Array.from({ length: 20 }, (_, i) => i),
+        'jitter never reorders',
+      );
       await end(client);
     });
     await withProxy({ rateBytesPerSecond: 2000 }, async (proxy) => {
@@ -167,7 +199,11 @@ describe('link proxy: faults', () => {
       await new Promise((r) => setTimeout(r, 300));
       client.send({ cmd: 'pingreq' });
       assert.ok(!(await client.closedWithin(500)), 'our socket stays open');
-      await waitUntil(() => seen.events.some((e) => e.kind === 'side-closed' && /broker/.test(e.detail)), 4000, 'the broker closing its side');
+      await waitUntil(
+        () => seen.events.some((e) => e.kind === 'side-closed' && /broker/.test(e.detail)),
+        4000,
+        'the broker closing its side',
+      );
       assert.ok(client.isOpen, 'the client never learns: its socket is still open');
       assert.deepEqual(seen.packets.filter((p) => p.fate !== 'forwarded').map((p) => `${p.type}:${p.fate}`)[0], 'PINGREQ:dropped');
       assert.ok(seen.events.some((e) => e.kind === 'silent'));
@@ -180,7 +216,9 @@ describe('link proxy: faults', () => {
 describe('mqttlab proxy (CLI)', () => {
   test('--json prints one JSON object per packet; a bad --cut-on is one line of error', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [CLI, 'proxy', '--listen', `127.0.0.1:${port}`, '--to', b.url, '--json', '--payload', 'hex'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'proxy', '--listen', `127.0.0.1:${port}`, '--to', b.url, '--json', '--payload', 'hex'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     try {
@@ -193,10 +231,34 @@ describe('mqttlab proxy (CLI)', () => {
       child.kill('SIGINT');
       await new Promise((r) => child.once('exit', r));
     }
-    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const publish = lines.find((l) => l.type === 'PUBLISH')!;
-    assert.deepEqual({ ...publish, time: undefined }, { time: undefined, connection: publish.connection, clientId: 'cli-json', direction: 'to-broker', type: 'PUBLISH', bytes: publish.bytes, fate: 'forwarded', protocolVersion: 5, packetId: publish.packetId, qos: 1, dup: false, retain: false, topic: 'cli/x', payload: '4142' });
-    assert.deepEqual(lines.filter((l) => l.type).map((l) => l.type), ['CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'DISCONNECT']);
+    assert.deepEqual(
+      { ...publish, time: undefined },
+      {
+        time: undefined,
+        connection: publish.connection,
+        clientId: 'cli-json',
+        direction: 'to-broker',
+        type: 'PUBLISH',
+        bytes: publish.bytes,
+        fate: 'forwarded',
+        protocolVersion: 5,
+        packetId: publish.packetId,
+        qos: 1,
+        dup: false,
+        retain: false,
+        topic: 'cli/x',
+        payload: '4142',
+      },
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.type).map((l) => l.type),
+      ['CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'DISCONNECT'],
+    );
 
     const bad = spawn(process.execPath, [CLI, 'proxy', '--cut-on', 'pubak'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
