@@ -109,7 +109,7 @@ Examples:
         trace?.end();
       });
       const code = report.outcomes.some((o) => o.verdict !== 'pass') ? 1 : 0;
-      // Exit once the report is out: MQTT.js clients torn down mid-reconnect must not keep the run alive.
-      process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatChaosReport(report)}\n`, () => process.exit(code));
+      console.log(opts.json ? JSON.stringify(report, null, 2) : formatChaosReport(report));
+      process.exitCode = code;
     });
 }

@@ -141,7 +141,7 @@ const FATE_MARK: Record<LinkPacket['fate'], string> = {
 };
 
 /** One readable line: `12:00:01.234 #1 sensor-1   → PUBLISH   qos=1 id=3 dup sensors/t "21.5" (31 B)`. */
-export function formatPacketLine(s: PacketSummary): string {
+export function formatPacketLine(s: PacketSummary, style: LineStyle = {}): string {
   const parts: string[] = [];
   if (s.qos !== undefined) parts.push(`qos=${s.qos}`);
   if (s.packetId !== undefined) parts.push(`id=${s.packetId}`);
@@ -174,11 +174,22 @@ export function formatPacketLine(s: PacketSummary): string {
   if (s.payload !== undefined) parts.push(`"${s.payload}"`);
   if (s.malformed !== undefined) parts.push(`MALFORMED (${s.malformed}) ${s.hex}`);
   const arrow = s.direction === 'to-broker' ? '→' : '←';
-  return `${s.time.slice(11, 23)} #${s.connection} ${(s.clientId ?? '?').padEnd(12)} ${arrow} ${s.type.padEnd(11)} ${parts.join(' ')} (${s.bytes} B)${FATE_MARK[s.fate]}`;
+  return `${linePrefix(Date.parse(s.time), s.connection, s.clientId, style)} ${arrow} ${s.type.padEnd(11)} ${parts.join(' ')} (${s.bytes} B)${FATE_MARK[s.fate]}`;
 }
 
 /** One readable line for a connection event: `12:00:01.300 #1 sensor-1   ✂ cut after 50 packets …`. */
-export function formatLinkEventLine(e: LinkEvent): string {
+export function formatLinkEventLine(e: LinkEvent, style: LineStyle = {}): string {
   const mark = { open: '+ open', close: '- close', cut: '✂ cut', silent: '∅ silent', 'side-closed': '- half' }[e.kind];
-  return `${new Date(e.at).toISOString().slice(11, 23)} #${e.connection} ${(e.clientId ?? '?').padEnd(12)} ${mark}: ${e.detail}`;
+  return `${linePrefix(e.at, e.connection, e.clientId, style)} ${mark}: ${e.detail}`;
+}
+
+/** How a line starts: wall-clock time (the default) or milliseconds since `since`; the client id unless `clientId` is false. */
+export interface LineStyle {
+  since?: number;
+  clientId?: boolean;
+}
+
+function linePrefix(at: number, connection: number, clientId: string | undefined, style: LineStyle): string {
+  const time = style.since === undefined ? new Date(at).toISOString().slice(11, 23) : `${String(at - style.since).padStart(6)} ms`;
+  return `${time} #${connection}${style.clientId === false ? '' : ` ${(clientId ?? '?').padEnd(12)}`}`;
 }

@@ -3,5 +3,12 @@ export { createLinkProxy, LinkProxy, parseBrokerAddress, type LinkProxyEvents, t
 export { describeFaults, parseCutOn, validateFaults, type CutOnRule, type LinkDirection, type LinkFaults } from './faults.js';
 export type { LinkEvent, CutHow, LinkConnection } from './link-connection.js';
 export { decodeFrame, type LinkPacket, type PacketFate, type ProtocolLevel } from './decode.js';
-export { formatLinkEventLine, formatPacketLine, summarizePacket, type PacketSummary, type PayloadFormat } from './format.js';
+export {
+  formatLinkEventLine,
+  formatPacketLine,
+  summarizePacket,
+  type LineStyle,
+  type PacketSummary,
+  type PayloadFormat,
+} from './format.js';
 export { PcapWriter } from './pcap.js';

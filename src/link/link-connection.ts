@@ -229,7 +229,9 @@ export class LinkConnection {
     this.closed = true;
     clearTimeout(this.blackholeTimer);
     for (const socket of [this.client, this.broker]) {
-      if (how === 'reset' && !socket.destroyed) socket.resetAndDestroy();
+      // No RST for a socket already shut down (FIN sent) or still connecting: libuv refuses to reset a
+      // socket while its shutdown is pending, and Node then keeps the handle, spinning at process exit.
+      if (how === 'reset' && !socket.destroyed && !socket.writableEnded && !socket.connecting) socket.resetAndDestroy();
       else socket.destroy();
     }
     this.event('close', reason);
