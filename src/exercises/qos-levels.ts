@@ -1,6 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import type { QoS } from 'mqtt-packet';
 import type { TracedPacket } from '../client/index.js';
+import { canRelay } from '../link/index.js';
 import type { ExerciseContext } from './context.js';
 import { Checks, packetLines, type Section, stats, table, waitFor, type ExerciseReport } from './report.js';
 import { demonstrateLinkBreakCase, type LinkBreakCase, reportLinkBreakCases } from './qos-levels/link-break-cases.js';
@@ -168,7 +169,7 @@ export async function runQosLevels(
   const downgrade = await demonstrateDowngrade(ctx);
   const comparison = await compareQosLevels(ctx, options.messages ?? 200);
   // Broken links need the link proxy, which relays plain TCP (mqtt://).
-  const linkBreaks = isPlainTcp(ctx.url) ? await demonstrateLinkBreaks(ctx, { messages: options.linkBreakMessages }) : undefined;
+  const linkBreaks = canRelay(ctx.url) ? await demonstrateLinkBreaks(ctx, { messages: options.linkBreakMessages }) : undefined;
   const linkBreakCases = linkBreaks
     ? [await demonstrateLinkBreakCase(ctx, 0), await demonstrateLinkBreakCase(ctx, 1), await demonstrateLinkBreakCase(ctx, 2)]
     : [];
@@ -240,9 +241,6 @@ function reportComparison(comparison: QosComparison[], checks: Checks): Section 
     ),
   };
 }
-
-/** True for a broker URL the link proxy can stand in front of. */
-const isPlainTcp = (url: string) => /^(mqtt|tcp):\/\//.test(url);
 
 /** The key question's answer, continued with what broken links did to each QoS in this run. */
 function linkBreaksAnswer({ report, cutEvery }: LinkBreaksResult): string[] {

@@ -1,5 +1,5 @@
 /** The fault layer: a link emulator that decodes every MQTT packet and breaks links on purpose. */
-export { createLinkProxy, LinkProxy, parseBrokerAddress, type LinkProxyEvents, type LinkProxyOptions } from './proxy.js';
+export { canRelay, createLinkProxy, LinkProxy, parseBrokerAddress, type LinkProxyEvents, type LinkProxyOptions } from './proxy.js';
 export { describeFaults, parseCutOn, validateFaults, type CutOnRule, type LinkDirection, type LinkFaults } from './faults.js';
 export type { LinkEvent, CutHow, LinkConnection } from './link-connection.js';
 export { decodeFrame, type LinkPacket, type PacketFate, type ProtocolLevel } from './decode.js';

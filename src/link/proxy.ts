@@ -150,6 +150,11 @@ export function parseBrokerAddress(to: string): { host: string; port: number } {
   return { host, port: url.port === '' ? 1883 : Number(url.port) };
 }
 
+/** Whether the proxy can stand in front of a broker URL: plain TCP (mqtt://, tcp://) only. */
+export function canRelay(url: string): boolean {
+  return /^(mqtt|tcp):\/\//i.test(url);
+}
+
 /** Starts a link proxy listening for clients (see LinkProxy). */
 export async function createLinkProxy(options: LinkProxyOptions): Promise<LinkProxy> {
   return new LinkProxy(options, parseBrokerAddress(options.to)).listen();
