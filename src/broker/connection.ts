@@ -149,7 +149,9 @@ export class Connection implements SessionLink {
   sendPubrel(packetId: number): void {
     // MQTT 5 §3.6.2.1: with Reason Code 0x00 and no properties the Reason Code and Property Length can be
     // omitted (Remaining Length 2); saying Success explicitly lets mqtt-packet write that 4-byte form.
-    this.write({ cmd: 'pubrel', messageId: packetId, reasonCode: ReasonCode.Success });
+    // Only once the 'pubrel' state is stored: a broker restarted in the 'publish' state would send the
+    // PUBLISH again after its PUBREL [MQTT-4.3.3-6], and the subscriber would take it as a new message.
+    this.broker.ackAfterStored(this, { cmd: 'pubrel', messageId: packetId, reasonCode: ReasonCode.Success });
   }
 
   /**

@@ -19,6 +19,8 @@ const COMMANDS: ReadonlyArray<[name: string, load: () => Promise<Register>]> = [
   ['capacity', async () => (await import('./capacity.js')).registerCapacityCommand],
   ['compare', async () => (await import('./compare.js')).registerCompareCommand],
   ['bench', async () => (await import('./bench.js')).registerBenchCommand],
+  ['proxy', async () => (await import('./proxy.js')).registerProxyCommand],
+  ['chaos', async () => (await import('./chaos.js')).registerChaosCommand],
 ];
 
 /** Names of every command. */

@@ -43,3 +43,10 @@ export function integerFrom(min: number, max = Number.MAX_SAFE_INTEGER): (value:
     return n;
   };
 }
+
+/** Parses a non-negative number option (fractions allowed), with a one-line error otherwise. */
+export function parseNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`"${value}" is not a non-negative number`);
+  return n;
+}

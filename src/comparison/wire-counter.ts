@@ -1,5 +1,5 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { packetEnd } from '../protocol/index.js';
+import { packetEnd, packetTypeOf } from '../protocol/index.js';
 
 /**
  * A TCP proxy on 127.0.0.1 that counts every byte each way before forwarding it: what a client and a
@@ -127,14 +127,13 @@ export type Splitter = (stream: Buffer) => WireUnit[];
 
 /** MQTT control packets (both 3.1.1 and 5.0): fixed header byte + Remaining Length varint [MQTT-2.1, 1.5.5]. */
 export const splitMqtt: Splitter = (stream) => {
-  const names = ['RESERVED', 'CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP', 'SUBSCRIBE', 'SUBACK', 'UNSUBSCRIBE', 'UNSUBACK', 'PINGREQ', 'PINGRESP', 'DISCONNECT', 'AUTH'];
   const units: WireUnit[] = [];
   let at = 0;
   while (at + 2 <= stream.length) {
     const end = packetEnd(stream, at);
     if (end < 0 || end > stream.length) break;
     const first = stream[at]!;
-    const type = names[first >> 4]!;
+    const type = packetTypeOf(first);
     units.push({ offset: at, bytes: end - at, type, detail: type === 'PUBLISH' ? `QoS ${(first >> 1) & 3}` : undefined });
     at = end;
   }

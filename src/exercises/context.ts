@@ -42,7 +42,12 @@ export class ExerciseContext {
 
   /** Connects an MQTT 5 client, traced under `label`; closed by `closeAll`. */
   async connect(label: string, options: IClientOptions = {}): Promise<MqttClient> {
-    const client = await connectMqtt(this.url, { clientId: this.clientId(label), ...options }, (c) => this.trace.trace(c, label));
+    return this.connectTo(this.url, label, options);
+  }
+
+  /** Connects an MQTT 5 client to another address (a link proxy in front of the broker), traced under `label`; closed by `closeAll`. */
+  async connectTo(url: string, label: string, options: IClientOptions = {}): Promise<MqttClient> {
+    const client = await connectMqtt(url, { clientId: this.clientId(label), ...options }, (c) => this.trace.trace(c, label));
     this.clients.add(client);
     return client;
   }

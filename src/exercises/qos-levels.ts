@@ -1,8 +1,11 @@
 import type { MqttClient } from 'mqtt';
 import type { QoS } from 'mqtt-packet';
 import type { TracedPacket } from '../client/index.js';
+import { canRelay } from '../link/index.js';
 import type { ExerciseContext } from './context.js';
 import { Checks, packetLines, type Section, stats, table, waitFor, type ExerciseReport } from './report.js';
+import { demonstrateLinkBreakCase, type LinkBreakCase, reportLinkBreakCases } from './qos-levels/link-break-cases.js';
+import { demonstrateLinkBreaks, type LinkBreaksResult, reportLinkBreaks } from './qos-levels/link-breaks.js';
 
 /** The packets of one QoS flow on each side of the broker [MQTT-4.3.1], [MQTT-4.3.2], [MQTT-4.3.3]. */
 export const EXPECTED_FLOW: Record<QoS, { publisher: string[]; subscriber: string[] }> = {
@@ -45,6 +48,10 @@ export interface QosLevelsResult {
   flows: QosFlow[];
   downgrade: DowngradeResult;
   comparison: QosComparison[];
+  /** Many messages through breaking links (absent when the broker URL is not mqtt://). */
+  linkBreaks?: LinkBreaksResult;
+  /** The three deterministic link breaks. */
+  linkBreakCases: LinkBreakCase[];
 }
 
 const sequence = (packets: TracedPacket[]) => packets.map((p) => `${p.direction === 'out' ? '→' : '←'}${p.type}`);
@@ -153,21 +160,30 @@ export async function compareQosLevels(ctx: ExerciseContext, messages = 200): Pr
 }
 
 /** Runs exercise 2 and reports it. */
-export async function runQosLevels(ctx: ExerciseContext, options: { messages?: number } = {}): Promise<ExerciseReport<QosLevelsResult>> {
+export async function runQosLevels(
+  ctx: ExerciseContext,
+  options: { messages?: number; linkBreakMessages?: number } = {},
+): Promise<ExerciseReport<QosLevelsResult>> {
   const started = Date.now();
   const flows = [await demonstrateQos0(ctx), await demonstrateQos1(ctx), await demonstrateQos2(ctx)];
   const downgrade = await demonstrateDowngrade(ctx);
   const comparison = await compareQosLevels(ctx, options.messages ?? 200);
+  // Broken links need the link proxy, which relays plain TCP (mqtt://).
+  const linkBreaks = canRelay(ctx.url) ? await demonstrateLinkBreaks(ctx, { messages: options.linkBreakMessages }) : undefined;
+  const linkBreakCases = linkBreaks
+    ? [await demonstrateLinkBreakCase(ctx, 0), await demonstrateLinkBreakCase(ctx, 1), await demonstrateLinkBreakCase(ctx, 2)]
+    : [];
   const checks = new Checks();
   const sections = [reportFlows(flows, checks), reportDowngrade(downgrade, checks), reportComparison(comparison, checks)];
+  if (linkBreaks) sections.push(reportLinkBreaks(linkBreaks, checks), reportLinkBreakCases(linkBreakCases, checks));
   return {
     exercise: 'qos-levels',
     title: 'Exercise 2 — QoS levels: what each guarantee costs on the wire',
     broker: ctx.url,
     sections,
-    keyQuestion: keyQuestion(comparison),
+    keyQuestion: keyQuestion(comparison, linkBreaks),
     checks: checks.list,
-    data: { flows, downgrade, comparison },
+    data: { flows, downgrade, comparison, linkBreaks, linkBreakCases },
     durationMs: Date.now() - started,
   };
 }
@@ -240,8 +256,18 @@ function reportComparison(comparison: QosComparison[], checks: Checks): Section 
   };
 }
 
+/** The key question's answer, continued with what broken links did to each QoS in this run. */
+function linkBreaksAnswer({ report, cutEvery }: LinkBreaksResult): string[] {
+  const [q0, q1, q2] = [0, 1, 2].map((q) => report.outcomes.find((o) => o.qos === q)!);
+  return [
+    `When the links broke (every ${cutEvery} packets here), QoS 0 lost ${q0!.lost} of ${q0!.sent} readings, QoS 1 lost none but delivered`,
+    `${q1!.duplicated} twice, QoS 2 delivered ${q2!.received} of ${q2!.sent} exactly once: ` +
+      'QoS 1 with idempotent handling suits alerts; QoS 2 where a copy does harm.',
+  ];
+}
+
 /** The seed's key question, answered with this run's packets and latencies. */
-function keyQuestion(comparison: QosComparison[]): ExerciseReport['keyQuestion'] {
+function keyQuestion(comparison: QosComparison[], linkBreaks: LinkBreaksResult | undefined): ExerciseReport['keyQuestion'] {
   const [q0, q1, q2] = comparison as [QosComparison, QosComparison, QosComparison];
   const endToEnd = (c: QosComparison) => c.packetsPerMessage.publisher + c.packetsPerMessage.subscriber;
   const packetsPerSecond = (c: QosComparison) => Math.round(10_000 * endToEnd(c)).toLocaleString('en-US');
@@ -254,6 +280,7 @@ function keyQuestion(comparison: QosComparison[]): ExerciseReport['keyQuestion']
       `${q0.latencyMs.p50} vs ${q1.latencyMs.p50} vs ${q2.latencyMs.p50} ms. ` +
         'A lost temperature reading is replaced by the next one a second later, so paying',
       'for acknowledgements buys nothing; keep QoS 1/2 for alerts and commands, where one lost or duplicated message matters.',
+      ...(linkBreaks ? linkBreaksAnswer(linkBreaks) : []),
     ],
   };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SimulatedDevice, type SentKind } from './device.js';
-import { Random } from './random.js';
+import { Random } from '../util/index.js';
 
 /** How chaos drops devices: every `everyMs` one online device loses power and comes back later. */
 export interface ChaosOptions {

@@ -1,4 +1,4 @@
-import { Random } from './random.js';
+import { Random } from '../util/index.js';
 import type { Metric } from './topics.js';
 
 /** One reading of one metric. */

@@ -14,3 +14,4 @@ export {
   type Cleanup,
 } from './cleanup.js';
 export { layoutTable, terminalWidth, wrapLine, type TextTable } from './text-table.js';
+export { Random } from './random.js';

@@ -53,7 +53,7 @@ describeEachBroker('exercise 2: QoS levels', (kind) => {
   test('the whole exercise holds every expectation and answers the key question', async () => {
     const own = new ExerciseContext(b.url);
     try {
-      const report = await runQosLevels(own, { messages: 10 });
+      const report = await runQosLevels(own, { messages: 10, linkBreakMessages: 50 });
       assert.deepEqual(report.checks.filter((c) => !c.ok), []);
       assert.match(report.keyQuestion.answer.join(' '), /packets\/s/);
     } finally {

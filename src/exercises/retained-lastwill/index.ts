@@ -1,12 +1,15 @@
+import { canRelay } from '../../link/index.js';
 import type { ExerciseContext } from '../context.js';
 import { Checks, type ExerciseReport } from '../report.js';
 import { demonstrateDevicePresence, type DevicePresenceResult, reportDevicePresence } from './device-presence.js';
 import { type LastWillResult, reportLastWill, setupLastWill } from './last-will.js';
+import { demonstrateHalfOpen, type HalfOpenResult, reportHalfOpen } from './half-open.js';
 import { ms } from './received-messages.js';
 import { publishRetainedStatus, reportRetainedStatus, type RetainedStatusResult } from './retained-status.js';
 import { demonstrateWillDelay, reportWillDelay, type WillDelayResult } from './will-delay.js';
 
 export * from './device-presence.js';
+export * from './half-open.js';
 export * from './last-will.js';
 export type { ReceivedMessage } from './received-messages.js';
 export * from './retained-status.js';
@@ -18,6 +21,8 @@ export interface RetainedLastwillResult {
   lastWill: LastWillResult;
   presence: DevicePresenceResult;
   willDelay: WillDelayResult;
+  /** A silent (half-open) link vs DISCONNECT vs reset; absent when the broker URL is not mqtt:// (the link proxy relays TCP). */
+  halfOpen?: HalfOpenResult;
 }
 
 /** Runs exercise 3 and reports it. */
@@ -28,6 +33,7 @@ export async function runRetainedLastwill(ctx: ExerciseContext): Promise<Exercis
     lastWill: await setupLastWill(ctx),
     presence: await demonstrateDevicePresence(ctx),
     willDelay: await demonstrateWillDelay(ctx),
+    halfOpen: canRelay(ctx.url) ? await demonstrateHalfOpen(ctx) : undefined,
   };
   const checks = new Checks();
   const sections = [
@@ -35,6 +41,7 @@ export async function runRetainedLastwill(ctx: ExerciseContext): Promise<Exercis
     reportLastWill(data.lastWill, checks),
     reportDevicePresence(data.presence, checks),
     reportWillDelay(data.willDelay, checks),
+    ...(data.halfOpen ? [reportHalfOpen(data.halfOpen, checks)] : []),
   ];
   return {
     exercise: 'retained-lastwill',
