@@ -31,10 +31,20 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
   const spread = /^127\./.test(target.host) && o.clients > ephemeralPorts() - PORT_MARGIN;
   const workers: LoadWorker[] = [];
   try {
-    const started = await Promise.all(counts.map((clients, i) => LoadWorker.start({
-      role: 'idle', host: target.host, port: target.port, idPrefix: `c${run}${i}`, receiveMaximum: o.inflight, clients,
-      localAddress: spread ? `127.0.0.${2 + (i % 250)}` : undefined, concurrency: CONCURRENCY,
-    })));
+    const started = await Promise.all(
+      counts.map((clients, i) =>
+        LoadWorker.start({
+          role: 'idle',
+          host: target.host,
+          port: target.port,
+          idPrefix: `c${run}${i}`,
+          receiveMaximum: o.inflight,
+          clients,
+          localAddress: spread ? `127.0.0.${2 + (i % 250)}` : undefined,
+          concurrency: CONCURRENCY,
+        }),
+      ),
+    );
     workers.push(...started);
     const rssBefore = target.pid ? processRssKb(target.pid) : undefined;
     const cpu0 = target.pid ? processCpuSeconds(target.pid) : 0;
@@ -51,11 +61,13 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
     const rssAfter = target.pid ? processRssKb(target.pid) : undefined;
     await sleep(o.hold * 1000);
     onProgress(0.9);
-    const checks = await Promise.all(workers.map((w) => {
-      const checked = w.next('checked');
-      w.send({ type: 'check' });
-      return checked;
-    }));
+    const checks = await Promise.all(
+      workers.map((w) => {
+        const checked = w.next('checked');
+        w.send({ type: 'check' });
+        return checked;
+      }),
+    );
     const results = await Promise.all(workers.map((w) => w.stop()));
     const n = connected.reduce((a, c) => a + c.connected, 0);
     const workerCpu = connected.map((c) => c.cpuSeconds);

@@ -27,12 +27,27 @@ export async function runFlow(target: BenchTarget, o: BenchOptions, onProgress: 
   const workers: LoadWorker[] = [];
   try {
     const subCounts = split(subs, Math.min(subs, o.workers));
-    const subWorkers = await Promise.all(subCounts.map((clients, i) =>
-      LoadWorker.start({ ...base, role: 'subscribers', idPrefix: `s${run}${i}`, clients, latency })));
+    const subWorkers = await Promise.all(
+      subCounts.map((clients, i) => LoadWorker.start({ ...base, role: 'subscribers', idPrefix: `s${run}${i}`, clients, latency })),
+    );
     workers.push(...subWorkers);
     const pubCounts = split(pubs, Math.min(pubs, o.workers));
-    const pubWorkers = await Promise.all(pubCounts.map((clients, i) =>
-      LoadWorker.start({ ...base, role: 'publishers', idPrefix: `p${run}${i}`, clients, payloadBytes: o.payload, perClient, durationMs: o.duration * 1000, inflight: o.inflight, rate: latency ? o.rate : undefined, stamp: latency })));
+    const pubWorkers = await Promise.all(
+      pubCounts.map((clients, i) =>
+        LoadWorker.start({
+          ...base,
+          role: 'publishers',
+          idPrefix: `p${run}${i}`,
+          clients,
+          payloadBytes: o.payload,
+          perClient,
+          durationMs: o.duration * 1000,
+          inflight: o.inflight,
+          rate: latency ? o.rate : undefined,
+          stamp: latency,
+        }),
+      ),
+    );
     workers.push(...pubWorkers);
 
     // End-to-end window: a publisher may be `window` messages (all publishers together) ahead of the slowest subscriber.
@@ -101,7 +116,13 @@ export async function runFlow(target: BenchTarget, o: BenchOptions, onProgress: 
   }
 }
 
-function flowMetrics(o: BenchOptions, subs: number, subResults: WorkerResult[], pubResults: WorkerResult[], m: { wall: number; brokerCpu?: number; brokerRss?: number; parentCpu: number }): RoundOutcome {
+function flowMetrics(
+  o: BenchOptions,
+  subs: number,
+  subResults: WorkerResult[],
+  pubResults: WorkerResult[],
+  m: { wall: number; brokerCpu?: number; brokerRss?: number; parentCpu: number },
+): RoundOutcome {
   const sent = pubResults.reduce((a, r) => a + r.sent, 0);
   const received = subResults.reduce((a, r) => a + r.received, 0);
   const firstAt = Math.min(...pubResults.map((r) => r.firstAt ?? Number.MAX_SAFE_INTEGER));

@@ -15,7 +15,11 @@ const HIGHEST_US = 60_000_000;
 
 /** An HDR histogram of latencies recorded in microseconds (3 significant digits). */
 export class LatencyHistogram {
-  private readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 3 });
+  private readonly histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_US,
+    numberOfSignificantValueDigits: 3,
+  });
 
   /** Records one latency in microseconds (below 1 µs counts as 1, above 60 s as 60 s). */
   record(microseconds: number): void {

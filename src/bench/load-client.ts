@@ -52,10 +52,17 @@ export class LoadClient {
     const client = new LoadClient(socket);
     try {
       const connack = client.expect('connack');
-      socket.write(mqttPacket.generate({
-        cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: options.clientId, clean: true, keepalive: 0,
-        properties: { receiveMaximum: options.receiveMaximum },
-      }));
+      socket.write(
+        mqttPacket.generate({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 5,
+          clientId: options.clientId,
+          clean: true,
+          keepalive: 0,
+          properties: { receiveMaximum: options.receiveMaximum },
+        }),
+      );
       const packet = (await connack) as mqttPacket.IConnackPacket;
       if ((packet.reasonCode ?? 0) !== 0) throw new Error(`CONNACK reason code 0x${packet.reasonCode!.toString(16)}`);
       client.serverReceiveMaximum = packet.properties?.receiveMaximum ?? 65535;
@@ -82,7 +89,10 @@ export class LoadClient {
 
   /** The next CONNACK or SUBACK; the connection is dropped when it does not come within the timeout. */
   private expect(cmd: string): Promise<Packet> {
-    const timer = setTimeout(() => this.socket.destroy(new Error(`no ${cmd.toUpperCase()} within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => this.socket.destroy(new Error(`no ${cmd.toUpperCase()} within ${HANDSHAKE_TIMEOUT_MS} ms`)),
+      HANDSHAKE_TIMEOUT_MS,
+    );
     return new Promise<Packet>((resolve, reject) => (this.waiter = { cmd, resolve, reject })).finally(() => clearTimeout(timer));
   }
 
@@ -130,7 +140,7 @@ export class LoadClient {
       if (ack !== 0) {
         acks ??= Buffer.allocUnsafe(buf.length);
         // Type byte, Remaining Length 2 (Success, no properties: MQTT 5 §3.4.2.1), packet id.
-        acks.writeUInt32BE((ack >>> 16 << 24) | (2 << 16) | (ack & 0xffff), ackLength);
+        acks.writeUInt32BE(((ack >>> 16) << 24) | (2 << 16) | (ack & 0xffff), ackLength);
         ackLength += 4;
       }
       offset = end;
@@ -161,8 +171,15 @@ export class PublishTemplate {
   /** Where the payload starts (the timestamp goes there). */
   readonly payloadAt: number;
 
-  constructor(topic: string, payload: Buffer, readonly qos: QoS) {
-    this.bytes = mqttPacket.generate({ cmd: 'publish', topic, payload, qos, retain: false, dup: false, messageId: qos > 0 ? 1 : undefined, properties: {} }, { protocolVersion: 5 });
+  constructor(
+    topic: string,
+    payload: Buffer,
+    readonly qos: QoS,
+  ) {
+    this.bytes = mqttPacket.generate(
+      { cmd: 'publish', topic, payload, qos, retain: false, dup: false, messageId: qos > 0 ? 1 : undefined, properties: {} },
+      { protocolVersion: 5 },
+    );
     this.packetIdAt = variableByteIntegerEnd(this.bytes, 1) + 2 + Buffer.byteLength(topic);
     this.payloadAt = this.bytes.length - payload.length;
   }

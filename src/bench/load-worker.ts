@@ -50,8 +50,11 @@ function finish(clients: LoadClient[], result: WorkerResult): void {
 }
 
 async function openAll(spec: SubscribersSpec | PublishersSpec): Promise<LoadClient[]> {
-  return Promise.all(Array.from({ length: spec.clients }, (_, n) =>
-    LoadClient.open({ host: spec.host, port: spec.port, clientId: `${spec.idPrefix}-${n}`, receiveMaximum: spec.receiveMaximum })));
+  return Promise.all(
+    Array.from({ length: spec.clients }, (_, n) =>
+      LoadClient.open({ host: spec.host, port: spec.port, clientId: `${spec.idPrefix}-${n}`, receiveMaximum: spec.receiveMaximum }),
+    ),
+  );
 }
 
 async function subscribers(spec: SubscribersSpec): Promise<void> {
@@ -87,7 +90,15 @@ async function subscribers(spec: SubscribersSpec): Promise<void> {
   };
   handlers.stop = () => {
     clearInterval(timer);
-    finish(clients, { cpuSeconds: cpuSince(), sent: 0, received: tally().total, firstAt, lastAt, latency: histogram?.summary(), errors: errorsOf(clients) });
+    finish(clients, {
+      cpuSeconds: cpuSince(),
+      sent: 0,
+      received: tally().total,
+      firstAt,
+      lastAt,
+      latency: histogram?.summary(),
+      errors: errorsOf(clients),
+    });
   };
   send({ type: 'ready' });
 }
@@ -98,7 +109,13 @@ async function publishers(spec: PublishersSpec): Promise<void> {
   const template = new PublishTemplate(spec.topic, payload, spec.qos);
   const reusable = spec.qos === 0 && !spec.stamp ? template.batch(BATCH, 1) : undefined;
   const size = template.bytes.length;
-  const state = clients.map((client) => ({ client, sent: 0, nextId: 1, waitingDrain: false, window: Math.min(spec.inflight, client.serverReceiveMaximum) }));
+  const state = clients.map((client) => ({
+    client,
+    sent: 0,
+    nextId: 1,
+    waitingDrain: false,
+    window: Math.min(spec.inflight, client.serverReceiveMaximum),
+  }));
   let credit = 0;
   let startedAt = 0;
   let deadline = 0;
@@ -116,7 +133,11 @@ async function publishers(spec: PublishersSpec): Promise<void> {
     const past = now >= deadline;
     // Acknowledgements still missing this long after the deadline are given up on: the round stays bounded.
     const givenUp = now >= deadline + ACK_GRACE_MS * 1000;
-    const done = state.every((s) => (s.sent >= spec.perClient || past || s.client.closedBecause !== undefined) && (s.client.inflight === 0 || s.client.closedBecause !== undefined || givenUp));
+    const done = state.every(
+      (s) =>
+        (s.sent >= spec.perClient || past || s.client.closedBecause !== undefined) &&
+        (s.client.inflight === 0 || s.client.closedBecause !== undefined || givenUp),
+    );
     if (done) {
       finished = true;
       send({ type: 'finished', sent: state.reduce((a, s) => a + s.sent, 0) });
@@ -180,7 +201,15 @@ async function idle(spec: IdleSpec): Promise<void> {
       while (next < spec.clients) {
         const n = next++;
         try {
-          clients.push(await LoadClient.open({ host: spec.host, port: spec.port, clientId: `${spec.idPrefix}-${n}`, receiveMaximum: spec.receiveMaximum, localAddress: spec.localAddress }));
+          clients.push(
+            await LoadClient.open({
+              host: spec.host,
+              port: spec.port,
+              clientId: `${spec.idPrefix}-${n}`,
+              receiveMaximum: spec.receiveMaximum,
+              localAddress: spec.localAddress,
+            }),
+          );
         } catch (error) {
           failed++;
           const reason = (error as Error).message;
@@ -189,7 +218,16 @@ async function idle(spec: IdleSpec): Promise<void> {
       }
     };
     void Promise.all(Array.from({ length: Math.min(spec.concurrency, spec.clients) }, worker)).then(() =>
-      send({ type: 'connected', connected: clients.length, cpuSeconds: cpuSince(), failed, firstAt, lastAt: monotonicMicros(), errors: failures }));
+      send({
+        type: 'connected',
+        connected: clients.length,
+        cpuSeconds: cpuSince(),
+        failed,
+        firstAt,
+        lastAt: monotonicMicros(),
+        errors: failures,
+      }),
+    );
   };
   handlers.check = () => send({ type: 'checked', open: clients.filter((c) => c.closedBecause === undefined).length });
   handlers.stop = () => finish(clients, { cpuSeconds: cpuSince(), sent: 0, received: 0, errors: { ...failures, ...errorsOf(clients) } });

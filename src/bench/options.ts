@@ -60,23 +60,42 @@ export function defaultOptions(scenario: Scenario): Omit<BenchOptions, 'brokers'
 }
 
 /** Upper bounds that keep every run bounded in count and time. */
-const LIMITS = { rounds: 20, count: 100_000_000, duration: 300, publishers: 1000, subscribers: 1000, rate: 1_000_000, clients: 100_000, inflight: 65535, window: 1_000_000, workers: 16, hold: 300, payload: 1_000_000 };
+const LIMITS = {
+  rounds: 20,
+  count: 100_000_000,
+  duration: 300,
+  publishers: 1000,
+  subscribers: 1000,
+  rate: 1_000_000,
+  clients: 100_000,
+  inflight: 65535,
+  window: 1_000_000,
+  workers: 16,
+  hold: 300,
+  payload: 1_000_000,
+};
 
 /** Merges given options over the defaults and checks them; throws a one-line error for the first problem. */
-export function resolveBenchOptions(given: Partial<Omit<BenchOptions, 'scenario' | 'brokers'>> & { scenario: string; brokers: string[] }): BenchOptions {
-  if (!SCENARIOS.includes(given.scenario as Scenario)) throw new Error(`unknown scenario "${given.scenario}" (one of ${SCENARIOS.join(', ')})`);
+export function resolveBenchOptions(
+  given: Partial<Omit<BenchOptions, 'scenario' | 'brokers'>> & { scenario: string; brokers: string[] },
+): BenchOptions {
+  if (!SCENARIOS.includes(given.scenario as Scenario))
+    throw new Error(`unknown scenario "${given.scenario}" (one of ${SCENARIOS.join(', ')})`);
   const scenario = given.scenario as Scenario;
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
   const o: BenchOptions = { ...defaultOptions(scenario), ...defined, scenario, brokers: given.brokers };
   if (o.brokers.length === 0) throw new Error('no broker to benchmark');
   if (new Set(o.brokers).size !== o.brokers.length) throw new Error(`--compare lists a broker twice: ${o.brokers.join(',')}`);
-  if (o.brokers.length > 1 && o.rounds < 3) throw new Error(`--compare needs --rounds of at least 3 for ratios of medians (got ${o.rounds})`);
+  if (o.brokers.length > 1 && o.rounds < 3)
+    throw new Error(`--compare needs --rounds of at least 3 for ratios of medians (got ${o.rounds})`);
   if (o.qos !== 0 && o.qos !== 1 && o.qos !== 2) throw new Error(`--qos must be 0, 1 or 2 (got ${o.qos})`);
   for (const [name, max] of Object.entries(LIMITS)) {
     const value = o[name as keyof typeof LIMITS];
-    if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be a whole number from 1 to ${max} (got ${value})`);
+    if (!Number.isInteger(value) || value < 1 || value > max)
+      throw new Error(`--${name} must be a whole number from 1 to ${max} (got ${value})`);
   }
   if (scenario === 'latency' && o.payload < 8) throw new Error('latency needs --payload of at least 8 bytes (the send timestamp)');
-  if (scenario === 'fan-in' && o.count < o.publishers) throw new Error(`--count ${o.count} is less than one message per publisher (${o.publishers})`);
+  if (scenario === 'fan-in' && o.count < o.publishers)
+    throw new Error(`--count ${o.count} is less than one message per publisher (${o.publishers})`);
   return o;
 }

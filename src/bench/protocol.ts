@@ -74,7 +74,15 @@ export type FromWorker =
   | { type: 'ready' }
   | { type: 'progress'; min: number; total: number }
   | { type: 'finished'; sent: number }
-  | { type: 'connected'; connected: number; cpuSeconds: number; failed: number; firstAt: number; lastAt: number; errors: Record<string, number> }
+  | {
+      type: 'connected';
+      connected: number;
+      cpuSeconds: number;
+      failed: number;
+      firstAt: number;
+      lastAt: number;
+      errors: Record<string, number>;
+    }
   | { type: 'checked'; open: number }
   | { type: 'done'; result: WorkerResult }
   | { type: 'error'; message: string };

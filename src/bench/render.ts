@@ -16,10 +16,14 @@ function cell(s: Summary | undefined, digits: number): string {
 /** One line saying what was run. */
 export function describeRun(report: BenchReport): string {
   const o = report.settings;
-  const shape = o.scenario === 'fan-in' ? `${o.publishers} publishers → 1 subscriber`
-    : o.scenario === 'fan-out' ? `1 publisher → ${o.subscribers} subscribers`
-    : o.scenario === 'latency' ? `1 publisher → 1 subscriber at ${o.rate.toLocaleString('en-US')} msg/s`
-    : `${o.clients.toLocaleString('en-US')} idle clients, held ${o.hold} s`;
+  const shape =
+    o.scenario === 'fan-in'
+      ? `${o.publishers} publishers → 1 subscriber`
+      : o.scenario === 'fan-out'
+        ? `1 publisher → ${o.subscribers} subscribers`
+        : o.scenario === 'latency'
+          ? `1 publisher → 1 subscriber at ${o.rate.toLocaleString('en-US')} msg/s`
+          : `${o.clients.toLocaleString('en-US')} idle clients, held ${o.hold} s`;
   const flow =
     o.scenario === 'connections'
       ? ''
@@ -47,10 +51,14 @@ export function renderTable(report: BenchReport): string {
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out = [describeRun(report), '', line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
   const m = report.machine;
-  out.push('', `machine: ${m.cpus} × ${m.cpuModel}, Node ${m.node}, load average ${m.loadBefore.toFixed(2)} before, ${m.loadAfter.toFixed(2)} after`);
+  out.push(
+    '',
+    `machine: ${m.cpus} × ${m.cpuModel}, Node ${m.node}, load average ${m.loadBefore.toFixed(2)} before, ${m.loadAfter.toFixed(2)} after`,
+  );
   for (const r of report.rounds) {
     const errors = Object.entries(r.errors);
-    if (errors.length > 0) out.push(`round ${r.round} ${r.broker}: clients ended early: ${errors.map(([why, n]) => `${n} × ${why}`).join('; ')}`);
+    if (errors.length > 0)
+      out.push(`round ${r.round} ${r.broker}: clients ended early: ${errors.map(([why, n]) => `${n} × ${why}`).join('; ')}`);
   }
   return out.join('\n');
 }

@@ -83,11 +83,21 @@ export async function runBench(o: BenchOptions, onProgress: (p: BenchProgress) =
   if (o.brokers.length > 1) {
     ratios = {};
     const [a, b] = o.brokers as [string, string];
-    const values = (broker: string, name: string) => rounds.filter((r) => r.broker === broker).map((r) => r.metrics[name]).filter((v): v is number => typeof v === 'number');
+    const values = (broker: string, name: string) =>
+      rounds
+        .filter((r) => r.broker === broker)
+        .map((r) => r.metrics[name])
+        .filter((v): v is number => typeof v === 'number');
     for (const name of Object.keys(summary[a]!)) {
       if (summary[b]![name]) ratios[name] = ratioOfMedians(values(a, name), values(b, name));
     }
   }
-  const machine: MachineNotes = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version, loadBefore, loadAfter: loadavg()[0]! };
+  const machine: MachineNotes = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '?',
+    node: process.version,
+    loadBefore,
+    loadAfter: loadavg()[0]!,
+  };
   return { settings: o, machine, rounds, summary, ratios };
 }

@@ -149,7 +149,11 @@ export class Broker {
       if (s.noLocal && s.clientId === message.origin) continue;
       const merged = perClient.get(s.clientId);
       if (!merged) {
-        perClient.set(s.clientId, { qos: s.qos, ids: s.subscriptionId !== undefined ? [s.subscriptionId] : [], retainAsPublished: s.retainAsPublished });
+        perClient.set(s.clientId, {
+          qos: s.qos,
+          ids: s.subscriptionId !== undefined ? [s.subscriptionId] : [],
+          retainAsPublished: s.retainAsPublished,
+        });
       } else {
         if (s.qos > merged.qos) merged.qos = s.qos;
         if (s.subscriptionId !== undefined) merged.ids.push(s.subscriptionId);
@@ -369,16 +373,20 @@ export class Broker {
   private sweep(): void {
     const now = this.clock.now();
     for (const conn of this.connections) {
-      this.guard('keep alive sweep', () => {
-        if (!conn.connectReceived) {
-          if (now - conn.openedAt <= this.options.connectTimeout * 1000) return;
-          const reason = `no CONNECT within ${this.options.connectTimeout} s`;
-          this.events.emit('connectionRefused', { remoteAddress: conn.remoteAddress, reason });
-          conn.close(reason);
-        } else if (conn.keepalive > 0 && now - conn.lastPacketAt > conn.keepalive * 1500) {
-          conn.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
-        }
-      }, conn);
+      this.guard(
+        'keep alive sweep',
+        () => {
+          if (!conn.connectReceived) {
+            if (now - conn.openedAt <= this.options.connectTimeout * 1000) return;
+            const reason = `no CONNECT within ${this.options.connectTimeout} s`;
+            this.events.emit('connectionRefused', { remoteAddress: conn.remoteAddress, reason });
+            conn.close(reason);
+          } else if (conn.keepalive > 0 && now - conn.lastPacketAt > conn.keepalive * 1500) {
+            conn.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
+          }
+        },
+        conn,
+      );
     }
   }
 }

@@ -118,7 +118,15 @@ export class Connection implements SessionLink {
     // An alias already known to the client replaces the topic [MQTT-3.3.2-12].
     const topic = topicAlias !== undefined && newAlias === undefined ? '' : message.topic;
     const packet = (): IPublishPacket => {
-      const p: IPublishPacket = { cmd: 'publish', topic, payload: message.payload, qos: delivery.qos, retain: delivery.retain, dup, messageId: packetId };
+      const p: IPublishPacket = {
+        cmd: 'publish',
+        topic,
+        payload: message.payload,
+        qos: delivery.qos,
+        retain: delivery.retain,
+        dup,
+        messageId: packetId,
+      };
       if (v5) {
         const properties: NonNullable<IPublishPacket['properties']> = { ...message.properties };
         if (expiry !== undefined) properties.messageExpiryInterval = expiry;
@@ -135,7 +143,20 @@ export class Connection implements SessionLink {
     } else if (delivery.qos === 0 && expiry === undefined && subscriptionIds.length === 0 && topicAlias === undefined) {
       bytes = sharedQos0Publish(message, delivery.retain, this.protocolVersion);
     } else {
-      bytes = encodePublish({ topic, payload: message.payload, qos: delivery.qos, retain: delivery.retain, dup, packetId, messageExpiryInterval: expiry, subscriptionIds, topicAlias }, this.protocolVersion);
+      bytes = encodePublish(
+        {
+          topic,
+          payload: message.payload,
+          qos: delivery.qos,
+          retain: delivery.retain,
+          dup,
+          packetId,
+          messageExpiryInterval: expiry,
+          subscriptionIds,
+          topicAlias,
+        },
+        this.protocolVersion,
+      );
     }
     if (!this.writeBytes(bytes, packet)) return false;
     if (newAlias !== undefined) this.outboundAliases.set(message.topic, newAlias);
@@ -170,7 +191,13 @@ export class Connection implements SessionLink {
   /** Refuses a CONNECT: CONNACK with the failure code in the client's version, then close; reported as `connectionRefused`. */
   refuseConnect(reasonCode: number, returnCode311: number, reason: string, connect: IConnectPacket): void {
     if (this.closed) return;
-    this.broker.events.emit('connectionRefused', { remoteAddress: this.remoteAddress, clientId: connect.clientId, username: connect.username, reasonCode, reason });
+    this.broker.events.emit('connectionRefused', {
+      remoteAddress: this.remoteAddress,
+      clientId: connect.clientId,
+      username: connect.username,
+      reasonCode,
+      reason,
+    });
     if (this.protocolVersion === 5) this.write({ cmd: 'connack', sessionPresent: false, reasonCode });
     else this.write({ cmd: 'connack', sessionPresent: false, returnCode: returnCode311 });
     this.endAndClose(`${reason} [${reasonName(reasonCode)}]`);
@@ -191,7 +218,8 @@ export class Connection implements SessionLink {
   private writeBytes(bytes: Buffer, packet: Packet | (() => Packet)): boolean {
     if (bytes.length > this.clientMaximumPacketSize) return false;
     this.broker.stats.bytesSent += bytes.length;
-    if (this.broker.events.listens('packetOut')) this.broker.events.emit('packetOut', this.clientId, typeof packet === 'function' ? packet() : packet);
+    if (this.broker.events.listens('packetOut'))
+      this.broker.events.emit('packetOut', this.clientId, typeof packet === 'function' ? packet() : packet);
     if (!this.corked) {
       this.corked = true;
       this.stream.cork();
@@ -277,8 +305,8 @@ export class Connection implements SessionLink {
     const version = peekConnectVersion(frame);
     if (!version) return true;
     if (version.level === 5) this.protocolVersion = 5;
-    const known = (version.name === 'MQTT' && (version.level === 4 || version.level === 5)) ||
-      (version.name === 'MQIsdp' && version.level === 3);
+    const known =
+      (version.name === 'MQTT' && (version.level === 4 || version.level === 5)) || (version.name === 'MQIsdp' && version.level === 3);
     if (known) return true;
     this.closed = true;
     if (version.name === 'MQTT' || version.name === 'MQIsdp') {

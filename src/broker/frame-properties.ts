@@ -5,11 +5,33 @@ import { readVariableByteInteger } from '../protocol/index.js';
 type ValueType = 'byte' | 'u16' | 'u32' | 'varint' | 'string' | 'binary' | 'pair';
 
 const PROPERTY_TYPES: ReadonlyMap<number, ValueType> = new Map<number, ValueType>([
-  [0x01, 'byte'], [0x02, 'u32'], [0x03, 'string'], [0x08, 'string'], [0x09, 'binary'], [0x0b, 'varint'],
-  [0x11, 'u32'], [0x12, 'string'], [0x13, 'u16'], [0x15, 'string'], [0x16, 'binary'], [0x17, 'byte'],
-  [0x18, 'u32'], [0x19, 'byte'], [0x1a, 'string'], [0x1c, 'string'], [0x1f, 'string'], [0x21, 'u16'],
-  [0x22, 'u16'], [0x23, 'u16'], [0x24, 'byte'], [0x25, 'byte'], [0x26, 'pair'], [0x27, 'u32'],
-  [0x28, 'byte'], [0x29, 'byte'], [0x2a, 'byte'],
+  [0x01, 'byte'],
+  [0x02, 'u32'],
+  [0x03, 'string'],
+  [0x08, 'string'],
+  [0x09, 'binary'],
+  [0x0b, 'varint'],
+  [0x11, 'u32'],
+  [0x12, 'string'],
+  [0x13, 'u16'],
+  [0x15, 'string'],
+  [0x16, 'binary'],
+  [0x17, 'byte'],
+  [0x18, 'u32'],
+  [0x19, 'byte'],
+  [0x1a, 'string'],
+  [0x1c, 'string'],
+  [0x1f, 'string'],
+  [0x21, 'u16'],
+  [0x22, 'u16'],
+  [0x23, 'u16'],
+  [0x24, 'byte'],
+  [0x25, 'byte'],
+  [0x26, 'pair'],
+  [0x27, 'u32'],
+  [0x28, 'byte'],
+  [0x29, 'byte'],
+  [0x2a, 'byte'],
 ]);
 
 /** User Property is the one property a packet may repeat ("allowed to appear multiple times", e.g. MQTT 5.0 §3.3.2.3.7). */
@@ -41,12 +63,17 @@ function propertyBlockOffsets(frame: Buffer): number[] {
       const qos = (frame[0]! >> 1) & 0x03;
       return [start + 2 + topicLength + (qos > 0 ? 2 : 0)];
     }
-    case 4: case 5: case 6: case 7:
+    case 4:
+    case 5:
+    case 6:
+    case 7:
       // Packet Identifier, then (optionally) a Reason Code, then (optionally) properties.
       return bodyLength > 3 ? [start + 3] : [];
-    case 8: case 10:
+    case 8:
+    case 10:
       return [start + 2];
-    case 14: case 15:
+    case 14:
+    case 15:
       return bodyLength > 1 ? [start + 1] : [];
     default:
       return [];

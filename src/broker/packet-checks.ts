@@ -18,7 +18,8 @@ export function checkPropertyBytes(frame: Buffer, protocolVersion: number): void
   if (protocolVersion !== 5) return;
   const problem = propertyProblem(frame);
   if (problem?.kind === 'malformed') throw new ProtocolViolation(ReasonCode.MalformedPacket, problem.detail);
-  if (problem?.kind === 'repeated') throw new ProtocolViolation(ReasonCode.ProtocolError, `property 0x${problem.id.toString(16).padStart(2, '0')} included more than once`);
+  if (problem?.kind === 'repeated')
+    throw new ProtocolViolation(ReasonCode.ProtocolError, `property 0x${problem.id.toString(16).padStart(2, '0')} included more than once`);
 }
 
 /**
@@ -45,15 +46,33 @@ export function checkFrame(frame: Buffer, protocolVersion: number): void {
 
 /** [MQTT-1.5.4-1] ill-formed UTF-8 and [MQTT-1.5.4-2] U+0000 make a Malformed Packet. */
 function checkUtf8(bytes: Buffer): void {
-  if (!isUtf8(bytes) || bytes.includes(0)) throw new ProtocolViolation(ReasonCode.MalformedPacket, 'topic is not well-formed UTF-8 or contains U+0000');
+  if (!isUtf8(bytes) || bytes.includes(0))
+    throw new ProtocolViolation(ReasonCode.MalformedPacket, 'topic is not well-formed UTF-8 or contains U+0000');
 }
 
 /** Properties a client may put in each packet (MQTT 5.0 §2.2.2.2); any other is a Malformed Packet. */
 const ALLOWED_PROPERTIES: Partial<Record<string, ReadonlySet<string>>> = {
-  connect: new Set(['sessionExpiryInterval', 'authenticationMethod', 'authenticationData', 'requestProblemInformation',
-    'requestResponseInformation', 'receiveMaximum', 'topicAliasMaximum', 'userProperties', 'maximumPacketSize']),
-  publish: new Set(['payloadFormatIndicator', 'messageExpiryInterval', 'contentType', 'responseTopic', 'correlationData',
-    'subscriptionIdentifier', 'topicAlias', 'userProperties']),
+  connect: new Set([
+    'sessionExpiryInterval',
+    'authenticationMethod',
+    'authenticationData',
+    'requestProblemInformation',
+    'requestResponseInformation',
+    'receiveMaximum',
+    'topicAliasMaximum',
+    'userProperties',
+    'maximumPacketSize',
+  ]),
+  publish: new Set([
+    'payloadFormatIndicator',
+    'messageExpiryInterval',
+    'contentType',
+    'responseTopic',
+    'correlationData',
+    'subscriptionIdentifier',
+    'topicAlias',
+    'userProperties',
+  ]),
   puback: new Set(['reasonString', 'userProperties']),
   pubrec: new Set(['reasonString', 'userProperties']),
   pubrel: new Set(['reasonString', 'userProperties']),
@@ -63,8 +82,15 @@ const ALLOWED_PROPERTIES: Partial<Record<string, ReadonlySet<string>>> = {
   disconnect: new Set(['sessionExpiryInterval', 'serverReference', 'reasonString', 'userProperties']),
   auth: new Set(['authenticationMethod', 'authenticationData', 'reasonString', 'userProperties']),
 };
-const WILL_PROPERTIES: ReadonlySet<string> = new Set(['willDelayInterval', 'payloadFormatIndicator', 'messageExpiryInterval',
-  'contentType', 'responseTopic', 'correlationData', 'userProperties']);
+const WILL_PROPERTIES: ReadonlySet<string> = new Set([
+  'willDelayInterval',
+  'payloadFormatIndicator',
+  'messageExpiryInterval',
+  'contentType',
+  'responseTopic',
+  'correlationData',
+  'userProperties',
+]);
 
 /** A property identifier not valid for its packet type makes a Malformed Packet (MQTT 5.0 §2.2.2.2). */
 export function checkPropertiesAllowed(packet: Packet): void {

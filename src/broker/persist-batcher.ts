@@ -90,24 +90,26 @@ export class PersistBatcher {
 
   /** One commit: the changed sessions' snapshots, then the persistence's flush, then the waiters. */
   private commit(): Promise<void> {
-    this.commits = this.commits.then(async () => {
-      const waiting = this.waiting;
-      this.waiting = [];
-      const sessions = [...this.dirty];
-      this.dirty.clear();
-      let stored = true;
-      try {
-        const now = this.clock.now();
-        for (const session of sessions) {
-          if (this.isLive(session) && session.expiryInterval !== 0) this.persistence!.saveSession(snapshotSession(session, now));
+    this.commits = this.commits
+      .then(async () => {
+        const waiting = this.waiting;
+        this.waiting = [];
+        const sessions = [...this.dirty];
+        this.dirty.clear();
+        let stored = true;
+        try {
+          const now = this.clock.now();
+          for (const session of sessions) {
+            if (this.isLive(session) && session.expiryInterval !== 0) this.persistence!.saveSession(snapshotSession(session, now));
+          }
+          await this.persistence!.flush();
+        } catch (error) {
+          stored = false;
+          this.onError(error as Error);
         }
-        await this.persistence!.flush();
-      } catch (error) {
-        stored = false;
-        this.onError(error as Error);
-      }
-      for (const then of waiting) then(stored);
-    }).catch((error: Error) => this.onError(error));
+        for (const then of waiting) then(stored);
+      })
+      .catch((error: Error) => this.onError(error));
     return this.commits;
   }
 }

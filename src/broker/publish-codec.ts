@@ -85,7 +85,12 @@ export function encodePublish(f: PublishFields, protocolVersion: number): Buffer
     for (const id of f.subscriptionIds) propertiesLength += 1 + variableByteIntegerSize(id);
     if (f.topicAlias !== undefined) propertiesLength += 3;
   }
-  const remaining = 2 + topicLength + (f.qos > 0 ? 2 : 0) + (protocolVersion === 5 ? variableByteIntegerSize(propertiesLength) + propertiesLength : 0) + f.payload.length;
+  const remaining =
+    2 +
+    topicLength +
+    (f.qos > 0 ? 2 : 0) +
+    (protocolVersion === 5 ? variableByteIntegerSize(propertiesLength) + propertiesLength : 0) +
+    f.payload.length;
   const buf = Buffer.allocUnsafe(1 + variableByteIntegerSize(remaining) + remaining);
   buf[0] = 0x30 | (f.dup ? 8 : 0) | (f.qos << 1) | (f.retain ? 1 : 0);
   let at = writeVariableByteInteger(buf, 1, remaining);
@@ -121,7 +126,10 @@ let shared: { message: Message; bytes: Array<Buffer | undefined> } | undefined;
 export function sharedQos0Publish(message: Message, retain: boolean, protocolVersion: number): Buffer {
   if (shared?.message !== message) shared = { message, bytes: [] };
   const key = (protocolVersion === 5 ? 2 : 0) | (retain ? 1 : 0);
-  return (shared.bytes[key] ??= encodePublish({ topic: message.topic, payload: message.payload, qos: 0, retain, dup: false, subscriptionIds: [] }, protocolVersion));
+  return (shared.bytes[key] ??= encodePublish(
+    { topic: message.topic, payload: message.payload, qos: 0, retain, dup: false, subscriptionIds: [] },
+    protocolVersion,
+  ));
 }
 
 /** True when the message carries application properties to forward (then mqtt-packet writes it). */

@@ -58,9 +58,12 @@ export async function createBroker(options: CreateBrokerOptions = {}): Promise<R
   try {
     const infos: ListenerInfo[] = [];
     for (const spec of options.listeners ?? defaultListeners(options)) {
-      const listener = spec.protocol === 'websockets'
-        ? await listenWebSocket(broker, spec.host, spec.port, spec.tls)
-        : spec.tls ? await listenTls(broker, spec.host, spec.port, spec.tls) : await listenTcp(broker, spec.host, spec.port);
+      const listener =
+        spec.protocol === 'websockets'
+          ? await listenWebSocket(broker, spec.host, spec.port, spec.tls)
+          : spec.tls
+            ? await listenTls(broker, spec.host, spec.port, spec.tls)
+            : await listenTcp(broker, spec.host, spec.port);
       started.push(listener);
       const scheme = (spec.protocol === 'websockets' ? 'ws' : 'mqtt') + (spec.tls ? 's' : '');
       const urlHost = spec.host.includes(':') ? `[${spec.host}]` : spec.host;

@@ -31,7 +31,8 @@ export function formatChaosReport(report: ChaosReport): string {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
     '',
-    `faults for ${(report.faultsMs / 1000).toFixed(1)} s: ${n(report.cuts)} link cuts; reconnects: publishers ${n(report.reconnects.publishers)}, subscribers ${n(report.reconnects.subscribers)}`,
+    `faults for ${(report.faultsMs / 1000).toFixed(1)} s: ${n(report.cuts)} link cuts; ` +
+      `reconnects: publishers ${n(report.reconnects.publishers)}, subscribers ${n(report.reconnects.subscribers)}`,
     `broker SIGKILLs: ${report.kills.length === 0 ? 'none' : `${report.kills.length}, at ${kills}`}`,
     'then the links were repaired: "after repair" counts what arrived only then; "lost" is what never arrived',
     ...(unacked.length > 0 ? [`${unacked.join(', ')} (the contract does not cover them)`] : []),

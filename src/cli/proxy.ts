@@ -129,7 +129,8 @@ Examples:
         await proxy.close();
         pcap?.close();
         log(
-          `proxy stopped: ${counts.forwarded} packets forwarded, ${counts.cut} cut, ${counts.lost} lost in transit, ${counts.dropped} dropped by silence, ${counts.malformed} malformed`,
+          `proxy stopped: ${counts.forwarded} packets forwarded, ${counts.cut} cut, ${counts.lost} lost in transit, ` +
+            `${counts.dropped} dropped by silence, ${counts.malformed} malformed`,
         );
       });
     });

@@ -61,7 +61,12 @@ export function amqplibDefaultPropertyBytes(persistent = false): number {
 }
 
 /** The frames of one published message and the bytes they add up to. */
-export function publishedMessage(exchange: string, routingKey: string, payloadBytes: number, propertyBytes: number): { method: number; header: number; body: number; total: number } {
+export function publishedMessage(
+  exchange: string,
+  routingKey: string,
+  payloadBytes: number,
+  propertyBytes: number,
+): { method: number; header: number; body: number; total: number } {
   const method = basicPublishFrame(exchange, routingKey);
   const header = contentHeaderFrame(propertyBytes);
   const body = contentBodyFrames(payloadBytes);
@@ -69,7 +74,13 @@ export function publishedMessage(exchange: string, routingKey: string, payloadBy
 }
 
 /** The frames of one delivered message (the broker passes the content header on as published). */
-export function deliveredMessage(consumerTag: string, exchange: string, routingKey: string, payloadBytes: number, propertyBytes: number): { method: number; header: number; body: number; total: number } {
+export function deliveredMessage(
+  consumerTag: string,
+  exchange: string,
+  routingKey: string,
+  payloadBytes: number,
+  propertyBytes: number,
+): { method: number; header: number; body: number; total: number } {
   const method = basicDeliverFrame(consumerTag, exchange, routingKey);
   const header = contentHeaderFrame(propertyBytes);
   const body = contentBodyFrames(payloadBytes);

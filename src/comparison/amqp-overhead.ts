@@ -60,7 +60,9 @@ export async function measureAmqpOverhead(port: number, server: string, options:
     const subModel = await amqp.connect(`${url}?heartbeat=0`);
     models.push(subModel);
     const subConn = await proxy.connection(0);
-    result.setup.push(await step(subConn, mark, 'connection', 'connection (protocol header … open-ok)', 'subscriber', 'connection.open-ok'));
+    result.setup.push(
+      await step(subConn, mark, 'connection', 'connection (protocol header … open-ok)', 'subscriber', 'connection.open-ok'),
+    );
     mark = subConn.bytes;
     const subChannel = await subModel.createChannel();
     result.setup.push(await step(subConn, mark, 'channel', 'channel.open', 'subscriber', 'channel.open-ok'));
@@ -78,13 +80,17 @@ export async function measureAmqpOverhead(port: number, server: string, options:
       },
       { consumerTag, noAck: false },
     );
-    result.setup.push(await step(subConn, mark, 'consume', 'queue.declare, queue.bind, basic.qos, basic.consume', 'subscriber', 'basic.consume-ok'));
+    result.setup.push(
+      await step(subConn, mark, 'consume', 'queue.declare, queue.bind, basic.qos, basic.consume', 'subscriber', 'basic.consume-ok'),
+    );
 
     // Publisher: connection, a plain channel and a confirm channel.
     const pubModel = await amqp.connect(`${url}?heartbeat=0`);
     models.push(pubModel);
     const pubConn = await proxy.connection(1);
-    result.setup.push(await step(pubConn, { up: 0, down: 0 }, 'connection', 'connection (protocol header … open-ok)', 'publisher', 'connection.open-ok'));
+    result.setup.push(
+      await step(pubConn, { up: 0, down: 0 }, 'connection', 'connection (protocol header … open-ok)', 'publisher', 'connection.open-ok'),
+    );
     mark = pubConn.bytes;
     const plain: Channel = await pubModel.createChannel();
     result.setup.push(await step(pubConn, mark, 'channel', 'channel.open', 'publisher', 'channel.open-ok'));
@@ -99,13 +105,25 @@ export async function measureAmqpOverhead(port: number, server: string, options:
         const before = deliveries.length;
         const payload = samplePayload(size);
         if (confirms) {
-          await new Promise<void>((resolve, reject) => confirming.publish(exchange, routingKey, payload, {}, (err) => (err ? reject(err) : resolve())));
+          await new Promise<void>((resolve, reject) =>
+            confirming.publish(exchange, routingKey, payload, {}, (err) => (err ? reject(err) : resolve())),
+          );
         } else {
           plain.publish(exchange, routingKey, payload);
         }
         const has = (units: WireUnit[], types: string[]) => types.every((t) => units.some((u) => u.type === t));
-        const pubUnits = await waitForUnits(pubConn, splitAmqp, pubMark, (u) => has(u.up, ['basic.publish', 'content-header', 'content-body']) && (!confirms || has(u.down, ['basic.ack'])));
-        const subUnits = await waitForUnits(subConn, splitAmqp, subMark, (u) => has(u.down, ['basic.deliver', 'content-header', 'content-body']) && has(u.up, ['basic.ack']));
+        const pubUnits = await waitForUnits(
+          pubConn,
+          splitAmqp,
+          pubMark,
+          (u) => has(u.up, ['basic.publish', 'content-header', 'content-body']) && (!confirms || has(u.down, ['basic.ack'])),
+        );
+        const subUnits = await waitForUnits(
+          subConn,
+          splitAmqp,
+          subMark,
+          (u) => has(u.down, ['basic.deliver', 'content-header', 'content-body']) && has(u.up, ['basic.ack']),
+        );
         if (deliveries.length !== before + 1) throw new Error(`expected one delivery, got ${deliveries.length - before}`);
         const publisher: AmqpStep = {
           id: confirms ? 'publish-confirm' : 'publish',
@@ -115,7 +133,13 @@ export async function measureAmqpOverhead(port: number, server: string, options:
           bytes: 0,
         };
         publisher.bytes = sumBytes(publisher.frames);
-        const subscriber: AmqpStep = { id: 'deliver-ack', step: 'basic.deliver + basic.ack', side: 'subscriber', frames: rows(subConn, subUnits), bytes: 0 };
+        const subscriber: AmqpStep = {
+          id: 'deliver-ack',
+          step: 'basic.deliver + basic.ack',
+          side: 'subscriber',
+          frames: rows(subConn, subUnits),
+          bytes: 0,
+        };
         subscriber.bytes = sumBytes(subscriber.frames);
         const total = publisher.bytes + subscriber.bytes;
         result.publishes.push({ payloadBytes: size, confirms, publisher, subscriber, total, overhead: total - 2 * size });

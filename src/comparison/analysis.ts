@@ -27,7 +27,8 @@ export function analyzeDeliveryGuarantees(overhead: OverheadAnalysis): DeliveryA
   const modes: DeliveryMode[] = [];
   const m = overhead.mqtt[0];
   const small = overhead.sample.payloadSizes[0]!;
-  const mqttCost = (qos: 0 | 1 | 2) => m?.publishes.find((p) => p.version === '5.0' && p.qos === qos && p.payloadBytes === small && !p.topicAlias);
+  const mqttCost = (qos: 0 | 1 | 2) =>
+    m?.publishes.find((p) => p.version === '5.0' && p.qos === qos && p.payloadBytes === small && !p.topicAlias);
   const seq = (rows: Array<{ type: string }> | undefined) => (rows ? rows.map((r) => r.type.replace(/ \(.*\)/, '')).join(' → ') : 'n/a');
   const names = { 0: 'at most once', 1: 'at least once', 2: 'exactly once' } as const;
   for (const qos of [0, 1, 2] as const) {
@@ -40,7 +41,11 @@ export function analyzeDeliveryGuarantees(overhead: OverheadAnalysis): DeliveryA
       subscriberUnits: seq(c?.subscriber.packets),
       bytes: c?.total ?? null,
       provenance: c ? 'measured' : 'not measured',
-      note: ['fire and forget: nothing is stored or retried', 'PUBACK per message; resent with DUP until acknowledged [MQTT-4.3.2]', 'PUBREC/PUBREL/PUBCOMP: the packet id is held until PUBCOMP so the message is delivered once [MQTT-4.3.3]'][qos]!,
+      note: [
+        'fire and forget: nothing is stored or retried',
+        'PUBACK per message; resent with DUP until acknowledged [MQTT-4.3.2]',
+        'PUBREC/PUBREL/PUBCOMP: the packet id is held until PUBCOMP so the message is delivered once [MQTT-4.3.3]',
+      ][qos]!,
     });
   }
   const a = overhead.amqp.provenance === 'measured' ? overhead.amqp : undefined;
@@ -54,7 +59,9 @@ export function analyzeDeliveryGuarantees(overhead: OverheadAnalysis): DeliveryA
       subscriberUnits: seq(c?.subscriber.frames),
       bytes: c?.total ?? null,
       provenance: c ? 'measured' : 'not measured',
-      note: confirms ? 'broker basic.ack after routing (and disk write for persistent messages to durable queues); unacked deliveries are requeued' : 'a publish lost before the broker routes it is never known; consumer acks still make delivery at-least-once from the queue',
+      note: confirms
+        ? 'broker basic.ack after routing (and disk write for persistent messages to durable queues); unacked deliveries are requeued'
+        : 'a publish lost before the broker routes it is never known; consumer acks still make delivery at-least-once from the queue',
     });
   }
   const k1 = overhead.kafka.find((k) => k.batchSize === 1 && k.payloadBytes === small)!;
@@ -100,10 +107,34 @@ export async function analyzeScalabilityPatterns(ctx: ComparisonContext): Promis
   return {
     distributions,
     patterns: [
-      { system: 'MQTT', pattern: 'shared subscriptions $share/<group>/<filter> (MQTT 5): each message to one member', ordering: 'per topic from one publisher; lost across members of a share group', rebalancing: 'none needed: members join/leave freely; no partition ownership', provenance: measuredMqtt ? 'measured' : 'not measured' },
-      { system: 'Kafka', pattern: 'consumer groups: each partition owned by one member', ordering: 'per partition, kept under load balancing', rebalancing: 'group coordinator reassigns partitions (stop-the-world or cooperative)', provenance: 'cited' },
-      { system: 'RabbitMQ', pattern: 'competing consumers on one queue, prefetch-bounded', ordering: 'per queue, lost across consumers and on requeue', rebalancing: 'none: the queue hands the next message to a consumer with credit', provenance: measuredAmqp ? 'measured' : 'not measured' },
-      { system: 'Cloud Pub/Sub', pattern: 'many subscribers on one subscription, server-side flow control', ordering: 'per ordering key when enabled', rebalancing: 'managed by the service', provenance: 'cited' },
+      {
+        system: 'MQTT',
+        pattern: 'shared subscriptions $share/<group>/<filter> (MQTT 5): each message to one member',
+        ordering: 'per topic from one publisher; lost across members of a share group',
+        rebalancing: 'none needed: members join/leave freely; no partition ownership',
+        provenance: measuredMqtt ? 'measured' : 'not measured',
+      },
+      {
+        system: 'Kafka',
+        pattern: 'consumer groups: each partition owned by one member',
+        ordering: 'per partition, kept under load balancing',
+        rebalancing: 'group coordinator reassigns partitions (stop-the-world or cooperative)',
+        provenance: 'cited',
+      },
+      {
+        system: 'RabbitMQ',
+        pattern: 'competing consumers on one queue, prefetch-bounded',
+        ordering: 'per queue, lost across consumers and on requeue',
+        rebalancing: 'none: the queue hands the next message to a consumer with credit',
+        provenance: measuredAmqp ? 'measured' : 'not measured',
+      },
+      {
+        system: 'Cloud Pub/Sub',
+        pattern: 'many subscribers on one subscription, server-side flow control',
+        ordering: 'per ordering key when enabled',
+        rebalancing: 'managed by the service',
+        provenance: 'cited',
+      },
     ],
   };
 }
@@ -143,7 +174,15 @@ export function analyzeUseCaseFit(overhead: OverheadAnalysis, devices = 100_000,
     const bytes = row?.bySize.find((b) => b.payloadBytes === payloadBytes)?.publisher ?? null;
     const perDevicePerDay = bytes === null ? null : Math.round(bytes * perDay);
     const fleetBytesPerSecond = bytes === null ? null : Math.round(bytes * messagesPerSecond);
-    figures.push({ id, system, variant, bytesPerMessage: bytes, perDevicePerDay, fleetBytesPerSecond, provenance: provenance ?? row?.provenance ?? 'not measured' });
+    figures.push({
+      id,
+      system,
+      variant,
+      bytesPerMessage: bytes,
+      perDevicePerDay,
+      fleetBytesPerSecond,
+      provenance: provenance ?? row?.provenance ?? 'not measured',
+    });
   };
   add('mqtt-5.0-qos0', 'MQTT', 'MQTT 5.0 QoS 0');
   add('mqtt-5.0-qos1', 'MQTT', 'MQTT 5.0 QoS 1');
@@ -157,10 +196,26 @@ export function analyzeUseCaseFit(overhead: OverheadAnalysis, devices = 100_000,
   return {
     fleet: { devices, intervalSeconds, messagesPerSecond, payloadBytes, figures },
     scenarios: [
-      { scenario: 'IoT telemetry from constrained devices on metered links', best: ['MQTT'], why: 'smallest per-message bytes, persistent sessions, LWT + retained for presence, per-message QoS' },
-      { scenario: 'event streaming / analytics pipeline with replay', best: ['Kafka'], why: 'a partitioned log with retention and offsets; batching makes per-message cost fall with volume' },
-      { scenario: 'microservice integration, task queues, RPC', best: ['RabbitMQ'], why: 'exchanges + bindings route flexibly; per-message acks and dead-lettering' },
-      { scenario: 'cloud-native fan-out, serverless triggers', best: ['Cloud Pub/Sub'], why: 'no servers to run; HTTP/gRPC everywhere; billed per request (min 1 kB) rather than run' },
+      {
+        scenario: 'IoT telemetry from constrained devices on metered links',
+        best: ['MQTT'],
+        why: 'smallest per-message bytes, persistent sessions, LWT + retained for presence, per-message QoS',
+      },
+      {
+        scenario: 'event streaming / analytics pipeline with replay',
+        best: ['Kafka'],
+        why: 'a partitioned log with retention and offsets; batching makes per-message cost fall with volume',
+      },
+      {
+        scenario: 'microservice integration, task queues, RPC',
+        best: ['RabbitMQ'],
+        why: 'exchanges + bindings route flexibly; per-message acks and dead-lettering',
+      },
+      {
+        scenario: 'cloud-native fan-out, serverless triggers',
+        best: ['Cloud Pub/Sub'],
+        why: 'no servers to run; HTTP/gRPC everywhere; billed per request (min 1 kB) rather than run',
+      },
     ],
   };
 }

@@ -16,7 +16,8 @@ export const CITATIONS = {
     title: "practice-057 seed, 'Structured Protocol Comparison' table",
     url: 'shared/seed/practice-057-mqtt.md',
     says:
-      'The qualitative dimensions (ordering, persistence, consumer groups, topic model, deployment) ' + 'and the typical ranges quoted there.',
+      'The qualitative dimensions (ordering, persistence, consumer groups, topic model, deployment) ' +
+      'and the typical ranges quoted there.',
   },
   kafkaLinkedIn: {
     id: 'kafka-linkedin-2014',
@@ -37,7 +38,8 @@ export const CITATIONS = {
     title: 'Apache Kafka protocol guide and RecordBatch format',
     url: 'https://kafka.apache.org/protocol and https://kafka.apache.org/documentation/#recordbatch',
     says:
-      'Request/response framing, primitive types (varints, compact strings, tagged fields), ' + 'Produce and Fetch schemas, RecordBatch v2 with CRC-32C.',
+      'Request/response framing, primitive types (varints, compact strings, tagged fields), ' +
+      'Produce and Fetch schemas, RecordBatch v2 with CRC-32C.',
   },
   kafkaConsumerConfig: {
     id: 'kafka-consumer-config',

@@ -20,7 +20,11 @@ export interface DimensionRow {
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 const cited = (text: string, source = 'seed'): Cell => ({ text, provenance: 'cited', source });
-const notMeasured = (text: string): Cell => ({ text: `not measured (RabbitMQ not here); ${text}`, provenance: 'not measured', source: 'seed' });
+const notMeasured = (text: string): Cell => ({
+  text: `not measured (RabbitMQ not here); ${text}`,
+  provenance: 'not measured',
+  source: 'seed',
+});
 const loopback = ' — one host, loopback, one client each';
 const kafkaSources = `${CITATIONS.kafkaLinkedIn.id}, ${CITATIONS.kafkaConfluent.id}`;
 
@@ -153,7 +157,10 @@ function throughputCells(report: ComparisonReport): Record<System, Cell> {
     RabbitMQ: amqpPlain
       ? { text: `${thr(amqpPlain)} no confirms, ${thr(amqpConfirms)} with confirms (window 100)${loopback}`, provenance: 'measured' }
       : notMeasured('seed: 10K–50K msg/s per node'),
-    'Cloud Pub/Sub': cited('scales with the service, regional quotas; ~100K+ msg/s per subscription', `${CITATIONS.pubsubPricing.id}, seed`),
+    'Cloud Pub/Sub': cited(
+      'scales with the service, regional quotas; ~100K+ msg/s per subscription',
+      `${CITATIONS.pubsubPricing.id}, seed`,
+    ),
   };
 }
 
@@ -194,7 +201,9 @@ function balancingCells(report: ComparisonReport): Record<System, Cell> {
   return {
     MQTT: shared
       ? {
-          text: `shared subscriptions: ${shared.messages} messages over 3 members → ${shared.perMember.join('/')} ` + `(${short(shared.server)})`,
+          text:
+            `shared subscriptions: ${shared.messages} messages over 3 members → ${shared.perMember.join('/')} ` +
+            `(${short(shared.server)})`,
           provenance: 'measured',
         }
       : cited('shared subscriptions (MQTT 5)'),

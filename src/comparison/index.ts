@@ -10,8 +10,22 @@
  *   regenerated with provenance marks, and the key question answered; renderText/renderMarkdown/renderHtml
  *   format it.
  */
-export { analyzeDeliveryGuarantees, analyzeScalabilityPatterns, analyzeUseCaseFit, type DeliveryAnalysis, type ScalabilityAnalysis, type UseCaseAnalysis } from './analysis.js';
-export { analyzeOverhead, type AmqpCount, type OverheadAnalysis, type OverheadRow, type OverheadRowId, type SetupRowId } from './overhead.js';
+export {
+  analyzeDeliveryGuarantees,
+  analyzeScalabilityPatterns,
+  analyzeUseCaseFit,
+  type DeliveryAnalysis,
+  type ScalabilityAnalysis,
+  type UseCaseAnalysis,
+} from './analysis.js';
+export {
+  analyzeOverhead,
+  type AmqpCount,
+  type OverheadAnalysis,
+  type OverheadRow,
+  type OverheadRowId,
+  type SetupRowId,
+} from './overhead.js';
 export { analyzeLatencyAndThroughput, generateComparisonReport, keyQuestion, type ComparisonReport, type LiveAnalysis } from './report.js';
 export { dimensionTable, type Cell, type DimensionRow } from './dimensions.js';
 export { openComparison, targetFromUrl, type ComparisonContext, type ComparisonSetup } from './context.js';

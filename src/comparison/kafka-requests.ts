@@ -15,13 +15,21 @@ const API_KEY = { Produce: 0, Fetch: 1 } as const;
 /** Size prefix + request header (v1 non-flexible, v2 flexible: client_id stays a non-compact string) + body. */
 function request(apiKey: number, version: number, flexible: boolean, correlationId: number, clientId: string | null, body: Buffer): Buffer {
   const header = new KafkaWriter().int16(apiKey).int16(version).int32(correlationId).string(clientId).taggedFields(flexible).toBuffer();
-  return new KafkaWriter().int32(header.length + body.length).raw(header).raw(body).toBuffer();
+  return new KafkaWriter()
+    .int32(header.length + body.length)
+    .raw(header)
+    .raw(body)
+    .toBuffer();
 }
 
 /** Size prefix + response header (v0: correlation id; v1 adds tagged fields) + body. */
 function response(flexible: boolean, correlationId: number, body: Buffer): Buffer {
   const header = new KafkaWriter().int32(correlationId).taggedFields(flexible).toBuffer();
-  return new KafkaWriter().int32(header.length + body.length).raw(header).raw(body).toBuffer();
+  return new KafkaWriter()
+    .int32(header.length + body.length)
+    .raw(header)
+    .raw(body)
+    .toBuffer();
 }
 
 export interface ProduceRequestOptions {
@@ -56,7 +64,13 @@ export function encodeProduceRequest(o: ProduceRequestOptions): Buffer {
 }
 
 /** ProduceResponse (acks 1 or all): per partition error, base offset, log append time, log start offset, errors. */
-export function encodeProduceResponse(o: { version: ProduceVersion; correlationId: number; topic: string; partition: number; baseOffset: bigint }): Buffer {
+export function encodeProduceResponse(o: {
+  version: ProduceVersion;
+  correlationId: number;
+  topic: string;
+  partition: number;
+  baseOffset: bigint;
+}): Buffer {
   const flexible = o.version >= 9;
   const w = new KafkaWriter()
     .arrayLength(1, flexible)
@@ -77,7 +91,14 @@ export function encodeProduceResponse(o: { version: ProduceVersion; correlationI
 }
 
 /** FetchRequest for one partition (a full request; incremental fetch sessions, KIP-227, can send less). */
-export function encodeFetchRequest(o: { version: FetchVersion; correlationId: number; clientId: string | null; topic: string; partition: number; fetchOffset: bigint }): Buffer {
+export function encodeFetchRequest(o: {
+  version: FetchVersion;
+  correlationId: number;
+  clientId: string | null;
+  topic: string;
+  partition: number;
+  fetchOffset: bigint;
+}): Buffer {
   const flexible = o.version >= 12;
   const w = new KafkaWriter()
     .int32(-1) // replica_id: -1 for consumers
@@ -105,7 +126,14 @@ export function encodeFetchRequest(o: { version: FetchVersion; correlationId: nu
 }
 
 /** FetchResponse carrying one partition's records (the batch as the producer sent it). */
-export function encodeFetchResponse(o: { version: FetchVersion; correlationId: number; topic: string; partition: number; highWatermark: bigint; batch: Buffer }): Buffer {
+export function encodeFetchResponse(o: {
+  version: FetchVersion;
+  correlationId: number;
+  topic: string;
+  partition: number;
+  highWatermark: bigint;
+  batch: Buffer;
+}): Buffer {
   const flexible = o.version >= 12;
   const w = new KafkaWriter()
     .int32(0) // throttle_time_ms
@@ -159,14 +187,42 @@ export const KAFKA_SAMPLE = {
 } as const;
 
 /** Computes the bytes of producing `batchSize` sample messages in one batch (acks=1) and fetching them. */
-export function kafkaBatchCost(payload: Buffer, batchSize: number, produceVersion: ProduceVersion = 9, fetchVersion: FetchVersion = 12): KafkaBatchCost {
+export function kafkaBatchCost(
+  payload: Buffer,
+  batchSize: number,
+  produceVersion: ProduceVersion = 9,
+  fetchVersion: FetchVersion = 12,
+): KafkaBatchCost {
   const records = sampleRecords(payload, batchSize);
   const batch = encodeRecordBatch({ baseTimestamp: KAFKA_SAMPLE.baseTimestamp, records });
   const { topic } = KAFKA_SAMPLE;
-  const produceRequest = encodeProduceRequest({ version: produceVersion, correlationId: 1, clientId: KAFKA_SAMPLE.producerClientId, acks: 1, timeoutMs: 30_000, topic, partition: 0, batch }).length;
+  const produceRequest = encodeProduceRequest({
+    version: produceVersion,
+    correlationId: 1,
+    clientId: KAFKA_SAMPLE.producerClientId,
+    acks: 1,
+    timeoutMs: 30_000,
+    topic,
+    partition: 0,
+    batch,
+  }).length;
   const produceResponse = encodeProduceResponse({ version: produceVersion, correlationId: 1, topic, partition: 0, baseOffset: 0n }).length;
-  const fetchRequest = encodeFetchRequest({ version: fetchVersion, correlationId: 1, clientId: KAFKA_SAMPLE.consumerClientId, topic, partition: 0, fetchOffset: 0n }).length;
-  const fetchResponse = encodeFetchResponse({ version: fetchVersion, correlationId: 1, topic, partition: 0, highWatermark: BigInt(batchSize), batch }).length;
+  const fetchRequest = encodeFetchRequest({
+    version: fetchVersion,
+    correlationId: 1,
+    clientId: KAFKA_SAMPLE.consumerClientId,
+    topic,
+    partition: 0,
+    fetchOffset: 0n,
+  }).length;
+  const fetchResponse = encodeFetchResponse({
+    version: fetchVersion,
+    correlationId: 1,
+    topic,
+    partition: 0,
+    highWatermark: BigInt(batchSize),
+    batch,
+  }).length;
   const total = produceRequest + produceResponse + fetchRequest + fetchResponse;
   return {
     batchSize,

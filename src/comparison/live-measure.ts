@@ -41,7 +41,13 @@ export function latencyStats(samples: number[]): LiveMeasurement['latency'] {
   if (samples.length === 0) return { n: 0, mean: 0, p50: 0, p99: 0, max: 0 };
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-  return { n: sorted.length, mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length), p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted[sorted.length - 1]!) };
+  return {
+    n: sorted.length,
+    mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length),
+    p50: round(at(0.5)),
+    p99: round(at(0.99)),
+    max: round(sorted[sorted.length - 1]!),
+  };
 }
 
 /** Counts arrivals and lets a caller wait (bounded) for the n-th. */
@@ -132,7 +138,13 @@ export async function measureMqttLive(url: string, server: string, options: Live
         mode: `QoS ${qos}`,
         payloadBytes: payload.length,
         latency: latencyStats(samples),
-        throughput: { messages: options.messages, received, seconds: round(seconds), perSecond: Math.round(received / seconds), timedOut: !all },
+        throughput: {
+          messages: options.messages,
+          received,
+          seconds: round(seconds),
+          perSecond: Math.round(received / seconds),
+          timedOut: !all,
+        },
       });
     } finally {
       await Promise.all(clients.map((c) => disconnect(c, !c.connected)));
@@ -177,7 +189,9 @@ export async function measureAmqpLive(url: string, server: string, options: Live
           const ok = publisher.publish('amq.topic', routingKey, payload);
           return ok ? Promise.resolve() : new Promise((resolve) => publisher.once('drain', () => resolve()));
         }
-        return new Promise((resolve, reject) => (publisher as amqp.ConfirmChannel).publish('amq.topic', routingKey, payload, {}, (err) => (err ? reject(err) : resolve())));
+        return new Promise((resolve, reject) =>
+          (publisher as amqp.ConfirmChannel).publish('amq.topic', routingKey, payload, {}, (err) => (err ? reject(err) : resolve())),
+        );
       };
 
       const samples: number[] = [];
@@ -203,7 +217,13 @@ export async function measureAmqpLive(url: string, server: string, options: Live
         mode: confirms ? 'publisher confirms' : 'no confirms',
         payloadBytes: payload.length,
         latency: latencyStats(samples),
-        throughput: { messages: options.messages, received, seconds: round(seconds), perSecond: Math.round(received / seconds), timedOut: !all },
+        throughput: {
+          messages: options.messages,
+          received,
+          seconds: round(seconds),
+          perSecond: Math.round(received / seconds),
+          timedOut: !all,
+        },
       });
       await publisher.close();
       await consumerChannel.close();

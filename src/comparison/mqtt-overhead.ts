@@ -56,7 +56,11 @@ export const CLIENT_IDS = { publisher: 'room1-sensor', subscriber: 'room1-displa
  * bare client (mqtt-packet) so their encoding is exactly what the spec says and nothing a library adds;
  * the broker's side is whatever the broker at `port` sends.
  */
-export async function measureMqttOverhead(port: number, broker: string, options: { host?: string; topic?: string; payloadSizes?: number[] } = {}): Promise<MqttOverhead> {
+export async function measureMqttOverhead(
+  port: number,
+  broker: string,
+  options: { host?: string; topic?: string; payloadSizes?: number[] } = {},
+): Promise<MqttOverhead> {
   const topic = options.topic ?? SAMPLE.topic;
   const sizes = options.payloadSizes ?? SAMPLE.payloadSizes;
   const result: MqttOverhead = { broker, topic, setup: [], publishes: [] };
@@ -80,7 +84,15 @@ export async function measureMqttOverhead(port: number, broker: string, options:
       let messageId = 1;
       for (const qos of [0, 1, 2] as const) {
         for (const size of sizes) {
-          const packet: IPublishPacket = { cmd: 'publish', topic, payload: samplePayload(size), qos, retain: false, dup: false, messageId: qos > 0 ? messageId++ : undefined };
+          const packet: IPublishPacket = {
+            cmd: 'publish',
+            topic,
+            payload: samplePayload(size),
+            qos,
+            retain: false,
+            dup: false,
+            messageId: qos > 0 ? messageId++ : undefined,
+          };
           result.publishes.push(await publishStep(pub, pubConn, subConn, version, packet, size));
         }
       }
@@ -95,9 +107,25 @@ export async function measureMqttOverhead(port: number, broker: string, options:
         await connectStep(aliasSub, aliasConn, version, 'subscriber', CLIENT_IDS.aliasSubscriber, { topicAliasMaximum: 10 });
         await subscribeStep(aliasSub, aliasConn, version, topic);
         const size = sizes[0]!;
-        const first: IPublishPacket = { cmd: 'publish', topic, payload: samplePayload(size), qos: 0, retain: false, dup: false, properties: { topicAlias: 1 } };
+        const first: IPublishPacket = {
+          cmd: 'publish',
+          topic,
+          payload: samplePayload(size),
+          qos: 0,
+          retain: false,
+          dup: false,
+          properties: { topicAlias: 1 },
+        };
         result.publishes.push({ ...(await publishStep(pub, pubConn, aliasConn, version, first, size)), topicAlias: 'first' });
-        const reused: IPublishPacket = { cmd: 'publish', topic: '', payload: samplePayload(size), qos: 0, retain: false, dup: false, properties: { topicAlias: 1 } };
+        const reused: IPublishPacket = {
+          cmd: 'publish',
+          topic: '',
+          payload: samplePayload(size),
+          qos: 0,
+          retain: false,
+          dup: false,
+          properties: { topicAlias: 1 },
+        };
         result.publishes.push({ ...(await publishStep(pub, pubConn, aliasConn, version, reused, size)), topicAlias: 'reused' });
         // The first subscriber got both as well; wait for them so nothing is in flight when we leave.
         await sub.waitForCount('publish', 2 + 3 * sizes.length, 3000);
@@ -106,7 +134,13 @@ export async function measureMqttOverhead(port: number, broker: string, options:
       const mark = markOf(pubConn);
       await pub.disconnect();
       const units = await waitForUnits(pubConn, splitMqtt, mark, (u) => u.up.some((p) => p.type === 'DISCONNECT'));
-      result.setup.push({ version, step: 'DISCONNECT', side: 'publisher', packets: rows(pubConn, units), bytes: sumBytes(rows(pubConn, units)) });
+      result.setup.push({
+        version,
+        step: 'DISCONNECT',
+        side: 'publisher',
+        packets: rows(pubConn, units),
+        bytes: sumBytes(rows(pubConn, units)),
+      });
     } finally {
       for (const c of clients) c.destroy();
       await proxy.close();
@@ -115,9 +149,24 @@ export async function measureMqttOverhead(port: number, broker: string, options:
   return result;
 }
 
-async function connectStep(client: WireClient, conn: ProxiedConnection, version: MqttVersion, side: 'publisher' | 'subscriber', clientId: string, properties?: IConnectPacket['properties']): Promise<MqttSetupCost> {
+async function connectStep(
+  client: WireClient,
+  conn: ProxiedConnection,
+  version: MqttVersion,
+  side: 'publisher' | 'subscriber',
+  clientId: string,
+  properties?: IConnectPacket['properties'],
+): Promise<MqttSetupCost> {
   const mark = markOf(conn);
-  client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version === '5.0' ? 5 : 4, clean: true, keepalive: 60, clientId, ...(properties ? { properties } : {}) } as IConnectPacket);
+  client.send({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: version === '5.0' ? 5 : 4,
+    clean: true,
+    keepalive: 60,
+    clientId,
+    ...(properties ? { properties } : {}),
+  } as IConnectPacket);
   await client.expect('connack');
   const units = await waitForUnits(conn, splitMqtt, mark, (u) => u.down.some((p) => p.type === 'CONNACK'));
   const packets = rows(conn, units);
@@ -137,10 +186,22 @@ async function subscribeStep(client: WireClient, conn: ProxiedConnection, versio
 const FLOW: Record<0 | 1 | 2, { publisherUp: string[]; publisherDown: string[]; subscriberDown: string[]; subscriberUp: string[] }> = {
   0: { publisherUp: ['PUBLISH'], publisherDown: [], subscriberDown: ['PUBLISH'], subscriberUp: [] },
   1: { publisherUp: ['PUBLISH'], publisherDown: ['PUBACK'], subscriberDown: ['PUBLISH'], subscriberUp: ['PUBACK'] },
-  2: { publisherUp: ['PUBLISH', 'PUBREL'], publisherDown: ['PUBREC', 'PUBCOMP'], subscriberDown: ['PUBLISH', 'PUBREL'], subscriberUp: ['PUBREC', 'PUBCOMP'] },
+  2: {
+    publisherUp: ['PUBLISH', 'PUBREL'],
+    publisherDown: ['PUBREC', 'PUBCOMP'],
+    subscriberDown: ['PUBLISH', 'PUBREL'],
+    subscriberUp: ['PUBREC', 'PUBCOMP'],
+  },
 };
 
-async function publishStep(pub: WireClient, pubConn: ProxiedConnection, subConn: ProxiedConnection, version: MqttVersion, packet: IPublishPacket, payloadBytes: number): Promise<MqttPublishCost> {
+async function publishStep(
+  pub: WireClient,
+  pubConn: ProxiedConnection,
+  subConn: ProxiedConnection,
+  version: MqttVersion,
+  packet: IPublishPacket,
+  payloadBytes: number,
+): Promise<MqttPublishCost> {
   const qos = packet.qos as 0 | 1 | 2;
   const flow = FLOW[qos];
   const pubMark = markOf(pubConn);
@@ -163,7 +224,11 @@ function markOf(conn: ProxiedConnection): Mark {
 
 /** The packets of a step, both ways in the order they crossed the wire. */
 function rows(conn: ProxiedConnection, units: { up: WireUnit[]; down: WireUnit[] }): WireRow[] {
-  return timeOrdered(conn, units).map((u) => ({ direction: u.direction, type: u.type + (u.detail ? ` (${u.detail})` : ''), bytes: u.bytes }));
+  return timeOrdered(conn, units).map((u) => ({
+    direction: u.direction,
+    type: u.type + (u.detail ? ` (${u.detail})` : ''),
+    bytes: u.bytes,
+  }));
 }
 
 /**
@@ -249,9 +314,14 @@ export class WireClient {
  * encoding of a PUBLISH per MQTT 3.1.1 §3.3 / 5.0 §3.3 (fixed header + Remaining Length varint + topic
  * length prefix + topic + packet id when QoS > 0 + property length in 5.0 + payload).
  */
-export function expectedPublishSize(version: MqttVersion, topicBytes: number, payloadBytes: number, qos: 0 | 1 | 2, propertyBytes = 0): number {
-  const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + (version === '5.0' ? variableByteIntegerSize(propertyBytes) + propertyBytes : 0) + payloadBytes;
+export function expectedPublishSize(
+  version: MqttVersion,
+  topicBytes: number,
+  payloadBytes: number,
+  qos: 0 | 1 | 2,
+  propertyBytes = 0,
+): number {
+  const remaining =
+    2 + topicBytes + (qos > 0 ? 2 : 0) + (version === '5.0' ? variableByteIntegerSize(propertyBytes) + propertyBytes : 0) + payloadBytes;
   return 1 + variableByteIntegerSize(remaining) + remaining;
 }
-
-

@@ -40,7 +40,13 @@ export interface OverheadRow {
   /** Which server (measured rows) or which encoder/version (computed rows). */
   basis: string;
   /** Per payload size: publisher-side bytes (message + acks on its connection), subscriber-side, total. */
-  bySize: Array<{ payloadBytes: number; publisher: number | null; subscriber: number | null; total: number | null; overhead: number | null }>;
+  bySize: Array<{
+    payloadBytes: number;
+    publisher: number | null;
+    subscriber: number | null;
+    total: number | null;
+    overhead: number | null;
+  }>;
   note?: string;
 }
 
@@ -103,19 +109,43 @@ export async function analyzeOverhead(ctx: ComparisonContext): Promise<OverheadA
     : { provenance: 'not measured', reason: ctx.amqp.absent };
   const kafka = [1, 10, 100].flatMap((n) => sizes.map((s) => kafkaBatchCost(samplePayload(s), n)));
   const pubsub: OverheadAnalysis['pubsub'] = [];
-  for (const s of sizes) pubsub.push({ payloadBytes: s, rest: pubsubRestPublish(samplePayload(s)), grpc: await measurePubsubGrpcPublish(samplePayload(s)) });
+  for (const s of sizes)
+    pubsub.push({ payloadBytes: s, rest: pubsubRestPublish(samplePayload(s)), grpc: await measurePubsubGrpcPublish(samplePayload(s)) });
 
   const out: Collected = { rows: [], setup: [], specChecks: [] };
   for (const m of mqtt) collectMqtt(out, m);
   if (mqtt.length === 0) {
     const note = 'bytes are counted over TCP only';
-    out.rows.push({ id: 'mqtt', system: 'MQTT', variant: 'MQTT', provenance: 'not measured', basis: 'no TCP broker', bySize: unmeasured(sizes), note });
+    out.rows.push({
+      id: 'mqtt',
+      system: 'MQTT',
+      variant: 'MQTT',
+      provenance: 'not measured',
+      basis: 'no TCP broker',
+      bySize: unmeasured(sizes),
+      note,
+    });
   }
   if (amqp.provenance === 'measured') collectAmqp(out, amqp);
   else {
     const reason = amqp.reason;
-    out.rows.push({ id: 'amqp', system: 'RabbitMQ', variant: 'AMQP 0-9-1', provenance: 'not measured', basis: reason, bySize: unmeasured(sizes), note: reason });
-    out.setup.push({ id: 'amqp', system: 'RabbitMQ', step: 'AMQP connection setup', bytes: null, provenance: 'not measured', basis: reason });
+    out.rows.push({
+      id: 'amqp',
+      system: 'RabbitMQ',
+      variant: 'AMQP 0-9-1',
+      provenance: 'not measured',
+      basis: reason,
+      bySize: unmeasured(sizes),
+      note: reason,
+    });
+    out.setup.push({
+      id: 'amqp',
+      system: 'RabbitMQ',
+      step: 'AMQP connection setup',
+      bytes: null,
+      provenance: 'not measured',
+      basis: reason,
+    });
   }
   collectKafka(out, kafka);
   collectPubsub(out, pubsub);
@@ -130,7 +160,13 @@ function unmeasured(sizes: readonly number[]): OverheadRow['bySize'] {
 
 /** A measured cost (publisher and subscriber side) as a byte-table cell. */
 function cell(c: { payloadBytes: number; publisher: { bytes: number }; subscriber: { bytes: number }; total: number; overhead: number }) {
-  return { payloadBytes: c.payloadBytes, publisher: c.publisher.bytes, subscriber: c.subscriber.bytes, total: c.total, overhead: c.overhead };
+  return {
+    payloadBytes: c.payloadBytes,
+    publisher: c.publisher.bytes,
+    subscriber: c.subscriber.bytes,
+    total: c.total,
+    overhead: c.overhead,
+  };
 }
 
 /** One broker's MQTT rows (each version and QoS, then the Topic Alias), their spec checks and its setup steps. */
@@ -139,11 +175,22 @@ function collectMqtt(out: Collected, m: MqttOverhead): void {
   for (const version of ['3.1.1', '5.0'] as const) {
     for (const qos of [0, 1, 2] as const) {
       const costs = m.publishes.filter((p) => p.version === version && p.qos === qos && !p.topicAlias);
-      out.rows.push({ id: `mqtt-${version}-qos${qos}`, system: 'MQTT', variant: `MQTT ${version} QoS ${qos}`, provenance: 'measured', basis: m.broker, bySize: costs.map(cell) });
+      out.rows.push({
+        id: `mqtt-${version}-qos${qos}`,
+        system: 'MQTT',
+        variant: `MQTT ${version} QoS ${qos}`,
+        provenance: 'measured',
+        basis: m.broker,
+        bySize: costs.map(cell),
+      });
       for (const c of costs) {
         const sent = c.publisher.packets.find((p) => p.direction === '→' && p.type.startsWith('PUBLISH'));
         const expected = expectedPublishSize(version, topicBytes, c.payloadBytes, qos);
-        out.specChecks.push({ what: `${m.broker}: MQTT ${version} QoS ${qos} PUBLISH, ${c.payloadBytes}-byte payload`, expected, measured: sent?.bytes ?? null });
+        out.specChecks.push({
+          what: `${m.broker}: MQTT ${version} QoS ${qos} PUBLISH, ${c.payloadBytes}-byte payload`,
+          expected,
+          measured: sent?.bytes ?? null,
+        });
       }
     }
   }
@@ -163,11 +210,23 @@ function collectMqtt(out: Collected, m: MqttOverhead): void {
         `(${reused.subscriber.bytes === reused.publisher.bytes ? 'this broker does' : 'this broker does not'})`,
     });
     const expected = expectedPublishSize('5.0', 0, reused.payloadBytes, 0, 3);
-    out.specChecks.push({ what: `${m.broker}: MQTT 5.0 PUBLISH with empty topic + Topic Alias`, expected, measured: reused.publisher.packets[0]?.bytes ?? null });
+    out.specChecks.push({
+      what: `${m.broker}: MQTT 5.0 PUBLISH with empty topic + Topic Alias`,
+      expected,
+      measured: reused.publisher.packets[0]?.bytes ?? null,
+    });
   }
   for (const s of m.setup) {
     const note = s.packets.map((p) => `${p.type} ${p.bytes}`).join(' + ');
-    out.setup.push({ id: mqttSetupId(s), system: 'MQTT', step: `MQTT ${s.version} ${s.step} (${s.side})`, bytes: s.bytes, provenance: 'measured', basis: m.broker, note });
+    out.setup.push({
+      id: mqttSetupId(s),
+      system: 'MQTT',
+      step: `MQTT ${s.version} ${s.step} (${s.side})`,
+      bytes: s.bytes,
+      provenance: 'measured',
+      basis: m.broker,
+      note,
+    });
   }
 }
 
@@ -196,7 +255,15 @@ function collectAmqp(out: Collected, amqp: AmqpOverhead): void {
   }
   for (const s of amqp.setup) {
     const note = s.frames.map((f) => `${f.type} ${f.bytes}`).join(' + ');
-    out.setup.push({ id: `amqp-${s.id}-${s.side}`, system: 'RabbitMQ', step: `AMQP ${s.step} (${s.side})`, bytes: s.bytes, provenance: 'measured', basis: amqp.server, note });
+    out.setup.push({
+      id: `amqp-${s.id}-${s.side}`,
+      system: 'RabbitMQ',
+      step: `AMQP ${s.step} (${s.side})`,
+      bytes: s.bytes,
+      provenance: 'measured',
+      basis: amqp.server,
+      note,
+    });
   }
 }
 
@@ -259,9 +326,23 @@ function collectPubsub(out: Collected, pubsub: OverheadAnalysis['pubsub']): void
     note: 'nghttp2 never indexes the authorization header, so the token is re-sent (Huffman-coded) on every call',
   });
   const http2Step = 'HTTP/2 preface + SETTINGS exchange (before TLS is counted: it is not)';
-  out.setup.push({ id: 'pubsub-http2', system: 'Cloud Pub/Sub', step: http2Step, bytes: pubsub[0]!.grpc.setup.bytes, provenance: 'computed', basis: 'nghttp2 via Node http2' });
+  out.setup.push({
+    id: 'pubsub-http2',
+    system: 'Cloud Pub/Sub',
+    step: http2Step,
+    bytes: pubsub[0]!.grpc.setup.bytes,
+    provenance: 'computed',
+    basis: 'nghttp2 via Node http2',
+  });
   const kafkaBasis = 'not computed here (depends on cluster size and topic count)';
-  out.setup.push({ id: 'kafka-metadata', system: 'Kafka', step: 'ApiVersions + Metadata before producing', bytes: null, provenance: 'not measured', basis: kafkaBasis });
+  out.setup.push({
+    id: 'kafka-metadata',
+    system: 'Kafka',
+    step: 'ApiVersions + Metadata before producing',
+    bytes: null,
+    provenance: 'not measured',
+    basis: kafkaBasis,
+  });
 }
 
 /** The id of an MQTT setup step, e.g. `mqtt-5.0-connect-publisher`. */

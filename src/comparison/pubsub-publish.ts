@@ -68,21 +68,32 @@ export interface PubsubRestCost {
  * x-goog-api-client …) and Google's front end answers with more (Date, Vary, Alt-Svc, Server …), so this is a
  * lower bound. The response body is compact JSON (`prettyPrint=false`; Google APIs pretty-print by default).
  */
-export function pubsubRestPublish(payload: Buffer, options: { tokenBytes?: number; project?: string; topicId?: string } = {}): PubsubRestCost {
+export function pubsubRestPublish(
+  payload: Buffer,
+  options: { tokenBytes?: number; project?: string; topicId?: string } = {},
+): PubsubRestCost {
   const tokenBytes = options.tokenBytes ?? PUBSUB_SAMPLE.tokenBytes;
   const body = JSON.stringify({ messages: [{ data: payload.toString('base64') }] });
   const path = `/v1/${pubsubTopicName(options.project, options.topicId)}:publish`;
-  const request = http1(`POST ${path} HTTP/1.1`, [
-    ['Host', 'pubsub.googleapis.com'],
-    ['Authorization', `Bearer ${bearerToken(tokenBytes)}`],
-    ['Content-Type', 'application/json'],
-    ['Content-Length', String(Buffer.byteLength(body))],
-  ], body);
+  const request = http1(
+    `POST ${path} HTTP/1.1`,
+    [
+      ['Host', 'pubsub.googleapis.com'],
+      ['Authorization', `Bearer ${bearerToken(tokenBytes)}`],
+      ['Content-Type', 'application/json'],
+      ['Content-Length', String(Buffer.byteLength(body))],
+    ],
+    body,
+  );
   const responseBody = JSON.stringify({ messageIds: [PUBSUB_SAMPLE.messageId] });
-  const response = http1('HTTP/1.1 200 OK', [
-    ['Content-Type', 'application/json; charset=UTF-8'],
-    ['Content-Length', String(Buffer.byteLength(responseBody))],
-  ], responseBody);
+  const response = http1(
+    'HTTP/1.1 200 OK',
+    [
+      ['Content-Type', 'application/json; charset=UTF-8'],
+      ['Content-Length', String(Buffer.byteLength(responseBody))],
+    ],
+    responseBody,
+  );
   return { tokenBytes, request, response, total: request.bytes + response.bytes };
 }
 
@@ -175,7 +186,12 @@ export async function measurePubsubGrpcPublish(payload: Buffer, options: { token
       client.once('error', reject);
     });
     const conn = await proxy.connection(0);
-    const setupUnits = await waitForUnits(conn, splitHttp2, { up: 0, down: 0 }, (u) => u.up.some((f) => f.type === 'SETTINGS ACK') && u.down.some((f) => f.type === 'SETTINGS ACK'));
+    const setupUnits = await waitForUnits(
+      conn,
+      splitHttp2,
+      { up: 0, down: 0 },
+      (u) => u.up.some((f) => f.type === 'SETTINGS ACK') && u.down.some((f) => f.type === 'SETTINGS ACK'),
+    );
     const setup = exchange(conn, setupUnits);
     const requestMessage = encodePublishRequest(topic, [payload]);
     const headers = {
@@ -200,7 +216,15 @@ export async function measurePubsubGrpcPublish(payload: Buffer, options: { token
         req.end(grpcFrame(requestMessage));
       });
       // The exchange ends with the server's trailers (HEADERS with END_STREAM); count once both sides are in.
-      const units = await waitForUnits(conn, splitHttp2, mark, (u) => u.up.some((f) => f.type === 'DATA') && u.down.filter((f) => f.type === 'HEADERS').length >= 2 && u.down.some((f) => f.type === 'DATA'));
+      const units = await waitForUnits(
+        conn,
+        splitHttp2,
+        mark,
+        (u) =>
+          u.up.some((f) => f.type === 'DATA') &&
+          u.down.filter((f) => f.type === 'HEADERS').length >= 2 &&
+          u.down.some((f) => f.type === 'DATA'),
+      );
       return exchange(conn, units);
     };
     const first = await call();

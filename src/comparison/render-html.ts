@@ -2,7 +2,13 @@ import { PROVENANCE_MARK, type Provenance } from './model.js';
 import { LEGEND, reportBlocks } from './render.js';
 import type { ComparisonReport } from './report.js';
 
-const COLORS: Record<string, string> = { MQTT: '#2f7ed8', RabbitMQ: '#f28f43', 'AMQP 0-9-1': '#f28f43', Kafka: '#4a4a4a', 'Cloud Pub/Sub': '#8bbc21' };
+const COLORS: Record<string, string> = {
+  MQTT: '#2f7ed8',
+  RabbitMQ: '#f28f43',
+  'AMQP 0-9-1': '#f28f43',
+  Kafka: '#4a4a4a',
+  'Cloud Pub/Sub': '#8bbc21',
+};
 
 const esc = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 
@@ -61,17 +67,68 @@ export function charts(r: ComparisonReport): string[] {
     .map(({ row, v }) => ({ label: row.variant, value: v, color: COLORS[row.system]!, provenance: row.provenance }));
   out.push(svgBars(`Publisher-side bytes for one ${small}-byte message (message + acknowledgements)`, overheadBars, 'B'));
 
-  const kafkaBars: Bar[] = r.overhead.kafka.map((k) => ({ label: `batch of ${k.batchSize}, ${k.payloadBytes}-byte payload`, value: k.overheadPerMessage, color: COLORS.Kafka!, provenance: 'computed' as const }));
+  const kafkaBars: Bar[] = r.overhead.kafka.map((k) => ({
+    label: `batch of ${k.batchSize}, ${k.payloadBytes}-byte payload`,
+    value: k.overheadPerMessage,
+    color: COLORS.Kafka!,
+    provenance: 'computed' as const,
+  }));
   out.push(svgBars('Kafka: overhead bytes per message (produce + fetch, payload excluded) by batch size', kafkaBars, 'B'));
 
   const live = r.live.measurements;
   if (live.length) {
-    out.push(svgBars(`Latency p50, one message at a time (${small}-byte payload, loopback)`, live.map((m) => ({ label: `${m.server} · ${m.mode}`, value: m.latency.p50, color: COLORS[m.system]!, provenance: 'measured' as const, text: String(m.latency.p50) })), 'ms'));
-    out.push(svgBars(`Latency p99`, live.map((m) => ({ label: `${m.server} · ${m.mode}`, value: m.latency.p99, color: COLORS[m.system]!, provenance: 'measured' as const, text: String(m.latency.p99) })), 'ms'));
-    out.push(svgBars(`Throughput of a burst of ${r.settings.messages.toLocaleString('en-US')} messages (one publisher, one subscriber, loopback)`, live.map((m) => ({ label: `${m.server} · ${m.mode}`, value: m.throughput.perSecond, color: COLORS[m.system]!, provenance: 'measured' as const })), 'msg/s'));
+    out.push(
+      svgBars(
+        `Latency p50, one message at a time (${small}-byte payload, loopback)`,
+        live.map((m) => ({
+          label: `${m.server} · ${m.mode}`,
+          value: m.latency.p50,
+          color: COLORS[m.system]!,
+          provenance: 'measured' as const,
+          text: String(m.latency.p50),
+        })),
+        'ms',
+      ),
+    );
+    out.push(
+      svgBars(
+        `Latency p99`,
+        live.map((m) => ({
+          label: `${m.server} · ${m.mode}`,
+          value: m.latency.p99,
+          color: COLORS[m.system]!,
+          provenance: 'measured' as const,
+          text: String(m.latency.p99),
+        })),
+        'ms',
+      ),
+    );
+    out.push(
+      svgBars(
+        `Throughput of a burst of ${r.settings.messages.toLocaleString('en-US')} messages (one publisher, one subscriber, loopback)`,
+        live.map((m) => ({
+          label: `${m.server} · ${m.mode}`,
+          value: m.throughput.perSecond,
+          color: COLORS[m.system]!,
+          provenance: 'measured' as const,
+        })),
+        'msg/s',
+      ),
+    );
   }
   const fleet = r.useCases.fleet.figures.filter((f) => f.perDevicePerDay !== null);
-  out.push(svgBars(`Per device per day, one ${r.useCases.fleet.payloadBytes}-byte reading every ${r.useCases.fleet.intervalSeconds} s (sender side)`, fleet.map((f) => ({ label: `${f.system}: ${f.variant}`, value: Math.round(f.perDevicePerDay! / 1024), color: COLORS[f.system]!, provenance: f.provenance })), 'KiB'));
+  out.push(
+    svgBars(
+      `Per device per day, one ${r.useCases.fleet.payloadBytes}-byte reading every ${r.useCases.fleet.intervalSeconds} s (sender side)`,
+      fleet.map((f) => ({
+        label: `${f.system}: ${f.variant}`,
+        value: Math.round(f.perDevicePerDay! / 1024),
+        color: COLORS[f.system]!,
+        provenance: f.provenance,
+      })),
+      'KiB',
+    ),
+  );
   return out;
 }
 

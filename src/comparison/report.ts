@@ -99,7 +99,10 @@ export async function analyzeLatencyAndThroughput(ctx: ComparisonContext): Promi
 }
 
 /** Seed: generate_comparison_report(). Runs every analysis and assembles the report (renderers format it). */
-export async function generateComparisonReport(ctx: ComparisonContext, options: { command?: string; log?: (line: string) => void } = {}): Promise<ComparisonReport> {
+export async function generateComparisonReport(
+  ctx: ComparisonContext,
+  options: { command?: string; log?: (line: string) => void } = {},
+): Promise<ComparisonReport> {
   const started = Date.now();
   const log = options.log ?? (() => {});
   log('counting bytes on the wire (MQTT, AMQP) and encoding Kafka / Pub/Sub messages …');
@@ -115,7 +118,12 @@ export async function generateComparisonReport(ctx: ComparisonContext, options: 
     title: 'Protocol comparison: MQTT vs Kafka vs RabbitMQ (AMQP 0-9-1) vs Cloud Pub/Sub',
     generatedAt: new Date().toISOString(),
     command: options.command ?? 'mqttlab compare',
-    environment: { node: process.version, platform: `${process.platform} ${process.arch}`, servers: ctx.startup.map((s) => ({ server: s.server, startupMs: s.ms })), absent: ctx.absent },
+    environment: {
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      servers: ctx.startup.map((s) => ({ server: s.server, startupMs: s.ms })),
+      absent: ctx.absent,
+    },
     settings: { messages: ctx.messages, latencySamples: ctx.latencySamples },
     overhead,
     live,
@@ -143,7 +151,11 @@ function consistencyChecks(overhead: OverheadAnalysis, scalability: ScalabilityA
   }));
   for (const d of scalability.distributions) {
     const ok = d.exactlyOnce && d.perMember.every((n) => n > 0);
-    checks.push({ name: `${d.server}: ${d.mechanism} gave each of ${d.messages} messages to exactly one member, every member some`, ok, ...(ok ? {} : { detail: `per member ${d.perMember.join('/')}` }) });
+    checks.push({
+      name: `${d.server}: ${d.mechanism} gave each of ${d.messages} messages to exactly one member, every member some`,
+      ok,
+      ...(ok ? {} : { detail: `per member ${d.perMember.join('/')}` }),
+    });
   }
   return checks;
 }

@@ -58,7 +58,10 @@ export async function measureCompetingConsumers(url: string, server: string, mem
   const connection = await amqp.connect(url, { noDelay: true });
   try {
     const setup = await connection.createChannel();
-    const { queue } = await setup.assertQueue(`mqttlab.compare.jobs.${randomBytes(3).toString('hex')}`, { exclusive: true, autoDelete: true });
+    const { queue } = await setup.assertQueue(`mqttlab.compare.jobs.${randomBytes(3).toString('hex')}`, {
+      exclusive: true,
+      autoDelete: true,
+    });
     const counts = Array.from({ length: members }, () => 0);
     const seen = new Map<string, number>();
     for (let i = 0; i < members; i++) {

@@ -142,15 +142,37 @@ export const splitMqtt: Splitter = (stream) => {
 
 /** AMQP 0-9-1 methods by class and method id (§1.4 of the 0-9-1 spec's XML), the ones these flows use. */
 const AMQP_METHODS: Record<string, string> = {
-  '10.10': 'connection.start', '10.11': 'connection.start-ok', '10.30': 'connection.tune', '10.31': 'connection.tune-ok',
-  '10.40': 'connection.open', '10.41': 'connection.open-ok', '10.50': 'connection.close', '10.51': 'connection.close-ok',
-  '20.10': 'channel.open', '20.11': 'channel.open-ok', '20.40': 'channel.close', '20.41': 'channel.close-ok',
-  '40.10': 'exchange.declare', '40.11': 'exchange.declare-ok',
-  '50.10': 'queue.declare', '50.11': 'queue.declare-ok', '50.20': 'queue.bind', '50.21': 'queue.bind-ok',
-  '60.10': 'basic.qos', '60.11': 'basic.qos-ok', '60.20': 'basic.consume', '60.21': 'basic.consume-ok',
-  '60.30': 'basic.cancel', '60.31': 'basic.cancel-ok', '60.40': 'basic.publish', '60.50': 'basic.return',
-  '60.60': 'basic.deliver', '60.80': 'basic.ack', '60.120': 'basic.nack',
-  '85.10': 'confirm.select', '85.11': 'confirm.select-ok',
+  '10.10': 'connection.start',
+  '10.11': 'connection.start-ok',
+  '10.30': 'connection.tune',
+  '10.31': 'connection.tune-ok',
+  '10.40': 'connection.open',
+  '10.41': 'connection.open-ok',
+  '10.50': 'connection.close',
+  '10.51': 'connection.close-ok',
+  '20.10': 'channel.open',
+  '20.11': 'channel.open-ok',
+  '20.40': 'channel.close',
+  '20.41': 'channel.close-ok',
+  '40.10': 'exchange.declare',
+  '40.11': 'exchange.declare-ok',
+  '50.10': 'queue.declare',
+  '50.11': 'queue.declare-ok',
+  '50.20': 'queue.bind',
+  '50.21': 'queue.bind-ok',
+  '60.10': 'basic.qos',
+  '60.11': 'basic.qos-ok',
+  '60.20': 'basic.consume',
+  '60.21': 'basic.consume-ok',
+  '60.30': 'basic.cancel',
+  '60.31': 'basic.cancel-ok',
+  '60.40': 'basic.publish',
+  '60.50': 'basic.return',
+  '60.60': 'basic.deliver',
+  '60.80': 'basic.ack',
+  '60.120': 'basic.nack',
+  '85.10': 'confirm.select',
+  '85.11': 'confirm.select-ok',
 };
 
 /**
@@ -184,7 +206,18 @@ export const splitAmqp: Splitter = (stream) => {
 
 /** HTTP/2 frames: a 9-byte frame header + payload (RFC 9113 §4.1); a client stream starts with the 24-byte preface (§3.4). */
 export const splitHttp2: Splitter = (stream) => {
-  const names = ['DATA', 'HEADERS', 'PRIORITY', 'RST_STREAM', 'SETTINGS', 'PUSH_PROMISE', 'PING', 'GOAWAY', 'WINDOW_UPDATE', 'CONTINUATION'];
+  const names = [
+    'DATA',
+    'HEADERS',
+    'PRIORITY',
+    'RST_STREAM',
+    'SETTINGS',
+    'PUSH_PROMISE',
+    'PING',
+    'GOAWAY',
+    'WINDOW_UPDATE',
+    'CONTINUATION',
+  ];
   const units: WireUnit[] = [];
   let at = 0;
   const preface = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
@@ -198,7 +231,7 @@ export const splitHttp2: Splitter = (stream) => {
     const type = names[stream[at + 3]!] ?? `type ${stream[at + 3]}`;
     const flags = stream[at + 4]!;
     const streamId = stream.readUInt32BE(at + 5) & 0x7fffffff;
-    const ack = (type === 'SETTINGS' || type === 'PING') && (flags & 1) ? ' ACK' : '';
+    const ack = (type === 'SETTINGS' || type === 'PING') && flags & 1 ? ' ACK' : '';
     units.push({ offset: at, bytes: 9 + length, type: type + ack, detail: `stream ${streamId}` });
     at += 9 + length;
   }
@@ -220,7 +253,10 @@ export function unitsSince(connection: ProxiedConnection, split: Splitter, mark:
 }
 
 /** Units of both directions since `mark`, in the order they crossed the proxy; `→` is client → server. */
-export function timeOrdered(connection: ProxiedConnection, units: { up: WireUnit[]; down: WireUnit[] }): Array<WireUnit & { direction: '→' | '←' }> {
+export function timeOrdered(
+  connection: ProxiedConnection,
+  units: { up: WireUnit[]; down: WireUnit[] },
+): Array<WireUnit & { direction: '→' | '←' }> {
   const all = [
     ...units.up.map((u) => ({ ...u, direction: '→' as const, rank: connection.arrival('up', u.offset) })),
     ...units.down.map((u) => ({ ...u, direction: '←' as const, rank: connection.arrival('down', u.offset) })),

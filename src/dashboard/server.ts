@@ -135,7 +135,14 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       return;
     }
     const upstream = httpRequest(
-      { protocol: api.protocol, hostname: api.hostname, port: api.port, path: req.url, method: req.method, headers: { ...req.headers, host: api.host } },
+      {
+        protocol: api.protocol,
+        hostname: api.hostname,
+        port: api.port,
+        path: req.url,
+        method: req.method,
+        headers: { ...req.headers, host: api.host },
+      },
       (answer) => {
         if (req.url?.startsWith('/api/config') && options.wsUrl !== undefined && (answer.statusCode ?? 500) < 300) {
           const chunks: Buffer[] = [];

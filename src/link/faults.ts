@@ -22,7 +22,10 @@ export interface LinkFaults {
   rateBytesPerSecond?: number;
   /** N packets (both ways) get through, the next is lost with the connection: both sides closed, no DISCONNECT. */
   cutEvery?: number;
-  /** Cut instead of forwarding the first packet matching each rule (once per proxy: a link that cut every PUBACK would never deliver one). */
+  /**
+   * Cut instead of forwarding the first packet matching each rule (once per proxy: a link that cut every PUBACK
+   * would never deliver one).
+   */
   cutOn?: CutOnRule[];
   /** Probability of cutting instead of forwarding, drawn per packet. */
   cutProbability?: number;

@@ -174,7 +174,8 @@ export function formatPacketLine(s: PacketSummary, style: LineStyle = {}): strin
   if (s.payload !== undefined) parts.push(`"${s.payload}"`);
   if (s.malformed !== undefined) parts.push(`MALFORMED (${s.malformed}) ${s.hex}`);
   const arrow = s.direction === 'to-broker' ? '→' : '←';
-  return `${linePrefix(Date.parse(s.time), s.connection, s.clientId, style)} ${arrow} ${s.type.padEnd(11)} ${parts.join(' ')} (${s.bytes} B)${FATE_MARK[s.fate]}`;
+  const prefix = linePrefix(Date.parse(s.time), s.connection, s.clientId, style);
+  return `${prefix} ${arrow} ${s.type.padEnd(11)} ${parts.join(' ')} (${s.bytes} B)${FATE_MARK[s.fate]}`;
 }
 
 /** One readable line for a connection event: `12:00:01.300 #1 sensor-1   ✂ cut after 50 packets …`. */

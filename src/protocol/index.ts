@@ -20,5 +20,12 @@ export {
   toConnectReturnCode311,
   type ReasonCodeValue,
 } from './reason-codes.js';
-export { isValidTopicFilter, isValidTopicName, parseTopicFilter, topicLevelCount, topicMatchesFilter, type ParsedFilter } from './topics.js';
+export {
+  isValidTopicFilter,
+  isValidTopicName,
+  parseTopicFilter,
+  topicLevelCount,
+  topicMatchesFilter,
+  type ParsedFilter,
+} from './topics.js';
 export { PACKET_TYPES, packetTypeOf, type PacketTypeName } from './packet-types.js';

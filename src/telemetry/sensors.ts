@@ -76,7 +76,11 @@ export class SensorModel {
     const alerts: SensorAlert[] = [];
     if (!this.temperatureHigh && temperature > THRESHOLDS.highTemperature) {
       this.temperatureHigh = true;
-      alerts.push({ type: 'high-temperature', message: `temperature ${temperature.toFixed(2)} °C above ${THRESHOLDS.highTemperature} °C`, v: temperature });
+      alerts.push({
+        type: 'high-temperature',
+        message: `temperature ${temperature.toFixed(2)} °C above ${THRESHOLDS.highTemperature} °C`,
+        v: temperature,
+      });
     } else if (this.temperatureHigh && temperature < THRESHOLDS.highTemperature - THRESHOLDS.temperatureHysteresis) {
       this.temperatureHigh = false;
     }

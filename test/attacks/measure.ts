@@ -71,7 +71,15 @@ const attacks: Array<{ name: string; args?: string[]; run: Attack }> = [
     name: 'will on a 6,000-level topic, subscribed to it, socket dropped',
     run: async (port) => {
       const client = await RawClient.open(port, 5);
-      client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'deep-will', will: { topic: deep(6000), payload: Buffer.from('x'), qos: 0, retain: false } });
+      client.send({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 5,
+        clean: true,
+        keepalive: 0,
+        clientId: 'deep-will',
+        will: { topic: deep(6000), payload: Buffer.from('x'), qos: 0, retain: false },
+      });
       await Promise.race([client.expect('connack', 3000).catch(() => undefined), client.closed]);
       if (client.isOpen) {
         client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: deep(6000), qos: 0 }] });
@@ -106,8 +114,14 @@ const attacks: Array<{ name: string; args?: string[]; run: Attack }> = [
       const payload = Buffer.alloc(64 * 1024, 0x78);
       let acked = 0;
       for (let sent = 0; sent < 4000; sent += 100) {
-        for (let i = 1; i <= 100; i++) pub.send({ cmd: 'publish', topic: 'flood', payload, qos: 1, messageId: sent + i, retain: false, dup: false });
-        const ok = await pub.waitFor((p) => p.cmd === 'puback' && p.messageId === sent + 100, 20_000).then(() => true, () => false);
+        for (let i = 1; i <= 100; i++)
+          pub.send({ cmd: 'publish', topic: 'flood', payload, qos: 1, messageId: sent + i, retain: false, dup: false });
+        const ok = await pub
+          .waitFor((p) => p.cmd === 'puback' && p.messageId === sent + 100, 20_000)
+          .then(
+            () => true,
+            () => false,
+          );
         sample();
         if (!ok) break;
         acked = sent + 100;
@@ -133,7 +147,15 @@ const attacks: Array<{ name: string; args?: string[]; run: Attack }> = [
       const { client } = await RawClient.connect(port, { clientId: 'long-topics' });
       const filler = 'x'.repeat(65 * 1000);
       for (let i = 1; i <= 10_000; i++) {
-        client.send({ cmd: 'publish', topic: `${i}/${filler}`, payload: Buffer.from('v'), qos: 1, messageId: (i % 65535) + 1, retain: false, dup: false });
+        client.send({
+          cmd: 'publish',
+          topic: `${i}/${filler}`,
+          payload: Buffer.from('v'),
+          qos: 1,
+          messageId: (i % 65535) + 1,
+          retain: false,
+          dup: false,
+        });
         if (i % 250 === 0) {
           await client.waitFor((p) => p.cmd === 'puback' && p.messageId === (i % 65535) + 1, 20_000).catch(() => undefined);
           sample();
@@ -153,7 +175,10 @@ const attacks: Array<{ name: string; args?: string[]; run: Attack }> = [
       const body: Buffer[] = [Buffer.from([0, 1, 0])];
       for (let i = 0; i < 1000; i++) body.push(str(`${i}/${'a/'.repeat(30_000)}a`), Buffer.from([1]));
       client.sendBytes(pkt(0x82, ...body));
-      await Promise.race([client.waitFor((p) => p.cmd === 'suback' || p.cmd === 'disconnect', 120_000).catch(() => undefined), client.closed]);
+      await Promise.race([
+        client.waitFor((p) => p.cmd === 'suback' || p.cmd === 'disconnect', 120_000).catch(() => undefined),
+        client.closed,
+      ]);
       return answer(client);
     },
   },
@@ -172,7 +197,10 @@ async function segmented(port: number, sample: () => void): Promise<string> {
       sample();
     }
   }
-  const got = await sub.expect('publish', 60_000).then((p) => `delivered ${p.payload.length} B`, () => 'not delivered');
+  const got = await sub.expect('publish', 60_000).then(
+    (p) => `delivered ${p.payload.length} B`,
+    () => 'not delivered',
+  );
   return `${answer(client)}; ${got}`;
 }
 
@@ -206,7 +234,15 @@ async function measure(kind: string): Promise<Row[]> {
       alive = false;
     }
     const healthyPingMs = alive ? await pingMs(target.port) : undefined;
-    rows.push({ attack: attack.name, answer: told, cpuSeconds: cpu, peakRssMb: peak, endRssMb: end, healthyPingMs, alive: alive && healthyPingMs !== undefined });
+    rows.push({
+      attack: attack.name,
+      answer: told,
+      cpuSeconds: cpu,
+      peakRssMb: peak,
+      endRssMb: end,
+      healthyPingMs,
+      alive: alive && healthyPingMs !== undefined,
+    });
     await target.stop();
     console.error(`${kind}: ${attack.name}: done`);
   }

@@ -40,7 +40,9 @@ describe('Mosquitto config: parsing (embedded)', () => {
   });
 
   test('an unknown directive is an error naming file and line', () => {
-    assert.throws(() => parseMosquittoConf('listener 1883\n\n# comment\nbogus_option 3\n', 'my.conf'), { message: 'my.conf:4: unknown directive "bogus_option"' });
+    assert.throws(() => parseMosquittoConf('listener 1883\n\n# comment\nbogus_option 3\n', 'my.conf'), {
+      message: 'my.conf:4: unknown directive "bogus_option"',
+    });
   });
 
   test('malformed directives are errors naming file and line', () => {
@@ -59,14 +61,25 @@ describe('Mosquitto config: parsing (embedded)', () => {
 
   test('files named by the config are read when loaded: a missing one is an error naming it', () => {
     const missing = join(dir, 'no-such-passwd');
-    assert.throws(() => loadMosquittoConf(writeConf('missing.conf', [`password_file ${missing}`])), { message: `cannot read password_file ${missing}: ENOENT` });
-    assert.throws(() => brokerOptionsFromConfig(parseMosquittoConf('listener 8883\ncertfile /x.pem', 't.conf')), /^Error: t.conf:1: a TLS listener needs both certfile and keyfile/);
-    assert.throws(() => brokerOptionsFromConfig(parseMosquittoConf('listener 8883\nrequire_certificate true', 't.conf')), /^Error: t.conf:1: cafile and require_certificate need certfile and keyfile/);
+    assert.throws(() => loadMosquittoConf(writeConf('missing.conf', [`password_file ${missing}`])), {
+      message: `cannot read password_file ${missing}: ENOENT`,
+    });
+    assert.throws(
+      () => brokerOptionsFromConfig(parseMosquittoConf('listener 8883\ncertfile /x.pem', 't.conf')),
+      /^Error: t.conf:1: a TLS listener needs both certfile and keyfile/,
+    );
+    assert.throws(
+      () => brokerOptionsFromConfig(parseMosquittoConf('listener 8883\nrequire_certificate true', 't.conf')),
+      /^Error: t.conf:1: cafile and require_certificate need certfile and keyfile/,
+    );
   });
 
   test("Mosquitto 2's defaults: no listener → 127.0.0.1:1883 with anonymous access; a listener → anonymous off", () => {
     const local = parseMosquittoConf('', 'empty.conf');
-    assert.deepEqual(local.listeners.map((l) => [l.host, l.port]), [['127.0.0.1', 1883]]);
+    assert.deepEqual(
+      local.listeners.map((l) => [l.host, l.port]),
+      [['127.0.0.1', 1883]],
+    );
     assert.equal(local.allowAnonymous, true);
     assert.equal(parseMosquittoConf('listener 1883', 'l.conf').allowAnonymous, false);
   });
@@ -128,7 +141,10 @@ describeEachBroker('Mosquitto config: several listeners', (kind: BrokerKind) => 
       await tcp.publishAsync('multi/tcp', 'from tcp', { qos: 1 });
       await ws.publishAsync('multi/ws', 'from ws', { qos: 1 });
       await waitUntil(() => got.length === 2, 3000, 'both messages');
-      assert.deepEqual(got.map((m) => [m.topic, m.payload]).sort(), [['multi/tcp', 'from tcp'], ['multi/ws', 'from ws']]);
+      assert.deepEqual(got.map((m) => [m.topic, m.payload]).sort(), [
+        ['multi/tcp', 'from tcp'],
+        ['multi/ws', 'from ws'],
+      ]);
     } finally {
       await Promise.all([end(sub), end(tcp), end(ws)]);
     }
@@ -182,7 +198,13 @@ describeEachBroker('Mosquitto config: message_size_limit, max_keepalive, max_inf
   let b: TestBroker;
   before(async () => {
     const port = await freePort();
-    b = await startFromConfig(kind, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'message_size_limit 10', 'max_keepalive 30', 'max_inflight_messages 5']);
+    b = await startFromConfig(kind, [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'message_size_limit 10',
+      'max_keepalive 30',
+      'max_inflight_messages 5',
+    ]);
   });
   after(() => b.close());
 
@@ -197,7 +219,15 @@ describeEachBroker('Mosquitto config: message_size_limit, max_keepalive, max_inf
     const sub = await RawClient.connect(b.port, { clientId: 'size-sub' });
     sub.client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'size/#', qos: 1 }] });
     await sub.client.expect('suback');
-    const publish = (payload: string, messageId: number): IPublishPacket => ({ cmd: 'publish', topic: 'size/t', payload: Buffer.from(payload), qos: 1, retain: false, dup: false, messageId });
+    const publish = (payload: string, messageId: number): IPublishPacket => ({
+      cmd: 'publish',
+      topic: 'size/t',
+      payload: Buffer.from(payload),
+      qos: 1,
+      retain: false,
+      dup: false,
+      messageId,
+    });
     const big = await RawClient.connect(b.port, { clientId: 'size-big' });
     big.client.send(publish('01234567890', 1));
     if (kind === 'embedded') {

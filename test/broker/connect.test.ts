@@ -16,12 +16,17 @@ function connectBytes(o: { name?: string; level?: number; flags?: number; client
   const id = Buffer.from(o.clientId ?? 'raw');
   const level = o.level ?? 5;
   const body = Buffer.from([
-    0x00, name.length, ...name,
+    0x00,
+    name.length,
+    ...name,
     level,
     o.flags ?? 0x02, // Clean Start / CleanSession only
-    0x00, 0x00, // keep alive 0
+    0x00,
+    0x00, // keep alive 0
     ...((o.properties ?? level === 5) ? [0x00] : []), // Property Length 0
-    0x00, id.length, ...id,
+    0x00,
+    id.length,
+    ...id,
   ]);
   return Buffer.concat([Buffer.from([0x10, body.length]), body]);
 }
@@ -187,7 +192,10 @@ describeEachBroker('CONNECT and CONNACK', (kind) => {
     const { client } = await RawClient.connect(b.port, { clientId: 'twice-311', protocolVersion: 4 });
     client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 0, clientId: 'twice-311' });
     assert.ok(await client.closedWithin(2000));
-    assert.deepEqual(client.received.map((p) => p.cmd), ['connack']);
+    assert.deepEqual(
+      client.received.map((p) => p.cmd),
+      ['connack'],
+    );
   });
 });
 
@@ -291,7 +299,10 @@ describeEachBroker('CONNACK properties (MQTT 5)', (kind) => {
   test('a CONNECT with an Authentication Method we do not offer gets CONNACK 0x8C Bad authentication method (§4.12)', async () => {
     const b = await startBroker(kind);
     try {
-      const { client, connack } = await RawClient.connect(b.port, { clientId: 'auth-method', properties: { authenticationMethod: 'SCRAM-SHA-1' } });
+      const { client, connack } = await RawClient.connect(b.port, {
+        clientId: 'auth-method',
+        properties: { authenticationMethod: 'SCRAM-SHA-1' },
+      });
       assert.equal(connack.reasonCode, 0x8c);
       assert.ok(await client.closedWithin(2000));
     } finally {

@@ -15,7 +15,16 @@ import { isValidTopicFilter, isValidTopicName, parseTopicFilter, topicMatchesFil
 function sub(clientId: string, topicFilter: string, qos: QoS = 0): Subscription {
   const parsed = parseTopicFilter(topicFilter);
   assert.ok(parsed, `test setup: ${topicFilter} is a valid filter`);
-  return { clientId, topicFilter, filter: parsed.filter, group: parsed.group, qos, noLocal: false, retainAsPublished: false, retainHandling: 0 };
+  return {
+    clientId,
+    topicFilter,
+    filter: parsed.filter,
+    group: parsed.group,
+    qos,
+    noLocal: false,
+    retainAsPublished: false,
+    retainHandling: 0,
+  };
 }
 
 function msg(topic: string, payload: string, expiresAt?: number): Message {
@@ -24,13 +33,16 @@ function msg(topic: string, payload: string, expiresAt?: number): Message {
 
 describe('topics', () => {
   test('topic names: non-empty, no wildcards, no U+0000 [MQTT-3.3.2-2], [MQTT-4.7.3-1], [MQTT-4.7.3-2]', () => {
-    for (const ok of ['a', 'a/b', '/', 'a//b', '/a', 'a/', '$SYS/x', 'sport/tennis player1', 'ü/€']) assert.equal(isValidTopicName(ok), true, ok);
+    for (const ok of ['a', 'a/b', '/', 'a//b', '/a', 'a/', '$SYS/x', 'sport/tennis player1', 'ü/€'])
+      assert.equal(isValidTopicName(ok), true, ok);
     for (const bad of ['', 'a/+', 'a/#', '#', '+', 'a+b', 'a\u0000b']) assert.equal(isValidTopicName(bad), false, JSON.stringify(bad));
   });
 
   test("topic filters: '#' only as the whole last level, '+' only as a whole level [MQTT-4.7.1-1], [MQTT-4.7.1-2]", () => {
-    for (const ok of ['#', '+', 'a/#', 'a/+/b', '+/+', '/+', '+/', 'sport/tennis/#', '$SYS/#', 'a//b']) assert.equal(isValidTopicFilter(ok), true, ok);
-    for (const bad of ['', 'a#', 'a/#/b', '#/a', 'a/b#', 'a+', 'a/+b', '+a/b', 'a\u0000']) assert.equal(isValidTopicFilter(bad), false, JSON.stringify(bad));
+    for (const ok of ['#', '+', 'a/#', 'a/+/b', '+/+', '/+', '+/', 'sport/tennis/#', '$SYS/#', 'a//b'])
+      assert.equal(isValidTopicFilter(ok), true, ok);
+    for (const bad of ['', 'a#', 'a/#/b', '#/a', 'a/b#', 'a+', 'a/+b', '+a/b', 'a\u0000'])
+      assert.equal(isValidTopicFilter(bad), false, JSON.stringify(bad));
   });
 
   test('$share/<ShareName>/<filter> is split into group and filter; bad share names are refused [MQTT-4.8.2-1], [MQTT-4.8.2-2]', () => {
@@ -65,14 +77,21 @@ describe('topics', () => {
 });
 
 describe('Router', () => {
-  const matchIds = (r: Router, topic: string) => r.match(topic).subscriptions.map((s) => `${s.clientId}:${s.topicFilter}`).sort();
+  const matchIds = (r: Router, topic: string) =>
+    r
+      .match(topic)
+      .subscriptions.map((s) => `${s.clientId}:${s.topicFilter}`)
+      .sort();
 
   test('matches exact, + and # filters the same way as topicMatchesFilter', () => {
     const r = new Router();
     const filters = ['a/b', 'a/+', 'a/#', '#', '+/b', '+/+/c', '$SYS/#', 'a/b/c'];
     for (const [i, f] of filters.entries()) r.add(sub(`c${i}`, f));
     for (const topic of ['a/b', 'a', 'a/b/c', 'x/b', '$SYS/uptime', 'a/', '/b', 'q/w/c']) {
-      const expected = filters.map((f, i) => (topicMatchesFilter(f, topic) ? `c${i}:${f}` : undefined)).filter((x) => x !== undefined).sort();
+      const expected = filters
+        .map((f, i) => (topicMatchesFilter(f, topic) ? `c${i}:${f}` : undefined))
+        .filter((x) => x !== undefined)
+        .sort();
       assert.deepEqual(matchIds(r, topic), expected, topic);
     }
   });
@@ -82,7 +101,10 @@ describe('Router', () => {
     r.add(sub('c1', 'a/#', 0));
     r.add(sub('c1', 'a/#', 2));
     assert.equal(r.size, 1);
-    assert.deepEqual(r.match('a/x').subscriptions.map((s) => s.qos), [2]);
+    assert.deepEqual(
+      r.match('a/x').subscriptions.map((s) => s.qos),
+      [2],
+    );
     r.add(sub('c1', 'a/+', 1));
     assert.equal(r.size, 2, 'another filter of the same client is a second subscription');
     assert.equal(r.match('a/x').subscriptions.length, 2);
@@ -113,8 +135,14 @@ describe('Router', () => {
     r.add(sub('w3', '$share/h/jobs/#'));
     r.add(sub('plain', 'jobs/+'));
     const m = r.match('jobs/1');
-    assert.deepEqual(m.subscriptions.map((s) => s.clientId), ['plain']);
-    assert.deepEqual(m.groups.map((g) => [g.group, g.size]).sort(), [['g', 2], ['h', 1]]);
+    assert.deepEqual(
+      m.subscriptions.map((s) => s.clientId),
+      ['plain'],
+    );
+    assert.deepEqual(m.groups.map((g) => [g.group, g.size]).sort(), [
+      ['g', 2],
+      ['h', 1],
+    ]);
     assert.equal(r.size, 4);
     assert.equal(r.remove('w1', 'jobs/+', 'g'), true);
     assert.equal(r.remove('w1', 'jobs/+', 'g'), false);
@@ -128,9 +156,15 @@ describe('SharedGroup', () => {
     for (const id of ['a', 'b', 'c']) g.upsert(sub(id, '$share/g/jobs/+'));
     const online = new Set(['a', 'b', 'c']);
     const isOnline = (id: string) => online.has(id);
-    assert.deepEqual([1, 2, 3, 4].map(() => g.pick(isOnline)!.clientId), ['a', 'b', 'c', 'a']);
+    assert.deepEqual(
+      [1, 2, 3, 4].map(() => g.pick(isOnline)!.clientId),
+      ['a', 'b', 'c', 'a'],
+    );
     online.delete('c');
-    assert.deepEqual([1, 2, 3, 4].map(() => g.pick(isOnline)!.clientId), ['b', 'a', 'b', 'a']);
+    assert.deepEqual(
+      [1, 2, 3, 4].map(() => g.pick(isOnline)!.clientId),
+      ['b', 'a', 'b', 'a'],
+    );
     online.clear();
     assert.ok(g.pick(isOnline), 'with nobody online a member is still picked (its session queues the message)');
     assert.equal(new SharedGroup('e', 'x').pick(isOnline), undefined);
@@ -144,7 +178,10 @@ describe('RetainedStore', () => {
     assert.equal(s.set(msg('a/b', 'two')), true);
     assert.equal(s.set(msg('a/c', 'c')), true);
     assert.equal(s.size, 2);
-    assert.deepEqual(s.match('a/b', Date.now()).map((m) => m.payload.toString()), ['two']);
+    assert.deepEqual(
+      s.match('a/b', Date.now()).map((m) => m.payload.toString()),
+      ['two'],
+    );
     assert.equal(s.set(msg('a/b', '')), true, 'clearing an existing topic changes the store');
     assert.equal(s.set(msg('a/b', '')), false, 'clearing a topic without a retained message changes nothing');
     assert.deepEqual(s.match('a/b', Date.now()), []);
@@ -154,7 +191,11 @@ describe('RetainedStore', () => {
   test('matches wildcard filters, not $ topics with a leading wildcard [MQTT-4.7.2-1]', () => {
     const s = new RetainedStore();
     for (const t of ['a/b', 'a/c/d', 'x', '$SYS/v']) s.set(msg(t, t));
-    const topics = (filter: string) => s.match(filter, Date.now()).map((m) => m.topic).sort();
+    const topics = (filter: string) =>
+      s
+        .match(filter, Date.now())
+        .map((m) => m.topic)
+        .sort();
     assert.deepEqual(topics('#'), ['a/b', 'a/c/d', 'x']);
     assert.deepEqual(topics('a/+'), ['a/b']);
     assert.deepEqual(topics('a/#'), ['a/b', 'a/c/d']);
@@ -165,7 +206,7 @@ describe('RetainedStore', () => {
   test('the topic tree answers every filter exactly as topicMatchesFilter over all topics, also after deletions', () => {
     // Seeded, so a failure repeats: topics and filters over a small alphabet, so they collide often.
     let seed = 7;
-    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+    const rand = (n: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
     const levels = ['a', 'b', '', '$x', 'dev-1'];
     const topic = () => Array.from({ length: 1 + rand(4) }, () => levels[rand(levels.length)]!).join('/');
     const filter = () => {
@@ -187,7 +228,14 @@ describe('RetainedStore', () => {
     for (let i = 0; i < 400; i++) {
       const f = filter();
       const expected = [...live].filter((t) => topicMatchesFilter(f, t)).sort();
-      assert.deepEqual(s.match(f, Date.now()).map((m) => m.topic).sort(), expected, f);
+      assert.deepEqual(
+        s
+          .match(f, Date.now())
+          .map((m) => m.topic)
+          .sort(),
+        expected,
+        f,
+      );
     }
   });
 
@@ -196,7 +244,10 @@ describe('RetainedStore', () => {
     const now = 1_000_000;
     s.set(msg('e/old', 'old', now - 1));
     s.set(msg('e/new', 'new', now + 60_000));
-    assert.deepEqual(s.match('e/#', now).map((m) => m.topic), ['e/new']);
+    assert.deepEqual(
+      s.match('e/#', now).map((m) => m.topic),
+      ['e/new'],
+    );
     assert.equal(s.size, 1);
     assert.deepEqual(s.match('e/new', now + 60_000), [], 'expiry is inclusive of its instant');
   });
@@ -207,7 +258,11 @@ describe('Framer', () => {
   function framer(max = 1_000_000) {
     const frames: Buffer[] = [];
     const errors: FramingError[] = [];
-    const f = new Framer(max, (frame) => frames.push(Buffer.from(frame)), (e) => errors.push(e));
+    const f = new Framer(
+      max,
+      (frame) => frames.push(Buffer.from(frame)),
+      (e) => errors.push(e),
+    );
     return { f, frames, errors };
   }
 
@@ -272,7 +327,10 @@ describe('Framer', () => {
         { topic: 'y', qos: 2, nl: false, rap: true, rh: 2 },
       ],
     });
-    assert.deepEqual(frameTopicStrings(subscribe, 5), { strings: [Buffer.from('x/#'), Buffer.from('y')], subscriptionOptions: [0x05, 0x2a] });
+    assert.deepEqual(frameTopicStrings(subscribe, 5), {
+      strings: [Buffer.from('x/#'), Buffer.from('y')],
+      subscriptionOptions: [0x05, 0x2a],
+    });
     const sub311 = mqttPacket.generate({ cmd: 'subscribe', messageId: 9, subscriptions: [{ topic: 'z', qos: 1 }] }, { protocolVersion: 4 });
     assert.deepEqual(frameTopicStrings(sub311, 4), { strings: [Buffer.from('z')], subscriptionOptions: [1] });
     const unsubscribe = encode({ cmd: 'unsubscribe', messageId: 3, unsubscriptions: ['p/q', 'r'] });

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import mqtt from 'mqtt';
-import { freePort, waitForPort } from '../../src/util/index.js';
 import { collect, connectClient, end, waitUntil } from '../helpers/clients.js';
 import { CLI, spawnBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -69,7 +67,10 @@ describe('Durable persistence across SIGKILL (mqttlab broker --data-dir, child p
       const retained = collect(reader);
       await reader.subscribeAsync('retained/durable', { qos: 1 });
       await waitUntil(() => retained.length >= 1, 5000, 'the retained message');
-      assert.deepEqual(retained.map((m) => [m.payload, m.packet.retain]), [['kept across kill -9', true]]);
+      assert.deepEqual(
+        retained.map((m) => [m.payload, m.packet.retain]),
+        [['kept across kill -9', true]],
+      );
       await end(reader);
     } finally {
       await sigkill(second);
@@ -80,7 +81,14 @@ describe('Durable persistence across SIGKILL (mqttlab broker --data-dir, child p
     const dataDir = tempDir();
     const publisher = { clientId: 'durable-q2-pub', clean: false, properties: { sessionExpiryInterval: 3600 } };
     const subscriber = { clientId: 'durable-q2-sub', clean: false, properties: { sessionExpiryInterval: 3600 } };
-    const publish = { cmd: 'publish' as const, topic: 'durable-q2/t', payload: Buffer.from('once'), qos: 2 as const, retain: false, messageId: 9 };
+    const publish = {
+      cmd: 'publish' as const,
+      topic: 'durable-q2/t',
+      payload: Buffer.from('once'),
+      qos: 2 as const,
+      retain: false,
+      messageId: 9,
+    };
     const first = await spawnBroker(dataDir);
     try {
       const { client: sub } = await RawClient.connect(first.port, subscriber);

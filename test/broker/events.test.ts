@@ -46,7 +46,9 @@ describe('broker events [embedded]', () => {
   test('clientDisconnected gives the reason: DISCONNECT, dropped socket, takeover, protocol error', async () => {
     await withBroker({}, async (b) => {
       const reasons = new Map<string, string[]>();
-      b.broker!.events.on('clientDisconnected', (info, reason) => reasons.set(info.clientId, [...(reasons.get(info.clientId) ?? []), reason]));
+      b.broker!.events.on('clientDisconnected', (info, reason) =>
+        reasons.set(info.clientId, [...(reasons.get(info.clientId) ?? []), reason]),
+      );
 
       await (await RawClient.connect(b.port, { clientId: 'ev-normal' })).client.disconnect();
       const dropped = await RawClient.connect(b.port, { clientId: 'ev-dropped' });
@@ -58,7 +60,11 @@ describe('broker events [embedded]', () => {
       bad.client.sendBytes([0x36, 0x00]); // PUBLISH with QoS 3: malformed
       await bad.client.closed;
 
-      await waitUntil(() => ['ev-normal', 'ev-dropped', 'ev-taken', 'ev-bad'].every((id) => reasons.has(id)), 2000, 'four clientDisconnected events');
+      await waitUntil(
+        () => ['ev-normal', 'ev-dropped', 'ev-taken', 'ev-bad'].every((id) => reasons.has(id)),
+        2000,
+        'four clientDisconnected events',
+      );
       assert.match(reasons.get('ev-normal')!.join(), /client sent DISCONNECT \(reason 0x00\)/);
       assert.match(reasons.get('ev-dropped')!.join(), /connection closed by the client/);
       assert.match(reasons.get('ev-taken')!.join(), /taken over.*SessionTakenOver \(0x8e\)/);
@@ -92,12 +98,14 @@ describe('broker events [embedded]', () => {
       await waitUntil(() => log.length >= 8, 2000, 'eight packet events');
       await sleep(100);
 
-      const of = (id: string) => log.filter(([, clientId]) => clientId === id).map(([dir, , cmd, messageId]) => `${dir} ${cmd} ${messageId}`);
+      const of = (id: string) =>
+        log.filter(([, clientId]) => clientId === id).map(([dir, , cmd, messageId]) => `${dir} ${cmd} ${messageId}`);
       assert.deepEqual(of('ev-q2-pub'), ['in publish 7', 'out pubrec 7', 'in pubrel 7', 'out pubcomp 7']);
       const d = delivered.messageId;
       assert.deepEqual(of('ev-q2-sub'), [`out publish ${d}`, `in pubrec ${d}`, `out pubrel ${d}`, `in pubcomp ${d}`]);
       // The message is routed while its PUBLISH is handled, before the publisher's PUBREC goes out.
-      const at = (entry: string, id: string) => log.findIndex(([dir, clientId, cmd, messageId]) => clientId === id && `${dir} ${cmd} ${messageId}` === entry);
+      const at = (entry: string, id: string) =>
+        log.findIndex(([dir, clientId, cmd, messageId]) => clientId === id && `${dir} ${cmd} ${messageId}` === entry);
       assert.ok(at('in publish 7', 'ev-q2-pub') < at(`out publish ${d}`, 'ev-q2-sub'));
       assert.ok(at(`out publish ${d}`, 'ev-q2-sub') < at('out pubrec 7', 'ev-q2-pub'));
       await pub.disconnect();
@@ -118,7 +126,10 @@ describe('broker events [embedded]', () => {
       s1.send({ cmd: 'publish', topic: 'ev/mp/two', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
       s1.send({ cmd: 'publish', topic: 'ev/none', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
       await waitUntil(() => published.length === 2, 2000, 'two messagePublished events');
-      assert.deepEqual(published, [['ev/mp/two', 2], ['ev/none', 0]]);
+      assert.deepEqual(published, [
+        ['ev/mp/two', 2],
+        ['ev/none', 0],
+      ]);
       await s1.disconnect();
       await s2.disconnect();
     });
@@ -134,7 +145,9 @@ describe('broker events [embedded]', () => {
     }
     function recordDrops(b: TestBroker): Array<[string, string, DropReason]> {
       const drops: Array<[string, string, DropReason]> = [];
-      b.broker!.events.on('messageDropped', (clientId: string, message: Message, reason: DropReason) => drops.push([clientId, message.payload.toString(), reason]));
+      b.broker!.events.on('messageDropped', (clientId: string, message: Message, reason: DropReason) =>
+        drops.push([clientId, message.payload.toString(), reason]),
+      );
       return drops;
     }
 
@@ -145,12 +158,34 @@ describe('broker events [embedded]', () => {
         const drops = recordDrops(b);
         await offlineSubscriber(b, 'ev-exp', 'ev/exp');
         const { client: pub } = await RawClient.connect(b.port, { clientId: 'ev-exp-pub' });
-        pub.send({ cmd: 'publish', topic: 'ev/exp', payload: Buffer.from('short-lived'), qos: 1, retain: false, dup: false, messageId: 1, properties: { messageExpiryInterval: 1 } });
-        pub.send({ cmd: 'publish', topic: 'ev/exp', payload: Buffer.from('long-lived'), qos: 1, retain: false, dup: false, messageId: 2, properties: { messageExpiryInterval: 60 } });
+        pub.send({
+          cmd: 'publish',
+          topic: 'ev/exp',
+          payload: Buffer.from('short-lived'),
+          qos: 1,
+          retain: false,
+          dup: false,
+          messageId: 1,
+          properties: { messageExpiryInterval: 1 },
+        });
+        pub.send({
+          cmd: 'publish',
+          topic: 'ev/exp',
+          payload: Buffer.from('long-lived'),
+          qos: 1,
+          retain: false,
+          dup: false,
+          messageId: 2,
+          properties: { messageExpiryInterval: 60 },
+        });
         await pub.expect('puback');
         await pub.expect('puback');
         clock.advance(1600);
-        const { client: sub, connack } = await RawClient.connect(b.port, { clientId: 'ev-exp', clean: false, properties: { sessionExpiryInterval: 60 } });
+        const { client: sub, connack } = await RawClient.connect(b.port, {
+          clientId: 'ev-exp',
+          clean: false,
+          properties: { sessionExpiryInterval: 60 },
+        });
         assert.equal(connack.sessionPresent, true);
         const p = await sub.expect('publish');
         assert.equal(p.payload.toString(), 'long-lived');
@@ -172,7 +207,11 @@ describe('broker events [embedded]', () => {
           await pub.expect('puback');
         }
         assert.deepEqual(drops, [['ev-full', 'm3', 'queue-full']]);
-        const { client: sub } = await RawClient.connect(b.port, { clientId: 'ev-full', clean: false, properties: { sessionExpiryInterval: 60 } });
+        const { client: sub } = await RawClient.connect(b.port, {
+          clientId: 'ev-full',
+          clean: false,
+          properties: { sessionExpiryInterval: 60 },
+        });
         const got = [(await sub.expect('publish')).payload.toString(), (await sub.expect('publish')).payload.toString()];
         assert.deepEqual(got, ['m1', 'm2']);
         await sleep(200);
@@ -193,7 +232,10 @@ describe('broker events [embedded]', () => {
         pub.send({ cmd: 'publish', topic: 'ev/big', payload: Buffer.from('fits'), qos: 1, retain: false, dup: false, messageId: 2 });
         const p = await sub.expect('publish');
         assert.equal(p.payload.toString(), 'fits');
-        assert.deepEqual(drops.map(([id, payload, reason]) => [id, payload.length, reason]), [['ev-big', 500, 'too-large']]);
+        assert.deepEqual(
+          drops.map(([id, payload, reason]) => [id, payload.length, reason]),
+          [['ev-big', 500, 'too-large']],
+        );
         await sub.disconnect();
         await pub.disconnect();
       });

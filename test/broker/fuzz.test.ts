@@ -15,7 +15,11 @@ import { connectBytes, makeCase, makeRand, type Case } from '../helpers/fuzz-cas
 
 const DEFAULT_SEED = 20261201;
 const SEED =
-  process.env.FUZZ_SEED === undefined ? DEFAULT_SEED : process.env.FUZZ_SEED === 'random' ? (Date.now() ^ (process.pid << 16)) >>> 0 : Number(process.env.FUZZ_SEED) >>> 0;
+  process.env.FUZZ_SEED === undefined
+    ? DEFAULT_SEED
+    : process.env.FUZZ_SEED === 'random'
+      ? (Date.now() ^ (process.pid << 16)) >>> 0
+      : Number(process.env.FUZZ_SEED) >>> 0;
 const COUNT = process.env.FUZZ_COUNT !== undefined ? Number(process.env.FUZZ_COUNT) : 3000;
 const CONCURRENCY = 16;
 /** The broker's Maximum Packet Size here, so "oversized remaining length" has a defined answer (0x95). */
@@ -65,7 +69,9 @@ before(async () => {
 after(() => b.close());
 
 // Long runs (FUZZ_COUNT=200000) take minutes on a loaded machine: allow 20 ms a case, at least 10 minutes.
-test(`fuzz: ${COUNT} malformed and mutated packets over real sockets (FUZZ_SEED=${SEED})`, { timeout: Math.max(600_000, COUNT * 20) }, async (t) => {
+test(`fuzz: ${COUNT} malformed and mutated packets over real sockets (FUZZ_SEED=${SEED})`, {
+  timeout: Math.max(600_000, COUNT * 20),
+}, async (t) => {
   console.log(`fuzz: FUZZ_SEED=${SEED} FUZZ_COUNT=${COUNT}`);
   const r = makeRand(SEED);
   const failures: string[] = [];
@@ -82,12 +88,13 @@ test(`fuzz: ${COUNT} malformed and mutated packets over real sockets (FUZZ_SEED=
       const seen = await runCase(b.port, c, i);
       if (!seen.closed) failures.push(`${describeCase(i, c)}: not closed within ${CLOSE_TIMEOUT_MS} ms of our FIN`);
       const disconnect = seen.packets.find((p) => p.cmd === 'disconnect');
-      const code = disconnect?.cmd === 'disconnect' ? disconnect.reasonCode ?? 0 : undefined;
+      const code = disconnect?.cmd === 'disconnect' ? (disconnect.reasonCode ?? 0) : undefined;
       if (code === 0x83) failures.push(`${describeCase(i, c)}: DISCONNECT 0x83 (an internal error, not a checked violation)`);
       if (c.suback !== undefined) {
         const suback = seen.packets.find((p) => p.cmd === 'suback');
         const granted = suback?.cmd === 'suback' ? suback.granted : undefined;
-        if (JSON.stringify(granted) !== JSON.stringify(c.suback)) failures.push(`${describeCase(i, c)}: expected SUBACK ${JSON.stringify(c.suback)}, got ${JSON.stringify(granted)}`);
+        if (JSON.stringify(granted) !== JSON.stringify(c.suback))
+          failures.push(`${describeCase(i, c)}: expected SUBACK ${JSON.stringify(c.suback)}, got ${JSON.stringify(granted)}`);
       }
       if (c.connack !== undefined) {
         const connack = seen.packets.find((p) => p.cmd === 'connack');

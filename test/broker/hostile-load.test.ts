@@ -39,7 +39,7 @@ async function eventually(read: () => Promise<number>, ok: (n: number) => boolea
   return value;
 }
 
-describe('A subscriber that does not read cannot take the broker\'s memory (child process)', () => {
+describe("A subscriber that does not read cannot take the broker's memory (child process)", () => {
   test('QoS 1, 64 KB payloads, Receive Maximum 65,535: RSS bounded, excess dropped and counted, held bytes 0 after it leaves', async () => {
     const broker = await spawnBrokerProcess(['--sys-interval', '1']);
     try {
@@ -53,19 +53,28 @@ describe('A subscriber that does not read cannot take the broker\'s memory (chil
       const messages = 2000; // 128 MiB: the old broker held all of it
       let peak = 0;
       for (let sent = 0; sent < messages; sent += 100) {
-        for (let i = 1; i <= 100; i++) pub.send({ cmd: 'publish', topic: 'flood', payload, qos: 1, messageId: sent + i, retain: false, dup: false });
+        for (let i = 1; i <= 100; i++)
+          pub.send({ cmd: 'publish', topic: 'flood', payload, qos: 1, messageId: sent + i, retain: false, dup: false });
         await pub.waitFor((p) => p.cmd === 'puback' && p.messageId === sent + 100, 10_000, 'PUBACK of the batch');
         peak = Math.max(peak, broker.rssMb());
       }
       // In flight (8 MiB) plus queue (16 MiB) plus what the runtime keeps around them.
       assert.ok(peak - baseline < 150, `broker RSS grew ${(peak - baseline).toFixed(0)} MB (baseline ${baseline.toFixed(0)} MB)`);
-      const dropped = await eventually(() => sysValue(broker.port, 'publish/messages/dropped'), (n) => n > 1000, 5000);
+      const dropped = await eventually(
+        () => sysValue(broker.port, 'publish/messages/dropped'),
+        (n) => n > 1000,
+        5000,
+      );
       assert.ok(dropped > 1000, `only ${dropped} dropped`);
       const held = await sysValue(broker.port, 'store/messages/bytes');
       assert.ok(held > 0 && held <= 26 * MiB, `held ${held} bytes`);
       assert.ok((await pub.pingMs()) < 100);
       sub.destroy();
-      const released = await eventually(() => sysValue(broker.port, 'store/messages/bytes'), (n) => n === 0, 5000);
+      const released = await eventually(
+        () => sysValue(broker.port, 'store/messages/bytes'),
+        (n) => n === 0,
+        5000,
+      );
       assert.equal(released, 0);
       await pub.disconnect();
     } finally {
@@ -126,7 +135,15 @@ describe('Unusual but valid load is bounded (child process)', () => {
       const baseline = broker.rssMb();
       const filler = 'x'.repeat(60 * 1024);
       for (let i = 1; i <= 3000; i++) {
-        pub.send({ cmd: 'publish', topic: `${i}/${filler}`, payload: Buffer.from('v'), qos: 1, messageId: (i % 65535) + 1, retain: false, dup: false });
+        pub.send({
+          cmd: 'publish',
+          topic: `${i}/${filler}`,
+          payload: Buffer.from('v'),
+          qos: 1,
+          messageId: (i % 65535) + 1,
+          retain: false,
+          dup: false,
+        });
         if (i % 200 === 0) await pub.waitFor((p) => p.cmd === 'puback' && p.messageId === (i % 65535) + 1, 10_000);
       }
       const growth = broker.rssMb() - baseline;
@@ -152,7 +169,10 @@ describe('Unusual but valid load is bounded (child process)', () => {
       client.sendBytes(pkt(0x82, body));
       const suback = await client.expect('suback', 20_000);
       const cpu = broker.cpuSeconds() - cpuBefore;
-      assert.deepEqual(suback.granted, filters.map((_, i) => (i % 2 === 0 ? 1 : ReasonCode.TopicFilterInvalid)));
+      assert.deepEqual(
+        suback.granted,
+        filters.map((_, i) => (i % 2 === 0 ? 1 : ReasonCode.TopicFilterInvalid)),
+      );
       assert.ok(cpu < 2, `broker used ${cpu.toFixed(2)} s of CPU`);
       assert.ok((await client.pingMs()) < 100);
       await client.disconnect();
@@ -163,9 +183,13 @@ describe('Unusual but valid load is bounded (child process)', () => {
 });
 
 const MOSQUITTO_PASSWD = '/usr/bin/mosquitto_passwd';
-const passwdMissing = spawnSync(MOSQUITTO_PASSWD, ['-h']).error ? `${MOSQUITTO_PASSWD} is not installed (apt-get install mosquitto)` : false;
+const passwdMissing = spawnSync(MOSQUITTO_PASSWD, ['-h']).error
+  ? `${MOSQUITTO_PASSWD} is not installed (apt-get install mosquitto)`
+  : false;
 
-describe('Refusals are logged, and repeated bad passwords can be slowed down (mqttlab broker, child process)', { skip: passwdMissing }, () => {
+describe('Refusals are logged, and repeated bad passwords can be slowed down (mqttlab broker, child process)', {
+  skip: passwdMissing,
+}, () => {
   const dir = mkdtempSync(join(tmpdir(), 'mqttlab-refusals-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const passwordFile = join(dir, 'passwd');
@@ -175,26 +199,44 @@ describe('Refusals are logged, and repeated bad passwords can be slowed down (mq
     const broker = await spawnBrokerProcess([], ['allow_anonymous false', `password_file ${passwordFile}`, 'sys_interval 0']);
     try {
       for (let i = 0; i < 5; i++) {
-        const { connack } = await RawClient.connect(broker.port, { clientId: `guess-${i}`, username: 'alice', password: Buffer.from(`wrong${i}`) });
+        const { connack } = await RawClient.connect(broker.port, {
+          clientId: `guess-${i}`,
+          username: 'alice',
+          password: Buffer.from(`wrong${i}`),
+        });
         assert.equal(connack.reasonCode, ReasonCode.BadUserNameOrPassword);
       }
-      const lines = () => broker.stdout().split('\n').filter((l) => l.includes('refused'));
+      const lines = () =>
+        broker
+          .stdout()
+          .split('\n')
+          .filter((l) => l.includes('refused'));
       const deadline = Date.now() + 3000;
       while (lines().length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       assert.equal(lines().length, 5);
-      assert.match(lines()[0]!, /refused +guess-0 from 127\.0\.0\.1 user alice: bad user name or password for "alice" \[BadUserNameOrPassword \(0x86\)\]/);
+      assert.match(
+        lines()[0]!,
+        /refused +guess-0 from 127\.0\.0\.1 user alice: bad user name or password for "alice" \[BadUserNameOrPassword \(0x86\)\]/,
+      );
     } finally {
       await broker.stop();
     }
   });
 
   test('--auth-failure-delay 100: the third bad password in a row is answered after at least 400 ms, a right one at once', async () => {
-    const broker = await spawnBrokerProcess(['--auth-failure-delay', '100'], ['allow_anonymous false', `password_file ${passwordFile}`, 'sys_interval 0']);
+    const broker = await spawnBrokerProcess(
+      ['--auth-failure-delay', '100'],
+      ['allow_anonymous false', `password_file ${passwordFile}`, 'sys_interval 0'],
+    );
     try {
       const waits: number[] = [];
       for (let i = 0; i < 3; i++) {
         const start = performance.now();
-        const { connack } = await RawClient.connect(broker.port, { clientId: `slow-${i}`, username: 'alice', password: Buffer.from('wrong') });
+        const { connack } = await RawClient.connect(broker.port, {
+          clientId: `slow-${i}`,
+          username: 'alice',
+          password: Buffer.from('wrong'),
+        });
         waits.push(performance.now() - start);
         assert.equal(connack.reasonCode, ReasonCode.BadUserNameOrPassword);
       }
@@ -216,7 +258,8 @@ describe('Retained messages are bounded by bytes [embedded]', () => {
         client.send({ cmd: 'publish', topic, payload: Buffer.alloc(size, 0x72), qos: 1, messageId, retain: true, dup: false });
         return client.waitFor((p) => p.cmd === 'puback' && p.messageId === messageId);
       };
-      const code = async (topic: string, size: number, id: number) => ((await publish(topic, size, id)) as { reasonCode?: number }).reasonCode ?? 0;
+      const code = async (topic: string, size: number, id: number) =>
+        ((await publish(topic, size, id)) as { reasonCode?: number }).reasonCode ?? 0;
       assert.equal(await code('r/1', 600, 1), ReasonCode.NoMatchingSubscribers);
       assert.equal(await code('r/2', 600, 2), ReasonCode.QuotaExceeded);
       assert.equal(await code('r/1', 900, 3), ReasonCode.NoMatchingSubscribers, 'a replacement counts only the difference');

@@ -53,7 +53,14 @@ describeEachBroker('Topics past the level limit are refused with a reason code; 
       client.send({ cmd: 'publish', topic: deep(10_000), payload: Buffer.from('poison'), qos: 0, retain: true, dup: false });
       assert.ok(await client.closedWithin(2000));
       const { client: sub } = await RawClient.connect(b.port, { clientId: 'deep-retain-sub' });
-      sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 0 }, { topic: 'a/#', qos: 0 }] });
+      sub.send({
+        cmd: 'subscribe',
+        messageId: 1,
+        subscriptions: [
+          { topic: '#', qos: 0 },
+          { topic: 'a/#', qos: 0 },
+        ],
+      });
       const suback = await sub.expect('suback');
       assert.deepEqual(suback.granted, [0, 0]);
       assert.ok((await sub.pingMs()) < 100);
@@ -69,7 +76,14 @@ describeEachBroker('Topics past the level limit are refused with a reason code; 
     try {
       for (const protocolVersion of [5, 4] as const) {
         const { client } = await RawClient.connect(b.port, { clientId: `deep-sub-${protocolVersion}`, protocolVersion });
-        client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: deep(10_000, '+'), qos: 1 }, { topic: 'ok/+', qos: 1 }] });
+        client.send({
+          cmd: 'subscribe',
+          messageId: 1,
+          subscriptions: [
+            { topic: deep(10_000, '+'), qos: 1 },
+            { topic: 'ok/+', qos: 1 },
+          ],
+        });
         if (kind === 'embedded') {
           // 0x8F: "the Topic Filter is correctly formed, but is not allowed for this Client" (MQTT 5.0 §3.9.3).
           const suback = await client.expect('suback');
@@ -92,7 +106,12 @@ describeEachBroker('Topics past the level limit are refused with a reason code; 
       for (const protocolVersion of [5, 4] as const) {
         const client = await RawClient.open(b.port, protocolVersion);
         client.send({
-          cmd: 'connect', protocolId: 'MQTT', protocolVersion, clean: true, keepalive: 0, clientId: `deep-will-${protocolVersion}`,
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion,
+          clean: true,
+          keepalive: 0,
+          clientId: `deep-will-${protocolVersion}`,
           will: { topic: deep(6000), payload: Buffer.from('gone'), qos: 0, retain: false },
         });
         assert.ok(await client.closedWithin(2000));
@@ -120,7 +139,14 @@ describeEachBroker('Topics past the level limit are refused with a reason code; 
       pub.send({ cmd: 'publish', topic, payload: Buffer.from('at-limit'), qos: 1, messageId: 1, retain: true, dup: false });
       assert.equal((await pub.expect('puback')).messageId, 1);
       const { client: sub } = await RawClient.connect(b.port, { clientId: 'limit-sub' });
-      sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 0 }, { topic: `+/${deep(199, 'l0').split('/').slice(1).join('/')}/#`, qos: 0 }] });
+      sub.send({
+        cmd: 'subscribe',
+        messageId: 1,
+        subscriptions: [
+          { topic: '#', qos: 0 },
+          { topic: `+/${deep(199, 'l0').split('/').slice(1).join('/')}/#`, qos: 0 },
+        ],
+      });
       assert.deepEqual((await sub.expect('suback')).granted, [0, 0]);
       const retained = await sub.waitFor((p) => p.cmd === 'publish' && p.topic === topic);
       assert.equal(retained.cmd === 'publish' && retained.payload.toString(), 'at-limit');
@@ -138,9 +164,19 @@ describe('Topic walks are iterative: far past the default limit, nothing exhaust
     try {
       const topic = deep(6000);
       const { client: watcher } = await RawClient.connect(b.port, { clientId: 'will-watcher' });
-      watcher.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }, { topic: 'a/#', qos: 0 }] });
+      watcher.send({
+        cmd: 'subscribe',
+        messageId: 1,
+        subscriptions: [
+          { topic, qos: 0 },
+          { topic: 'a/#', qos: 0 },
+        ],
+      });
       await watcher.expect('suback');
-      const { client: dying } = await RawClient.connect(b.port, { clientId: 'will-deep', will: { topic, payload: Buffer.from('gone'), qos: 0, retain: false } });
+      const { client: dying } = await RawClient.connect(b.port, {
+        clientId: 'will-deep',
+        will: { topic, payload: Buffer.from('gone'), qos: 0, retain: false },
+      });
       dying.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] });
       await dying.expect('suback');
       dying.destroy();
@@ -196,10 +232,20 @@ describe('A deep retained message is not poison after kill -9 and restart (mqttl
       refused.send({ cmd: 'publish', topic: deep(10_000), payload: Buffer.from('poison'), qos: 0, retain: true, dup: false });
       assert.equal((await refused.expect('disconnect')).reasonCode, ReasonCode.TopicNameInvalid);
       const { client: sub } = await RawClient.connect(broker.port, { clientId: 'poison-sub' });
-      sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 0 }, { topic: 'a/#', qos: 0 }] });
+      sub.send({
+        cmd: 'subscribe',
+        messageId: 1,
+        subscriptions: [
+          { topic: '#', qos: 0 },
+          { topic: 'a/#', qos: 0 },
+        ],
+      });
       assert.deepEqual((await sub.expect('suback')).granted, [0, 0]);
       assert.ok((await sub.pingMs()) < 100);
-      assert.deepEqual(sub.all('publish').map((p) => p.payload.toString()), ['fine', 'fine']);
+      assert.deepEqual(
+        sub.all('publish').map((p) => p.payload.toString()),
+        ['fine', 'fine'],
+      );
       await sub.disconnect();
     } finally {
       await broker.stop('SIGKILL');
@@ -219,7 +265,10 @@ describe('An internal error ends at most one connection, never the process [embe
       return match(topic);
     };
     try {
-      const { client } = await RawClient.connect(b.port, { clientId: 'boom', will: { topic: 'boom/will', payload: Buffer.from('x'), qos: 0, retain: false } });
+      const { client } = await RawClient.connect(b.port, {
+        clientId: 'boom',
+        will: { topic: 'boom/will', payload: Buffer.from('x'), qos: 0, retain: false },
+      });
       client.destroy();
       await client.closed;
       await assertHealthy(b.port, 'after-will-error');

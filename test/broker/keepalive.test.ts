@@ -58,7 +58,11 @@ describeEachBroker('Keep alive', (kind) => {
       try {
         assert.equal(connack.returnCode, 0);
         await assertClosedByKeepAlive(kind, client, connectedAt);
-        assert.deepEqual(client.received.map((p) => p.cmd), ['connack'], '3.1.1 has no DISCONNECT from the server');
+        assert.deepEqual(
+          client.received.map((p) => p.cmd),
+          ['connack'],
+          '3.1.1 has no DISCONNECT from the server',
+        );
       } finally {
         client.destroy();
       }

@@ -14,7 +14,16 @@ function withServerMax(kind: BrokerKind): Promise<TestBroker> {
 
 /** A PUBLISH whose encoded size is exactly `size` bytes (MQTT 5, QoS 1, no properties). */
 function publishOfSize(size: number, topic: string, messageId: number): { packet: IPublishPacket; bytes: Buffer } {
-  const packet: IPublishPacket = { cmd: 'publish', topic, payload: Buffer.alloc(0), qos: 1, retain: false, dup: false, messageId, properties: {} };
+  const packet: IPublishPacket = {
+    cmd: 'publish',
+    topic,
+    payload: Buffer.alloc(0),
+    qos: 1,
+    retain: false,
+    dup: false,
+    messageId,
+    properties: {},
+  };
   const overhead = mqttPacket.generate(packet, { protocolVersion: 5 }).length;
   // Payloads here are > 127 bytes, so the remaining length takes 2 bytes instead of 1.
   packet.payload = Buffer.alloc(size - overhead - 1, 0x61);
@@ -43,7 +52,15 @@ describeEachBroker('Maximum Packet Size: client to server', (kind) => {
       const got = collect(sub);
       await sub.subscribeAsync('mps/big', { qos: 1 });
       const { client } = await RawClient.connect(b.port, { clientId: 'mps-pub' });
-      client.send({ cmd: 'publish', topic: 'mps/big', payload: Buffer.alloc(4 * SERVER_MAX, 0x62), qos: 1, retain: false, dup: false, messageId: 1 });
+      client.send({
+        cmd: 'publish',
+        topic: 'mps/big',
+        payload: Buffer.alloc(4 * SERVER_MAX, 0x62),
+        qos: 1,
+        retain: false,
+        dup: false,
+        messageId: 1,
+      });
       assert.ok(await client.closedWithin(3000), 'the server closes the connection');
       const disconnect = client.all('disconnect')[0];
       assert.ok(disconnect, 'a DISCONNECT comes before the close');

@@ -508,7 +508,8 @@ async function observe(b: TestBroker, c: Case, index: number, expected: Outcome)
   return 'close';
 }
 
-const describeOutcome = (o: Outcome) => (typeof o === 'string' ? o : JSON.stringify(o, (_k, v) => (typeof v === 'number' ? `0x${v.toString(16)}` : v)));
+const describeOutcome = (o: Outcome) =>
+  typeof o === 'string' ? o : JSON.stringify(o, (_k, v) => (typeof v === 'number' ? `0x${v.toString(16)}` : v));
 
 /** A well-behaved MQTT.js client still connects, subscribes and round-trips a message. */
 async function assertHealthy(b: TestBroker): Promise<void> {

@@ -18,7 +18,10 @@ const MOSQUITTO_SUB = findBinary('mosquitto_sub');
 // mosquitto_sub's stdout is block-buffered into a pipe; `stdbuf -oL` (coreutils) makes it line-buffered,
 // so its debug line for the SUBACK is seen before anything is published.
 const STDBUF = findBinary('stdbuf');
-const missing = !MOSQUITTO_PUB || !MOSQUITTO_SUB || !STDBUF ? 'mosquitto_pub/mosquitto_sub (mosquitto-clients) or stdbuf (coreutils) not installed' : false;
+const missing =
+  !MOSQUITTO_PUB || !MOSQUITTO_SUB || !STDBUF
+    ? 'mosquitto_pub/mosquitto_sub (mosquitto-clients) or stdbuf (coreutils) not installed'
+    : false;
 
 /** Every process is killed after this long, whatever its own timeout (-W) says. */
 const KILL_AFTER_MS = 10_000;
@@ -65,9 +68,13 @@ function run(binary: string, args: string[], onStdout?: (all: string) => void): 
 function sub(b: TestBroker, args: string[], waitSeconds = 5): Sub {
   let onSuback!: () => void;
   const subscribed = new Promise<void>((resolve) => (onSuback = resolve));
-  const done = run(STDBUF!, ['-oL', MOSQUITTO_SUB!, '-h', b.host, '-p', String(b.port), '-d', '-W', String(waitSeconds), '-F', FORMAT, ...args], (out) => {
-    if (out.includes('received SUBACK')) onSuback();
-  });
+  const done = run(
+    STDBUF!,
+    ['-oL', MOSQUITTO_SUB!, '-h', b.host, '-p', String(b.port), '-d', '-W', String(waitSeconds), '-F', FORMAT, ...args],
+    (out) => {
+      if (out.includes('received SUBACK')) onSuback();
+    },
+  );
   // A sub that exits early must not leave the test waiting for the SUBACK.
   void done.then(() => onSuback());
   return { subscribed, done };
@@ -129,20 +136,30 @@ describeEachBroker('Debian mosquitto_pub / mosquitto_sub', (kind) => {
     assert.equal(p.code, 0, p.stderr);
     const r = await s.done;
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(messages(r.stdout).map((m) => [m.qos, m.payload]), [[0, 'down']]);
+    assert.deepEqual(
+      messages(r.stdout).map((m) => [m.qos, m.payload]),
+      [[0, 'down']],
+    );
   });
 
-  test('-r: a retained message reaches a later mosquitto_sub with RETAIN=1, 3.1.1 and 5 [MQTT-3.3.1-5], [MQTT-3.3.1-9]', { skip: missing }, async () => {
+  test('-r: a retained message reaches a later mosquitto_sub with RETAIN=1, 3.1.1 and 5 [MQTT-3.3.1-5], [MQTT-3.3.1-9]', {
+    skip: missing,
+  }, async () => {
     const p = await pub(b, ['-V', 'mqttv5', '-q', '1', '-r', '-t', 'deb/retained', '-m', 'kept']);
     assert.equal(p.code, 0, p.stderr);
     for (const version of ['mqttv311', 'mqttv5']) {
       const r = await sub(b, ['-V', version, '-q', '1', '-t', 'deb/retained', '-C', '1']).done;
       assert.equal(r.code, 0, `${version}: ${r.stderr}`);
-      assert.deepEqual(messages(r.stdout).map((m) => [m.topic, m.qos, m.retain, m.payload]), [['deb/retained', 1, 1, 'kept']]);
+      assert.deepEqual(
+        messages(r.stdout).map((m) => [m.topic, m.qos, m.retain, m.payload]),
+        [['deb/retained', 1, 1, 'kept']],
+      );
     }
   });
 
-  test('-r -n: an empty retained message clears the topic, so a later mosquitto_sub times out (-W) [MQTT-3.3.1-6]', { skip: missing }, async () => {
+  test('-r -n: an empty retained message clears the topic, so a later mosquitto_sub times out (-W) [MQTT-3.3.1-6]', {
+    skip: missing,
+  }, async () => {
     assert.equal((await pub(b, ['-V', 'mqttv311', '-r', '-t', 'deb/cleared', '-m', 'soon gone'])).code, 0);
     assert.equal((await pub(b, ['-V', 'mqttv311', '-r', '-t', 'deb/cleared', '-n'])).code, 0);
     const r = await sub(b, ['-V', 'mqttv5', '-t', 'deb/cleared', '-C', '1'], 1).done;
@@ -150,22 +167,48 @@ describeEachBroker('Debian mosquitto_pub / mosquitto_sub', (kind) => {
     assert.deepEqual(messages(r.stdout), []);
   });
 
-  test('-V mqttv5 -D user-property: user properties arrive unaltered and in order [MQTT-3.3.2-17], [MQTT-3.3.2-18]', { skip: missing }, async () => {
+  test('-V mqttv5 -D user-property: user properties arrive unaltered and in order [MQTT-3.3.2-17], [MQTT-3.3.2-18]', {
+    skip: missing,
+  }, async () => {
     const s = sub(b, ['-V', 'mqttv5', '-q', '1', '-t', 'deb/props', '-C', '1']);
     await s.subscribed;
     const p = await pub(b, [
-      '-V', 'mqttv5', '-q', '1', '-t', 'deb/props', '-m', 'with props',
-      '-D', 'publish', 'user-property', 'site', 'lab',
-      '-D', 'publish', 'user-property', 'site', 'roof',
-      '-D', 'publish', 'user-property', 'unit', 'C',
+      '-V',
+      'mqttv5',
+      '-q',
+      '1',
+      '-t',
+      'deb/props',
+      '-m',
+      'with props',
+      '-D',
+      'publish',
+      'user-property',
+      'site',
+      'lab',
+      '-D',
+      'publish',
+      'user-property',
+      'site',
+      'roof',
+      '-D',
+      'publish',
+      'user-property',
+      'unit',
+      'C',
     ]);
     assert.equal(p.code, 0, p.stderr);
     const r = await s.done;
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(messages(r.stdout).map((m) => [m.userProperties, m.payload]), [['site:lab site:roof unit:C', 'with props']]);
+    assert.deepEqual(
+      messages(r.stdout).map((m) => [m.userProperties, m.payload]),
+      [['site:lab site:roof unit:C', 'with props']],
+    );
   });
 
-  test('-c -i with -x: a persistent mosquitto_sub session receives QoS 1 messages published while it was away', { skip: missing }, async () => {
+  test('-c -i with -x: a persistent mosquitto_sub session receives QoS 1 messages published while it was away', {
+    skip: missing,
+  }, async () => {
     const session = ['-V', 'mqttv5', '-c', '-i', `deb-persist-${kind}`, '-x', '60', '-q', '1', '-t', 'deb/persist'];
     // First connection creates the session and its subscription, then leaves (-E: exit after SUBACK).
     const first = await run(MOSQUITTO_SUB!, ['-h', b.host, '-p', String(b.port), '-E', ...session]);
@@ -173,6 +216,9 @@ describeEachBroker('Debian mosquitto_pub / mosquitto_sub', (kind) => {
     assert.equal((await pub(b, ['-V', 'mqttv5', '-q', '1', '-t', 'deb/persist', '-m', 'while away'])).code, 0);
     const r = await sub(b, [...session, '-C', '1']).done;
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(messages(r.stdout).map((m) => [m.qos, m.payload]), [[1, 'while away']]);
+    assert.deepEqual(
+      messages(r.stdout).map((m) => [m.qos, m.payload]),
+      [[1, 'while away']],
+    );
   });
 });

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { MemoryPersistence, ReasonCode, SqlitePersistence, type Message, type Persistence, type SessionSnapshot } from '../../src/broker/index.js';
+import {
+  MemoryPersistence,
+  ReasonCode,
+  SqlitePersistence,
+  type Message,
+  type Persistence,
+  type SessionSnapshot,
+} from '../../src/broker/index.js';
 import { startBroker, type TestBroker } from '../helpers/brokers.js';
 import { sleep, waitUntil } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -63,14 +70,34 @@ function snapshot(clientId: string, extra: Partial<SessionSnapshot> = {}): Sessi
     expiryInterval: 300,
     disconnectedAt: 1_700_000_000_000,
     subscriptions: [
-      { clientId, topicFilter: 's/#', filter: 's/#', qos: 1, noLocal: false, retainAsPublished: true, retainHandling: 1, subscriptionId: 9 },
-      { clientId, topicFilter: '$share/g/jobs/+', filter: 'jobs/+', group: 'g', qos: 2, noLocal: false, retainAsPublished: false, retainHandling: 0 },
+      {
+        clientId,
+        topicFilter: 's/#',
+        filter: 's/#',
+        qos: 1,
+        noLocal: false,
+        retainAsPublished: true,
+        retainHandling: 1,
+        subscriptionId: 9,
+      },
+      {
+        clientId,
+        topicFilter: '$share/g/jobs/+',
+        filter: 'jobs/+',
+        group: 'g',
+        qos: 2,
+        noLocal: false,
+        retainAsPublished: false,
+        retainHandling: 0,
+      },
     ],
     inflight: [
       { packetId: 3, delivery: { message: m, qos: 1, retain: false, subscriptionIds: [9] }, state: 'publish' },
       { packetId: 4, delivery: { message: m, qos: 2, retain: false, subscriptionIds: [] }, state: 'pubrel' },
     ],
-    queue: [{ message: message('s/q', 'later', { retain: false, expiresAt: 1_700_000_100_000 }), qos: 1, retain: false, subscriptionIds: [9] }],
+    queue: [
+      { message: message('s/q', 'later', { retain: false, expiresAt: 1_700_000_100_000 }), qos: 1, retain: false, subscriptionIds: [9] },
+    ],
     inboundQos2: [11, 12],
     ...extra,
   };
@@ -115,10 +142,19 @@ for (const impl of IMPLEMENTATIONS) {
       store.saveRetained('r/a', message('r/a', 'one'));
       store.saveRetained('r/b', message('r/b', 'b'));
       store.saveRetained('r/a', message('r/a', 'two'));
-      assert.deepEqual((await store.loadRetained()).sort(byTopic).map((m) => [m.topic, m.payload.toString()]), [['r/a', 'two'], ['r/b', 'b']]);
+      assert.deepEqual(
+        (await store.loadRetained()).sort(byTopic).map((m) => [m.topic, m.payload.toString()]),
+        [
+          ['r/a', 'two'],
+          ['r/b', 'b'],
+        ],
+      );
       store.saveRetained('r/a', undefined);
       store.saveRetained('r/never-set', undefined);
-      assert.deepEqual((await store.loadRetained()).map((m) => m.topic), ['r/b']);
+      assert.deepEqual(
+        (await store.loadRetained()).map((m) => m.topic),
+        ['r/b'],
+      );
       await store.close();
     });
 
@@ -139,7 +175,10 @@ for (const impl of IMPLEMENTATIONS) {
       assert.deepEqual(loaded, [snapshot('c1', { expiryInterval: 5, queue: [], inflight: [] }), snapshot('c2')]);
       store.deleteSession('c1');
       store.deleteSession('never-saved');
-      assert.deepEqual((await store.loadSessions()).map((x) => x.clientId), ['c2']);
+      assert.deepEqual(
+        (await store.loadSessions()).map((x) => x.clientId),
+        ['c2'],
+      );
       await store.close();
     });
 
@@ -164,16 +203,24 @@ for (const impl of IMPLEMENTATIONS) {
       await store.flush();
       store.saveRetained('r/f', message('r/f', 'before flush'));
       store.saveSession(snapshot('c-f'));
-      assert.deepEqual((await store.loadRetained()).map((m) => m.payload.toString()), ['before flush']);
+      assert.deepEqual(
+        (await store.loadRetained()).map((m) => m.payload.toString()),
+        ['before flush'],
+      );
       await store.flush();
       store.deleteSession('c-f');
       assert.deepEqual(await store.loadSessions(), []);
       await store.flush();
-      assert.deepEqual((await store.loadRetained()).map((m) => m.payload.toString()), ['before flush']);
+      assert.deepEqual(
+        (await store.loadRetained()).map((m) => m.payload.toString()),
+        ['before flush'],
+      );
       await store.close();
     });
 
-    test('crash-safe: what flush stored is seen by a second store opened while the first is still open', { skip: impl.openBeside ? false : 'not crash-safe: its state lives in this process' }, async () => {
+    test('crash-safe: what flush stored is seen by a second store opened while the first is still open', {
+      skip: impl.openBeside ? false : 'not crash-safe: its state lives in this process',
+    }, async () => {
       const store = await impl.create();
       assert.equal(store.crashSafe, true);
       store.saveRetained('r/c', message('r/c', 'flushed'));
@@ -181,7 +228,10 @@ for (const impl of IMPLEMENTATIONS) {
       await store.flush();
       store.saveSession(snapshot('c-not-flushed'));
       const beside = impl.openBeside!(store);
-      assert.deepEqual((await beside.loadRetained()).map((m) => m.payload.toString()), ['flushed']);
+      assert.deepEqual(
+        (await beside.loadRetained()).map((m) => m.payload.toString()),
+        ['flushed'],
+      );
       assert.deepEqual(await beside.loadSessions(), [snapshot('c-flushed')]);
       await beside.close();
       await store.close();
@@ -197,13 +247,19 @@ for (const impl of IMPLEMENTATIONS) {
       store.saveSession(snapshot('a', { inflight: [], queue: [] }));
       let again = await impl.reopen(store);
       const b = (await again.loadSessions()).find((x) => x.clientId === 'b')!;
-      assert.deepEqual(b.inflight.map((e) => e.delivery.message), [shared]);
+      assert.deepEqual(
+        b.inflight.map((e) => e.delivery.message),
+        [shared],
+      );
       assert.deepEqual((await again.loadSessions()).find((x) => x.clientId === 'a')!.queue, []);
       // Saved again after a reopen (as a restored broker does), then deleted: nothing of it comes back.
       again.saveSession(b);
       again.deleteSession('b');
       again = await impl.reopen(again);
-      assert.deepEqual((await again.loadSessions()).map((x) => x.clientId), ['a']);
+      assert.deepEqual(
+        (await again.loadSessions()).map((x) => x.clientId),
+        ['a'],
+      );
       await again.close();
     });
 
@@ -212,7 +268,10 @@ for (const impl of IMPLEMENTATIONS) {
       store.saveRetained('r/kept', message('r/kept', 'kept'));
       store.saveSession(snapshot('c-kept'));
       const again = await impl.reopen(store);
-      assert.deepEqual((await again.loadRetained()).map((m) => [m.topic, m.payload.toString()]), [['r/kept', 'kept']]);
+      assert.deepEqual(
+        (await again.loadRetained()).map((m) => [m.topic, m.payload.toString()]),
+        [['r/kept', 'kept']],
+      );
       assert.deepEqual(await again.loadSessions(), [snapshot('c-kept')]);
       await again.close();
     });
@@ -248,7 +307,16 @@ for (const impl of IMPLEMENTATIONS) {
         async (b) => {
           const { client } = await RawClient.connect(b.port, { clientId: 'rp-pub' });
           const publish = (topic: string, payload: string, id: number, properties = {}) => {
-            client.send({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: true, dup: false, messageId: id, properties });
+            client.send({
+              cmd: 'publish',
+              topic,
+              payload: Buffer.from(payload),
+              qos: 1,
+              retain: true,
+              dup: false,
+              messageId: id,
+              properties,
+            });
             return client.expect('puback');
           };
           await publish('rp/a', 'alpha', 1, { contentType: 'text/plain', userProperties: { unit: 'C' } });
@@ -262,7 +330,13 @@ for (const impl of IMPLEMENTATIONS) {
           client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'rp/#', qos: 1 }] });
           await client.expect('suback');
           const got = [await client.expect('publish'), await client.expect('publish')].sort((x, y) => x.topic.localeCompare(y.topic));
-          assert.deepEqual(got.map((p) => [p.topic, p.payload.toString(), p.retain]), [['rp/a', 'alpha', true], ['rp/b', 'beta', true]]);
+          assert.deepEqual(
+            got.map((p) => [p.topic, p.payload.toString(), p.retain]),
+            [
+              ['rp/a', 'alpha', true],
+              ['rp/b', 'beta', true],
+            ],
+          );
           assert.equal(got[0]!.properties?.contentType, 'text/plain');
           assert.deepEqual({ ...got[0]!.properties?.userProperties }, { unit: 'C' });
           await sleep(200);
@@ -283,7 +357,15 @@ for (const impl of IMPLEMENTATIONS) {
           await client.disconnect();
           const { client: pub } = await RawClient.connect(b.port, { clientId: 'rp-session-pub' });
           for (let i = 1; i <= 3; i++) {
-            pub.send({ cmd: 'publish', topic: `rp/session/${i}`, payload: Buffer.from(`queued ${i}`), qos: 1, retain: false, dup: false, messageId: i });
+            pub.send({
+              cmd: 'publish',
+              topic: `rp/session/${i}`,
+              payload: Buffer.from(`queued ${i}`),
+              qos: 1,
+              retain: false,
+              dup: false,
+              messageId: i,
+            });
             await pub.expect('puback');
           }
           await pub.disconnect();
@@ -301,7 +383,15 @@ for (const impl of IMPLEMENTATIONS) {
           assert.deepEqual(queued, ['queued 1', 'queued 2', 'queued 3']);
           // The subscription itself came back too: a new message is routed to it.
           const { client: pub } = await RawClient.connect(b.port, { clientId: 'rp-session-pub2' });
-          pub.send({ cmd: 'publish', topic: 'rp/session/new', payload: Buffer.from('after restart'), qos: 1, retain: false, dup: false, messageId: 1 });
+          pub.send({
+            cmd: 'publish',
+            topic: 'rp/session/new',
+            payload: Buffer.from('after restart'),
+            qos: 1,
+            retain: false,
+            dup: false,
+            messageId: 1,
+          });
           const puback = await pub.expect('puback');
           assert.equal(puback.reasonCode ?? 0, 0, 'a matching subscriber exists');
           assert.equal((await client.expect('publish')).payload.toString(), 'after restart');
@@ -320,7 +410,15 @@ for (const impl of IMPLEMENTATIONS) {
           client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'rp/inflight', qos: 1 }] });
           await client.expect('suback');
           const { client: pub } = await RawClient.connect(b.port, { clientId: 'rp-inflight-pub' });
-          pub.send({ cmd: 'publish', topic: 'rp/inflight', payload: Buffer.from('unacked'), qos: 1, retain: false, dup: false, messageId: 1 });
+          pub.send({
+            cmd: 'publish',
+            topic: 'rp/inflight',
+            payload: Buffer.from('unacked'),
+            qos: 1,
+            retain: false,
+            dup: false,
+            messageId: 1,
+          });
           await pub.expect('puback');
           const first = await client.expect('publish');
           assert.equal(first.dup, false);
@@ -454,17 +552,27 @@ for (const impl of IMPLEMENTATIONS.filter((i) => i.openBeside)) {
       const store = await impl.create();
       const b = await startBroker('embedded', { embedded: { persistence: store } });
       try {
-        const { client: sub } = await RawClient.connect(b.port, { clientId: 'as-sub', clean: false, properties: { sessionExpiryInterval: 300 } });
+        const { client: sub } = await RawClient.connect(b.port, {
+          clientId: 'as-sub',
+          clean: false,
+          properties: { sessionExpiryInterval: 300 },
+        });
         sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'as/#', qos: 1 }] });
         await sub.expect('suback');
-        assert.deepEqual((await storedSession(store, 'as-sub'))?.subscriptions.map((s) => s.topicFilter), ['as/#']);
+        assert.deepEqual(
+          (await storedSession(store, 'as-sub'))?.subscriptions.map((s) => s.topicFilter),
+          ['as/#'],
+        );
         await sub.disconnect();
         const { client: pub } = await RawClient.connect(b.port, { clientId: 'as-pub' });
         for (let i = 1; i <= 5; i++) {
           pub.send({ cmd: 'publish', topic: `as/${i}`, payload: Buffer.from(`m${i}`), qos: 1, retain: false, dup: false, messageId: i });
           await pub.expect('puback');
           const queued = (await storedSession(store, 'as-sub'))?.queue.map((d) => d.message.payload.toString());
-          assert.deepEqual(queued, Array.from({ length: i }, (_, k) => `m${k + 1}`));
+          assert.deepEqual(
+            queued,
+            Array.from({ length: i }, (_, k) => `m${k + 1}`),
+          );
         }
         await pub.disconnect();
       } finally {
@@ -476,7 +584,11 @@ for (const impl of IMPLEMENTATIONS.filter((i) => i.openBeside)) {
       const store = await impl.create();
       const b = await startBroker('embedded', { embedded: { persistence: store } });
       try {
-        const { client: sub } = await RawClient.connect(b.port, { clientId: 'as-expiry', clean: false, properties: { sessionExpiryInterval: 300 } });
+        const { client: sub } = await RawClient.connect(b.port, {
+          clientId: 'as-expiry',
+          clean: false,
+          properties: { sessionExpiryInterval: 300 },
+        });
         sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'as/expiry', qos: 1 }] });
         await sub.expect('suback');
         await sub.disconnect();
@@ -501,7 +613,10 @@ for (const impl of IMPLEMENTATIONS.filter((i) => i.openBeside)) {
         pub.send({ cmd: 'publish', topic: 'as/retained', payload: Buffer.from('kept'), qos: 1, retain: true, dup: false, messageId: 1 });
         await pub.expect('puback');
         const beside = impl.openBeside!(store);
-        assert.deepEqual((await beside.loadRetained()).map((m) => [m.topic, m.payload.toString()]), [['as/retained', 'kept']]);
+        assert.deepEqual(
+          (await beside.loadRetained()).map((m) => [m.topic, m.payload.toString()]),
+          [['as/retained', 'kept']],
+        );
         await beside.close();
         await pub.disconnect();
       } finally {
@@ -513,7 +628,11 @@ for (const impl of IMPLEMENTATIONS.filter((i) => i.openBeside)) {
       const store = await impl.create();
       const b = await startBroker('embedded', { embedded: { persistence: store } });
       try {
-        const { client } = await RawClient.connect(b.port, { clientId: 'as-qos2', clean: false, properties: { sessionExpiryInterval: 300 } });
+        const { client } = await RawClient.connect(b.port, {
+          clientId: 'as-qos2',
+          clean: false,
+          properties: { sessionExpiryInterval: 300 },
+        });
         client.send({ cmd: 'publish', topic: 'as/qos2', payload: Buffer.from('two'), qos: 2, retain: false, dup: false, messageId: 42 });
         await client.expect('pubrec');
         assert.deepEqual((await storedSession(store, 'as-qos2'))?.inboundQos2, [42]);
@@ -578,7 +697,10 @@ describe('When acknowledgements go out [embedded]', () => {
     try {
       const { client } = await RawClient.connect(b.port, { clientId: 'gate-memory' });
       await publishThenPing(client, 1);
-      assert.deepEqual(client.received.slice(1).map((p) => p.cmd), ['puback', 'pingresp']);
+      assert.deepEqual(
+        client.received.slice(1).map((p) => p.cmd),
+        ['puback', 'pingresp'],
+      );
       await client.disconnect();
     } finally {
       await b.close();

@@ -49,15 +49,21 @@ function session(limits: Partial<SessionLimits> = {}, budget = Infinity) {
 }
 
 describe('Session (fake link)', () => {
-  test('QoS 1 beyond the client\'s Receive Maximum waits in the queue; each completion sends the next [MQTT-4.9.0-2]', () => {
+  test("QoS 1 beyond the client's Receive Maximum waits in the queue; each completion sends the next [MQTT-4.9.0-2]", () => {
     const { s } = session();
     const link = new FakeLink(2);
     s.attach(link, 0);
     for (const p of ['a', 'b', 'c', 'd']) s.deliver(delivery(p), 0);
-    assert.deepEqual(link.sent.map((x) => x.payload), ['a', 'b']);
+    assert.deepEqual(
+      link.sent.map((x) => x.payload),
+      ['a', 'b'],
+    );
     assert.equal(s.queue.length, 2);
     s.complete(link.sent[0]!.packetId!);
-    assert.deepEqual(link.sent.map((x) => x.payload), ['a', 'b', 'c']);
+    assert.deepEqual(
+      link.sent.map((x) => x.payload),
+      ['a', 'b', 'c'],
+    );
   });
 
   test('the in-flight byte budget holds back the next message, but never the first', () => {
@@ -70,7 +76,10 @@ describe('Session (fake link)', () => {
     assert.equal(link.sent.length, 1);
     s.complete(link.sent[0]!.packetId!);
     s.deliver(delivery('z'.repeat(60)), 0);
-    assert.deepEqual(link.sent.map((x) => x.payload[0]), ['x', 'y']);
+    assert.deepEqual(
+      link.sent.map((x) => x.payload[0]),
+      ['x', 'y'],
+    );
     assert.equal(s.inflightBytes, 61);
     assert.equal(s.queuedBytes, 61);
   });
@@ -106,7 +115,10 @@ describe('Session (fake link)', () => {
     clock.advance(2000);
     const link = new FakeLink();
     s.attach(link, clock.now());
-    assert.deepEqual(link.sent.map((x) => x.payload), ['new']);
+    assert.deepEqual(
+      link.sent.map((x) => x.payload),
+      ['new'],
+    );
     assert.deepEqual(drops, [['old', 'expired']]);
     assert.equal(state.held, 4);
     s.release();

@@ -240,13 +240,19 @@ describeEachBroker('Sessions', (kind) => {
       assert.equal(again.connack.sessionPresent, true);
       const got: IPublishPacket[] = [];
       for (let i = 0; i < 3; i++) got.push(await nextPublish(again.client));
-      assert.deepEqual(got.map((p) => [p.topic, text(p), p.qos]), [
-        ['offline/a', 'qos1', 1],
-        ['offline/c', 'qos2', 2],
-        ['offline/d', 'qos1 again', 1],
-      ]);
+      assert.deepEqual(
+        got.map((p) => [p.topic, text(p), p.qos]),
+        [
+          ['offline/a', 'qos1', 1],
+          ['offline/c', 'qos2', 2],
+          ['offline/d', 'qos1 again', 1],
+        ],
+      );
       // First deliveries, not retransmissions: DUP=0 [MQTT-3.3.1-2].
-      assert.deepEqual(got.map((p) => p.dup), [false, false, false]);
+      assert.deepEqual(
+        got.map((p) => p.dup),
+        [false, false, false],
+      );
       assert.ok(await again.client.nothingWithin('publish', 300), 'the QoS 0 message was not queued');
       again.client.send({ cmd: 'puback', messageId: got[0]!.messageId!, reasonCode: 0 });
       again.client.send({ cmd: 'pubrec', messageId: got[1]!.messageId!, reasonCode: 0 });
@@ -587,7 +593,10 @@ describeEachBroker('Session takeover', (kind) => {
       assert.equal(next.connack.returnCode, 0);
       assert.equal(next.connack.sessionPresent, true);
       assert.ok(await old.client.closedWithin(2000));
-      assert.deepEqual(old.client.received.map((p) => p.cmd), ['connack', 'suback']);
+      assert.deepEqual(
+        old.client.received.map((p) => p.cmd),
+        ['connack', 'suback'],
+      );
       await pub.publishAsync('takeover/4', 'moved', { qos: 1 });
       assert.equal(text(await nextPublish(next.client)), 'moved');
     } finally {
@@ -603,7 +612,10 @@ describeEachBroker('Session takeover', (kind) => {
     try {
       assert.equal(next.connack.reasonCode, 0);
       assert.ok(await old.client.closedWithin(2000));
-      assert.deepEqual(old.client.received.map((p) => p.cmd), ['connack']);
+      assert.deepEqual(
+        old.client.received.map((p) => p.cmd),
+        ['connack'],
+      );
     } finally {
       await next.client.disconnect();
     }

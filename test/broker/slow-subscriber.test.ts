@@ -7,7 +7,9 @@ import { RawClient } from '../helpers/raw-client.js';
 
 function recordDrops(b: TestBroker): Array<{ payload: string; reason: DropReason }> {
   const drops: Array<{ payload: string; reason: DropReason }> = [];
-  b.broker!.events.on('messageDropped', (_id: string, m: Message, reason: DropReason) => drops.push({ payload: m.payload.toString(), reason }));
+  b.broker!.events.on('messageDropped', (_id: string, m: Message, reason: DropReason) =>
+    drops.push({ payload: m.payload.toString(), reason }),
+  );
   return drops;
 }
 
@@ -31,11 +33,20 @@ describe('Slow subscribers cannot grow broker memory without bound [embedded]', 
         await pub.expect('puback');
       }
       await ping(sub);
-      assert.deepEqual(sub.all('publish').map((p) => p.payload.toString()), ['m1', 'm2', 'm3', 'm4', 'm5']);
+      assert.deepEqual(
+        sub.all('publish').map((p) => p.payload.toString()),
+        ['m1', 'm2', 'm3', 'm4', 'm5'],
+      );
       const session = b.broker!.sessions.get('never-acks')!;
       assert.equal(session.inflight.size, 5);
-      assert.deepEqual(session.queue.map((d) => d.message.payload.toString()), Array.from({ length: 10 }, (_, i) => `m${i + 6}`));
-      assert.deepEqual(drops, Array.from({ length: 35 }, (_, i) => ({ payload: `m${i + 16}`, reason: 'queue-full' })));
+      assert.deepEqual(
+        session.queue.map((d) => d.message.payload.toString()),
+        Array.from({ length: 10 }, (_, i) => `m${i + 6}`),
+      );
+      assert.deepEqual(
+        drops,
+        Array.from({ length: 35 }, (_, i) => ({ payload: `m${i + 16}`, reason: 'queue-full' })),
+      );
       assert.equal(b.broker!.stats.messagesDropped, 35);
       // One PUBACK opens the window for the oldest queued message.
       sub.send({ cmd: 'puback', messageId: sub.all('publish')[0]!.messageId!, reasonCode: 0 });
@@ -75,12 +86,21 @@ describe('Slow subscribers cannot grow broker memory without bound [embedded]', 
       assert.equal(b.broker!.stats.messagesDropped, dropped.length);
 
       sub.resumeReading();
-      const expected = Array.from({ length: N }, (_, i) => String(i).padStart(4, '0')).filter((id) => !dropped.some((d) => d.payload.startsWith(`${id}:`)));
+      const expected = Array.from({ length: N }, (_, i) => String(i).padStart(4, '0')).filter(
+        (id) => !dropped.some((d) => d.payload.startsWith(`${id}:`)),
+      );
       await waitUntil(() => sub.all('publish').length >= expected.length + 3, 20_000, 'the messages that were not dropped');
       await ping(sub);
       const got = sub.all('publish');
-      assert.deepEqual(got.filter((p) => p.qos === 0).map((p) => p.payload.toString().slice(0, 4)), expected, 'exactly the QoS 0 messages not dropped, in order');
-      assert.deepEqual(got.filter((p) => p.qos === 1).map((p) => p.payload.toString()), ['qos1-1', 'qos1-2', 'qos1-3']);
+      assert.deepEqual(
+        got.filter((p) => p.qos === 0).map((p) => p.payload.toString().slice(0, 4)),
+        expected,
+        'exactly the QoS 0 messages not dropped, in order',
+      );
+      assert.deepEqual(
+        got.filter((p) => p.qos === 1).map((p) => p.payload.toString()),
+        ['qos1-1', 'qos1-2', 'qos1-3'],
+      );
       await pub.disconnect();
       await sub.disconnect();
     } finally {

@@ -9,13 +9,23 @@ import { RawClient } from '../helpers/raw-client.js';
 
 type Subscription = ISubscribePacket['subscriptions'][number];
 
-async function subscribe(client: RawClient, subscriptions: Subscription[], subscriptionIdentifier?: number, messageId = 1): Promise<number[]> {
+async function subscribe(
+  client: RawClient,
+  subscriptions: Subscription[],
+  subscriptionIdentifier?: number,
+  messageId = 1,
+): Promise<number[]> {
   client.send({ cmd: 'subscribe', messageId, subscriptions, properties: subscriptionIdentifier ? { subscriptionIdentifier } : undefined });
   const suback = await client.expect('suback');
   return suback.granted as number[];
 }
 
-const publish = (client: RawClient, topic: string, payload: string, o: { qos?: 0 | 1 | 2; retain?: boolean; messageId?: number; dup?: boolean } = {}) =>
+const publish = (
+  client: RawClient,
+  topic: string,
+  payload: string,
+  o: { qos?: 0 | 1 | 2; retain?: boolean; messageId?: number; dup?: boolean } = {},
+) =>
   client.send({ cmd: 'publish', topic, payload, qos: o.qos ?? 0, retain: o.retain ?? false, dup: o.dup ?? false, messageId: o.messageId });
 
 describeEachBroker('Subscription options and identifiers', (kind) => {
@@ -96,7 +106,10 @@ describeEachBroker('Subscription options and identifiers', (kind) => {
       // identifier — allowed: [MQTT-3.3.4-2] says the Server MAY deliver once or once per subscription.
       const second = (await sub.expect('publish')) as IPublishPacket;
       const seen = [first, second].map((p) => [p.qos, p.properties?.subscriptionIdentifier]).sort();
-      assert.deepEqual(seen, [[0, 1], [2, 2]]);
+      assert.deepEqual(seen, [
+        [0, 1],
+        [2, 2],
+      ]);
     } else {
       assert.equal(first.qos, 2, 'the highest granted QoS');
       assert.deepEqual([first.properties?.subscriptionIdentifier].flat().sort(), [1, 2], 'both identifiers');
@@ -147,7 +160,11 @@ describeEachBroker('Shared subscriptions, edge cases', (kind) => {
   let b: TestBroker;
   const open: RawClient[] = [];
   const connect = async (clientId: string, expiry?: number) => {
-    const { client } = await RawClient.connect(b.port, { clientId, clean: expiry === undefined, properties: expiry ? { sessionExpiryInterval: expiry } : undefined });
+    const { client } = await RawClient.connect(b.port, {
+      clientId,
+      clean: expiry === undefined,
+      properties: expiry ? { sessionExpiryInterval: expiry } : undefined,
+    });
     open.push(client);
     return client;
   };
@@ -210,7 +227,15 @@ describeEachBroker('Shared subscriptions, edge cases', (kind) => {
 
   test('invalid share names get a SUBACK failure 0x8F [MQTT-4.8.2-1], [MQTT-4.8.2-2]', async () => {
     const client = await connect('sh-bad');
-    client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/a+b/x', qos: 0 }, { topic: '$share/g', qos: 0 }, { topic: '$share/g/ok', qos: 1 }] });
+    client.send({
+      cmd: 'subscribe',
+      messageId: 1,
+      subscriptions: [
+        { topic: '$share/a+b/x', qos: 0 },
+        { topic: '$share/g', qos: 0 },
+        { topic: '$share/g/ok', qos: 1 },
+      ],
+    });
     if (kind === 'mosquitto') {
       // Mosquitto 2.0.11 treats an invalid share name as a malformed packet and disconnects (allowed:
       // the spec gives 0x8F Topic Filter invalid as the SUBACK code but does not forbid closing).
@@ -226,10 +251,17 @@ describeEachBroker('Wills, timed cases', (kind) => {
   before(async () => (b = await startBroker(kind)));
   after(() => b.close());
 
-  test('the will is published on keep-alive timeout [MQTT-3.1.2-8], [MQTT-3.1.2-22]', { skip: kind === 'mosquitto' ? 'Mosquitto 2.0.11 checks keep alive in whole seconds, every few seconds; covered in keepalive.test.ts' : false }, async () => {
+  test('the will is published on keep-alive timeout [MQTT-3.1.2-8], [MQTT-3.1.2-22]', {
+    skip:
+      kind === 'mosquitto' ? 'Mosquitto 2.0.11 checks keep alive in whole seconds, every few seconds; covered in keepalive.test.ts' : false,
+  }, async () => {
     const { client: watcher } = await RawClient.connect(b.port, { clientId: 'ka-watch' });
     await subscribe(watcher, [{ topic: 'ka/will', qos: 0 }]);
-    const { client: silent } = await RawClient.connect(b.port, { clientId: 'ka-silent', keepalive: 1, will: { topic: 'ka/will', payload: Buffer.from('gone'), qos: 0, retain: false } });
+    const { client: silent } = await RawClient.connect(b.port, {
+      clientId: 'ka-silent',
+      keepalive: 1,
+      will: { topic: 'ka/will', payload: Buffer.from('gone'), qos: 0, retain: false },
+    });
     const will = await watcher.expect('publish', 5000);
     assert.equal(will.payload.toString(), 'gone');
     assert.ok(!silent.isOpen || (await silent.closedWithin(1000)));

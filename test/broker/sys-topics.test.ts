@@ -82,7 +82,9 @@ describeEachBroker('$SYS topics', (kind) => {
     await waitUntil(() => atPub.length === 5, 3000, 'the five messages');
     // At least the 5 PUBLISH in and the 5 PUBLISH out (Mosquitto counts every packet, not only PUBLISH).
     await waitUntil(
-      () => last(numbers(got, '$SYS/broker/messages/received'))! >= received0 + 5 && last(numbers(got, '$SYS/broker/messages/sent'))! >= sent0 + 5,
+      () =>
+        last(numbers(got, '$SYS/broker/messages/received'))! >= received0 + 5 &&
+        last(numbers(got, '$SYS/broker/messages/sent'))! >= sent0 + 5,
       4000,
       `messages/received >= ${received0 + 5} and messages/sent >= ${sent0 + 5}`,
     );
@@ -97,6 +99,9 @@ describeEachBroker('$SYS topics', (kind) => {
     await sys.subscribeAsync('$SYS/#');
     // Long enough for at least one update round (interval 1 s).
     await waitUntil(() => atSys.some((m) => m.topic === '$SYS/broker/uptime' && !m.packet.retain), 4000, 'a live $SYS update');
-    assert.deepEqual(atAll.filter((m) => m.topic.startsWith('$')), []);
+    assert.deepEqual(
+      atAll.filter((m) => m.topic.startsWith('$')),
+      [],
+    );
   });
 });

@@ -48,7 +48,8 @@ class RawWsClient {
 }
 
 const encode = (p: Packet) => mqttPacket.generate(p, { protocolVersion: 5 });
-const connectBytes = (clientId: string) => encode({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId });
+const connectBytes = (clientId: string) =>
+  encode({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId });
 
 describeEachBroker('MQTT over WebSocket', (kind) => {
   let b: TestBroker;

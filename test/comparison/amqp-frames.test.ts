@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { amqplibDefaultPropertyBytes, basicAckFrame, basicDeliverFrame, basicPublishFrame, contentBodyFrames, contentHeaderFrame } from '../../src/comparison/amqp-frames.js';
+import {
+  amqplibDefaultPropertyBytes,
+  basicAckFrame,
+  basicDeliverFrame,
+  basicPublishFrame,
+  contentBodyFrames,
+  contentHeaderFrame,
+} from '../../src/comparison/amqp-frames.js';
 import { AMQP_SAMPLE, measureAmqpOverhead, type AmqpOverhead } from '../../src/comparison/amqp-overhead.js';
 import { findRabbitMq, startRabbitMq, type LocalServer } from '../../src/comparison/servers.js';
 import { splitAmqp } from '../../src/comparison/wire-counter.js';
@@ -28,11 +35,22 @@ test('splitAmqp labels frames by class and method id, after the 8-byte protocol 
   const channelOpen = Buffer.from([1, 0, 1, 0, 0, 0, 5, 0, 20, 0, 10, 0, 0xce]);
   const heartbeat = Buffer.from([8, 0, 0, 0, 0, 0, 0, 0xce]);
   const units = splitAmqp(Buffer.concat([header, channelOpen, heartbeat, Buffer.from([1, 0])]));
-  assert.deepEqual(units.map((u) => [u.type, u.bytes]), [['protocol-header', 8], ['channel.open', 13], ['heartbeat', 8]]);
+  assert.deepEqual(
+    units.map((u) => [u.type, u.bytes]),
+    [
+      ['protocol-header', 8],
+      ['channel.open', 13],
+      ['heartbeat', 8],
+    ],
+  );
 });
 
 const rabbit = findRabbitMq();
-describe('AMQP frames counted on the socket against a real RabbitMQ', { skip: rabbit ? false : 'rabbitmq-server is not installed (apt-get install rabbitmq-server): AMQP byte counts not checked against a live broker' }, () => {
+describe('AMQP frames counted on the socket against a real RabbitMQ', {
+  skip: rabbit
+    ? false
+    : 'rabbitmq-server is not installed (apt-get install rabbitmq-server): AMQP byte counts not checked against a live broker',
+}, () => {
   let server: LocalServer;
   let r: AmqpOverhead;
   before(async () => {
@@ -41,7 +59,8 @@ describe('AMQP frames counted on the socket against a real RabbitMQ', { skip: ra
   });
   after(() => server?.close());
 
-  const frames = (rows: Array<{ direction: string; type: string; bytes: number }>) => rows.map((f) => `${f.direction} ${f.type} ${f.bytes}`);
+  const frames = (rows: Array<{ direction: string; type: string; bytes: number }>) =>
+    rows.map((f) => `${f.direction} ${f.type} ${f.bytes}`);
 
   test('a published 16-byte message is basic.publish 51 + content-header 26 + content-body 24 = 101 bytes', () => {
     const p = r.publishes.find((x) => !x.confirms && x.payloadBytes === 16)!;

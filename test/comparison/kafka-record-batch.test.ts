@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { crc32c, encodeRecord, encodeRecordBatch, RECORD_BATCH_HEADER_BYTES, sampleRecords } from '../../src/comparison/kafka-record-batch.js';
+import {
+  crc32c,
+  encodeRecord,
+  encodeRecordBatch,
+  RECORD_BATCH_HEADER_BYTES,
+  sampleRecords,
+} from '../../src/comparison/kafka-record-batch.js';
 import {
   encodeFetchRequest,
   encodeFetchResponse,
@@ -70,8 +76,23 @@ test('RecordBatch v2 of one 16-byte record: 61-byte header + 23-byte record = 84
   assert.equal(crc, 0x36e78eae);
   assert.equal(
     batch.toString('hex'),
-    '0000000000000000' + '00000048' + 'ffffffff' + '02' + '36e78eae' + '0000' + '00000000' + '0000018bcfe56800' + '0000018bcfe56800' +
-      'ffffffffffffffff' + 'ffff' + 'ffffffff' + '00000001' + '2c000000' + '0120' + payload16.toString('hex') + '00',
+    '0000000000000000' +
+      '00000048' +
+      'ffffffff' +
+      '02' +
+      '36e78eae' +
+      '0000' +
+      '00000000' +
+      '0000018bcfe56800' +
+      '0000018bcfe56800' +
+      'ffffffffffffffff' +
+      'ffff' +
+      'ffffffff' +
+      '00000001' +
+      '2c000000' +
+      '0120' +
+      payload16.toString('hex') +
+      '00',
   );
 });
 
@@ -103,7 +124,16 @@ test('our RecordBatch and Produce v7 request are byte-for-byte what kafkajs (an 
 
   // A whole Produce v7 request (size prefix, header v1, body) for one message.
   const batch = encodeRecordBatch({ baseTimestamp: BASE_TS, partitionLeaderEpoch: 0, records: sampleRecords(payload16, 1) });
-  const ours = encodeProduceRequest({ version: 7, correlationId: 7, clientId: 'room1-sensor', acks: 1, timeoutMs: 30000, topic: KAFKA_SAMPLE.topic, partition: 0, batch });
+  const ours = encodeProduceRequest({
+    version: 7,
+    correlationId: 7,
+    clientId: 'room1-sensor',
+    acks: 1,
+    timeoutMs: 30000,
+    topic: KAFKA_SAMPLE.topic,
+    partition: 0,
+    batch,
+  });
   const theirs = await request({
     correlationId: 7,
     clientId: 'room1-sensor',
@@ -112,7 +142,12 @@ test('our RecordBatch and Produce v7 request are byte-for-byte what kafkajs (an 
       timeout: 30000,
       producerId: Long.fromValue(-1),
       producerEpoch: -1,
-      topicData: [{ topic: KAFKA_SAMPLE.topic, partitions: [{ partition: 0, firstSequence: -1, messages: [{ key: null, value: payload16, timestamp: Number(BASE_TS) }] }] }],
+      topicData: [
+        {
+          topic: KAFKA_SAMPLE.topic,
+          partitions: [{ partition: 0, firstSequence: -1, messages: [{ key: null, value: payload16, timestamp: Number(BASE_TS) }] }],
+        },
+      ],
     }),
   });
   assert.deepEqual(ours, theirs.buffer);
@@ -120,7 +155,16 @@ test('our RecordBatch and Produce v7 request are byte-for-byte what kafkajs (an 
 
 test('Produce v9 request for one 16-byte message is 154 bytes, worked out field by field', () => {
   const batch = encodeRecordBatch({ baseTimestamp: BASE_TS, records: sampleRecords(payload16, 1) });
-  const bytes = encodeProduceRequest({ version: 9, correlationId: 1, clientId: 'room1-sensor', acks: 1, timeoutMs: 30000, topic: KAFKA_SAMPLE.topic, partition: 0, batch });
+  const bytes = encodeProduceRequest({
+    version: 9,
+    correlationId: 1,
+    clientId: 'room1-sensor',
+    acks: 1,
+    timeoutMs: 30000,
+    topic: KAFKA_SAMPLE.topic,
+    partition: 0,
+    batch,
+  });
   // size 4 | header v2: api_key 2 + api_version 2 + correlation_id 4 + client_id (int16 len + 12) 14 + tagged 1 = 23
   // body: transactional_id null (compact) 1 + acks 2 + timeout 4 + topics count 1 + name (1 + 25) 26
   //       + partitions count 1 + index 4 + records (uvarint 85 → 1 + 84) 85 + tagged 1 + tagged 1 + tagged 1 = 127
@@ -138,17 +182,33 @@ test('Fetch v12 request is 118 bytes and the Fetch v12 response carrying the bat
   // max_bytes 4, isolation 1, session_id 4, session_epoch 4, topics 1, name 26, partitions 1, partition 4,
   // current_leader_epoch 4, fetch_offset 8, last_fetched_epoch 4, log_start_offset 8, partition_max_bytes 4,
   // tagged 1, tagged 1, forgotten 1, rack_id "" 1, tagged 1 = 90
-  assert.equal(encodeFetchRequest({ version: 12, correlationId: 1, clientId: 'room1-display', topic: KAFKA_SAMPLE.topic, partition: 0, fetchOffset: 0n }).length, 4 + 24 + 90);
+  assert.equal(
+    encodeFetchRequest({
+      version: 12,
+      correlationId: 1,
+      clientId: 'room1-display',
+      topic: KAFKA_SAMPLE.topic,
+      partition: 0,
+      fetchOffset: 0n,
+    }).length,
+    4 + 24 + 90,
+  );
   const batch = encodeRecordBatch({ baseTimestamp: BASE_TS, records: sampleRecords(payload16, 1) });
   // Response: size 4 + header v1 5 + throttle 4, error 2, session 4, topics 1, name 26, partitions 1, index 4,
   // error 2, high_watermark 8, last_stable 8, log_start 8, aborted (null) 1, preferred_replica 4,
   // records (1 + 84) 85, tagged ×3 3 = 161
-  assert.equal(encodeFetchResponse({ version: 12, correlationId: 1, topic: KAFKA_SAMPLE.topic, partition: 0, highWatermark: 1n, batch }).length, 4 + 5 + 161);
+  assert.equal(
+    encodeFetchResponse({ version: 12, correlationId: 1, topic: KAFKA_SAMPLE.topic, partition: 0, highWatermark: 1n, batch }).length,
+    4 + 5 + 161,
+  );
 });
 
 test('per-message cost falls with batching: 1 → 10 → 100 records per batch', () => {
   const costs = [1, 10, 100].map((n) => kafkaBatchCost(payload16, n));
-  assert.deepEqual(costs.map((c) => c.total), [518, 934, 5218]);
+  assert.deepEqual(
+    costs.map((c) => c.total),
+    [518, 934, 5218],
+  );
   // batch of 10: RecordBatch = 61 + 10 × 23 = 291 (all deltas < 64 fit one varint byte)
   assert.equal(costs[1]!.recordBatch, 291);
   // batch of 100: deltas 64..99 take 2 bytes each for offsetDelta and timestampDelta: 61 + 64×23 + 36×25 = 2433

@@ -14,7 +14,8 @@ describeEachBroker('comparison: MQTT bytes counted on the socket', (kind) => {
   });
   after(() => b.close());
 
-  const find = (version: '3.1.1' | '5.0', qos: 0 | 1 | 2, size: number) => r.publishes.find((p) => p.version === version && p.qos === qos && p.payloadBytes === size && !p.topicAlias)!;
+  const find = (version: '3.1.1' | '5.0', qos: 0 | 1 | 2, size: number) =>
+    r.publishes.find((p) => p.version === version && p.qos === qos && p.payloadBytes === size && !p.topicAlias)!;
   const sizes = (rows: Array<{ type: string; bytes: number }>) => rows.map((x) => `${x.type.replace(/ \(.*\)/, '')} ${x.bytes}`);
 
   test('MQTT 3.1.1 QoS 0 PUBLISH, 16-byte payload: 2 + 2 + 25 + 16 = 45 bytes on both connections', () => {
@@ -51,7 +52,11 @@ describeEachBroker('comparison: MQTT bytes counted on the socket', (kind) => {
 
   test('every counted PUBLISH matches the size the spec gives (expectedPublishSize)', () => {
     for (const p of r.publishes.filter((x) => !x.topicAlias)) {
-      assert.equal(p.publisher.packets[0]!.bytes, expectedPublishSize(p.version, 25, p.payloadBytes, p.qos), `${p.version} QoS ${p.qos} ${p.payloadBytes}`);
+      assert.equal(
+        p.publisher.packets[0]!.bytes,
+        expectedPublishSize(p.version, 25, p.payloadBytes, p.qos),
+        `${p.version} QoS ${p.qos} ${p.payloadBytes}`,
+      );
     }
   });
 
@@ -65,7 +70,8 @@ describeEachBroker('comparison: MQTT bytes counted on the socket', (kind) => {
   });
 
   test('setup: CONNECT 3.1.1 = 2 + 10 + 2 + 12 = 26, CONNACK 4; SUBSCRIBE = 2 + 2 + 2 + 25 + 1 = 32, SUBACK 5; DISCONNECT 2', () => {
-    const step = (version: string, name: string, side: string) => r.setup.find((s) => s.version === version && s.step === name && s.side === side)!;
+    const step = (version: string, name: string, side: string) =>
+      r.setup.find((s) => s.version === version && s.step === name && s.side === side)!;
     assert.deepEqual(sizes(step('3.1.1', 'CONNECT/CONNACK', 'publisher').packets), ['CONNECT 26', 'CONNACK 4']);
     assert.deepEqual(sizes(step('3.1.1', 'CONNECT/CONNACK', 'subscriber').packets), ['CONNECT 27', 'CONNACK 4']);
     assert.deepEqual(sizes(step('3.1.1', 'SUBSCRIBE/SUBACK', 'subscriber').packets), ['SUBSCRIBE 32', 'SUBACK 5']);
@@ -80,5 +86,11 @@ describeEachBroker('comparison: MQTT bytes counted on the socket', (kind) => {
 test('splitMqtt reads packet boundaries from the Remaining Length varint, and stops at a partial packet', () => {
   const stream = Buffer.from([0x30, 0x02, 0x00, 0x00, 0x40, 0x02, 0x00, 0x01, 0x30, 0xa0, 0x02, 0x00]);
   const units = splitMqtt(stream);
-  assert.deepEqual(units.map((u) => [u.type, u.bytes]), [['PUBLISH', 4], ['PUBACK', 4]]);
+  assert.deepEqual(
+    units.map((u) => [u.type, u.bytes]),
+    [
+      ['PUBLISH', 4],
+      ['PUBACK', 4],
+    ],
+  );
 });

@@ -2,8 +2,21 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { generateComparisonReport, openComparison, renderHtml, renderMarkdown, renderText, type ComparisonReport } from '../../src/comparison/index.js';
-import { encodePublishRequest, grpcFrame, measurePubsubGrpcPublish, pubsubRestPublish, pubsubTopicName } from '../../src/comparison/pubsub-publish.js';
+import {
+  generateComparisonReport,
+  openComparison,
+  renderHtml,
+  renderMarkdown,
+  renderText,
+  type ComparisonReport,
+} from '../../src/comparison/index.js';
+import {
+  encodePublishRequest,
+  grpcFrame,
+  measurePubsubGrpcPublish,
+  pubsubRestPublish,
+  pubsubTopicName,
+} from '../../src/comparison/pubsub-publish.js';
 import { samplePayload } from '../../src/comparison/model.js';
 
 test('Pub/Sub REST publish body: {"messages":[{"data":"<24 base64 chars>"}]} = 22 + 24 + 4 = 50 bytes', () => {
@@ -20,7 +33,10 @@ test('Pub/Sub gRPC Publish: protobuf 2 + 54 (topic) + 2 + 2 + 16 = 76 bytes, DAT
   assert.equal(proto.length, 76);
   assert.equal(grpcFrame(proto).length, 81);
   const grpc = await measurePubsubGrpcPublish(samplePayload(16));
-  assert.deepEqual(grpc.first.frames.filter((f) => f.direction === '→').map((f) => f.type), ['HEADERS', 'DATA']);
+  assert.deepEqual(
+    grpc.first.frames.filter((f) => f.direction === '→').map((f) => f.type),
+    ['HEADERS', 'DATA'],
+  );
   assert.equal(grpc.first.frames.find((f) => f.type === 'DATA' && f.direction === '→')!.bytes, 90);
   // HPACK: the second call on the connection sends smaller request headers than the first.
   assert.ok(grpc.later.frames[0]!.bytes < grpc.first.frames[0]!.bytes);
@@ -40,7 +56,10 @@ after(() => close?.());
 
 test('without RabbitMQ the report marks AMQP "not measured" in the byte table, the dimension table and every rendering', () => {
   const amqpRows = report.overhead.rows.filter((r) => r.system === 'RabbitMQ');
-  assert.deepEqual(amqpRows.map((r) => r.provenance), ['not measured']);
+  assert.deepEqual(
+    amqpRows.map((r) => r.provenance),
+    ['not measured'],
+  );
   assert.ok(!('publishes' in report.overhead.amqp));
   const throughput = report.dimensions.find((d) => d.dimension === 'Throughput')!;
   assert.equal(throughput.cells.RabbitMQ.provenance, 'not measured');
@@ -53,10 +72,12 @@ test('without RabbitMQ the report marks AMQP "not measured" in the byte table, t
   assert.match(renderHtml(report), /not measured/);
 });
 
-test('the report: measured MQTT bytes agree with the spec, Kafka/Pub/Sub are computed, the key question uses the run\'s numbers', () => {
+test("the report: measured MQTT bytes agree with the spec, Kafka/Pub/Sub are computed, the key question uses the run's numbers", () => {
   assert.ok(report.checks.length > 10 && report.checks.every((c) => c.ok), JSON.stringify(report.checks.filter((c) => !c.ok)));
   assert.ok(report.overhead.rows.filter((r) => r.system === 'MQTT').every((r) => r.provenance === 'measured'));
-  assert.ok(report.overhead.rows.filter((r) => r.system === 'Kafka' || r.system === 'Cloud Pub/Sub').every((r) => r.provenance === 'computed'));
+  assert.ok(
+    report.overhead.rows.filter((r) => r.system === 'Kafka' || r.system === 'Cloud Pub/Sub').every((r) => r.provenance === 'computed'),
+  );
   assert.equal(report.dimensions.length, 13);
   const q1 = report.overhead.rows.find((r) => r.variant === 'MQTT 5.0 QoS 1')!.bySize[0]!.publisher;
   assert.equal(q1, 52);
@@ -73,7 +94,10 @@ test('the HTML page is self-contained: inline SVG bar charts, no scripts, no ext
 
 test('`mqttlab compare --no-rabbitmq --json` prints the report as JSON and exits 0', () => {
   const cli = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url));
-  const r = spawnSync(process.execPath, [cli, 'compare', '--no-rabbitmq', '--json', '--messages', '100', '--latency-samples', '10'], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [cli, 'compare', '--no-rabbitmq', '--json', '--messages', '100', '--latency-samples', '10'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   const json = JSON.parse(r.stdout) as ComparisonReport;
   assert.equal(json.command, 'mqttlab compare --no-rabbitmq --json --messages 100 --latency-samples 10');

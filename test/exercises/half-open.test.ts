@@ -16,7 +16,7 @@ describeEachBroker('exercise 3: a half-open link vs DISCONNECT vs reset', (kind)
     await b.close();
   });
 
-  test('silent link: the will only after 1.5 × keep alive without a packet [MQTT-3.1.2-22]; DISCONNECT: none [MQTT-3.1.2-10]; reset: at once', {
+  test('silent link: will after 1.5 × keep alive without a packet [MQTT-3.1.2-22]; DISCONNECT: none [MQTT-3.1.2-10]; reset: at once', {
     timeout: 60_000,
   }, async () => {
     const { endings, deadlineMs } = await demonstrateHalfOpen(ctx, { keepAliveSeconds: 1 });

@@ -32,7 +32,7 @@ describeEachBroker('exercise 2: when the link breaks', (kind) => {
     assert.match(c.trace.join('\n'), /← PUBACK .*✂ CUT[\s\S]*sessionPresent=true[\s\S]*→ PUBLISH +qos=1[\s\S]*← PUBACK/);
   });
 
-  test('QoS 2 cut between PUBREC and PUBREL: sent again, delivered once (the receiver keeps the id until PUBREL) [MQTT-4.3.3-10]', async () => {
+  test('QoS 2 cut between PUBREC and PUBREL: sent again, delivered once (the id is kept until PUBREL) [MQTT-4.3.3-10]', async () => {
     const c = await demonstrateLinkBreakCase(ctx, 2);
     assert.equal(c.delivered, 1);
     assert.equal(c.publishes.length, 2);

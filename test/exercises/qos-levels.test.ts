@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ExerciseContext } from '../../src/exercises/index.js';
-import { compareQosLevels, demonstrateDowngrade, demonstrateQos0, demonstrateQos1, demonstrateQos2, EXPECTED_FLOW, runQosLevels } from '../../src/exercises/qos-levels.js';
+import {
+  compareQosLevels,
+  demonstrateDowngrade,
+  demonstrateQos0,
+  demonstrateQos1,
+  demonstrateQos2,
+  EXPECTED_FLOW,
+  runQosLevels,
+} from '../../src/exercises/qos-levels.js';
 import { describeEachBroker, startBroker, type TestBroker } from '../helpers/brokers.js';
 
 describeEachBroker('exercise 2: QoS levels', (kind) => {
@@ -24,7 +32,10 @@ describeEachBroker('exercise 2: QoS levels', (kind) => {
       if (flow.qos > 0) {
         // The broker picks its own non-zero packet id towards the subscriber [MQTT-2.2.1-3].
         const ids = flow.subscriber.map((p) => p.messageId);
-        assert.ok(ids.every((id) => id !== undefined && id > 0 && id === ids[0]), `one non-zero id per flow: ${ids}`);
+        assert.ok(
+          ids.every((id) => id !== undefined && id > 0 && id === ids[0]),
+          `one non-zero id per flow: ${ids}`,
+        );
       }
     }
   });
@@ -40,12 +51,18 @@ describeEachBroker('exercise 2: QoS levels', (kind) => {
 
   test('comparing QoS levels: every message arrives, and each costs 1, 2 or 4 packets per side', async () => {
     const comparison = await compareQosLevels(ctx, 20);
-    assert.deepEqual(comparison.map((c) => c.received), [20, 20, 20]);
-    assert.deepEqual(comparison.map((c) => c.packetsPerMessage), [
-      { publisher: 1, subscriber: 1 },
-      { publisher: 2, subscriber: 2 },
-      { publisher: 4, subscriber: 4 },
-    ]);
+    assert.deepEqual(
+      comparison.map((c) => c.received),
+      [20, 20, 20],
+    );
+    assert.deepEqual(
+      comparison.map((c) => c.packetsPerMessage),
+      [
+        { publisher: 1, subscriber: 1 },
+        { publisher: 2, subscriber: 2 },
+        { publisher: 4, subscriber: 4 },
+      ],
+    );
     assert.ok(comparison[0]!.bytesPerMessage.publisher < comparison[1]!.bytesPerMessage.publisher);
     assert.ok(comparison[1]!.bytesPerMessage.publisher < comparison[2]!.bytesPerMessage.publisher);
   });
@@ -54,7 +71,10 @@ describeEachBroker('exercise 2: QoS levels', (kind) => {
     const own = new ExerciseContext(b.url);
     try {
       const report = await runQosLevels(own, { messages: 10, linkBreakMessages: 50 });
-      assert.deepEqual(report.checks.filter((c) => !c.ok), []);
+      assert.deepEqual(
+        report.checks.filter((c) => !c.ok),
+        [],
+      );
       assert.match(report.keyQuestion.answer.join(' '), /packets\/s/);
     } finally {
       await own.closeAll();

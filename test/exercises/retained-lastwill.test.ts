@@ -38,7 +38,10 @@ describeEachBroker('exercise 3: retained messages & last will', (kind) => {
 
   test('an empty retained payload reaches current subscribers and removes the retained message [MQTT-3.3.1-6], [MQTT-3.3.1-7]', () => {
     const { liveSubscriberGot, laterSubscriber } = data.retainedStatus.clear;
-    assert.deepEqual(liveSubscriberGot.map((m) => ({ bytes: m.bytes, retain: m.retain })), [{ bytes: 0, retain: false }]);
+    assert.deepEqual(
+      liveSubscriberGot.map((m) => ({ bytes: m.bytes, retain: m.retain })),
+      [{ bytes: 0, retain: false }],
+    );
     assert.deepEqual(laterSubscriber.received, []);
     assert.deepEqual(types(laterSubscriber.packets), ['CONNECT', 'CONNACK', 'SUBSCRIBE', 'SUBACK', 'DISCONNECT']);
   });
@@ -46,7 +49,10 @@ describeEachBroker('exercise 3: retained messages & last will', (kind) => {
   test('the will is published when the connection closes without DISCONNECT, not on 0x00 [MQTT-3.1.2-8], [MQTT-3.14.4-3]', () => {
     const [crashed, clean] = data.lastWill.cases;
     assert.equal(crashed!.ending, 'socket destroyed, no DISCONNECT');
-    assert.deepEqual(crashed!.watcherGot.map((m) => [m.topic, m.payload, m.qos]), [['devices/sensor-crash/status', 'offline', 1]]);
+    assert.deepEqual(
+      crashed!.watcherGot.map((m) => [m.topic, m.payload, m.qos]),
+      [['devices/sensor-crash/status', 'offline', 1]],
+    );
     assert.deepEqual(types(crashed!.devicePackets), ['CONNECT', 'CONNACK']);
     assert.equal(clean!.ending, 'DISCONNECT 0x00 (normal)');
     assert.deepEqual(clean!.watcherGot, []);
@@ -55,14 +61,20 @@ describeEachBroker('exercise 3: retained messages & last will', (kind) => {
 
   test('DISCONNECT with reason 0x04 asks for the will to be published (MQTT 5.0 §3.14.2.1)', () => {
     const withWill = data.lastWill.cases[2]!;
-    assert.deepEqual(withWill.watcherGot.map((m) => [m.topic, m.payload]), [['devices/sensor-0x04/status', 'offline']]);
+    assert.deepEqual(
+      withWill.watcherGot.map((m) => [m.topic, m.payload]),
+      [['devices/sensor-0x04/status', 'offline']],
+    );
     const sent = withWill.devicePackets.find((p) => p.type === 'DISCONNECT');
     assert.equal(sent?.reasonCode, 0x04);
   });
 
   test('a will with Will Retain 1 is stored as retained [MQTT-3.1.2-15]; live copies carry RETAIN 0 [MQTT-3.3.1-12]', () => {
     assert.ok(data.lastWill.cases[0]!.watcherGot.every((m) => !m.retain));
-    assert.deepEqual(data.lastWill.retainedAfterCrash.map((m) => [m.payload, m.retain]), [['offline', true]]);
+    assert.deepEqual(
+      data.lastWill.retainedAfterCrash.map((m) => [m.payload, m.retain]),
+      [['offline', true]],
+    );
   });
 
   test('device presence: late dashboards learn every state from retained messages, changes arrive live', () => {
@@ -70,14 +82,26 @@ describeEachBroker('exercise 3: retained messages & last will', (kind) => {
     assert.equal(p.filter, 'devices/+/status');
     const [d1, d2] = [p.dashboards['dashboard-1']!, p.dashboards['dashboard-2']!];
     // Retained messages for a wildcard come in the broker's order: compare them as a set.
-    const initial = d1.slice(0, 2).map((s) => [s.device, s.status, s.retain]).sort();
-    assert.deepEqual(initial, [['sensor42', 'online', true], ['sensor43', 'online', true]]);
-    assert.deepEqual(d1.slice(2).map((s) => [s.device, s.status, s.retain]), [
-      ['sensor42', 'offline', false],
-      ['sensor42', 'online', false],
-      ['sensor43', 'offline', false],
+    const initial = d1
+      .slice(0, 2)
+      .map((s) => [s.device, s.status, s.retain])
+      .sort();
+    assert.deepEqual(initial, [
+      ['sensor42', 'online', true],
+      ['sensor43', 'online', true],
     ]);
-    assert.deepEqual(d2.map((s) => [s.device, s.status, s.retain]).sort(), [['sensor42', 'online', true], ['sensor43', 'offline', true]]);
+    assert.deepEqual(
+      d1.slice(2).map((s) => [s.device, s.status, s.retain]),
+      [
+        ['sensor42', 'offline', false],
+        ['sensor42', 'online', false],
+        ['sensor43', 'offline', false],
+      ],
+    );
+    assert.deepEqual(d2.map((s) => [s.device, s.status, s.retain]).sort(), [
+      ['sensor42', 'online', true],
+      ['sensor43', 'offline', true],
+    ]);
     assert.deepEqual(p.stateSeenByLateDashboard, { sensor42: 'online', sensor43: 'offline' });
     // The timeline is in time order and says who saw what.
     assert.ok(p.timeline.every((e, i) => i === 0 || e.at >= p.timeline[i - 1]!.at));
@@ -93,12 +117,18 @@ describeEachBroker('exercise 3: retained messages & last will', (kind) => {
     assert.equal(w.stayAway.offline.length, 1);
     // Only "not at once": when exactly is the broker's business (Mosquitto counts whole seconds).
     assert.ok(w.stayAway.willAfterMs! >= 1000, `will after ${w.stayAway.willAfterMs} ms`);
-    assert.deepEqual(w.watcher.map((m) => m.payload), ['online', 'online', 'offline']);
+    assert.deepEqual(
+      w.watcher.map((m) => m.payload),
+      ['online', 'online', 'offline'],
+    );
   });
 
   test('every expectation held and the exercise left no retained message behind', async () => {
     assert.ok(report.checks.length >= 12);
-    assert.deepEqual(report.checks.filter((c) => !c.ok), []);
+    assert.deepEqual(
+      report.checks.filter((c) => !c.ok),
+      [],
+    );
     const probe = await connectMqtt(b.url, { clientId: 'probe-e3' });
     try {
       const got: string[] = [];

@@ -3,7 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'node:test';
-import { brokerOptionsFromConfig, createBroker, parseMosquittoConf, type Broker, type CreateBrokerOptions } from '../../src/broker/index.js';
+import {
+  brokerOptionsFromConfig,
+  createBroker,
+  parseMosquittoConf,
+  type Broker,
+  type CreateBrokerOptions,
+} from '../../src/broker/index.js';
 import { findMosquitto, freePort, waitForPort } from '../../src/util/index.js';
 
 export type BrokerKind = 'embedded' | 'mosquitto';
@@ -33,8 +39,22 @@ export const mosquittoPath: string | undefined = findMosquitto();
 
 /** Starts the embedded broker on free loopback ports. */
 export async function startEmbedded(options: StartOptions = {}): Promise<TestBroker> {
-  const running = await createBroker({ sysInterval: 0, ...options.embedded, host: '127.0.0.1', port: 0, wsPort: options.websocket ? 0 : false });
-  return { kind: 'embedded', host: '127.0.0.1', port: running.port!, url: running.url!, wsUrl: running.wsUrl, broker: running.broker, close: () => running.close() };
+  const running = await createBroker({
+    sysInterval: 0,
+    ...options.embedded,
+    host: '127.0.0.1',
+    port: 0,
+    wsPort: options.websocket ? 0 : false,
+  });
+  return {
+    kind: 'embedded',
+    host: '127.0.0.1',
+    port: running.port!,
+    url: running.url!,
+    wsUrl: running.wsUrl,
+    broker: running.broker,
+    close: () => running.close(),
+  };
 }
 
 /** Starts a real `mosquitto` with a generated config on free loopback ports. */
@@ -50,7 +70,14 @@ export async function startMosquitto(options: StartOptions = {}): Promise<TestBr
     ...(options.mosquitto ?? []),
   ];
   const close = await runMosquitto(lines, wsPort ? [port, wsPort] : [port]);
-  return { kind: 'mosquitto', host: '127.0.0.1', port, url: `mqtt://127.0.0.1:${port}`, wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}` : undefined, close };
+  return {
+    kind: 'mosquitto',
+    host: '127.0.0.1',
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}` : undefined,
+    close,
+  };
 }
 
 /**
@@ -98,7 +125,10 @@ export async function startFromConfig(kind: BrokerKind, lines: string[]): Promis
     const running = await createBroker({ sysInterval: 0, ...brokerOptionsFromConfig(config).options });
     return { kind, host: '127.0.0.1', port: first.port, url, broker: running.broker, close: () => running.close() };
   }
-  const close = await runMosquitto(lines, config.listeners.map((l) => l.port));
+  const close = await runMosquitto(
+    lines,
+    config.listeners.map((l) => l.port),
+  );
   return { kind, host: '127.0.0.1', port: first.port, url, close };
 }
 

@@ -41,9 +41,12 @@ export function rawInMemory(broker: Broker, protocolVersion: 3 | 4 | 5 = 5): Raw
 
 /** An MQTT.js client connected to the broker core through an in-memory stream pair. */
 export function mqttInMemory(broker: Broker, options: IClientOptions = {}): MqttClient {
-  return new MqttClient(() => {
-    const [client, server] = duplexPair();
-    broker.handle(server, 'memory', 'in-memory');
-    return client;
-  }, { protocolVersion: 5, reconnectPeriod: 0, ...options });
+  return new MqttClient(
+    () => {
+      const [client, server] = duplexPair();
+      broker.handle(server, 'memory', 'in-memory');
+      return client;
+    },
+    { protocolVersion: 5, reconnectPeriod: 0, ...options },
+  );
 }

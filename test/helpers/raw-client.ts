@@ -52,10 +52,22 @@ export class RawClient {
   }
 
   /** Opens a connection, sends CONNECT and waits for the CONNACK. */
-  static async connect(port: number, connect: Partial<IConnectPacket> = {}, host = '127.0.0.1'): Promise<{ client: RawClient; connack: IConnackPacket }> {
+  static async connect(
+    port: number,
+    connect: Partial<IConnectPacket> = {},
+    host = '127.0.0.1',
+  ): Promise<{ client: RawClient; connack: IConnackPacket }> {
     const protocolVersion = connect.protocolVersion ?? 5;
     const client = await RawClient.open(port, protocolVersion, host);
-    client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion, clean: true, keepalive: 0, clientId: '', ...connect } as IConnectPacket);
+    client.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion,
+      clean: true,
+      keepalive: 0,
+      clientId: '',
+      ...connect,
+    } as IConnectPacket);
     const connack = (await client.expect('connack')) as IConnackPacket;
     return { client, connack };
   }

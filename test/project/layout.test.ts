@@ -21,7 +21,7 @@ function filesUnder(dir: string, extensions: string[]): string[] {
 
 const lineCount = (file: string) => readFileSync(file, 'utf8').split('\n').length - 1;
 
-test('no source file under src/ is over 400 lines, the dashboard\'s browser files included', () => {
+test("no source file under src/ is over 400 lines, the dashboard's browser files included", () => {
   const long = filesUnder('src', ['.ts', '.js', '.css', '.html'])
     .map((file) => ({ file: relative(root, file), lines: lineCount(file) }))
     .filter((f) => f.lines > 400);
@@ -59,9 +59,9 @@ test('no placeholder citation ([MQTT-x.y.z-?], [MQTT-x.y.z-...]) under src/: a n
 /** The relative modules a compiled file loads at run time (type-only imports are gone after tsc). */
 function runtimeImports(file: string): string[] {
   const code = readFileSync(file, 'utf8');
-  const specifiers = [...code.matchAll(/(?:^|[\s;])(?:import|export)\s[^'";]*?from\s*['"]([^'"]+)['"]|import\s*\(?\s*['"]([^'"]+)['"]/gm)].map(
-    (m) => m[1] ?? m[2]!,
-  );
+  const specifiers = [
+    ...code.matchAll(/(?:^|[\s;])(?:import|export)\s[^'";]*?from\s*['"]([^'"]+)['"]|import\s*\(?\s*['"]([^'"]+)['"]/gm),
+  ].map((m) => m[1] ?? m[2]!);
   return specifiers.filter((s) => s.startsWith('.')).map((s) => resolve(dirname(file), s));
 }
 

@@ -29,7 +29,11 @@ function publishFrame(topic: string, size: number, fill = 0x61): Buffer {
 function collect(maximum = 1 << 28): { framer: Framer; frames: Buffer[]; errors: FramingError[] } {
   const frames: Buffer[] = [];
   const errors: FramingError[] = [];
-  const framer = new Framer(maximum, (f) => frames.push(Buffer.from(f)), (e) => errors.push(e));
+  const framer = new Framer(
+    maximum,
+    (f) => frames.push(Buffer.from(f)),
+    (e) => errors.push(e),
+  );
   return { framer, frames, errors };
 }
 

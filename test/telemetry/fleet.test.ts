@@ -29,7 +29,11 @@ describeEachBroker('fleet devices on the wire', (kind) => {
   });
 
   test('each device says retained online (QoS 1), reports 3 metrics as JSON (QoS 0) on telemetry/<site>/<device>/<metric>', async () => {
-    await waitUntil(() => fleet.devices.every((id) => seen.some((m) => m.topic === `telemetry/site-${id === 'dev-002' ? 2 : 1}/${id}/battery`)), 5000, 'readings of every device');
+    await waitUntil(
+      () => fleet.devices.every((id) => seen.some((m) => m.topic === `telemetry/site-${id === 'dev-002' ? 2 : 1}/${id}/battery`)),
+      5000,
+      'readings of every device',
+    );
     const status = seen.filter((m) => m.topic === 'devices/dev-001/status');
     assert.equal(status[0]?.payload, 'online');
     assert.equal(status[0]?.packet.qos, 1);
@@ -49,15 +53,25 @@ describeEachBroker('fleet devices on the wire', (kind) => {
       const got = collect(late);
       await late.subscribeAsync('devices/+/status', { qos: 1 });
       await waitUntil(() => got.length >= 3, 3000, 'three retained statuses');
-      assert.deepEqual(got.map((m) => [m.topic, m.payload, m.packet.retain]).sort(), fleet.devices.map((id) => [`devices/${id}/status`, 'online', true]));
+      assert.deepEqual(
+        got.map((m) => [m.topic, m.payload, m.packet.retain]).sort(),
+        fleet.devices.map((id) => [`devices/${id}/status`, 'online', true]),
+      );
     } finally {
       await end(late);
     }
   });
 
   async function request(command: string, payload: string, correlation: string): Promise<{ body: Record<string, unknown>; qos: number }> {
-    await client.publishAsync(`commands/dev-001/${command}`, payload, { qos: 2, properties: { responseTopic: `replies/${kind}`, correlationData: Buffer.from(correlation) } });
-    await waitUntil(() => seen.some((m) => m.topic === `replies/${kind}` && m.packet.properties?.correlationData?.toString() === correlation), 3000, `reply to ${correlation}`);
+    await client.publishAsync(`commands/dev-001/${command}`, payload, {
+      qos: 2,
+      properties: { responseTopic: `replies/${kind}`, correlationData: Buffer.from(correlation) },
+    });
+    await waitUntil(
+      () => seen.some((m) => m.topic === `replies/${kind}` && m.packet.properties?.correlationData?.toString() === correlation),
+      3000,
+      `reply to ${correlation}`,
+    );
     const reply = seen.find((m) => m.topic === `replies/${kind}` && m.packet.properties?.correlationData?.toString() === correlation)!;
     return { body: JSON.parse(reply.payload) as Record<string, unknown>, qos: reply.packet.qos };
   }
@@ -83,13 +97,22 @@ describeEachBroker('fleet devices on the wire', (kind) => {
   });
 
   test('chaos drops devices without DISCONNECT (the will says offline) and brings them back', async () => {
-    const chaotic = await startFleet({ url: broker.url, devices: 4, intervalMs: 1000, seed: 3, chaos: { everyMs: 150, downMs: [200, 400], maxDownShare: 0.5 } });
+    const chaotic = await startFleet({
+      url: broker.url,
+      devices: 4,
+      intervalMs: 1000,
+      seed: 3,
+      chaos: { everyMs: 150, downMs: [200, 400], maxDownShare: 0.5 },
+    });
     const watcher = await connectClient(broker.url, { clientId: `fleet-chaos-${kind}` });
     try {
       const got = collect(watcher);
       await watcher.subscribeAsync('devices/+/status', { qos: 1, rh: 2 });
       // Live statuses only (Retain Handling 2): some device must say offline, then online again.
-      const cameBack = () => got.some((m, i) => m.payload === 'offline' && got.slice(i + 1).some((later) => later.topic === m.topic && later.payload === 'online'));
+      const cameBack = () =>
+        got.some(
+          (m, i) => m.payload === 'offline' && got.slice(i + 1).some((later) => later.topic === m.topic && later.payload === 'online'),
+        );
       await waitUntil(cameBack, 5000, 'a device going offline and coming back');
     } finally {
       await chaotic.stop();
@@ -114,7 +137,14 @@ describeEachBroker('ingestion restarts without losing acknowledged alerts', (kin
 
   test('alerts raised while every worker is away wait in the workers’ sessions and are stored after the restart', async () => {
     const store = join(work, 'telemetry.db');
-    const options = { url: broker.url, workers: 2, store, httpPort: false as const, clientIdPrefix: `restart-${kind}`, sessionExpirySeconds: 60 };
+    const options = {
+      url: broker.url,
+      workers: 2,
+      store,
+      httpPort: false as const,
+      clientIdPrefix: `restart-${kind}`,
+      sessionExpirySeconds: 60,
+    };
     const first = await startIngest(options);
     await first.stop();
     const fleet = await startFleet({ url: broker.url, devices: 2, intervalMs: 60_000, heatEventProbability: 0 });

@@ -62,21 +62,33 @@ export class Acl {
 
   /** May the client publish to this topic name (and set a will on it)? */
   canPublish(client: AclClient, topic: string): boolean {
-    return this.decide(client, (rule, filter) => grants(rule.access, 'write') && topicMatchesFilter(filter, topic), (filter) => topicMatchesFilter(filter, topic));
+    return this.decide(
+      client,
+      (rule, filter) => grants(rule.access, 'write') && topicMatchesFilter(filter, topic),
+      (filter) => topicMatchesFilter(filter, topic),
+    );
   }
 
   /** May the client receive a message published to this topic name? */
   canRead(client: AclClient, topic: string): boolean {
-    return this.decide(client, (rule, filter) => grants(rule.access, 'read') && topicMatchesFilter(filter, topic), (filter) => topicMatchesFilter(filter, topic));
+    return this.decide(
+      client,
+      (rule, filter) => grants(rule.access, 'read') && topicMatchesFilter(filter, topic),
+      (filter) => topicMatchesFilter(filter, topic),
+    );
   }
 
   /** May the client subscribe to this filter: does one read rule cover every topic it can match? */
   canSubscribe(client: AclClient, filter: string): boolean {
-    return this.decide(client, (rule, f) => grants(rule.access, 'read') && filterCovers(f, filter), (f) => filterCovers(f, filter));
+    return this.decide(
+      client,
+      (rule, f) => grants(rule.access, 'read') && filterCovers(f, filter),
+      (f) => filterCovers(f, filter),
+    );
   }
 
   private decide(client: AclClient, allows: (rule: Rule, filter: string) => boolean, denies: (filter: string) => boolean): boolean {
-    const own = client.username === undefined ? this.anonymous : this.users.get(client.username) ?? [];
+    const own = client.username === undefined ? this.anonymous : (this.users.get(client.username) ?? []);
     let allowed = false;
     for (const rule of [...own, ...this.patterns]) {
       const filter = rule.pattern ? substitute(rule.filter, client) : rule.filter;

@@ -17,10 +17,18 @@ export interface Refusal {
 export function authenticate(options: ResolvedOptions, packet: IConnectPacket): Refusal | undefined {
   if (packet.username === undefined) {
     if (options.allowAnonymous) return undefined;
-    return { reasonCode: ReasonCode.NotAuthorized, returnCode311: ConnectReturnCode311.NotAuthorized, reason: 'anonymous clients are not allowed' };
+    return {
+      reasonCode: ReasonCode.NotAuthorized,
+      returnCode311: ConnectReturnCode311.NotAuthorized,
+      reason: 'anonymous clients are not allowed',
+    };
   }
   if (!options.passwords) return undefined;
   const password = typeof packet.password === 'string' ? Buffer.from(packet.password) : packet.password;
   if (options.passwords.check(packet.username, password)) return undefined;
-  return { reasonCode: ReasonCode.BadUserNameOrPassword, returnCode311: ConnectReturnCode311.BadUserNameOrPassword, reason: `bad user name or password for "${packet.username}"` };
+  return {
+    reasonCode: ReasonCode.BadUserNameOrPassword,
+    returnCode311: ConnectReturnCode311.BadUserNameOrPassword,
+    reason: `bad user name or password for "${packet.username}"`,
+  };
 }

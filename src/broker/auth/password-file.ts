@@ -39,9 +39,10 @@ export class PasswordFile {
   check(username: string, password: Buffer | undefined): boolean {
     const entry = this.users.get(username);
     if (!entry || password === undefined) return false;
-    const computed = entry.kind === 'sha512'
-      ? createHash('sha512').update(password).update(entry.salt).digest()
-      : pbkdf2Sync(password, entry.salt, entry.iterations, entry.hash.length, 'sha512');
+    const computed =
+      entry.kind === 'sha512'
+        ? createHash('sha512').update(password).update(entry.salt).digest()
+        : pbkdf2Sync(password, entry.salt, entry.iterations, entry.hash.length, 'sha512');
     return computed.length === entry.hash.length && timingSafeEqual(computed, entry.hash);
   }
 }
@@ -57,7 +58,8 @@ function parseHash(text: string, where: string): PasswordHash {
   }
   if (parts[0] === '' && parts[1] === '7' && parts.length === 5) {
     const iterations = Number(parts[2]);
-    if (!Number.isInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS) throw new Error(`${where}: bad iteration count "${parts[2]}"`);
+    if (!Number.isInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS)
+      throw new Error(`${where}: bad iteration count "${parts[2]}"`);
     return { kind: 'sha512-pbkdf2', iterations, salt: base64(parts[3], 'salt'), hash: base64(parts[4], 'hash') };
   }
   throw new Error(`${where}: not a $6$ or $7$ hash (plain-text files must be hashed first: mosquitto_passwd -U file)`);

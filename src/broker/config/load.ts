@@ -25,11 +25,16 @@ export function brokerOptionsFromConfig(config: MosquittoConfig): LoadedConfig {
   if (config.passwordFile) options.passwords = PasswordFile.parse(readText(config.passwordFile, 'password_file'), config.passwordFile);
   if (config.aclFile) options.acl = Acl.parse(readText(config.aclFile, 'acl_file'), config.aclFile);
   // Mosquitto's 0 means "no limit" for the in-flight window and the queue.
-  if (config.maxInflightMessages !== undefined) options.receiveMaximum = config.maxInflightMessages === 0 ? 65535 : config.maxInflightMessages;
-  if (config.maxQueuedMessages !== undefined) options.maxQueuedMessages = config.maxQueuedMessages === 0 ? Number.MAX_SAFE_INTEGER : config.maxQueuedMessages;
-  if (config.maxQueuedBytes !== undefined) options.maxQueuedBytes = config.maxQueuedBytes === 0 ? Number.MAX_SAFE_INTEGER : config.maxQueuedBytes;
-  if (config.maxInflightBytes !== undefined) options.maxInflightBytes = config.maxInflightBytes === 0 ? Number.MAX_SAFE_INTEGER : config.maxInflightBytes;
-  if (config.maxPacketSize !== undefined) options.maximumPacketSize = config.maxPacketSize === 0 ? PROTOCOL_MAX_PACKET_SIZE : config.maxPacketSize;
+  if (config.maxInflightMessages !== undefined)
+    options.receiveMaximum = config.maxInflightMessages === 0 ? 65535 : config.maxInflightMessages;
+  if (config.maxQueuedMessages !== undefined)
+    options.maxQueuedMessages = config.maxQueuedMessages === 0 ? Number.MAX_SAFE_INTEGER : config.maxQueuedMessages;
+  if (config.maxQueuedBytes !== undefined)
+    options.maxQueuedBytes = config.maxQueuedBytes === 0 ? Number.MAX_SAFE_INTEGER : config.maxQueuedBytes;
+  if (config.maxInflightBytes !== undefined)
+    options.maxInflightBytes = config.maxInflightBytes === 0 ? Number.MAX_SAFE_INTEGER : config.maxInflightBytes;
+  if (config.maxPacketSize !== undefined)
+    options.maximumPacketSize = config.maxPacketSize === 0 ? PROTOCOL_MAX_PACKET_SIZE : config.maxPacketSize;
   if (config.messageSizeLimit !== undefined) options.messageSizeLimit = config.messageSizeLimit;
   if (config.maxKeepalive !== undefined) options.maxKeepalive = config.maxKeepalive;
   // Mosquitto's -1 (its default) means no limit, as our 0 does.
@@ -41,11 +46,14 @@ export function brokerOptionsFromConfig(config: MosquittoConfig): LoadedConfig {
 function listenerOptions(listener: ConfigListener): ListenerOptions {
   const spec: ListenerOptions = { host: listener.host, port: listener.port, protocol: listener.protocol };
   if (listener.certfile === undefined && listener.keyfile === undefined) {
-    if (listener.requireCertificate || listener.cafile) throw new Error(`${listener.where}: cafile and require_certificate need certfile and keyfile on the listener`);
+    if (listener.requireCertificate || listener.cafile)
+      throw new Error(`${listener.where}: cafile and require_certificate need certfile and keyfile on the listener`);
     return spec;
   }
-  if (listener.certfile === undefined || listener.keyfile === undefined) throw new Error(`${listener.where}: a TLS listener needs both certfile and keyfile`);
-  if (listener.requireCertificate && listener.cafile === undefined) throw new Error(`${listener.where}: require_certificate true needs a cafile to check client certificates against`);
+  if (listener.certfile === undefined || listener.keyfile === undefined)
+    throw new Error(`${listener.where}: a TLS listener needs both certfile and keyfile`);
+  if (listener.requireCertificate && listener.cafile === undefined)
+    throw new Error(`${listener.where}: require_certificate true needs a cafile to check client certificates against`);
   spec.tls = {
     cert: readText(listener.certfile, 'certfile'),
     key: readText(listener.keyfile, 'keyfile'),

@@ -37,8 +37,15 @@ export interface MosquittoConfig {
  * Directives accepted without effect: logging goes to the console (`-v`), TCP_NODELAY is always on, and
  * saving is the persistence's business. Anything else unknown is an error.
  */
-const ACCEPTED_WITHOUT_EFFECT: ReadonlySet<string> = new Set(['log_dest', 'log_type', 'log_timestamp', 'log_timestamp_format',
-  'connection_messages', 'set_tcp_nodelay', 'autosave_interval']);
+const ACCEPTED_WITHOUT_EFFECT: ReadonlySet<string> = new Set([
+  'log_dest',
+  'log_type',
+  'log_timestamp',
+  'log_timestamp_format',
+  'connection_messages',
+  'set_tcp_nodelay',
+  'autosave_interval',
+]);
 
 /** Mosquitto 2's listener when a config has none: port 1883 on the loopback interface only. */
 const LOCAL_ONLY_LISTENER = { port: 1883, host: '127.0.0.1' };
@@ -66,7 +73,8 @@ export function parseMosquittoConf(text: string, file: string): MosquittoConfig 
     };
     const int = (min: number, max: number): number => {
       const n = Number(value());
-      if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${where}: "${directive}" must be an integer from ${min} to ${max}, not "${rest}"`);
+      if (!Number.isInteger(n) || n < min || n > max)
+        throw new Error(`${where}: "${directive}" must be an integer from ${min} to ${max}, not "${rest}"`);
       return n;
     };
     const bool = (): boolean => {
@@ -162,11 +170,9 @@ export function parseMosquittoConf(text: string, file: string): MosquittoConfig 
 
   return {
     ...config,
-    listeners: listeners.length > 0
-      ? listeners
-      : [{ ...LOCAL_ONLY_LISTENER, protocol: 'mqtt', requireCertificate: false, where: file }],
+    listeners: listeners.length > 0 ? listeners : [{ ...LOCAL_ONLY_LISTENER, protocol: 'mqtt', requireCertificate: false, where: file }],
     // Mosquitto 2: anonymous access is off by default once a listener is configured, on in local-only mode.
     allowAnonymous: config.allowAnonymous ?? listeners.length === 0,
-    dataDir: persistence ? persistenceLocation ?? baseDir : undefined,
+    dataDir: persistence ? (persistenceLocation ?? baseDir) : undefined,
   };
 }

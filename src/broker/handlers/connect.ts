@@ -34,7 +34,12 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
     if (properties.maximumPacketSize === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'Maximum Packet Size of 0');
     if (properties.authenticationMethod !== undefined) {
       // [MQTT-4.12.0-1] we offer no enhanced authentication method.
-      conn.refuseConnect(ReasonCode.BadAuthenticationMethod, ConnectReturnCode311.NotAuthorized, `unsupported authentication method ${properties.authenticationMethod}`, packet);
+      conn.refuseConnect(
+        ReasonCode.BadAuthenticationMethod,
+        ConnectReturnCode311.NotAuthorized,
+        `unsupported authentication method ${properties.authenticationMethod}`,
+        packet,
+      );
       return;
     }
   }
@@ -45,12 +50,22 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
   if (clientId === '') {
     if (!v5 && !cleanStart) {
       // [MQTT-3.1.3-8] (3.1.1) a zero-length id needs CleanSession=1.
-      conn.refuseConnect(ReasonCode.ClientIdentifierNotValid, ConnectReturnCode311.IdentifierRejected, 'empty client id without clean session', packet);
+      conn.refuseConnect(
+        ReasonCode.ClientIdentifierNotValid,
+        ConnectReturnCode311.IdentifierRejected,
+        'empty client id without clean session',
+        packet,
+      );
       return;
     }
     if (conn.protocolVersion === 3) {
       // MQTT 3.1 (MQIsdp) §3.1: the Client Identifier is 1 to 23 characters; there is no assigned id.
-      conn.refuseConnect(ReasonCode.ClientIdentifierNotValid, ConnectReturnCode311.IdentifierRejected, 'MQTT 3.1 CONNECT with an empty client id', packet);
+      conn.refuseConnect(
+        ReasonCode.ClientIdentifierNotValid,
+        ConnectReturnCode311.IdentifierRejected,
+        'MQTT 3.1 CONNECT with an empty client id',
+        packet,
+      );
       return;
     }
     // [MQTT-3.1.3-6] assign a unique id, returned to an MQTT 5 client [MQTT-3.2.2-16].
@@ -64,19 +79,28 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
   }
   if (packet.will && topicLevelCount(packet.will.topic) > broker.options.maxTopicLevels) {
     // A will is published later, outside any handler: a topic too deep to route is refused now.
-    conn.refuseConnect(ReasonCode.TopicNameInvalid, ConnectReturnCode311.ServerUnavailable, `will topic deeper than ${broker.options.maxTopicLevels} levels`, packet);
+    conn.refuseConnect(
+      ReasonCode.TopicNameInvalid,
+      ConnectReturnCode311.ServerUnavailable,
+      `will topic deeper than ${broker.options.maxTopicLevels} levels`,
+      packet,
+    );
     return;
   }
 
   const refusal = connectionLimit(broker, clientId) ?? authenticate(broker.options, packet) ?? willDenied(broker, clientId, packet);
   if (refusal) {
-    const wait = refusal.reasonCode === ReasonCode.BadUserNameOrPassword ? broker.authBackoff.failed(conn.remoteAddress, broker.clock.now()) : 0;
+    const wait =
+      refusal.reasonCode === ReasonCode.BadUserNameOrPassword ? broker.authBackoff.failed(conn.remoteAddress, broker.clock.now()) : 0;
     if (wait === 0) {
       conn.refuseConnect(refusal.reasonCode, refusal.returnCode311, refusal.reason, packet);
     } else {
       // Held back (authFailureDelay): packets sent meanwhile are ignored, as the CONNECT is not yet answered.
       conn.refusalPending = true;
-      broker.clock.schedule(() => conn.refuseConnect(refusal.reasonCode, refusal.returnCode311, `${refusal.reason} (answered after ${wait} ms)`, packet), wait);
+      broker.clock.schedule(
+        () => conn.refuseConnect(refusal.reasonCode, refusal.returnCode311, `${refusal.reason} (answered after ${wait} ms)`, packet),
+        wait,
+      );
     }
     return;
   }
@@ -104,7 +128,7 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
   broker.takeOver(clientId);
   const { session, present } = broker.openSession(clientId, cleanStart);
   // [MQTT-3.1.2-11 / 3.1.1] 3.1.1 CleanSession=0 keeps the session until the client says otherwise.
-  session.expiryInterval = v5 ? properties.sessionExpiryInterval ?? 0 : cleanStart ? 0 : SESSION_NEVER_EXPIRES;
+  session.expiryInterval = v5 ? (properties.sessionExpiryInterval ?? 0) : cleanStart ? 0 : SESSION_NEVER_EXPIRES;
   session.username = packet.username;
   conn.session = session;
 
@@ -119,7 +143,8 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
       subscriptionIdentifiersAvailable: true,
       sharedSubscriptionAvailable: true,
     };
-    if (broker.options.maximumPacketSize < PROTOCOL_MAX_PACKET_SIZE) connack.properties.maximumPacketSize = broker.options.maximumPacketSize;
+    if (broker.options.maximumPacketSize < PROTOCOL_MAX_PACKET_SIZE)
+      connack.properties.maximumPacketSize = broker.options.maximumPacketSize;
     if (assignedClientId !== undefined) connack.properties.assignedClientIdentifier = assignedClientId;
     if (serverKeepAlive !== undefined) connack.properties.serverKeepAlive = serverKeepAlive;
   } else {
@@ -137,7 +162,11 @@ function connectionLimit(broker: Broker, clientId: string): Refusal | undefined 
   let open = 0;
   for (const c of broker.connections) if (c.connackSent && !c.isClosed && c.clientId !== clientId) open++;
   if (open < max) return undefined;
-  return { reasonCode: ReasonCode.QuotaExceeded, returnCode311: ConnectReturnCode311.ServerUnavailable, reason: `${max} clients already connected` };
+  return {
+    reasonCode: ReasonCode.QuotaExceeded,
+    returnCode311: ConnectReturnCode311.ServerUnavailable,
+    reason: `${max} clients already connected`,
+  };
 }
 
 /** A will on a topic the client may not publish to is refused at CONNECT with 0x87 Not authorized. */
@@ -145,5 +174,9 @@ function willDenied(broker: Broker, clientId: string, packet: IConnectPacket): R
   const acl = broker.options.acl;
   if (!packet.will || !acl || acl.canPublish({ clientId, username: packet.username }, packet.will.topic)) return undefined;
   broker.events.emit('accessDenied', { clientId, username: packet.username, action: 'will', topic: packet.will.topic });
-  return { reasonCode: ReasonCode.NotAuthorized, returnCode311: ConnectReturnCode311.NotAuthorized, reason: `will topic "${packet.will.topic}" not allowed by the ACL` };
+  return {
+    reasonCode: ReasonCode.NotAuthorized,
+    returnCode311: ConnectReturnCode311.NotAuthorized,
+    reason: `will topic "${packet.will.topic}" not allowed by the ACL`,
+  };
 }

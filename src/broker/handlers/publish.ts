@@ -74,7 +74,8 @@ function refusal(broker: Broker, conn: Connection, topic: string, packet: IPubli
   const limit = broker.options.messageSizeLimit;
   const size = typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length;
   if (limit > 0 && size > limit) return ReasonCode.QuotaExceeded;
-  if (packet.retain && size > 0 && broker.retained.bytesAfter(topic, size) > broker.options.maxRetainedBytes) return ReasonCode.QuotaExceeded;
+  if (packet.retain && size > 0 && broker.retained.bytesAfter(topic, size) > broker.options.maxRetainedBytes)
+    return ReasonCode.QuotaExceeded;
   return undefined;
 }
 

@@ -64,8 +64,8 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
     granted.push(request.qos);
     // [MQTT-3.3.1-9..11] Retain Handling 0: always, 1: only for a new subscription, 2: never;
     // §3.3.1.3, §4.8.2: retained messages go to a new Non-shared Subscription only; a shared one gets none.
-    const wantRetained = parsed.group === undefined &&
-      (subscription.retainHandling === 0 || (subscription.retainHandling === 1 && !existed));
+    const wantRetained =
+      parsed.group === undefined && (subscription.retainHandling === 0 || (subscription.retainHandling === 1 && !existed));
     if (wantRetained) {
       const messages = broker.retained.match(parsed.filter, now).filter((m) => !acl || acl.canRead(client, m.topic));
       retainedToSend.push({ subscription, messages });

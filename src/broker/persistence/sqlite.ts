@@ -95,7 +95,9 @@ export class SqlitePersistence implements Persistence {
       deleteSession: this.db.prepare('DELETE FROM sessions WHERE client_id = ?'),
       putMessage: this.db.prepare('INSERT OR REPLACE INTO messages (id, message) VALUES (?, ?)'),
       deleteMessage: this.db.prepare('DELETE FROM messages WHERE id = ?'),
-      putDelivery: this.db.prepare('INSERT OR REPLACE INTO deliveries (id, client_id, message_id, packet_id, state, delivery) VALUES (?, ?, ?, ?, ?, ?)'),
+      putDelivery: this.db.prepare(
+        'INSERT OR REPLACE INTO deliveries (id, client_id, message_id, packet_id, state, delivery) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
       deleteDelivery: this.db.prepare('DELETE FROM deliveries WHERE id = ?'),
     };
     this.writePending = this.db.transaction(() => {
@@ -142,8 +144,15 @@ export class SqlitePersistence implements Persistence {
       const s = deserialize(row.session) as SessionRow;
       sessions.set(s.clientId, { ...s, inflight: [], queue: [] });
     }
-    const rows = this.db.prepare('SELECT id, client_id, message_id, packet_id, state, delivery FROM deliveries ORDER BY id').all() as Array<{
-      id: number; client_id: string; message_id: number; packet_id: number | null; state: 'publish' | 'pubrel' | null; delivery: Buffer;
+    const rows = this.db
+      .prepare('SELECT id, client_id, message_id, packet_id, state, delivery FROM deliveries ORDER BY id')
+      .all() as Array<{
+      id: number;
+      client_id: string;
+      message_id: number;
+      packet_id: number | null;
+      state: 'publish' | 'pubrel' | null;
+      delivery: Buffer;
     }>;
     for (const row of rows) {
       const session = sessions.get(row.client_id);
@@ -227,7 +236,11 @@ export class SqlitePersistence implements Persistence {
       DELETE FROM messages WHERE id NOT IN (SELECT message_id FROM deliveries);
     `);
     const rows = this.db.prepare('SELECT id, client_id, message_id, packet_id, state FROM deliveries').all() as Array<{
-      id: number; client_id: string; message_id: number; packet_id: number | null; state: 'publish' | 'pubrel' | null;
+      id: number;
+      client_id: string;
+      message_id: number;
+      packet_id: number | null;
+      state: 'publish' | 'pubrel' | null;
     }>;
     for (const row of rows) {
       let client = this.rowsByClient.get(row.client_id);

@@ -103,7 +103,11 @@ export function reportSharedSubscriptions(shared: SharedSubscriptionsResult, che
     shared.duplicates.length === 0 && shared.missing.length === 0 && processed === shared.published,
     `duplicates [${shared.duplicates}], missing [${shared.missing}]`,
   );
-  checks.expect('the plain subscriber got every message', shared.plainSubscriber.count === shared.published, `got ${shared.plainSubscriber.count}`);
+  checks.expect(
+    'the plain subscriber got every message',
+    shared.plainSubscriber.count === shared.published,
+    `got ${shared.plainSubscriber.count}`,
+  );
   checks.expect(
     'every worker got a share of the messages',
     shared.workers.every((w) => w.count > 0),
@@ -117,7 +121,10 @@ export function reportSharedSubscriptions(shared: SharedSubscriptionsResult, che
     lines: [
       ...table(
         ['subscriber', 'messages', 'sequence numbers'],
-        [...shared.workers.map((w) => [w.worker, w.count, listSeqs(w.seqs)]), ['plain-sub (not shared)', shared.plainSubscriber.count, 'all']],
+        [
+          ...shared.workers.map((w) => [w.worker, w.count, listSeqs(w.seqs)]),
+          ['plain-sub (not shared)', shared.plainSubscriber.count, 'all'],
+        ],
       ),
       `  group total ${processed}, duplicates ${shared.duplicates.length}, missing ${shared.missing.length}`,
       `  readings of one device went to: ${perDevice.join(', ')}`,

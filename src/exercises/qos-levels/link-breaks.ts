@@ -35,7 +35,9 @@ export function reportLinkBreaks(result: LinkBreaksResult, checks: Checks): Sect
       `${o.verdict}: lost ${o.lost}, duplicated ${o.duplicated}`,
     );
   return {
-    title: `When the link breaks: ${result.messages} messages per QoS, both clients' links cut every ${result.cutEvery} packets (${report.cuts} cuts)`,
+    title:
+      `When the link breaks: ${result.messages} messages per QoS, ` +
+      `both clients' links cut every ${result.cutEvery} packets (${report.cuts} cuts)`,
     lines: [
       ...table(
         ['QoS', 'delivered', 'lost', 'duplicated', "PUBLISH with DUP=1 on the subscriber's link"],

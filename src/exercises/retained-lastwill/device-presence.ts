@@ -104,7 +104,10 @@ class PresenceStage {
       await disconnect(client, !client.connected);
       this.ctx.forget(client);
     }
-    await clearRetained(this.ctx, devices.map((d) => deviceStatusTopic(this.ctx, d)));
+    await clearRetained(
+      this.ctx,
+      devices.map((d) => deviceStatusTopic(this.ctx, d)),
+    );
   }
 }
 

@@ -150,7 +150,8 @@ export function reportHalfOpen(result: HalfOpenResult, checks: Checks): Section 
       ),
       ...(silent.willAfterMs !== undefined && silent.willAfterMs > result.deadlineMs + 1000
         ? [
-            `  This broker acted ${silent.willAfterMs - result.deadlineMs} ms after the 1.5 × keep alive point: it checks keep alive on a coarser clock.`,
+            `  This broker acted ${silent.willAfterMs - result.deadlineMs} ms after the 1.5 × keep alive point: ` +
+              'it checks keep alive on a coarser clock.',
           ]
         : []),
       `  The silent link, as the proxy saw it (the device gave up ${ms(silent.deviceGaveUpAfterMs)} after its last packet got through):`,

@@ -24,7 +24,15 @@ export function stopwatch(): () => number {
 /** Records every message `client` receives into `sink`, stamped by `clock`. */
 export function collect(client: MqttClient, label: string, clock: () => number, sink: ReceivedMessage[]): void {
   client.on('message', (topic, payload, packet) => {
-    sink.push({ at: clock(), client: label, topic, payload: payload.toString(), bytes: payload.length, qos: packet.qos, retain: packet.retain });
+    sink.push({
+      at: clock(),
+      client: label,
+      topic,
+      payload: payload.toString(),
+      bytes: payload.length,
+      qos: packet.qos,
+      retain: packet.retain,
+    });
   });
 }
 

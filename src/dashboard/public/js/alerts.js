@@ -10,7 +10,8 @@ export function addAlert(alert, site, id, prepend = true) {
   li.innerHTML = '<span class="when"></span> <b class="who"></b> <span class="what"></span>';
   li.querySelector('.when').textContent = alert.ts ? clock(alert.ts) : '';
   li.querySelector('.who').textContent = id ?? alert.device ?? alert.deviceId ?? '';
-  li.querySelector('.what').textContent = `${alert.type ?? 'alert'}: ${alert.message ?? ''}${site ?? alert.site ? ` (${site ?? alert.site})` : ''}`;
+  li.querySelector('.what').textContent =
+    `${alert.type ?? 'alert'}: ${alert.message ?? ''}${(site ?? alert.site) ? ` (${site ?? alert.site})` : ''}`;
   if (prepend) list.prepend(li);
   else list.append(li);
   while (list.children.length > 12) list.lastChild.remove();

@@ -51,7 +51,8 @@ export function renderGrid() {
     tile.classList.toggle('selected', id === selected);
     tile.querySelector('.id').textContent = id;
     tile.querySelector('.site').textContent = d.site ?? '';
-    const t = d.latest.temperature, b = d.latest.battery;
+    const t = d.latest.temperature,
+      b = d.latest.battery;
     tile.querySelector('.vals').textContent = [t && `${t.v.toFixed(1)} °C`, b && `bat ${b.v.toFixed(0)}%`].filter(Boolean).join(' · ');
     tile.querySelector('.status').textContent = `${d.status}${d.statusChangedAt ? ` · ${ago(d.statusChangedAt)}` : ''}`;
   }
@@ -59,7 +60,8 @@ export function renderGrid() {
   document.getElementById('device-count').textContent = String(all.length);
   document.getElementById('online-count').textContent = String(all.filter((d) => d.status === 'online').length);
   document.getElementById('offline-count').textContent = String(all.filter((d) => d.status === 'offline').length);
-  if (!selected && ids.length > 0) select(location.hash.length > 1 && devices.has(location.hash.slice(1)) ? location.hash.slice(1) : ids[0]);
+  if (!selected && ids.length > 0)
+    select(location.hash.length > 1 && devices.has(location.hash.slice(1)) ? location.hash.slice(1) : ids[0]);
   renderDetailHeader();
 }
 
@@ -110,7 +112,15 @@ function makeLineChart(canvas, metric) {
       datasets: [
         { label: 'max', data: [], borderWidth: 0, pointRadius: 0, backgroundColor: `${metric.color}22`, fill: '+1' },
         { label: 'min', data: [], borderWidth: 0, pointRadius: 0, fill: false },
-        { label: `${metric.label} (${metric.unit})`, data: [], borderColor: metric.color, backgroundColor: metric.color, borderWidth: 2, pointRadius: 0, tension: 0.25 },
+        {
+          label: `${metric.label} (${metric.unit})`,
+          data: [],
+          borderColor: metric.color,
+          backgroundColor: metric.color,
+          borderWidth: 2,
+          pointRadius: 0,
+          tension: 0.25,
+        },
       ],
     },
     options: {

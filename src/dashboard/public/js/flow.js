@@ -46,7 +46,8 @@ function details(packet) {
   }
   if (packet.cmd === 'subscribe') parts.push(packet.subscriptions.map((s) => `${s.topic} QoS ${s.qos}`).join(', '));
   if (packet.cmd === 'suback') parts.push(`granted ${(packet.granted ?? []).join(',')}`);
-  if (packet.cmd === 'connect') parts.push(`MQTT ${packet.protocolVersion === 5 ? '5.0' : packet.protocolVersion}, keep alive ${packet.keepalive}s`);
+  if (packet.cmd === 'connect')
+    parts.push(`MQTT ${packet.protocolVersion === 5 ? '5.0' : packet.protocolVersion}, keep alive ${packet.keepalive}s`);
   if (packet.cmd === 'connack') parts.push(`session present ${packet.sessionPresent ? 1 : 0}`);
   if (packet.reasonCode !== undefined && packet.cmd !== 'suback') parts.push(`reason 0x${packet.reasonCode.toString(16).padStart(2, '0')}`);
   return parts.join(' · ');
@@ -72,7 +73,15 @@ function draw(container, entries, t0) {
   svg.append(el('title', {}, `Sequence diagram: ${entries.map((e) => e.packet.cmd.toUpperCase()).join(', ')}`));
   const defs = el('defs');
   for (const r of ['send', 'recv', 'setup']) {
-    const marker = el('marker', { id: `arrow-${r}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
+    const marker = el('marker', {
+      id: `arrow-${r}`,
+      viewBox: '0 0 10 10',
+      refX: 9,
+      refY: 5,
+      markerWidth: 7,
+      markerHeight: 7,
+      orient: 'auto-start-reverse',
+    });
     marker.append(el('path', { d: 'M0,0 L10,5 L0,10 z', class: `head ${r}` }));
     defs.append(marker);
   }
@@ -97,7 +106,13 @@ function draw(container, entries, t0) {
     const mid = (clientX + brokerX) / 2;
     g.append(el('text', { x: mid, y: y - 5, class: 'ptype', 'text-anchor': 'middle' }, type));
     g.append(el('text', { x: mid, y: y + slant + 13, class: 'pdetail', 'text-anchor': 'middle' }, details(entry.packet)));
-    g.append(el('text', { x: clientX - 8, y: entry.dir === 'out' ? y + 4 : y + slant + 4, class: 'ptime', 'text-anchor': 'end' }, `+${(entry.t - t0).toFixed(1)} ms`));
+    g.append(
+      el(
+        'text',
+        { x: clientX - 8, y: entry.dir === 'out' ? y + 4 : y + slant + 4, class: 'ptime', 'text-anchor': 'end' },
+        `+${(entry.t - t0).toFixed(1)} ms`,
+      ),
+    );
     svg.append(g);
   });
   container.replaceChildren(svg);
@@ -109,7 +124,12 @@ function draw(container, entries, t0) {
   for (const entry of entries) {
     const tr = document.createElement('tr');
     tr.className = role(entry);
-    for (const cell of [(entry.t - t0).toFixed(2), entry.dir === 'out' ? 'browser → broker' : 'broker → browser', entry.packet.cmd.toUpperCase(), details(entry.packet)]) {
+    for (const cell of [
+      (entry.t - t0).toFixed(2),
+      entry.dir === 'out' ? 'browser → broker' : 'broker → browser',
+      entry.packet.cmd.toUpperCase(),
+      details(entry.packet),
+    ]) {
       const td = document.createElement('td');
       td.textContent = cell;
       tr.append(td);
@@ -141,9 +161,12 @@ async function run(qos) {
   // A moment more so a late packet of the receiving half (e.g. PUBCOMP) is not cut off.
   await wait(50);
   client.removeListener('message', onMessage);
-  const entries = relevant().map((e) => ({ ...e, packet: e.packet.cmd === 'publish' && e.packet.qos === 0 ? { ...e.packet, messageId: undefined } : e.packet }));
+  const entries = relevant().map((e) => ({
+    ...e,
+    packet: e.packet.cmd === 'publish' && e.packet.qos === 0 ? { ...e.packet, messageId: undefined } : e.packet,
+  }));
   const first = entries.find((e) => e.dir === 'out' && e.packet.cmd === 'publish');
-  draw(section.querySelector('.diagram'), entries, first ? first.t : entries[0]?.t ?? 0);
+  draw(section.querySelector('.diagram'), entries, first ? first.t : (entries[0]?.t ?? 0));
   section.dataset.complete = String(delivered && acknowledged && entries.length >= EXPECTED[qos]);
   section.dataset.packets = entries.map((e) => e.packet.cmd.toUpperCase()).join(',');
 }

@@ -29,7 +29,10 @@ export function makeRatesChart() {
     options: {
       animation: false,
       maintainAspectRatio: false,
-      scales: { y: { beginAtZero: true, title: { display: true, text: 'messages / s' } }, x: { ticks: { maxTicksLimit: 6, font: { size: 10 } } } },
+      scales: {
+        y: { beginAtZero: true, title: { display: true, text: 'messages / s' } },
+        x: { ticks: { maxTicksLimit: 6, font: { size: 10 } } },
+      },
       plugins: { legend: { labels: { boxWidth: 10 } } },
     },
   });
