@@ -257,8 +257,13 @@ export class Connection implements SessionLink {
       }
     }
     // Everything a chunk leads to runs inside the handlers' catch, but an error outside it (framing, events)
-    // must still end only this connection.
-    this.broker.guard('receive', () => this.framer.push(chunk), this);
+    // must still end only this connection. Inline rather than Broker.guard(): no closure per socket read.
+    try {
+      this.framer.push(chunk);
+    } catch (error) {
+      this.broker.internalError('receive', error as Error);
+      this.disconnect(ReasonCode.ImplementationSpecificError, 'internal error in receive');
+    }
   }
 
   private onFrame(frame: Buffer): void {
