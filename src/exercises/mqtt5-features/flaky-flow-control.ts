@@ -132,7 +132,9 @@ export function reportFlakyFlowControl(result: FlakyFlowControlResult, checks: C
   );
   const perMessage = (r: FlakyRound) => (r.publishesUnderFaults / Math.max(1, r.receivedUnderFaults)).toFixed(1);
   return {
-    title: `Flow control on a flaky link: ${result.messages} QoS 2 messages at once, the subscriber's link cut every ${result.cutEvery} packets for ${result.faultsSeconds} s`,
+    title:
+      `Flow control on a flaky link: ${result.messages} QoS 2 messages at once, ` +
+      `the subscriber's link cut every ${result.cutEvery} packets for ${result.faultsSeconds} s`,
     lines: [
       ...table(
         [
@@ -154,13 +156,15 @@ export function reportFlakyFlowControl(result: FlakyFlowControlResult, checks: C
           r.duplicated,
         ]),
       ),
-      `  With ${big.receiveMaximum.toLocaleString('en-US')}, each resume may send the whole backlog again; when that burst is longer than the link lasts,`,
+      `  With ${big.receiveMaximum.toLocaleString('en-US')}, each resume may send the whole backlog again; ` +
+        'when that burst is longer than the link lasts,',
       '  the same messages go out again and again and few complete. A small Receive Maximum keeps each resume short, so every',
       '  connection finishes some flows before it breaks: on a flaky link it is the setting that makes progress.',
       '  (largest burst: PUBLISHes sent on one connection before the first PUBCOMP reached the broker.)',
       ...(small.largestBurst > small.receiveMaximum
         ? [
-            `  ✗ This broker sent ${small.largestBurst} PUBLISHes on one connection to a subscriber that allows ${small.receiveMaximum} [MQTT-3.3.4-9].`,
+            `  ✗ This broker sent ${small.largestBurst} PUBLISHes on one connection ` +
+              `to a subscriber that allows ${small.receiveMaximum} [MQTT-3.3.4-9].`,
           ]
         : []),
     ],

@@ -88,7 +88,7 @@ async function endConnection(ctx: ExerciseContext, device: string, ending: Endin
       willAfterMs: willAt === undefined ? undefined : willAt - from(),
       waitedMs: waitMs,
       ...(ending === 'silent link (half-open)' && gaveUpAt !== undefined && { deviceGaveUpAfterMs: gaveUpAt - from() }),
-      trace,
+      trace: [...trace],
     };
   } finally {
     await proxy.close();
