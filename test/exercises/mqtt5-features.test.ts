@@ -168,7 +168,10 @@ describeEachBroker('exercise 4: MQTT 5.0 features', (kind) => {
       // deviation of the broker, reported with its statements, not a failure of the exercise. The flaky link
       // (when its resumes overran the window) shows the same deviation a second time.
       assert.ok(deviations.length >= 1 && deviations.length <= 2, JSON.stringify(deviations));
-      assert.ok(deviations.every((d) => d.statements!.join() === 'MQTT-3.3.4-9,MQTT-4.9.0-2'), JSON.stringify(deviations));
+      assert.ok(
+        deviations.every((d) => d.statements!.join() === 'MQTT-3.3.4-9,MQTT-4.9.0-2'),
+        JSON.stringify(deviations),
+      );
     }
   });
 });

@@ -116,20 +116,24 @@ async function publishAll(publisher: MqttClient, topic: string, messages: number
 export function reportFlakyFlowControl(result: FlakyFlowControlResult, checks: Checks): Section {
   const [big, small] = result.rounds as [FlakyRound, FlakyRound];
   checks.expect(
-    `QoS 2 on the flaky link: nothing delivered twice, with either Receive Maximum`,
+    'QoS 2 on the flaky link: nothing delivered twice, with either Receive Maximum',
     result.rounds.every((r) => r.duplicated === 0),
     result.rounds.map((r) => `${r.duplicated} duplicated`).join(', '),
   );
-  checks.expect(
-    `Receive Maximum ${small.receiveMaximum}: never more PUBLISHes on a connection before a PUBCOMP [MQTT-3.3.4-9], [MQTT-4.9.0-2]`,
+  const windowKept = checks.conforms(
+    ['MQTT-3.3.4-9', 'MQTT-4.9.0-2'],
+    `Receive Maximum ${small.receiveMaximum}: never more PUBLISHes on a connection before a PUBCOMP`,
     small.largestBurst <= small.receiveMaximum,
     `${small.largestBurst} PUBLISHes before the first PUBCOMP`,
   );
-  checks.expect(
-    `Receive Maximum ${small.receiveMaximum}: all ${result.messages} delivered while the link kept breaking`,
-    small.receivedUnderFaults === result.messages,
-    `${small.receivedUnderFaults} of ${result.messages}`,
-  );
+  // What the small window buys follows from keeping it: a broker that overruns it is reported by the check above.
+  if (windowKept) {
+    checks.expect(
+      `Receive Maximum ${small.receiveMaximum}: all ${result.messages} delivered while the link kept breaking`,
+      small.receivedUnderFaults === result.messages,
+      `${small.receivedUnderFaults} of ${result.messages}`,
+    );
+  }
   const perMessage = (r: FlakyRound) => (r.publishesUnderFaults / Math.max(1, r.receivedUnderFaults)).toFixed(1);
   return {
     title:
