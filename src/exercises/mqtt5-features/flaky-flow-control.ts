@@ -87,7 +87,8 @@ async function flakyRound(
     proxy.faults = { cutEvery };
     const publisher = await ctx.connect(`flaky-pub-rm${receiveMaximum}`);
     const faultsEnd = Date.now() + faultsSeconds * 1000;
-    await publishAll(publisher, topic, messages, faultsEnd);
+    // Bounded: an acknowledgement that never comes must not hold the exercise past its faults.
+    await Promise.race([publishAll(publisher, topic, messages, faultsEnd), sleep(faultsSeconds * 1000)]);
     await sleep(Math.max(0, faultsEnd - Date.now()));
     const receivedUnderFaults = seen.size;
     const publishesUnderFaults = publishes;
@@ -95,7 +96,7 @@ async function flakyRound(
     await waitFor(() => seen.size >= messages, 15_000);
     await sleep(200);
     const duplicated = [...seen.values()].reduce((n, times) => n + times - 1, 0);
-    await disconnect(subscriber, true);
+    await Promise.race([disconnect(subscriber, true), sleep(2000)]);
     ctx.forget(subscriber);
     return { receiveMaximum, receivedUnderFaults, received: seen.size, duplicated, publishesUnderFaults, cuts, largestBurst };
   } finally {

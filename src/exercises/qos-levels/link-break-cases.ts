@@ -80,7 +80,7 @@ export async function demonstrateLinkBreakCase(ctx: ExerciseContext, qos: QoS): 
     await waitFor(() => delivered >= expected, 2000);
     // A further delivery would come now, if there were one.
     await sleep(300);
-    await disconnect(publisher);
+    await Promise.race([disconnect(publisher), sleep(2000)]);
     ctx.forget(publisher);
     return { qos, story, cutOn: `${rule.type} ${rule.direction}`, delivered, expected, publishes, trace: [...trace] };
   } finally {
