@@ -18,8 +18,10 @@ export interface ChaosOptions {
   receiveMaximum: number;
   /** Unacknowledged messages per publisher at most. */
   window: number;
-  /** The whole run ends by then; its last quarter (15 s at most) is kept for the repaired link. */
+  /** The whole run ends by then. */
   timeoutMs: number;
+  /** Of that, the time kept at the end for the repaired link (default: a quarter, 15 s at most). */
+  repairMs?: number;
   /** Receives every packet and event on the links, one line each (for `--trace`). */
   trace?: (line: string) => void;
 }

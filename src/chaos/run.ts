@@ -56,7 +56,7 @@ class ChaosRun {
     private readonly flows: ChaosFlow[],
   ) {
     this.deadline = this.started + options.timeoutMs;
-    this.faultsDeadline = this.deadline - Math.min(15_000, options.timeoutMs / 4);
+    this.faultsDeadline = this.deadline - (options.repairMs ?? Math.min(15_000, options.timeoutMs / 4));
     const run = randomBytes(3).toString('hex');
     for (const qos of options.qos) {
       const settings = {

@@ -90,6 +90,7 @@ export class LinkConnection {
     for (const w of Object.values(this.ways)) {
       w.source.setNoDelay(true);
       w.source.on('data', (chunk: Buffer) => w.splitter.push(chunk));
+      w.target.on('drain', () => this.resume(w));
       const side = w.direction === 'to-broker' ? 'client' : 'broker';
       // A silent link carries no FIN either: the side that gives up is closed, the other keeps waiting.
       w.source.on('end', () => {
@@ -186,10 +187,8 @@ export class LinkConnection {
       if (this.ways['to-broker'].ended && this.ways['to-client'].ended) this.end(`closed by both sides`, 'close');
       return;
     }
-    if (!w.target.write(cargo.frame)) {
-      w.source.pause();
-      w.target.once('drain', () => this.resume(w));
-    }
+    // TCP backpressure: the reader stops until the writer drains (start() resumes it on 'drain').
+    if (!w.target.write(cargo.frame)) w.source.pause();
     this.report(w, cargo, 'forwarded');
   }
 

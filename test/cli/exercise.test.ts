@@ -17,12 +17,12 @@ describe('mqttlab exercise', { concurrency: true }, () => {
   });
   after(() => Promise.all([mosquitto?.close(), other?.close()]));
 
-  test('all, on Mosquitto: exit 0 listing the Receive Maximum deviation with its statements; --strict exits 1', {
+  test('all, on Mosquitto: exit 0 listing the Receive Maximum deviations with their statements; --strict exits 1', {
     skip: mosquittoPath ? false : 'mosquitto is not installed',
   }, async () => {
     const [plain, strict] = await Promise.all([
-      runCli(['exercise', 'all', '--broker', mosquitto.url], { env: noRabbitMq, timeoutMs: 120_000 }),
-      runCli(['exercise', 'all', '--broker', other.url, '--strict'], { env: noRabbitMq, timeoutMs: 120_000 }),
+      runCli(['exercise', 'all', '--broker', mosquitto.url], { env: noRabbitMq, timeoutMs: 300_000 }),
+      runCli(['exercise', 'all', '--broker', other.url, '--strict'], { env: noRabbitMq, timeoutMs: 300_000 }),
     ]);
     assert.equal(plain.status, 0, plain.stderr);
     assert.equal(plain.stderr, '');
@@ -38,12 +38,17 @@ describe('mqttlab exercise', { concurrency: true }, () => {
           '\\[MQTT-3\\.3\\.4-9\\], \\[MQTT-4\\.9\\.0-2\\]: max in flight \\d+',
       ),
     );
-    assert.match(plain.stdout, /deviated from the spec in 1 place\(s\)/);
-    assert.match(plain.stdout, /All 5 exercise\(s\) ran: every expectation held, 1 deviation\(s\) of the broker listed above\.\n$/);
+    // The same statements again on the flaky link: its resumes send far more than Receive Maximum 10.
+    assert.match(
+      plain.stdout,
+      /⚠ deviation: Receive Maximum 10: never more PUBLISHes on a connection before a PUBCOMP \[MQTT-3\.3\.4-9\], \[MQTT-4\.9\.0-2\]/,
+    );
+    assert.match(plain.stdout, /deviated from the spec in 2 place\(s\)/);
+    assert.match(plain.stdout, /All 5 exercise\(s\) ran: every expectation held, 2 deviation\(s\) of the broker listed above\.\n$/);
 
     assert.equal(strict.status, 1);
     assert.match(strict.stdout, /mqtt5-features: the broker never had more than 2 unacknowledged PUBLISHes out to it \[MQTT-3\.3\.4-9\]/);
-    assert.equal(strict.stderr, 'mqttlab: 1 deviation(s) from the spec, and --strict counts them as failures\n');
+    assert.equal(strict.stderr, 'mqttlab: 2 deviation(s) from the spec, and --strict counts them as failures\n');
   });
 
   test('a partial name suggests the exercise; one line, exit 1', async () => {

@@ -151,9 +151,9 @@ describeEachBroker('exercise 4: MQTT 5.0 features', (kind) => {
   });
 
   test('the whole exercise reports its sections, answers the key question and checks what it shows', async () => {
-    const report = await withContext((ctx) => runMqtt5Features(ctx));
+    const report = await withContext((ctx) => runMqtt5Features(ctx, { flaky: { messages: 60, faultsSeconds: 3 } }));
     assert.equal(report.exercise, 'mqtt5-features');
-    assert.equal(report.sections.length, 6);
+    assert.equal(report.sections.length, 7);
     assert.equal(report.keyQuestion.answer.length, 4);
     assert.match(report.keyQuestion.answer[0]!, /30 messages went worker-1 \d+, worker-2 \d+, worker-3 \d+/);
     assert.deepEqual(
@@ -164,10 +164,14 @@ describeEachBroker('exercise 4: MQTT 5.0 features', (kind) => {
     if (kind === 'embedded') {
       assert.deepEqual(deviations, []);
     } else {
-      // Mosquitto 2.0.11 deviates only from the Receive Maximum statements (see the flow-control test): a
-      // deviation of the broker, reported with its statements, not a failure of the exercise.
-      assert.equal(deviations.length, 1, JSON.stringify(deviations));
-      assert.deepEqual(deviations[0]!.statements, ['MQTT-3.3.4-9', 'MQTT-4.9.0-2']);
+      // Mosquitto 2.0.11 deviates only from the Receive Maximum statements (see the flow-control tests): a
+      // deviation of the broker, reported with its statements, not a failure of the exercise. The flaky link
+      // (when its resumes overran the window) shows the same deviation a second time.
+      assert.ok(deviations.length >= 1 && deviations.length <= 2, JSON.stringify(deviations));
+      assert.ok(
+        deviations.every((d) => d.statements!.join() === 'MQTT-3.3.4-9,MQTT-4.9.0-2'),
+        JSON.stringify(deviations),
+      );
     }
   });
 });

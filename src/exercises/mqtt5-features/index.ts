@@ -1,5 +1,7 @@
+import { canRelay } from '../../link/index.js';
 import type { ExerciseContext } from '../context.js';
 import { Checks, type ExerciseReport } from '../report.js';
+import { demonstrateFlakyFlowControl, type FlakyFlowControlResult, reportFlakyFlowControl } from './flaky-flow-control.js';
 import { demonstrateFlowControl, type FlowControlResult, reportFlowControl } from './flow-control.js';
 import { demonstrateMessageExpiry, type MessageExpiryResult, reportMessageExpiry } from './message-expiry.js';
 import { demonstrateRequestReply, reportRequestReply, type RequestReplyResult } from './request-reply.js';
@@ -7,6 +9,7 @@ import { demonstrateSharedSubscriptions, reportSharedSubscriptions, type SharedS
 import { demonstrateTopicAliases, reportTopicAliases, type TopicAliasResult } from './topic-aliases.js';
 import { demonstrateUserProperties, reportUserProperties, type UserPropertiesResult } from './user-properties.js';
 
+export * from './flaky-flow-control.js';
 export * from './flow-control.js';
 export * from './message-expiry.js';
 export * from './request-reply.js';
@@ -22,10 +25,15 @@ export interface Mqtt5FeaturesResult {
   userProperties: UserPropertiesResult;
   topicAliases: TopicAliasResult;
   flowControl: FlowControlResult;
+  /** Receive Maximum on a link that keeps breaking; absent when the broker URL is not mqtt:// (the link proxy relays TCP). */
+  flakyFlowControl?: FlakyFlowControlResult;
 }
 
 /** Runs exercise 4 and reports it. */
-export async function runMqtt5Features(ctx: ExerciseContext): Promise<ExerciseReport<Mqtt5FeaturesResult>> {
+export async function runMqtt5Features(
+  ctx: ExerciseContext,
+  options: { flaky?: Parameters<typeof demonstrateFlakyFlowControl>[1] } = {},
+): Promise<ExerciseReport<Mqtt5FeaturesResult>> {
   const started = Date.now();
   const data: Mqtt5FeaturesResult = {
     sharedSubscriptions: await demonstrateSharedSubscriptions(ctx),
@@ -34,6 +42,7 @@ export async function runMqtt5Features(ctx: ExerciseContext): Promise<ExerciseRe
     userProperties: await demonstrateUserProperties(ctx),
     topicAliases: await demonstrateTopicAliases(ctx),
     flowControl: await demonstrateFlowControl(ctx),
+    flakyFlowControl: canRelay(ctx.url) ? await demonstrateFlakyFlowControl(ctx, options.flaky) : undefined,
   };
   const checks = new Checks();
   const sections = [
@@ -43,6 +52,7 @@ export async function runMqtt5Features(ctx: ExerciseContext): Promise<ExerciseRe
     reportUserProperties(data.userProperties, checks),
     reportTopicAliases(data.topicAliases, checks),
     reportFlowControl(data.flowControl, checks, ctx),
+    ...(data.flakyFlowControl ? [reportFlakyFlowControl(data.flakyFlowControl, checks)] : []),
   ];
   return {
     exercise: 'mqtt5-features',
