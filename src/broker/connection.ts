@@ -10,6 +10,7 @@ import { encodePublish, hasForwardedProperties, parseFlowPacket, sharedQos0Publi
 import { PROTOCOL_MAX_PACKET_SIZE } from './options.js';
 import { ProtocolViolation } from './protocol-violation.js';
 import { ConnectReturnCode311, ReasonCode, reasonName } from '../protocol/index.js';
+import { parseFrame } from './packet-parser.js';
 import type { Delivery, Session, SessionLink } from './session.js';
 
 // mqtt-packet fills a cache of 65,536 two-byte Buffers (about 6 MB of heap) on its first generate(); without it a
@@ -43,10 +44,7 @@ export class Connection implements SessionLink {
   /** Topic Alias → topic set by the client on this connection [MQTT-3.3.2-10]. */
   readonly inboundAliases = new Map<number, string>();
   private readonly outboundAliases = new Map<string, number>();
-  private readonly parser: ReturnType<typeof mqttPacket.parser>;
   private readonly framer: Framer;
-  private parsed: Packet | undefined;
-  private parseError: Error | undefined;
   private closed = false;
   private firstByteSeen = false;
   /** Writes of one tick go out together (one writev) when the stream is uncorked on the next tick. */
@@ -63,9 +61,6 @@ export class Connection implements SessionLink {
     readonly remoteAddress?: string,
   ) {
     this.openedAt = this.lastPacketAt = broker.clock.now();
-    this.parser = mqttPacket.parser({ protocolVersion: 4 });
-    this.parser.on('packet', (packet: Packet) => (this.parsed = packet));
-    this.parser.on('error', (error: Error) => (this.parseError = error));
     this.framer = new Framer(
       broker.options.maximumPacketSize,
       (frame) => this.onFrame(frame),
@@ -270,12 +265,9 @@ export class Connection implements SessionLink {
     this.lastPacketAt = this.broker.clock.now();
     this.broker.stats.bytesReceived += frame.length;
     if (!this.connectReceived && !this.checkConnectVersion(frame)) return;
-    this.parsed = this.connectReceived ? parseFlowPacket(frame, this.protocolVersion) : undefined;
-    this.parseError = undefined;
-    // Set synchronously by the parser's listeners during parse().
-    if (!this.parsed) this.parser.parse(frame);
-    const packet = this.parsed as Packet | undefined;
-    const parseError = this.parseError as Error | undefined;
+    let packet = this.connectReceived ? parseFlowPacket(frame, this.protocolVersion) : undefined;
+    let parseError: Error | undefined;
+    if (!packet) ({ packet, error: parseError } = parseFrame(frame, this.protocolVersion));
     try {
       if (this.connectReceived) checkFrame(frame, this.protocolVersion);
       if (parseError || !packet) {
