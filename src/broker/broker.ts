@@ -12,7 +12,7 @@ import { PersistBatcher } from './persist-batcher.js';
 import { ReasonCode } from '../protocol/index.js';
 import { RetainedStore } from './retained.js';
 import { Router } from './router.js';
-import { minQos, Session } from './session.js';
+import { minQos, Session, type SessionHooks } from './session.js';
 import type { Subscription } from './subscription.js';
 import { restoreState, snapshotSession } from './restore.js';
 import { cancelWill, scheduleWill } from './wills.js';
@@ -59,6 +59,8 @@ export class Broker {
   private closing = false;
   /** Bytes of QoS 1/2 messages queued or in flight across all sessions (bounded by `maxTotalQueuedBytes`). */
   private held = 0;
+  /** What every session calls back into: one object for all of them, not five closures per session. */
+  private readonly sessionHooks: SessionHooks;
 
   constructor(options: BrokerOptions = {}) {
     this.options = resolveOptions(options);
@@ -91,6 +93,13 @@ export class Broker {
     };
     this.stopSweeper = () => {};
     sweepSoon();
+    this.sessionHooks = {
+      limits: this.options,
+      onDrop: (id, message, reason) => this.dropped(id, message, reason),
+      onChange: (changed) => this.store.sessionChanged(changed),
+      reserve: (bytes) => this.reserve(bytes),
+      now: () => this.clock.now(),
+    };
   }
 
   /** Loads retained messages and sessions from the persistence, if one was given. */
@@ -264,13 +273,7 @@ export class Broker {
 
   /** Creates an empty session registered under its client id. */
   createSession(clientId: string): Session {
-    const session = new Session(clientId, {
-      limits: this.options,
-      onDrop: (id, message, reason) => this.dropped(id, message, reason),
-      onChange: (changed) => this.store.sessionChanged(changed),
-      reserve: (bytes) => this.reserve(bytes),
-      now: () => this.clock.now(),
-    });
+    const session = new Session(clientId, this.sessionHooks);
     this.sessions.set(clientId, session);
     return session;
   }

@@ -41,9 +41,10 @@ export class Connection implements SessionLink {
   clientReceiveMaximum = 65535;
   clientMaximumPacketSize = PROTOCOL_MAX_PACKET_SIZE;
   clientTopicAliasMaximum = 0;
-  /** Topic Alias → topic set by the client on this connection [MQTT-3.3.2-10]. */
-  readonly inboundAliases = new Map<number, string>();
-  private readonly outboundAliases = new Map<string, number>();
+  /** Topic Alias → topic set by the client on this connection [MQTT-3.3.2-10]; created by the first alias. */
+  inboundAliases: Map<number, string> | undefined;
+  /** Topic → the alias we gave it on this connection; created when the client allows aliases. */
+  private outboundAliases: Map<string, number> | undefined;
   private readonly framer: Framer;
   private closed = false;
   private firstByteSeen = false;
@@ -108,10 +109,11 @@ export class Connection implements SessionLink {
     let topicAlias: number | undefined;
     let newAlias: number | undefined;
     if (v5 && this.clientTopicAliasMaximum > 0) {
-      topicAlias = this.outboundAliases.get(message.topic);
-      if (topicAlias === undefined && this.outboundAliases.size < this.clientTopicAliasMaximum) {
+      const aliases = (this.outboundAliases ??= new Map());
+      topicAlias = aliases.get(message.topic);
+      if (topicAlias === undefined && aliases.size < this.clientTopicAliasMaximum) {
         // [MQTT-3.3.2-9] never above the client's Topic Alias Maximum.
-        newAlias = topicAlias = this.outboundAliases.size + 1;
+        newAlias = topicAlias = aliases.size + 1;
       }
     }
     // An alias already known to the client replaces the topic [MQTT-3.3.2-12].
@@ -158,7 +160,7 @@ export class Connection implements SessionLink {
       );
     }
     if (!this.writeBytes(bytes, packet)) return false;
-    if (newAlias !== undefined) this.outboundAliases.set(message.topic, newAlias);
+    if (newAlias !== undefined) this.outboundAliases!.set(message.topic, newAlias);
     const stats = this.broker.stats;
     stats.messagesSent++;
     stats.publishOut[delivery.qos]++;
