@@ -16,9 +16,10 @@ import {
 /*
  * The benchmark's reference target `relay`: the least a broker written in Node must do per packet — frame the
  * bytes (protocol/ Framer), answer CONNECT, SUBSCRIBE, UNSUBSCRIBE and PINGREQ, acknowledge a PUBLISH and
- * forward it to the matching subscribers (one member per `$share` group, round robin). No sessions, no
- * queues, no in-flight window (it ignores Receive Maximum), no retained messages, no will, no keep alive,
- * MQTT 5 only: not a broker, the floor a Node broker's cost can be read against.
+ * forward it to the matching subscribers (one member per `$share` group, round robin), writing as the broker
+ * does (one writev per client per turn of the event loop). No sessions, no queues, no in-flight window (it
+ * ignores Receive Maximum), no retained messages, no will, no keep alive, MQTT 5 only: not a broker, the
+ * floor a Node broker's cost can be read against.
  */
 
 /** Largest packet accepted, as the broker's default Maximum Packet Size. */
@@ -124,15 +125,18 @@ class Relay {
   }
 }
 
-/** One client connection of the relay: frames, minimal answers, corked writes per tick. */
+/** Sockets corked in this turn of the event loop, uncorked together after its I/O (as the broker's write-batch.ts). */
+const corked: Socket[] = [];
+
+function uncorkAll(): void {
+  for (const socket of corked) socket.uncork();
+  corked.length = 0;
+}
+
+/** One client connection of the relay: frames, minimal answers, writes batched per turn of the event loop. */
 class RelayConnection {
   private connected = false;
   private nextPacketId = 1;
-  private corked = false;
-  private readonly uncork = () => {
-    this.corked = false;
-    this.socket.uncork();
-  };
 
   constructor(
     private readonly relay: Relay,
@@ -148,12 +152,11 @@ class RelayConnection {
     socket.on('error', () => socket.destroy());
   }
 
-  /** Writes bytes; the writes of one tick leave together (one writev), as the broker does. */
+  /** Writes bytes; the writes of one turn of the event loop leave together (one writev), as the broker does. */
   write(bytes: Buffer): void {
-    if (!this.corked) {
-      this.corked = true;
+    if (this.socket.writableCorked === 0) {
       this.socket.cork();
-      process.nextTick(this.uncork);
+      if (corked.push(this.socket) === 1) setImmediate(uncorkAll);
     }
     this.socket.write(bytes);
   }

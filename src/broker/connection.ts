@@ -11,6 +11,7 @@ import { PROTOCOL_MAX_PACKET_SIZE } from './options.js';
 import { ProtocolViolation } from './protocol-violation.js';
 import { ConnectReturnCode311, ReasonCode, reasonName } from '../protocol/index.js';
 import { parseFrame } from './packet-parser.js';
+import { writeInTurn } from './write-batch.js';
 import type { Delivery, Session, SessionLink } from './session.js';
 
 // mqtt-packet fills a cache of 65,536 two-byte Buffers (about 6 MB of heap) on its first generate(); without it a
@@ -48,12 +49,6 @@ export class Connection implements SessionLink {
   private readonly framer: Framer;
   private closed = false;
   private firstByteSeen = false;
-  /** Writes of one tick go out together (one writev) when the stream is uncorked on the next tick. */
-  private corked = false;
-  private readonly uncork = () => {
-    this.corked = false;
-    this.stream.uncork();
-  };
 
   constructor(
     private readonly broker: Broker,
@@ -213,20 +208,15 @@ export class Connection implements SessionLink {
   }
 
   /**
-   * Writes encoded bytes, false when over the client's Maximum Packet Size. Writes made in one tick are
-   * corked and leave in one writev on the next; `packet` is only built for a `packetOut` listener.
+   * Writes encoded bytes, false when over the client's Maximum Packet Size. The writes of one turn of the event
+   * loop leave in one writev after its I/O (write-batch.ts); `packet` is only built for a `packetOut` listener.
    */
   private writeBytes(bytes: Buffer, packet: Packet | (() => Packet)): boolean {
     if (bytes.length > this.clientMaximumPacketSize) return false;
     this.broker.stats.bytesSent += bytes.length;
     if (this.broker.events.listens('packetOut'))
       this.broker.events.emit('packetOut', this.clientId, typeof packet === 'function' ? packet() : packet);
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(this.uncork);
-    }
-    this.stream.write(bytes);
+    writeInTurn(this.stream, bytes);
     return true;
   }
 
