@@ -372,24 +372,27 @@ export class Broker {
     await persistence?.close();
   }
 
-  /** Keep alive [MQTT-3.1.2-22]: close after 1.5× without a packet; drop connections that never CONNECT. */
+  /**
+   * Keep alive [MQTT-3.1.2-22]: close after 1.5× without a packet; drop connections that never CONNECT. Runs over
+   * every connection twice a second, so it allocates nothing for one that is fine.
+   */
   private sweep(): void {
     const now = this.clock.now();
+    const connectDeadline = now - this.options.connectTimeout * 1000;
     for (const conn of this.connections) {
-      this.guard(
-        'keep alive sweep',
-        () => {
-          if (!conn.connectReceived) {
-            if (now - conn.openedAt <= this.options.connectTimeout * 1000) return;
-            const reason = `no CONNECT within ${this.options.connectTimeout} s`;
-            this.events.emit('connectionRefused', { remoteAddress: conn.remoteAddress, reason });
-            conn.close(reason);
-          } else if (conn.keepalive > 0 && now - conn.lastPacketAt > conn.keepalive * 1500) {
-            conn.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
-          }
-        },
-        conn,
-      );
+      try {
+        if (!conn.connectReceived) {
+          if (conn.openedAt >= connectDeadline) continue;
+          const reason = `no CONNECT within ${this.options.connectTimeout} s`;
+          this.events.emit('connectionRefused', { remoteAddress: conn.remoteAddress, reason });
+          conn.close(reason);
+        } else if (conn.keepalive > 0 && now - conn.lastPacketAt > conn.keepalive * 1500) {
+          conn.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
+        }
+      } catch (error) {
+        this.internalError('keep alive sweep', error as Error);
+        conn.disconnect(ReasonCode.ImplementationSpecificError, 'internal error in keep alive sweep');
+      }
     }
   }
 }

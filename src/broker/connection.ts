@@ -248,8 +248,13 @@ export class Connection implements SessionLink {
       }
     }
     // Everything a chunk leads to runs inside the handlers' catch, but an error outside it (framing, events)
-    // must still end only this connection.
-    this.broker.guard('receive', () => this.framer.push(chunk), this);
+    // must still end only this connection (as Broker.guard, without a closure per chunk).
+    try {
+      this.framer.push(chunk);
+    } catch (error) {
+      this.broker.internalError('receive', error as Error);
+      this.disconnect(ReasonCode.ImplementationSpecificError, 'internal error in receive');
+    }
   }
 
   private onFrame(frame: Buffer): void {
@@ -258,6 +263,8 @@ export class Connection implements SessionLink {
     this.broker.stats.bytesReceived += frame.length;
     if (!this.connectReceived && !this.checkConnectVersion(frame)) return;
     let packet = this.connectReceived ? parseFlowPacket(frame, this.protocolVersion) : undefined;
+    // The fast path takes only packets without properties, so there are none to check.
+    const withoutProperties = packet !== undefined;
     let parseError: Error | undefined;
     if (!packet) ({ packet, error: parseError } = parseFrame(frame, this.protocolVersion));
     try {
@@ -270,8 +277,10 @@ export class Connection implements SessionLink {
         this.close(`first packet was ${packet.cmd}, not connect`);
         return;
       }
-      checkPropertyBytes(frame, this.protocolVersion);
-      checkPropertiesAllowed(packet);
+      if (!withoutProperties) {
+        checkPropertyBytes(frame, this.protocolVersion);
+        checkPropertiesAllowed(packet);
+      }
       if (packet.cmd === 'publish') {
         this.broker.stats.publishIn[packet.qos]++;
         this.broker.stats.publishInBytes[packet.qos] += frame.length;
