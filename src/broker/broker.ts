@@ -33,6 +33,9 @@ export interface BrokerStats {
   publishOutBytes: [number, number, number];
 }
 
+/** The subscription identifiers of a delivery that has none, shared. */
+const NO_IDS: readonly number[] = Object.freeze([]);
+
 /** How often connections are checked for keep alive and CONNECT timeouts. */
 const SWEEP_INTERVAL_MS = 500;
 
@@ -149,44 +152,22 @@ export class Broker {
       this.store.saveRetained(message.topic, message.payload.length > 0 ? message : undefined);
     }
     const now = this.clock.now();
-    const { subscriptions, groups } = this.router.match(message.topic);
+    const { subscriptions, groups, oneEach } = this.router.match(message.topic);
     let receivers = 0;
-    // One delivery per client with the highest QoS and every identifier [MQTT-3.3.4-2], [MQTT-3.3.4-3].
-    const perClient = new Map<string, { qos: QoS; ids: number[]; retainAsPublished: boolean }>();
-    for (const s of subscriptions) {
-      // [MQTT-3.8.3-3] No Local: not back to the publisher.
-      if (s.noLocal && s.clientId === message.origin) continue;
-      const merged = perClient.get(s.clientId);
-      if (!merged) {
-        perClient.set(s.clientId, {
-          qos: s.qos,
-          ids: s.subscriptionId !== undefined ? [s.subscriptionId] : [],
-          retainAsPublished: s.retainAsPublished,
-        });
-      } else {
-        if (s.qos > merged.qos) merged.qos = s.qos;
-        if (s.subscriptionId !== undefined) merged.ids.push(s.subscriptionId);
-        merged.retainAsPublished ||= s.retainAsPublished;
-      }
-    }
-    for (const [clientId, merged] of perClient) {
-      const session = this.sessions.get(clientId);
-      if (!session) continue;
-      if (!this.readAllowed(session, message)) {
-        this.dropped(clientId, message, 'not-authorized');
-        continue;
-      }
-      receivers++;
-      session.deliver(
-        {
+    if (oneEach) {
+      // The common case: each subscription is its own client's one delivery, nothing to merge.
+      for (const s of subscriptions) {
+        receivers += this.deliverTo(
+          s.clientId,
           message,
-          qos: minQos(message.qos, merged.qos),
-          // [MQTT-3.3.1-12], [MQTT-3.3.1-13] RETAIN is kept only under Retain As Published.
-          retain: merged.retainAsPublished && message.retain,
-          subscriptionIds: merged.ids,
-        },
-        now,
-      );
+          s.qos,
+          s.retainAsPublished,
+          s.subscriptionId === undefined ? NO_IDS : [s.subscriptionId],
+          now,
+        );
+      }
+    } else {
+      receivers += this.deliverMerged(subscriptions, message, now);
     }
     for (const group of groups) {
       // §4.8.2: one member of each shared group gets the message, each group independently of the others.
@@ -210,6 +191,53 @@ export class Broker {
     }
     this.events.emit('messagePublished', message, receivers);
     return receivers;
+  }
+
+  /**
+   * One delivery per client with the highest QoS and every identifier of its matching subscriptions
+   * [MQTT-3.3.4-2], [MQTT-3.3.4-3], skipping No Local ones of the publisher [MQTT-3.8.3-3].
+   */
+  private deliverMerged(subscriptions: readonly Subscription[], message: Message, now: number): number {
+    const perClient = new Map<string, { qos: QoS; ids: number[]; retainAsPublished: boolean }>();
+    for (const s of subscriptions) {
+      if (s.noLocal && s.clientId === message.origin) continue;
+      const merged = perClient.get(s.clientId);
+      if (!merged) {
+        perClient.set(s.clientId, {
+          qos: s.qos,
+          ids: s.subscriptionId !== undefined ? [s.subscriptionId] : [],
+          retainAsPublished: s.retainAsPublished,
+        });
+      } else {
+        if (s.qos > merged.qos) merged.qos = s.qos;
+        if (s.subscriptionId !== undefined) merged.ids.push(s.subscriptionId);
+        merged.retainAsPublished ||= s.retainAsPublished;
+      }
+    }
+    let receivers = 0;
+    for (const [clientId, merged] of perClient)
+      receivers += this.deliverTo(clientId, message, merged.qos, merged.retainAsPublished, merged.ids, now);
+    return receivers;
+  }
+
+  /** Hands the message to a client's session at min(published, granted) QoS; 1 when it was a receiver, else 0. */
+  private deliverTo(
+    clientId: string,
+    message: Message,
+    grantedQos: QoS,
+    retainAsPublished: boolean,
+    subscriptionIds: readonly number[],
+    now: number,
+  ): number {
+    const session = this.sessions.get(clientId);
+    if (!session) return 0;
+    if (!this.readAllowed(session, message)) {
+      this.dropped(clientId, message, 'not-authorized');
+      return 0;
+    }
+    // [MQTT-3.3.1-12], [MQTT-3.3.1-13] RETAIN is kept only under Retain As Published.
+    session.deliver({ message, qos: minQos(message.qos, grantedQos), retain: retainAsPublished && message.retain, subscriptionIds }, now);
+    return 1;
   }
 
   /** Counts bytes held for sessions against `maxTotalQueuedBytes`; a release (negative) always succeeds. */

@@ -1,12 +1,19 @@
 import type { Duplex } from 'node:stream';
-import mqttPacket, { type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
+import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import type { Broker } from './broker.js';
 import type { ClientInfo } from './events.js';
 import { Framer, peekConnectVersion, type FramingError } from '../protocol/index.js';
 import { dispatch } from './handlers/index.js';
 import { checkFrame, checkPropertiesAllowed, checkPropertyBytes } from './packet-checks.js';
 import { remainingExpirySeconds } from './message.js';
-import { encodePublish, hasForwardedProperties, parseFlowPacket, sharedQos0Publish } from './publish-codec.js';
+import {
+  encodePublish,
+  hasForwardedProperties,
+  parseFlowPacket,
+  publishPacket,
+  sharedQos0Publish,
+  type PublishFields,
+} from './publish-codec.js';
 import { PROTOCOL_MAX_PACKET_SIZE } from './options.js';
 import { ProtocolViolation } from './protocol-violation.js';
 import { ConnectReturnCode311, ReasonCode, reasonName } from '../protocol/index.js';
@@ -113,47 +120,30 @@ export class Connection implements SessionLink {
     }
     // An alias already known to the client replaces the topic [MQTT-3.3.2-12].
     const topic = topicAlias !== undefined && newAlias === undefined ? '' : message.topic;
-    const packet = (): IPublishPacket => {
-      const p: IPublishPacket = {
-        cmd: 'publish',
-        topic,
-        payload: message.payload,
-        qos: delivery.qos,
-        retain: delivery.retain,
-        dup,
-        messageId: packetId,
-      };
-      if (v5) {
-        const properties: NonNullable<IPublishPacket['properties']> = { ...message.properties };
-        if (expiry !== undefined) properties.messageExpiryInterval = expiry;
-        if (subscriptionIds.length === 1) properties.subscriptionIdentifier = subscriptionIds[0];
-        else if (subscriptionIds.length > 1) properties.subscriptionIdentifier = [...subscriptionIds];
-        if (topicAlias !== undefined) properties.topicAlias = topicAlias;
-        p.properties = properties;
-      }
-      return p;
-    };
+    const forwarded = v5 && hasForwardedProperties(message);
+    const listening = this.broker.events.listens('packetOut');
+    // One encoding shared by every subscriber of a QoS 0 message without per-subscriber properties.
+    const shared = !forwarded && delivery.qos === 0 && expiry === undefined && subscriptionIds.length === 0 && topicAlias === undefined;
+    const fields: PublishFields | undefined =
+      shared && !listening
+        ? undefined
+        : {
+            topic,
+            payload: message.payload,
+            qos: delivery.qos,
+            retain: delivery.retain,
+            dup,
+            packetId,
+            messageExpiryInterval: expiry,
+            subscriptionIds,
+            topicAlias,
+          };
+    // The packet object only for mqtt-packet (forwarded properties) or a `packetOut` listener.
+    const packet = fields && (forwarded || listening) ? publishPacket(fields, message.properties, v5) : undefined;
     let bytes: Buffer;
-    if (v5 && hasForwardedProperties(message)) {
-      bytes = mqttPacket.generate(packet(), { protocolVersion: 5 });
-    } else if (delivery.qos === 0 && expiry === undefined && subscriptionIds.length === 0 && topicAlias === undefined) {
-      bytes = sharedQos0Publish(message, delivery.retain, this.protocolVersion);
-    } else {
-      bytes = encodePublish(
-        {
-          topic,
-          payload: message.payload,
-          qos: delivery.qos,
-          retain: delivery.retain,
-          dup,
-          packetId,
-          messageExpiryInterval: expiry,
-          subscriptionIds,
-          topicAlias,
-        },
-        this.protocolVersion,
-      );
-    }
+    if (forwarded) bytes = mqttPacket.generate(packet!, { protocolVersion: 5 });
+    else if (shared) bytes = sharedQos0Publish(message, delivery.retain, this.protocolVersion);
+    else bytes = encodePublish(fields!, this.protocolVersion);
     if (!this.writeBytes(bytes, packet)) return false;
     if (newAlias !== undefined) this.outboundAliases!.set(message.topic, newAlias);
     const stats = this.broker.stats;
@@ -209,13 +199,12 @@ export class Connection implements SessionLink {
 
   /**
    * Writes encoded bytes, false when over the client's Maximum Packet Size. The writes of one turn of the event
-   * loop leave in one writev after its I/O (write-batch.ts); `packet` is only built for a `packetOut` listener.
+   * loop leave in one writev after its I/O (write-batch.ts); `packet` is given to a `packetOut` listener.
    */
-  private writeBytes(bytes: Buffer, packet: Packet | (() => Packet)): boolean {
+  private writeBytes(bytes: Buffer, packet: Packet | undefined): boolean {
     if (bytes.length > this.clientMaximumPacketSize) return false;
     this.broker.stats.bytesSent += bytes.length;
-    if (this.broker.events.listens('packetOut'))
-      this.broker.events.emit('packetOut', this.clientId, typeof packet === 'function' ? packet() : packet);
+    if (packet && this.broker.events.listens('packetOut')) this.broker.events.emit('packetOut', this.clientId, packet);
     writeInTurn(this.stream, bytes);
     return true;
   }

@@ -1,6 +1,6 @@
 import type { IPublishPacket, Packet, QoS } from 'mqtt-packet';
 import { decodeVariableByteInteger, variableByteIntegerEnd, variableByteIntegerSize, writeVariableByteInteger } from '../protocol/index.js';
-import type { Message } from './message.js';
+import type { Message, MessageProperties } from './message.js';
 
 /*
  * Fast paths for the packets of the message flow, beside mqtt-packet (which stays in charge of every
@@ -74,6 +74,28 @@ export interface PublishFields {
   messageExpiryInterval?: number;
   subscriptionIds: readonly number[];
   topicAlias?: number;
+}
+
+/** The PUBLISH as an mqtt-packet object: for its generator (forwarded properties) and `packetOut` listeners. */
+export function publishPacket(f: PublishFields, forwarded: MessageProperties, v5: boolean): IPublishPacket {
+  const p: IPublishPacket = {
+    cmd: 'publish',
+    topic: f.topic,
+    payload: f.payload,
+    qos: f.qos,
+    retain: f.retain,
+    dup: f.dup,
+    messageId: f.packetId,
+  };
+  if (v5) {
+    const properties: NonNullable<IPublishPacket['properties']> = { ...forwarded };
+    if (f.messageExpiryInterval !== undefined) properties.messageExpiryInterval = f.messageExpiryInterval;
+    if (f.subscriptionIds.length === 1) properties.subscriptionIdentifier = f.subscriptionIds[0];
+    else if (f.subscriptionIds.length > 1) properties.subscriptionIdentifier = [...f.subscriptionIds];
+    if (f.topicAlias !== undefined) properties.topicAlias = f.topicAlias;
+    p.properties = properties;
+  }
+  return p;
 }
 
 /** Encodes a PUBLISH (MQTT 3.1.1 or 5) into one buffer. */

@@ -126,7 +126,21 @@ describe('Router', () => {
     r.remove('c2', 'a/b');
     r.remove('c1', 'a/b/c');
     assert.equal(r.size, 0);
-    assert.deepEqual(r.match('a/b/c'), { subscriptions: [], groups: [] });
+    assert.deepEqual(r.match('a/b/c'), { subscriptions: [], groups: [], oneEach: true });
+  });
+
+  test('oneEach: no client twice and no No Local among the matches, kept with the cached match', () => {
+    const r = new Router();
+    r.add(sub('c1', 'a/+'));
+    r.add(sub('c2', 'a/b'));
+    assert.equal(r.match('a/b').oneEach, true);
+    r.add(sub('c1', 'a/#'));
+    assert.equal(r.match('a/b').oneEach, false, 'c1 matches through a/+ and a/#: its deliveries merge');
+    assert.equal(r.match('a/b/c').oneEach, true, 'only a/# matches a/b/c');
+    r.remove('c1', 'a/#');
+    assert.equal(r.match('a/b').oneEach, true, 'a removal invalidates the cached match');
+    r.add({ ...sub('c3', 'a/b'), noLocal: true });
+    assert.equal(r.match('a/b').oneEach, false, 'No Local depends on the publisher');
   });
 
   test('shared subscriptions come back as one group per share name, not as plain subscriptions', () => {
