@@ -321,6 +321,17 @@ export class Broker {
    * client sends the packet again [MQTT-4.4.0-1].
    */
   ackAfterStored(conn: Connection, ack: Packet, then?: () => void): void {
+    if (!this.store.acksWait) {
+      // Nothing to wait for (no crash-safe store): written now, without the two callbacks below.
+      try {
+        conn.write(ack);
+        then?.();
+      } catch (error) {
+        this.internalError(`${ack.cmd} after store`, error as Error);
+        conn.disconnect(ReasonCode.ImplementationSpecificError, `internal error in ${ack.cmd} after store`);
+      }
+      return;
+    }
     this.store.afterStored((stored) =>
       this.guard(
         `${ack.cmd} after store`,

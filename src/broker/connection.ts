@@ -7,6 +7,7 @@ import { dispatch } from './handlers/index.js';
 import { checkFrame, checkPropertiesAllowed, checkPropertyBytes } from './packet-checks.js';
 import { remainingExpirySeconds } from './message.js';
 import {
+  encodeAck,
   encodePublish,
   hasForwardedProperties,
   parseFlowPacket,
@@ -96,7 +97,8 @@ export class Connection implements SessionLink {
   /** Serialises and writes a packet; false when it exceeds the client's Maximum Packet Size. */
   write(packet: Packet): boolean {
     if (this.closed) return false;
-    return this.writeBytes(mqttPacket.generate(packet, { protocolVersion: this.protocolVersion }), packet);
+    const bytes = encodeAck(packet, this.protocolVersion) ?? mqttPacket.generate(packet, { protocolVersion: this.protocolVersion });
+    return this.writeBytes(bytes, packet);
   }
 
   /** Writes a PUBLISH for a delivery, applying what differs per subscriber (ids, alias, expiry). */

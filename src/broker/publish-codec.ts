@@ -8,7 +8,8 @@ import type { Message, MessageProperties } from './message.js';
  * properties and a bare 2-byte PUBACK/PUBREC/PUBREL/PUBCOMP are read straight from the frame, and a
  * PUBLISH whose only properties are the per-subscriber ones (Message Expiry Interval, Subscription
  * Identifier, Topic Alias) is written straight into one buffer. A QoS 0 PUBLISH without those is
- * encoded once per message and the same bytes go to every subscriber.
+ * encoded once per message and the same bytes go to every subscriber. Acknowledgements without properties
+ * are written as their four (or six) bytes.
  */
 
 const ACK_TYPES: Record<number, 'puback' | 'pubrec' | 'pubrel' | 'pubcomp'> = { 4: 'puback', 5: 'pubrec', 6: 'pubrel', 7: 'pubcomp' };
@@ -60,6 +61,22 @@ export function parseFlowPacket(frame: Buffer, protocolVersion: number): Packet 
   const ack = { cmd, messageId: frame.readUInt16BE(i), length } as Packet;
   if (protocolVersion === 5) (ack as { reasonCode?: number }).reasonCode = 0;
   return ack;
+}
+
+const ACK_FIRST_BYTES: Partial<Record<Packet['cmd'], number>> = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 };
+
+/**
+ * The bytes of a PUBACK, PUBREC, PUBREL or PUBCOMP without properties, as mqtt-packet writes them: MQTT 5
+ * with Success given in the 4-byte form, any other (or no) reason code with a Property Length of 0 (MQTT 5.0
+ * §3.4.2.1), 3.1.1 the packet id only; undefined for any other packet, or one with properties.
+ */
+export function encodeAck(packet: Packet, protocolVersion: number): Buffer | undefined {
+  const first = ACK_FIRST_BYTES[packet.cmd];
+  if (first === undefined || (packet as { properties?: object }).properties !== undefined) return undefined;
+  const id = (packet as { messageId?: number }).messageId ?? 0;
+  const reasonCode = (packet as { reasonCode?: number }).reasonCode;
+  if (protocolVersion !== 5 || reasonCode === 0) return Buffer.from([first, 2, id >> 8, id & 0xff]);
+  return Buffer.from([first, 4, id >> 8, id & 0xff, reasonCode ?? 0, 0]);
 }
 
 /** A PUBLISH to write, with the only properties this encoder writes: the per-subscriber ones. */
