@@ -1,9 +1,10 @@
 import type { Duplex } from 'node:stream';
-import type { Packet, QoS } from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
 import { AuthFailureBackoff } from './auth/failure-backoff.js';
 import { Connection } from './connection.js';
 import type { Clock } from './clock.js';
 import { Deadlines } from './deadlines.js';
+import { deliverToSubscribers } from './fan-out.js';
 import { TypedEmitter, type BrokerEvents, type DropReason } from './events.js';
 import { SESSION_NEVER_EXPIRES } from './handlers/index.js';
 import type { Message } from './message.js';
@@ -12,7 +13,7 @@ import { PersistBatcher } from './persist-batcher.js';
 import { ReasonCode } from '../protocol/index.js';
 import { RetainedStore } from './retained.js';
 import { Router } from './router.js';
-import { minQos, Session, type SessionHooks } from './session.js';
+import { Session, type SessionHooks } from './session.js';
 import type { Subscription } from './subscription.js';
 import { restoreState, snapshotSession } from './restore.js';
 import { cancelWill, scheduleWill } from './wills.js';
@@ -32,9 +33,6 @@ export interface BrokerStats {
   publishOut: [number, number, number];
   publishOutBytes: [number, number, number];
 }
-
-/** The subscription identifiers of a delivery that has none, shared. */
-const NO_IDS: readonly number[] = Object.freeze([]);
 
 /** How often connections are checked for keep alive and CONNECT timeouts. */
 const SWEEP_INTERVAL_MS = 500;
@@ -151,93 +149,9 @@ export class Broker {
     if (message.retain && this.retained.set(message) && !message.topic.startsWith('$SYS/')) {
       this.store.saveRetained(message.topic, message.payload.length > 0 ? message : undefined);
     }
-    const now = this.clock.now();
-    const { subscriptions, groups, oneEach } = this.router.match(message.topic);
-    let receivers = 0;
-    if (oneEach) {
-      // The common case: each subscription is its own client's one delivery, nothing to merge.
-      for (const s of subscriptions) {
-        receivers += this.deliverTo(
-          s.clientId,
-          message,
-          s.qos,
-          s.retainAsPublished,
-          s.subscriptionId === undefined ? NO_IDS : [s.subscriptionId],
-          now,
-        );
-      }
-    } else {
-      receivers += this.deliverMerged(subscriptions, message, now);
-    }
-    for (const group of groups) {
-      // §4.8.2: one member of each shared group gets the message, each group independently of the others.
-      const member = group.pick((id) => {
-        const candidate = this.sessions.get(id);
-        return candidate?.connected === true && this.readAllowed(candidate, message);
-      });
-      const session = member && this.sessions.get(member.clientId);
-      // The fallback when no member is connected is not filtered by the predicate.
-      if (!member || !session || !this.readAllowed(session, message)) continue;
-      receivers++;
-      session.deliver(
-        {
-          message,
-          qos: minQos(message.qos, member.qos),
-          retain: member.retainAsPublished && message.retain,
-          subscriptionIds: member.subscriptionId !== undefined ? [member.subscriptionId] : [],
-        },
-        now,
-      );
-    }
+    const receivers = deliverToSubscribers(this, message, this.clock.now());
     this.events.emit('messagePublished', message, receivers);
     return receivers;
-  }
-
-  /**
-   * One delivery per client with the highest QoS and every identifier of its matching subscriptions
-   * [MQTT-3.3.4-2], [MQTT-3.3.4-3], skipping No Local ones of the publisher [MQTT-3.8.3-3].
-   */
-  private deliverMerged(subscriptions: readonly Subscription[], message: Message, now: number): number {
-    const perClient = new Map<string, { qos: QoS; ids: number[]; retainAsPublished: boolean }>();
-    for (const s of subscriptions) {
-      if (s.noLocal && s.clientId === message.origin) continue;
-      const merged = perClient.get(s.clientId);
-      if (!merged) {
-        perClient.set(s.clientId, {
-          qos: s.qos,
-          ids: s.subscriptionId !== undefined ? [s.subscriptionId] : [],
-          retainAsPublished: s.retainAsPublished,
-        });
-      } else {
-        if (s.qos > merged.qos) merged.qos = s.qos;
-        if (s.subscriptionId !== undefined) merged.ids.push(s.subscriptionId);
-        merged.retainAsPublished ||= s.retainAsPublished;
-      }
-    }
-    let receivers = 0;
-    for (const [clientId, merged] of perClient)
-      receivers += this.deliverTo(clientId, message, merged.qos, merged.retainAsPublished, merged.ids, now);
-    return receivers;
-  }
-
-  /** Hands the message to a client's session at min(published, granted) QoS; 1 when it was a receiver, else 0. */
-  private deliverTo(
-    clientId: string,
-    message: Message,
-    grantedQos: QoS,
-    retainAsPublished: boolean,
-    subscriptionIds: readonly number[],
-    now: number,
-  ): number {
-    const session = this.sessions.get(clientId);
-    if (!session) return 0;
-    if (!this.readAllowed(session, message)) {
-      this.dropped(clientId, message, 'not-authorized');
-      return 0;
-    }
-    // [MQTT-3.3.1-12], [MQTT-3.3.1-13] RETAIN is kept only under Retain As Published.
-    session.deliver({ message, qos: minQos(message.qos, grantedQos), retain: retainAsPublished && message.retain, subscriptionIds }, now);
-    return 1;
   }
 
   /** Counts bytes held for sessions against `maxTotalQueuedBytes`; a release (negative) always succeeds. */
@@ -248,13 +162,13 @@ export class Broker {
   }
 
   /** Every undelivered message goes through here: counted for `$SYS` and announced, whatever the reason. */
-  private dropped(clientId: string, message: Message, reason: DropReason): void {
+  dropped(clientId: string, message: Message, reason: DropReason): void {
     this.stats.messagesDropped++;
     this.events.emit('messageDropped', clientId, message, reason);
   }
 
   /** The ACL's read check: denied messages are not delivered to the session. */
-  private readAllowed(session: Session, message: Message): boolean {
+  readAllowed(session: Session, message: Message): boolean {
     const acl = this.options.acl;
     return !acl || acl.canRead({ clientId: session.clientId, username: session.username }, message.topic);
   }
