@@ -6,10 +6,10 @@ import { openFileLimits, processCpuSeconds, processRssKb } from '../util/index.j
 import type { BenchTarget } from './targets.js';
 import { LoadWorker, split } from './workers.js';
 
-/** Idle clients per generator process at most, and one loopback source address per process. */
+/** Clients per generator process at most, and one loopback source address per process. */
 const CLIENTS_PER_WORKER = 5000;
 /** CONNECTs outstanding per generator process. */
-const CONCURRENCY = 100;
+export const CONNECT_CONCURRENCY = 100;
 /** Seconds between the last CONNACK and reading the broker's memory. */
 const SETTLE_SECONDS = 1;
 /** Ephemeral ports left to other work when deciding whether to spread clients over source addresses. */
@@ -23,12 +23,8 @@ export const FD_MARGIN = 64;
  * short of ephemeral ports; the broker's RSS before and after gives its memory per connection.
  */
 export async function runConnections(target: BenchTarget, o: BenchOptions, onProgress: (fraction: number) => void): Promise<RoundOutcome> {
-  const perWorker = Math.max(1, Math.min(CLIENTS_PER_WORKER, openFileLimits().soft - FD_MARGIN));
-  const counts = split(o.clients, Math.ceil(o.clients / perWorker));
+  const { counts, localAddress } = spreadClients(o.clients, target.host);
   const run = randomBytes(4).toString('hex');
-  // Source addresses only once one would run short of ephemeral ports: connect() without bind() picks
-  // ports per destination, while bind() must avoid every port in use (TIME_WAIT included) on the address.
-  const spread = /^127\./.test(target.host) && o.clients > ephemeralPorts() - PORT_MARGIN;
   const workers: LoadWorker[] = [];
   try {
     const started = await Promise.all(
@@ -40,8 +36,8 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
           idPrefix: `c${run}${i}`,
           receiveMaximum: o.inflight,
           clients,
-          localAddress: spread ? `127.0.0.${2 + (i % 250)}` : undefined,
-          concurrency: CONCURRENCY,
+          localAddress: localAddress(i),
+          concurrency: CONNECT_CONCURRENCY,
         }),
       ),
     );
@@ -90,6 +86,23 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
   } finally {
     for (const w of workers) w.kill();
   }
+}
+
+/**
+ * How many clients each generator process opens (at most CLIENTS_PER_WORKER and its open-file limit, over at
+ * least `minWorkers` processes) and from which source address: 127.0.0.2, .3, … one per process, only once one
+ * address would run short of ephemeral ports — connect() without bind() picks ports per destination, while
+ * bind() must avoid every port in use (TIME_WAIT included) on the address.
+ */
+export function spreadClients(
+  clients: number,
+  host: string,
+  minWorkers = 1,
+): { counts: number[]; localAddress: (i: number) => string | undefined } {
+  const perWorker = Math.max(1, Math.min(CLIENTS_PER_WORKER, openFileLimits().soft - FD_MARGIN));
+  const counts = split(clients, Math.min(clients, Math.max(minWorkers, Math.ceil(clients / perWorker))));
+  const spread = /^127\./.test(host) && clients > ephemeralPorts() - PORT_MARGIN;
+  return { counts, localAddress: (i) => (spread ? `127.0.0.${2 + (i % 250)}` : undefined) };
 }
 
 /** Size of the local ephemeral port range (/proc/sys/net/ipv4/ip_local_port_range). */

@@ -26,6 +26,23 @@ export class LatencyHistogram {
     this.histogram.recordValue(Math.min(HIGHEST_US, Math.max(1, Math.round(microseconds))));
   }
 
+  /** Adds every value of another histogram (the subscribers of other processes). */
+  add(other: LatencyHistogram): void {
+    this.histogram.add(other.histogram);
+  }
+
+  /** The histogram as compressed base64, to send to another process. */
+  encode(): string {
+    return hdr.encodeIntoCompressedBase64(this.histogram);
+  }
+
+  /** A histogram from `encode()`'s output. */
+  static decode(encoded: string): LatencyHistogram {
+    const h = new LatencyHistogram();
+    h.histogram.add(hdr.decodeFromCompressedBase64(encoded));
+    return h;
+  }
+
   get count(): number {
     return this.histogram.totalCount;
   }

@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import mqttPacket, { type Packet, type QoS } from 'mqtt-packet';
 import { isFailure, packetEnd, readVariableByteInteger, variableByteIntegerEnd } from '../protocol/index.js';
 
-/** Where and as whom a load client connects (MQTT 5, clean start, no keep alive). */
+/** Where and as whom a load client connects (MQTT 5, clean start). */
 export interface LoadClientOptions {
   host: string;
   port: number;
@@ -11,6 +11,8 @@ export interface LoadClientOptions {
   receiveMaximum: number;
   /** Source address (127.0.0.x) to spread many clients over several loopback addresses. */
   localAddress?: string;
+  /** Keep alive in seconds (default 0: none). */
+  keepalive?: number;
 }
 
 /** Called for each PUBLISH received, with the frame's buffer and the payload's bounds in it. */
@@ -59,7 +61,7 @@ export class LoadClient {
           protocolVersion: 5,
           clientId: options.clientId,
           clean: true,
-          keepalive: 0,
+          keepalive: options.keepalive ?? 0,
           properties: { receiveMaximum: options.receiveMaximum },
         }),
       );

@@ -1,6 +1,8 @@
+import { runDevices } from './fleet-devices.js';
 import { LatencyHistogram } from './histogram.js';
 import { LoadClient, monotonicMicros, PublishTemplate } from './load-client.js';
-import type { FromWorker, IdleSpec, PublishersSpec, SubscribersSpec, ToWorker, WorkerResult } from './protocol.js';
+import type { IdleSpec, PublishersSpec, SubscribersSpec, ToWorker } from './protocol.js';
+import { cpuSince, errorsOf, finish, handlers, markGo, openBounded, send } from './worker-context.js';
 
 /*
  * A load generator process (forked by workers.ts): one role per process, driven by messages from the
@@ -16,38 +18,26 @@ const BATCH = 64;
 /** Milliseconds after the deadline that publishers still wait for missing acknowledgements. */
 const ACK_GRACE_MS = 5000;
 
-const send = (message: FromWorker) => process.send!(message);
-const handlers: { go?: () => void; credit?: (n: number) => void; check?: () => void; stop?: () => void } = {};
-let cpuAtGo = process.cpuUsage();
-const cpuSince = () => {
-  const u = process.cpuUsage(cpuAtGo);
-  return (u.user + u.system) / 1e6;
-};
-
 process.on('message', (m: ToWorker) => {
   if (m.type === 'spec') {
-    const start = m.spec.role === 'subscribers' ? subscribers(m.spec) : m.spec.role === 'publishers' ? publishers(m.spec) : idle(m.spec);
+    const spec = m.spec;
+    const start =
+      spec.role === 'subscribers'
+        ? subscribers(spec)
+        : spec.role === 'publishers'
+          ? publishers(spec)
+          : spec.role === 'devices'
+            ? runDevices(spec)
+            : idle(spec);
     start.catch((error: Error) => send({ type: 'error', message: error.message }));
   } else if (m.type === 'go') {
-    cpuAtGo = process.cpuUsage();
-    handlers.go?.();
+    markGo();
+    handlers.go?.(m.at);
   } else if (m.type === 'credit') handlers.credit?.(m.perClient);
   else if (m.type === 'check') handlers.check?.();
   else handlers.stop?.();
 });
 process.on('disconnect', () => process.exit(0));
-
-function errorsOf(clients: LoadClient[]): Record<string, number> {
-  const errors: Record<string, number> = {};
-  for (const c of clients) if (c.closedBecause !== undefined) errors[c.closedBecause] = (errors[c.closedBecause] ?? 0) + 1;
-  return errors;
-}
-
-function finish(clients: LoadClient[], result: WorkerResult): void {
-  send({ type: 'done', result });
-  for (const c of clients) c.close();
-  setTimeout(() => process.exit(0), 200);
-}
 
 async function openAll(spec: SubscribersSpec | PublishersSpec): Promise<LoadClient[]> {
   return Promise.all(
@@ -97,6 +87,7 @@ async function subscribers(spec: SubscribersSpec): Promise<void> {
       firstAt,
       lastAt,
       latency: histogram?.summary(),
+      histogram: histogram?.encode(),
       errors: errorsOf(clients),
     });
   };
@@ -191,45 +182,34 @@ async function publishers(spec: PublishersSpec): Promise<void> {
 }
 
 async function idle(spec: IdleSpec): Promise<void> {
-  const clients: LoadClient[] = [];
-  let failed = 0;
-  const failures: Record<string, number> = {};
+  let opened: Awaited<ReturnType<typeof openBounded>> | undefined;
   handlers.go = () => {
     const firstAt = monotonicMicros();
-    let next = 0;
-    const worker = async () => {
-      while (next < spec.clients) {
-        const n = next++;
-        try {
-          clients.push(
-            await LoadClient.open({
-              host: spec.host,
-              port: spec.port,
-              clientId: `${spec.idPrefix}-${n}`,
-              receiveMaximum: spec.receiveMaximum,
-              localAddress: spec.localAddress,
-            }),
-          );
-        } catch (error) {
-          failed++;
-          const reason = (error as Error).message;
-          failures[reason] = (failures[reason] ?? 0) + 1;
-        }
-      }
-    };
-    void Promise.all(Array.from({ length: Math.min(spec.concurrency, spec.clients) }, worker)).then(() =>
+    const open = (n: number) =>
+      LoadClient.open({
+        host: spec.host,
+        port: spec.port,
+        clientId: `${spec.idPrefix}-${n}`,
+        receiveMaximum: spec.receiveMaximum,
+        localAddress: spec.localAddress,
+      });
+    void openBounded(spec.clients, spec.concurrency, Number.POSITIVE_INFINITY, open).then((o) => {
+      opened = o;
       send({
         type: 'connected',
-        connected: clients.length,
+        connected: o.clients.length,
         cpuSeconds: cpuSince(),
-        failed,
+        failed: o.failed,
         firstAt,
         lastAt: monotonicMicros(),
-        errors: failures,
-      }),
-    );
+        errors: o.failures,
+      });
+    });
   };
-  handlers.check = () => send({ type: 'checked', open: clients.filter((c) => c.closedBecause === undefined).length });
-  handlers.stop = () => finish(clients, { cpuSeconds: cpuSince(), sent: 0, received: 0, errors: { ...failures, ...errorsOf(clients) } });
+  handlers.check = () => send({ type: 'checked', open: opened?.clients.filter((c) => c.closedBecause === undefined).length ?? 0 });
+  handlers.stop = () => {
+    const clients = opened?.clients ?? [];
+    finish(clients, { cpuSeconds: cpuSince(), sent: 0, received: 0, errors: { ...opened?.failures, ...errorsOf(clients) } });
+  };
   send({ type: 'ready' });
 }

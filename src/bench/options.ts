@@ -1,7 +1,7 @@
 import type { QoS } from 'mqtt-packet';
 
 /** The benchmark scenarios. */
-export const SCENARIOS = ['fan-in', 'fan-out', 'latency', 'connections'] as const;
+export const SCENARIOS = ['fan-in', 'fan-out', 'latency', 'connections', 'fleet'] as const;
 /** One of SCENARIOS. */
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -17,12 +17,18 @@ export interface BenchOptions {
   payload: number;
   /** Messages published per round (all publishers together); the round also ends at `duration`. */
   count: number;
-  /** Seconds a round may publish for. */
+  /** Seconds a round may publish for (fleet: publishes for). */
   duration: number;
   /** Publishers in fan-in. */
   publishers: number;
-  /** Subscribers in fan-out. */
+  /** Subscribers in fan-out and fleet. */
   subscribers: number;
+  /** Fleet: devices, each on its own connection. */
+  devices: number;
+  /** Fleet: milliseconds between two messages of one device. */
+  interval: number;
+  /** Fleet: the subscribers form one `$share` group (each message to one of them) instead of each getting all. */
+  share: boolean;
   /** Messages per second in latency. */
   rate: number;
   /** Idle clients in connections. */
@@ -49,7 +55,10 @@ export function defaultOptions(scenario: Scenario): Omit<BenchOptions, 'brokers'
     count: scenario === 'latency' ? 100_000 : 1_000_000,
     duration: 10,
     publishers: 8,
-    subscribers: 8,
+    subscribers: scenario === 'fleet' ? 1 : 8,
+    devices: 1000,
+    interval: 1000,
+    share: false,
     rate: 10_000,
     clients: 1000,
     inflight: 32,
@@ -58,6 +67,9 @@ export function defaultOptions(scenario: Scenario): Omit<BenchOptions, 'brokers'
     hold: 2,
   };
 }
+
+/** Brokers one `--compare` run alternates between at most. */
+export const MAX_COMPARED = 4;
 
 /** Upper bounds that keep every run bounded in count and time. */
 const LIMITS = {
@@ -68,6 +80,8 @@ const LIMITS = {
   subscribers: 1000,
   rate: 1_000_000,
   clients: 100_000,
+  devices: 100_000,
+  interval: 3_600_000,
   inflight: 65535,
   window: 1_000_000,
   workers: 16,
@@ -86,6 +100,7 @@ export function resolveBenchOptions(
   const o: BenchOptions = { ...defaultOptions(scenario), ...defined, scenario, brokers: given.brokers };
   if (o.brokers.length === 0) throw new Error('no broker to benchmark');
   if (new Set(o.brokers).size !== o.brokers.length) throw new Error(`--compare lists a broker twice: ${o.brokers.join(',')}`);
+  if (o.brokers.length > MAX_COMPARED) throw new Error(`--compare takes at most ${MAX_COMPARED} brokers (got ${o.brokers.length})`);
   if (o.brokers.length > 1 && o.rounds < 3)
     throw new Error(`--compare needs --rounds of at least 3 for ratios of medians (got ${o.rounds})`);
   if (o.qos !== 0 && o.qos !== 1 && o.qos !== 2) throw new Error(`--qos must be 0, 1 or 2 (got ${o.qos})`);
@@ -94,7 +109,8 @@ export function resolveBenchOptions(
     if (!Number.isInteger(value) || value < 1 || value > max)
       throw new Error(`--${name} must be a whole number from 1 to ${max} (got ${value})`);
   }
-  if (scenario === 'latency' && o.payload < 8) throw new Error('latency needs --payload of at least 8 bytes (the send timestamp)');
+  if ((scenario === 'latency' || scenario === 'fleet') && o.payload < 8)
+    throw new Error(`${scenario} needs --payload of at least 8 bytes (the send timestamp)`);
   if (scenario === 'fan-in' && o.count < o.publishers)
     throw new Error(`--count ${o.count} is less than one message per publisher (${o.publishers})`);
   return o;

@@ -45,13 +45,39 @@ export interface IdleSpec extends Endpoint {
   concurrency: number;
 }
 
-/** What a worker process is asked to do. */
-export type WorkerSpec = SubscribersSpec | PublishersSpec | IdleSpec;
+/**
+ * Fleet devices `first` .. `first + clients - 1` of `devices`: each connects (at most `concurrency` CONNECTs
+ * outstanding), then publishes one message to `${topicPrefix}/<index>/temp` every `intervalMs`, device g
+ * at phase g × intervalMs / devices, until `durationMs`; each payload starts with its send time.
+ */
+export interface DevicesSpec extends Endpoint {
+  role: 'devices';
+  clients: number;
+  first: number;
+  devices: number;
+  topicPrefix: string;
+  qos: QoS;
+  payloadBytes: number;
+  intervalMs: number;
+  durationMs: number;
+  /** QoS 1/2 PUBLISH packets a device keeps in flight at most; a send due beyond it is skipped. */
+  inflight: number;
+  /** Keep alive announced in CONNECT, seconds. */
+  keepalive: number;
+  localAddress?: string;
+  concurrency: number;
+}
 
-/** Parent → worker. `credit`: messages each publisher client may have sent in total so far. */
+/** What a worker process is asked to do. */
+export type WorkerSpec = SubscribersSpec | PublishersSpec | IdleSpec | DevicesSpec;
+
+/**
+ * Parent → worker. `go`: start (fleet devices: at monotonic microseconds `at`, the phases' origin shared by
+ * every device process). `credit`: messages each publisher client may have sent in total so far.
+ */
 export type ToWorker =
   | { type: 'spec'; spec: WorkerSpec }
-  | { type: 'go' }
+  | { type: 'go'; at?: number }
   | { type: 'credit'; perClient: number }
   | { type: 'check' }
   | { type: 'stop' };
@@ -65,6 +91,11 @@ export interface WorkerResult {
   firstAt?: number;
   lastAt?: number;
   latency?: LatencySummary;
+  /** The subscribers' latency histogram (hdr-histogram-js compressed base64), to merge over processes. */
+  histogram?: string;
+  /** Fleet devices: clients connected, and sends skipped (window full or connection gone). */
+  connected?: number;
+  skipped?: number;
   /** Why clients ended early, with how many ended so. */
   errors: Record<string, number>;
 }
@@ -73,7 +104,7 @@ export interface WorkerResult {
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'progress'; min: number; total: number }
-  | { type: 'finished'; sent: number }
+  | { type: 'finished'; sent: number; skipped?: number }
   | {
       type: 'connected';
       connected: number;

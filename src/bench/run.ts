@@ -1,5 +1,6 @@
 import { cpus, loadavg } from 'node:os';
 import { runConnections, FD_MARGIN } from './connections.js';
+import { runFleet } from './fleet.js';
 import { runFlow } from './flow.js';
 import type { Metrics } from './metrics.js';
 import type { BenchOptions } from './options.js';
@@ -34,6 +35,8 @@ export interface BenchReport {
   summary: Record<string, Record<string, Summary>>;
   /** First broker over second, per metric: ratio of medians and its spread; only with --compare. */
   ratios?: Record<string, Ratio>;
+  /** First broker over each of the others (the second included), per metric; only with --compare. */
+  ratiosTo?: Record<string, Record<string, Ratio>>;
 }
 
 /** What the progress display is told. */
@@ -54,7 +57,9 @@ export async function runBench(o: BenchOptions, onProgress: (p: BenchProgress) =
   const loadBefore = loadavg()[0]!;
   const rounds: RoundResult[] = [];
   const steps = o.rounds * o.brokers.length;
-  const openFiles = (o.scenario === 'connections' ? o.clients : o.publishers + o.subscribers) + FD_MARGIN;
+  const clients =
+    o.scenario === 'connections' ? o.clients : o.scenario === 'fleet' ? o.devices + o.subscribers : o.publishers + o.subscribers;
+  const openFiles = clients + FD_MARGIN;
   for (let round = 1; round <= o.rounds; round++) {
     for (const broker of o.brokers) {
       const step = rounds.length + 1;
@@ -62,7 +67,8 @@ export async function runBench(o: BenchOptions, onProgress: (p: BenchProgress) =
       const target = await startTarget(broker, { maxQueued: 1_000_000, inflight: o.inflight, openFiles, profileDir: o.profileDir });
       try {
         const report = (fraction: number) => onProgress({ step, steps, broker, fraction: Math.min(1, fraction) });
-        const outcome = o.scenario === 'connections' ? await runConnections(target, o, report) : await runFlow(target, o, report);
+        const scenario = o.scenario === 'connections' ? runConnections : o.scenario === 'fleet' ? runFleet : runFlow;
+        const outcome = await scenario(target, o, report);
         rounds.push({ round, broker, ...outcome });
       } finally {
         await target.close();
@@ -79,17 +85,21 @@ export async function runBench(o: BenchOptions, onProgress: (p: BenchProgress) =
       if (values.length > 0) summary[broker]![name] = summarize(values);
     }
   }
-  let ratios: BenchReport['ratios'];
+  let ratiosTo: BenchReport['ratiosTo'];
   if (o.brokers.length > 1) {
-    ratios = {};
-    const [a, b] = o.brokers as [string, string];
+    ratiosTo = {};
+    const [first, ...others] = o.brokers as [string, ...string[]];
     const values = (broker: string, name: string) =>
       rounds
         .filter((r) => r.broker === broker)
         .map((r) => r.metrics[name])
         .filter((v): v is number => typeof v === 'number');
-    for (const name of Object.keys(summary[a]!)) {
-      if (summary[b]![name]) ratios[name] = ratioOfMedians(values(a, name), values(b, name));
+    for (const other of others) {
+      const ratios: Record<string, Ratio> = {};
+      for (const name of Object.keys(summary[first]!)) {
+        if (summary[other]![name]) ratios[name] = ratioOfMedians(values(first, name), values(other, name));
+      }
+      ratiosTo[other] = ratios;
     }
   }
   const machine: MachineNotes = {
@@ -99,5 +109,5 @@ export async function runBench(o: BenchOptions, onProgress: (p: BenchProgress) =
     loadBefore,
     loadAfter: loadavg()[0]!,
   };
-  return { settings: o, machine, rounds, summary, ratios };
+  return { settings: o, machine, rounds, summary, ratios: ratiosTo?.[o.brokers[1]!], ratiosTo };
 }

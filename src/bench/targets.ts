@@ -5,7 +5,7 @@ import { openFileWrapper, registerChild, startMosquittoProcess } from '../util/i
 
 /** A broker under test: what to connect to and, when we started it, its process id. */
 export interface BenchTarget {
-  /** 'embedded', 'mosquitto' or the URL given. */
+  /** 'embedded', 'mosquitto', 'relay' or the URL given. */
   readonly name: string;
   readonly host: string;
   readonly port: number;
@@ -22,7 +22,7 @@ export interface TargetSettings {
   inflight: number;
   /** Open files the broker process must be allowed (connections + margin). */
   openFiles: number;
-  /** Directory for a V8 CPU profile of the embedded broker (node --cpu-prof). */
+  /** Directory for a V8 CPU profile of each round of the embedded broker or the relay (node --cpu-prof). */
   profileDir?: string;
 }
 
@@ -31,14 +31,17 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** Parses `--broker`: 'embedded', 'mosquitto' or an mqtt:// URL on loopback; throws a one-line error otherwise. */
+/** The targets started by the benchmark itself; anything else is a loopback mqtt:// URL. */
+export const NAMED_TARGETS = ['embedded', 'mosquitto', 'relay'] as const;
+
+/** Parses `--broker`: 'embedded', 'mosquitto', 'relay' or an mqtt:// URL on loopback; throws a one-line error otherwise. */
 export function parseTarget(value: string): string {
-  if (value === 'embedded' || value === 'mosquitto') return value;
+  if ((NAMED_TARGETS as readonly string[]).includes(value)) return value;
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new Error(`broker "${value}" is not embedded, mosquitto or an mqtt:// URL`);
+    throw new Error(`broker "${value}" is not ${NAMED_TARGETS.join(', ')} or an mqtt:// URL`);
   }
   if (url.protocol !== 'mqtt:') throw new Error(`broker "${value}": only mqtt:// URLs are benchmarked`);
   if (!isLoopback(url.hostname)) throw new Error(`broker "${value}": the benchmark runs on loopback only (127.0.0.x)`);
@@ -47,7 +50,9 @@ export function parseTarget(value: string): string {
 
 /** Starts (or, for a URL, just names) the broker for one round. */
 export async function startTarget(name: string, settings: TargetSettings): Promise<BenchTarget> {
-  if (name === 'embedded') return startEmbeddedChild(settings);
+  if (name === 'embedded')
+    return startChild('embedded', 'embedded-child.js', [String(settings.maxQueued), String(settings.inflight)], settings);
+  if (name === 'relay') return startChild('relay', 'relay-child.js', [], settings);
   if (name === 'mosquitto') {
     const m = await startMosquittoProcess({
       config: [`max_queued_messages ${settings.maxQueued}`, `max_inflight_messages ${settings.inflight}`],
@@ -61,11 +66,13 @@ export async function startTarget(name: string, settings: TargetSettings): Promi
   return { name, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 1883), close: async () => {} };
 }
 
-async function startEmbeddedChild(settings: TargetSettings): Promise<BenchTarget> {
-  const wrapper = openFileWrapper(settings.openFiles, 'the embedded broker');
-  const nodeFlags = settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', settings.profileDir] : [];
-  const entry = fileURLToPath(new URL('./embedded-child.js', import.meta.url));
-  const args = [String(settings.maxQueued), String(settings.inflight)];
+/** Forks a Node target (our broker or the relay) that sends { port } once listening and stops on 'stop'. */
+async function startChild(name: 'embedded' | 'relay', file: string, args: string[], settings: TargetSettings): Promise<BenchTarget> {
+  const wrapper = openFileWrapper(settings.openFiles, name === 'embedded' ? 'the embedded broker' : 'the relay');
+  const nodeFlags = settings.profileDir
+    ? ['--cpu-prof', '--cpu-prof-dir', settings.profileDir, '--cpu-prof-name', `${name}.${Date.now()}.cpuprofile`]
+    : [];
+  const entry = fileURLToPath(new URL(`./${file}`, import.meta.url));
   const child: ChildProcess =
     wrapper.length > 0
       ? fork(entry, args, {
@@ -78,10 +85,10 @@ async function startEmbeddedChild(settings: TargetSettings): Promise<BenchTarget
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`the embedded broker exited with code ${code} before listening`)));
+    child.once('exit', (code) => reject(new Error(`the ${name} target exited with code ${code} before listening`)));
   });
   return {
-    name: 'embedded',
+    name,
     host: '127.0.0.1',
     port,
     pid: child.pid!,

@@ -1,9 +1,10 @@
 import type { Duplex } from 'node:stream';
-import type { Packet, QoS } from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
 import { AuthFailureBackoff } from './auth/failure-backoff.js';
 import { Connection } from './connection.js';
 import type { Clock } from './clock.js';
 import { Deadlines } from './deadlines.js';
+import { deliverToSubscribers } from './fan-out.js';
 import { TypedEmitter, type BrokerEvents, type DropReason } from './events.js';
 import { SESSION_NEVER_EXPIRES } from './handlers/index.js';
 import type { Message } from './message.js';
@@ -12,7 +13,7 @@ import { PersistBatcher } from './persist-batcher.js';
 import { ReasonCode } from '../protocol/index.js';
 import { RetainedStore } from './retained.js';
 import { Router } from './router.js';
-import { minQos, Session } from './session.js';
+import { Session, type SessionHooks } from './session.js';
 import type { Subscription } from './subscription.js';
 import { restoreState, snapshotSession } from './restore.js';
 import { cancelWill, scheduleWill } from './wills.js';
@@ -59,6 +60,8 @@ export class Broker {
   private closing = false;
   /** Bytes of QoS 1/2 messages queued or in flight across all sessions (bounded by `maxTotalQueuedBytes`). */
   private held = 0;
+  /** What every session calls back into: one object for all of them, not five closures per session. */
+  private readonly sessionHooks: SessionHooks;
 
   constructor(options: BrokerOptions = {}) {
     this.options = resolveOptions(options);
@@ -91,6 +94,13 @@ export class Broker {
     };
     this.stopSweeper = () => {};
     sweepSoon();
+    this.sessionHooks = {
+      limits: this.options,
+      onDrop: (id, message, reason) => this.dropped(id, message, reason),
+      onChange: (changed) => this.store.sessionChanged(changed),
+      reserve: (bytes) => this.reserve(bytes),
+      now: () => this.clock.now(),
+    };
   }
 
   /** Loads retained messages and sessions from the persistence, if one was given. */
@@ -139,66 +149,7 @@ export class Broker {
     if (message.retain && this.retained.set(message) && !message.topic.startsWith('$SYS/')) {
       this.store.saveRetained(message.topic, message.payload.length > 0 ? message : undefined);
     }
-    const now = this.clock.now();
-    const { subscriptions, groups } = this.router.match(message.topic);
-    let receivers = 0;
-    // One delivery per client with the highest QoS and every identifier [MQTT-3.3.4-2], [MQTT-3.3.4-3].
-    const perClient = new Map<string, { qos: QoS; ids: number[]; retainAsPublished: boolean }>();
-    for (const s of subscriptions) {
-      // [MQTT-3.8.3-3] No Local: not back to the publisher.
-      if (s.noLocal && s.clientId === message.origin) continue;
-      const merged = perClient.get(s.clientId);
-      if (!merged) {
-        perClient.set(s.clientId, {
-          qos: s.qos,
-          ids: s.subscriptionId !== undefined ? [s.subscriptionId] : [],
-          retainAsPublished: s.retainAsPublished,
-        });
-      } else {
-        if (s.qos > merged.qos) merged.qos = s.qos;
-        if (s.subscriptionId !== undefined) merged.ids.push(s.subscriptionId);
-        merged.retainAsPublished ||= s.retainAsPublished;
-      }
-    }
-    for (const [clientId, merged] of perClient) {
-      const session = this.sessions.get(clientId);
-      if (!session) continue;
-      if (!this.readAllowed(session, message)) {
-        this.dropped(clientId, message, 'not-authorized');
-        continue;
-      }
-      receivers++;
-      session.deliver(
-        {
-          message,
-          qos: minQos(message.qos, merged.qos),
-          // [MQTT-3.3.1-12], [MQTT-3.3.1-13] RETAIN is kept only under Retain As Published.
-          retain: merged.retainAsPublished && message.retain,
-          subscriptionIds: merged.ids,
-        },
-        now,
-      );
-    }
-    for (const group of groups) {
-      // §4.8.2: one member of each shared group gets the message, each group independently of the others.
-      const member = group.pick((id) => {
-        const candidate = this.sessions.get(id);
-        return candidate?.connected === true && this.readAllowed(candidate, message);
-      });
-      const session = member && this.sessions.get(member.clientId);
-      // The fallback when no member is connected is not filtered by the predicate.
-      if (!member || !session || !this.readAllowed(session, message)) continue;
-      receivers++;
-      session.deliver(
-        {
-          message,
-          qos: minQos(message.qos, member.qos),
-          retain: member.retainAsPublished && message.retain,
-          subscriptionIds: member.subscriptionId !== undefined ? [member.subscriptionId] : [],
-        },
-        now,
-      );
-    }
+    const receivers = deliverToSubscribers(this, message, this.clock.now());
     this.events.emit('messagePublished', message, receivers);
     return receivers;
   }
@@ -211,13 +162,13 @@ export class Broker {
   }
 
   /** Every undelivered message goes through here: counted for `$SYS` and announced, whatever the reason. */
-  private dropped(clientId: string, message: Message, reason: DropReason): void {
+  dropped(clientId: string, message: Message, reason: DropReason): void {
     this.stats.messagesDropped++;
     this.events.emit('messageDropped', clientId, message, reason);
   }
 
   /** The ACL's read check: denied messages are not delivered to the session. */
-  private readAllowed(session: Session, message: Message): boolean {
+  readAllowed(session: Session, message: Message): boolean {
     const acl = this.options.acl;
     return !acl || acl.canRead({ clientId: session.clientId, username: session.username }, message.topic);
   }
@@ -264,13 +215,7 @@ export class Broker {
 
   /** Creates an empty session registered under its client id. */
   createSession(clientId: string): Session {
-    const session = new Session(clientId, {
-      limits: this.options,
-      onDrop: (id, message, reason) => this.dropped(id, message, reason),
-      onChange: (changed) => this.store.sessionChanged(changed),
-      reserve: (bytes) => this.reserve(bytes),
-      now: () => this.clock.now(),
-    });
+    const session = new Session(clientId, this.sessionHooks);
     this.sessions.set(clientId, session);
     return session;
   }
@@ -290,6 +235,17 @@ export class Broker {
    * client sends the packet again [MQTT-4.4.0-1].
    */
   ackAfterStored(conn: Connection, ack: Packet, then?: () => void): void {
+    if (!this.store.acksWait) {
+      // Nothing to wait for (no crash-safe store): written now, without the two callbacks below.
+      try {
+        conn.write(ack);
+        then?.();
+      } catch (error) {
+        this.internalError(`${ack.cmd} after store`, error as Error);
+        conn.disconnect(ReasonCode.ImplementationSpecificError, `internal error in ${ack.cmd} after store`);
+      }
+      return;
+    }
     this.store.afterStored((stored) =>
       this.guard(
         `${ack.cmd} after store`,
@@ -369,24 +325,27 @@ export class Broker {
     await persistence?.close();
   }
 
-  /** Keep alive [MQTT-3.1.2-22]: close after 1.5× without a packet; drop connections that never CONNECT. */
+  /**
+   * Keep alive [MQTT-3.1.2-22]: close after 1.5× without a packet; drop connections that never CONNECT. Runs over
+   * every connection twice a second, so it allocates nothing for one that is fine.
+   */
   private sweep(): void {
     const now = this.clock.now();
+    const connectDeadline = now - this.options.connectTimeout * 1000;
     for (const conn of this.connections) {
-      this.guard(
-        'keep alive sweep',
-        () => {
-          if (!conn.connectReceived) {
-            if (now - conn.openedAt <= this.options.connectTimeout * 1000) return;
-            const reason = `no CONNECT within ${this.options.connectTimeout} s`;
-            this.events.emit('connectionRefused', { remoteAddress: conn.remoteAddress, reason });
-            conn.close(reason);
-          } else if (conn.keepalive > 0 && now - conn.lastPacketAt > conn.keepalive * 1500) {
-            conn.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
-          }
-        },
-        conn,
-      );
+      try {
+        if (!conn.connectReceived) {
+          if (conn.openedAt >= connectDeadline) continue;
+          const reason = `no CONNECT within ${this.options.connectTimeout} s`;
+          this.events.emit('connectionRefused', { remoteAddress: conn.remoteAddress, reason });
+          conn.close(reason);
+        } else if (conn.keepalive > 0 && now - conn.lastPacketAt > conn.keepalive * 1500) {
+          conn.disconnect(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
+        }
+      } catch (error) {
+        this.internalError('keep alive sweep', error as Error);
+        conn.disconnect(ReasonCode.ImplementationSpecificError, 'internal error in keep alive sweep');
+      }
     }
   }
 }

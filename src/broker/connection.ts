@@ -1,16 +1,30 @@
 import type { Duplex } from 'node:stream';
-import mqttPacket, { type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
+import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import type { Broker } from './broker.js';
 import type { ClientInfo } from './events.js';
 import { Framer, peekConnectVersion, type FramingError } from '../protocol/index.js';
 import { dispatch } from './handlers/index.js';
 import { checkFrame, checkPropertiesAllowed, checkPropertyBytes } from './packet-checks.js';
 import { remainingExpirySeconds } from './message.js';
-import { encodePublish, hasForwardedProperties, parseFlowPacket, sharedQos0Publish } from './publish-codec.js';
+import {
+  encodeAck,
+  encodePublish,
+  hasForwardedProperties,
+  parseFlowPacket,
+  publishPacket,
+  sharedQos0Publish,
+  type PublishFields,
+} from './publish-codec.js';
 import { PROTOCOL_MAX_PACKET_SIZE } from './options.js';
 import { ProtocolViolation } from './protocol-violation.js';
 import { ConnectReturnCode311, ReasonCode, reasonName } from '../protocol/index.js';
+import { parseFrame } from './packet-parser.js';
+import { writeInTurn } from './write-batch.js';
 import type { Delivery, Session, SessionLink } from './session.js';
+
+// mqtt-packet fills a cache of 65,536 two-byte Buffers (about 6 MB of heap) on its first generate(); without it a
+// packet id costs a few more instructions to write. The setting is mqtt-packet's, for the whole process.
+mqttPacket.writeToStream.cacheNumbers = false;
 
 let nextConnectionId = 1;
 
@@ -36,21 +50,13 @@ export class Connection implements SessionLink {
   clientReceiveMaximum = 65535;
   clientMaximumPacketSize = PROTOCOL_MAX_PACKET_SIZE;
   clientTopicAliasMaximum = 0;
-  /** Topic Alias → topic set by the client on this connection [MQTT-3.3.2-10]. */
-  readonly inboundAliases = new Map<number, string>();
-  private readonly outboundAliases = new Map<string, number>();
-  private readonly parser: ReturnType<typeof mqttPacket.parser>;
+  /** Topic Alias → topic set by the client on this connection [MQTT-3.3.2-10]; created by the first alias. */
+  inboundAliases: Map<number, string> | undefined;
+  /** Topic → the alias we gave it on this connection; created when the client allows aliases. */
+  private outboundAliases: Map<string, number> | undefined;
   private readonly framer: Framer;
-  private parsed: Packet | undefined;
-  private parseError: Error | undefined;
   private closed = false;
   private firstByteSeen = false;
-  /** Writes of one tick go out together (one writev) when the stream is uncorked on the next tick. */
-  private corked = false;
-  private readonly uncork = () => {
-    this.corked = false;
-    this.stream.uncork();
-  };
 
   constructor(
     private readonly broker: Broker,
@@ -59,9 +65,6 @@ export class Connection implements SessionLink {
     readonly remoteAddress?: string,
   ) {
     this.openedAt = this.lastPacketAt = broker.clock.now();
-    this.parser = mqttPacket.parser({ protocolVersion: 4 });
-    this.parser.on('packet', (packet: Packet) => (this.parsed = packet));
-    this.parser.on('error', (error: Error) => (this.parseError = error));
     this.framer = new Framer(
       broker.options.maximumPacketSize,
       (frame) => this.onFrame(frame),
@@ -94,7 +97,8 @@ export class Connection implements SessionLink {
   /** Serialises and writes a packet; false when it exceeds the client's Maximum Packet Size. */
   write(packet: Packet): boolean {
     if (this.closed) return false;
-    return this.writeBytes(mqttPacket.generate(packet, { protocolVersion: this.protocolVersion }), packet);
+    const bytes = encodeAck(packet, this.protocolVersion) ?? mqttPacket.generate(packet, { protocolVersion: this.protocolVersion });
+    return this.writeBytes(bytes, packet);
   }
 
   /** Writes a PUBLISH for a delivery, applying what differs per subscriber (ids, alias, expiry). */
@@ -109,57 +113,41 @@ export class Connection implements SessionLink {
     let topicAlias: number | undefined;
     let newAlias: number | undefined;
     if (v5 && this.clientTopicAliasMaximum > 0) {
-      topicAlias = this.outboundAliases.get(message.topic);
-      if (topicAlias === undefined && this.outboundAliases.size < this.clientTopicAliasMaximum) {
+      const aliases = (this.outboundAliases ??= new Map());
+      topicAlias = aliases.get(message.topic);
+      if (topicAlias === undefined && aliases.size < this.clientTopicAliasMaximum) {
         // [MQTT-3.3.2-9] never above the client's Topic Alias Maximum.
-        newAlias = topicAlias = this.outboundAliases.size + 1;
+        newAlias = topicAlias = aliases.size + 1;
       }
     }
     // An alias already known to the client replaces the topic [MQTT-3.3.2-12].
     const topic = topicAlias !== undefined && newAlias === undefined ? '' : message.topic;
-    const packet = (): IPublishPacket => {
-      const p: IPublishPacket = {
-        cmd: 'publish',
-        topic,
-        payload: message.payload,
-        qos: delivery.qos,
-        retain: delivery.retain,
-        dup,
-        messageId: packetId,
-      };
-      if (v5) {
-        const properties: NonNullable<IPublishPacket['properties']> = { ...message.properties };
-        if (expiry !== undefined) properties.messageExpiryInterval = expiry;
-        if (subscriptionIds.length === 1) properties.subscriptionIdentifier = subscriptionIds[0];
-        else if (subscriptionIds.length > 1) properties.subscriptionIdentifier = [...subscriptionIds];
-        if (topicAlias !== undefined) properties.topicAlias = topicAlias;
-        p.properties = properties;
-      }
-      return p;
-    };
+    const forwarded = v5 && hasForwardedProperties(message);
+    const listening = this.broker.events.listens('packetOut');
+    // One encoding shared by every subscriber of a QoS 0 message without per-subscriber properties.
+    const shared = !forwarded && delivery.qos === 0 && expiry === undefined && subscriptionIds.length === 0 && topicAlias === undefined;
+    const fields: PublishFields | undefined =
+      shared && !listening
+        ? undefined
+        : {
+            topic,
+            payload: message.payload,
+            qos: delivery.qos,
+            retain: delivery.retain,
+            dup,
+            packetId,
+            messageExpiryInterval: expiry,
+            subscriptionIds,
+            topicAlias,
+          };
+    // The packet object only for mqtt-packet (forwarded properties) or a `packetOut` listener.
+    const packet = fields && (forwarded || listening) ? publishPacket(fields, message.properties, v5) : undefined;
     let bytes: Buffer;
-    if (v5 && hasForwardedProperties(message)) {
-      bytes = mqttPacket.generate(packet(), { protocolVersion: 5 });
-    } else if (delivery.qos === 0 && expiry === undefined && subscriptionIds.length === 0 && topicAlias === undefined) {
-      bytes = sharedQos0Publish(message, delivery.retain, this.protocolVersion);
-    } else {
-      bytes = encodePublish(
-        {
-          topic,
-          payload: message.payload,
-          qos: delivery.qos,
-          retain: delivery.retain,
-          dup,
-          packetId,
-          messageExpiryInterval: expiry,
-          subscriptionIds,
-          topicAlias,
-        },
-        this.protocolVersion,
-      );
-    }
+    if (forwarded) bytes = mqttPacket.generate(packet!, { protocolVersion: 5 });
+    else if (shared) bytes = sharedQos0Publish(message, delivery.retain, this.protocolVersion);
+    else bytes = encodePublish(fields!, this.protocolVersion);
     if (!this.writeBytes(bytes, packet)) return false;
-    if (newAlias !== undefined) this.outboundAliases.set(message.topic, newAlias);
+    if (newAlias !== undefined) this.outboundAliases!.set(message.topic, newAlias);
     const stats = this.broker.stats;
     stats.messagesSent++;
     stats.publishOut[delivery.qos]++;
@@ -212,20 +200,14 @@ export class Connection implements SessionLink {
   }
 
   /**
-   * Writes encoded bytes, false when over the client's Maximum Packet Size. Writes made in one tick are
-   * corked and leave in one writev on the next; `packet` is only built for a `packetOut` listener.
+   * Writes encoded bytes, false when over the client's Maximum Packet Size. The writes of one turn of the event
+   * loop leave in one writev after its I/O (write-batch.ts); `packet` is given to a `packetOut` listener.
    */
-  private writeBytes(bytes: Buffer, packet: Packet | (() => Packet)): boolean {
+  private writeBytes(bytes: Buffer, packet: Packet | undefined): boolean {
     if (bytes.length > this.clientMaximumPacketSize) return false;
     this.broker.stats.bytesSent += bytes.length;
-    if (this.broker.events.listens('packetOut'))
-      this.broker.events.emit('packetOut', this.clientId, typeof packet === 'function' ? packet() : packet);
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(this.uncork);
-    }
-    this.stream.write(bytes);
+    if (packet && this.broker.events.listens('packetOut')) this.broker.events.emit('packetOut', this.clientId, packet);
+    writeInTurn(this.stream, bytes);
     return true;
   }
 
@@ -271,12 +253,11 @@ export class Connection implements SessionLink {
     this.lastPacketAt = this.broker.clock.now();
     this.broker.stats.bytesReceived += frame.length;
     if (!this.connectReceived && !this.checkConnectVersion(frame)) return;
-    this.parsed = this.connectReceived ? parseFlowPacket(frame, this.protocolVersion) : undefined;
-    this.parseError = undefined;
-    // Set synchronously by the parser's listeners during parse().
-    if (!this.parsed) this.parser.parse(frame);
-    const packet = this.parsed as Packet | undefined;
-    const parseError = this.parseError as Error | undefined;
+    let packet = this.connectReceived ? parseFlowPacket(frame, this.protocolVersion) : undefined;
+    // The fast path takes only packets without properties, so there are none to check.
+    const withoutProperties = packet !== undefined;
+    let parseError: Error | undefined;
+    if (!packet) ({ packet, error: parseError } = parseFrame(frame, this.protocolVersion));
     try {
       if (this.connectReceived) checkFrame(frame, this.protocolVersion);
       if (parseError || !packet) {
@@ -287,8 +268,10 @@ export class Connection implements SessionLink {
         this.close(`first packet was ${packet.cmd}, not connect`);
         return;
       }
-      checkPropertyBytes(frame, this.protocolVersion);
-      checkPropertiesAllowed(packet);
+      if (!withoutProperties) {
+        checkPropertyBytes(frame, this.protocolVersion);
+        checkPropertiesAllowed(packet);
+      }
       if (packet.cmd === 'publish') {
         this.broker.stats.publishIn[packet.qos]++;
         this.broker.stats.publishInBytes[packet.qos] += frame.length;

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Packet } from 'mqtt-packet';
 import { propertyProblem } from './frame-properties.js';
-import { frameTopicStrings, publishTopicBytes } from '../protocol/index.js';
+import { bodyStart, frameTopicStrings, publishTopicBytes } from '../protocol/index.js';
 import { ProtocolViolation } from './protocol-violation.js';
 import { ReasonCode } from '../protocol/index.js';
 
@@ -29,7 +29,13 @@ export function checkPropertyBytes(frame: Buffer, protocolVersion: number): void
 export function checkFrame(frame: Buffer, protocolVersion: number): void {
   const topic = publishTopicBytes(frame);
   if (topic) return checkUtf8(topic);
-  if (frame[0]! >> 4 === 15 && protocolVersion === 5) {
+  const type = frame[0]! >> 4;
+  if (type >= 4 && type <= 7 && frame.length - bodyStart(frame) < 2) {
+    // §3.4.2, §3.5.2, §3.6.2, §3.7.2: PUBACK, PUBREC, PUBREL and PUBCOMP start with a two-byte Packet Identifier
+    // (mqtt-packet reads a shorter one as id -1).
+    throw new ProtocolViolation(ReasonCode.MalformedPacket, 'acknowledgement without a whole packet identifier');
+  }
+  if (type === 15 && protocolVersion === 5) {
     // §4.12: a client that sent no Authentication Method in CONNECT must not send AUTH (even a 0-length one).
     throw new ProtocolViolation(ReasonCode.ProtocolError, 'AUTH without an authentication method in CONNECT');
   }

@@ -29,6 +29,11 @@ export class PersistBatcher {
     return this.persistence?.crashSafe === true;
   }
 
+  /** True when acknowledgements wait for a commit; otherwise `afterStored` runs its callback at once. */
+  get acksWait(): boolean {
+    return this.crashSafe && !this.closed;
+  }
+
   /** A session's state changed; a crash-safe persistence gets it at the next commit. */
   sessionChanged(session: Session): void {
     // A session with expiry 0 ends with its connection, so it is never stored [MQTT-3.1.2-23].
@@ -64,7 +69,7 @@ export class PersistBatcher {
    * without a crash-safe persistence, at once. Callbacks run in the order they were registered.
    */
   afterStored(then: (stored: boolean) => void): void {
-    if (!this.crashSafe || this.closed) {
+    if (!this.acksWait) {
       then(true);
       return;
     }

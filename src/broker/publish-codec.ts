@@ -1,6 +1,6 @@
 import type { IPublishPacket, Packet, QoS } from 'mqtt-packet';
 import { decodeVariableByteInteger, variableByteIntegerEnd, variableByteIntegerSize, writeVariableByteInteger } from '../protocol/index.js';
-import type { Message } from './message.js';
+import type { Message, MessageProperties } from './message.js';
 
 /*
  * Fast paths for the packets of the message flow, beside mqtt-packet (which stays in charge of every
@@ -8,7 +8,8 @@ import type { Message } from './message.js';
  * properties and a bare 2-byte PUBACK/PUBREC/PUBREL/PUBCOMP are read straight from the frame, and a
  * PUBLISH whose only properties are the per-subscriber ones (Message Expiry Interval, Subscription
  * Identifier, Topic Alias) is written straight into one buffer. A QoS 0 PUBLISH without those is
- * encoded once per message and the same bytes go to every subscriber.
+ * encoded once per message and the same bytes go to every subscriber. Acknowledgements without properties
+ * are written as their four (or six) bytes.
  */
 
 const ACK_TYPES: Record<number, 'puback' | 'pubrec' | 'pubrel' | 'pubcomp'> = { 4: 'puback', 5: 'pubrec', 6: 'pubrel', 7: 'pubcomp' };
@@ -62,6 +63,22 @@ export function parseFlowPacket(frame: Buffer, protocolVersion: number): Packet 
   return ack;
 }
 
+const ACK_FIRST_BYTES: Partial<Record<Packet['cmd'], number>> = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 };
+
+/**
+ * The bytes of a PUBACK, PUBREC, PUBREL or PUBCOMP without properties, as mqtt-packet writes them: MQTT 5
+ * with Success given in the 4-byte form, any other (or no) reason code with a Property Length of 0 (MQTT 5.0
+ * §3.4.2.1), 3.1.1 the packet id only; undefined for any other packet, or one with properties.
+ */
+export function encodeAck(packet: Packet, protocolVersion: number): Buffer | undefined {
+  const first = ACK_FIRST_BYTES[packet.cmd];
+  if (first === undefined || (packet as { properties?: object }).properties !== undefined) return undefined;
+  const id = (packet as { messageId?: number }).messageId ?? 0;
+  const reasonCode = (packet as { reasonCode?: number }).reasonCode;
+  if (protocolVersion !== 5 || reasonCode === 0) return Buffer.from([first, 2, id >> 8, id & 0xff]);
+  return Buffer.from([first, 4, id >> 8, id & 0xff, reasonCode ?? 0, 0]);
+}
+
 /** A PUBLISH to write, with the only properties this encoder writes: the per-subscriber ones. */
 export interface PublishFields {
   topic: string;
@@ -74,6 +91,28 @@ export interface PublishFields {
   messageExpiryInterval?: number;
   subscriptionIds: readonly number[];
   topicAlias?: number;
+}
+
+/** The PUBLISH as an mqtt-packet object: for its generator (forwarded properties) and `packetOut` listeners. */
+export function publishPacket(f: PublishFields, forwarded: MessageProperties, v5: boolean): IPublishPacket {
+  const p: IPublishPacket = {
+    cmd: 'publish',
+    topic: f.topic,
+    payload: f.payload,
+    qos: f.qos,
+    retain: f.retain,
+    dup: f.dup,
+    messageId: f.packetId,
+  };
+  if (v5) {
+    const properties: NonNullable<IPublishPacket['properties']> = { ...forwarded };
+    if (f.messageExpiryInterval !== undefined) properties.messageExpiryInterval = f.messageExpiryInterval;
+    if (f.subscriptionIds.length === 1) properties.subscriptionIdentifier = f.subscriptionIds[0];
+    else if (f.subscriptionIds.length > 1) properties.subscriptionIdentifier = [...f.subscriptionIds];
+    if (f.topicAlias !== undefined) properties.topicAlias = f.topicAlias;
+    p.properties = properties;
+  }
+  return p;
 }
 
 /** Encodes a PUBLISH (MQTT 3.1.1 or 5) into one buffer. */

@@ -17,11 +17,17 @@ function newNode(): TrieNode {
 export interface RouteMatch {
   readonly subscriptions: readonly Subscription[];
   readonly groups: readonly SharedGroup[];
+  /**
+   * True when no client has two of the subscriptions and none asked for No Local: each subscription is then
+   * one delivery as it is, with nothing to merge. Worked out once per topic, kept with the cached match.
+   */
+  readonly oneEach: boolean;
 }
 
 interface Found {
   subscriptions: Subscription[];
   groups: SharedGroup[];
+  oneEach: boolean;
 }
 
 /** Characters of topic names the match cache may hold (about 8 MiB as UTF-16) until it starts over. */
@@ -29,7 +35,7 @@ const MATCH_CACHE_CHARS = 4 * 1024 * 1024;
 /** Topics longer than this are walked each time rather than remembered. */
 const MATCH_CACHE_MAX_TOPIC = 1024;
 /** The match of a topic no subscription matches; shared, so remembering it costs only the key. */
-const NO_MATCH: RouteMatch = Object.freeze({ subscriptions: Object.freeze([]), groups: Object.freeze([]) });
+const NO_MATCH: RouteMatch = Object.freeze({ subscriptions: Object.freeze([]), groups: Object.freeze([]), oneEach: true });
 
 /** A topic trie over subscription filters with `+` and `#` (MQTT 5.0 §4.7). Knows nothing of sessions. */
 export class Router {
@@ -96,8 +102,9 @@ export class Router {
   match(topic: string): RouteMatch {
     const cached = this.cache.get(topic);
     if (cached) return cached;
-    const found: Found = { subscriptions: [], groups: [] };
+    const found: Found = { subscriptions: [], groups: [], oneEach: true };
     this.walk(topic.split('/'), topic.startsWith('$'), found);
+    found.oneEach = oneEach(found.subscriptions);
     const result = found.subscriptions.length === 0 && found.groups.length === 0 ? NO_MATCH : found;
     // Bounded by characters, not entries: 10,000 topics of 64 KB each must not be kept.
     if (topic.length <= MATCH_CACHE_MAX_TOPIC) {
@@ -175,4 +182,14 @@ export class Router {
       node = path[i]!;
     }
   }
+}
+
+/** True when every subscription is from a different client and none has No Local. */
+function oneEach(subscriptions: readonly Subscription[]): boolean {
+  const clients = new Set<string>();
+  for (const s of subscriptions) {
+    if (s.noLocal || clients.has(s.clientId)) return false;
+    clients.add(s.clientId);
+  }
+  return true;
 }

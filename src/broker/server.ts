@@ -3,7 +3,6 @@ import type { BrokerOptions } from './options.js';
 import { startSysTopics } from './sys-topics.js';
 import { listenTcp, type Listener } from './transports/tcp.js';
 import { listenTls, type TlsOptions } from './transports/tls.js';
-import { listenWebSocket } from './transports/websocket.js';
 
 /** One listening port: MQTT over TCP or WebSocket, over TLS when `tls` is given. */
 export interface ListenerOptions {
@@ -58,9 +57,10 @@ export async function createBroker(options: CreateBrokerOptions = {}): Promise<R
   try {
     const infos: ListenerInfo[] = [];
     for (const spec of options.listeners ?? defaultListeners(options)) {
+      // The WebSocket transport (and `ws`, about 10 MB of RSS) is loaded only for a WebSocket listener.
       const listener =
         spec.protocol === 'websockets'
-          ? await listenWebSocket(broker, spec.host, spec.port, spec.tls)
+          ? await (await import('./transports/websocket.js')).listenWebSocket(broker, spec.host, spec.port, spec.tls)
           : spec.tls
             ? await listenTls(broker, spec.host, spec.port, spec.tls)
             : await listenTcp(broker, spec.host, spec.port);

@@ -1,5 +1,6 @@
 import type { QoS } from 'mqtt-packet';
 import type { DropReason } from './events.js';
+import { Fifo } from './fifo.js';
 import { isExpired, type Message } from './message.js';
 import type { Subscription } from './subscription.js';
 
@@ -67,8 +68,8 @@ export class Session {
   readonly subscriptions = new Map<string, Subscription>();
   readonly inflight = new Map<number, InflightEntry>();
   readonly inboundQos2 = new Set<number>();
-  /** Deliveries waiting for the in-flight window (read-only outside: use `load`, `deliver`, `drain`). */
-  queue: Delivery[] = [];
+  /** Deliveries waiting for the in-flight window, oldest first (read-only outside: use `load`, `deliver`, `drain`). */
+  readonly queue = new Fifo<Delivery>();
   /** Bytes of the queued deliveries. */
   queuedBytes = 0;
   /** Bytes of the in-flight deliveries. */
@@ -151,7 +152,7 @@ export class Session {
   /** Gives every queued and in-flight byte back to the broker-wide budget (the session ends). */
   release(): void {
     this.hooks.reserve(-(this.queuedBytes + this.inflightBytes));
-    this.queue = [];
+    this.queue.clear();
     this.inflight.clear();
     this.queuedBytes = 0;
     this.inflightBytes = 0;
@@ -223,10 +224,9 @@ export class Session {
       link.sendPublish(this.inflight.get(packetId)!.delivery, packetId, true);
     }
     if (this.awaitingResend.length > 0) return;
-    // shift() rather than slicing the rest off: one message leaves per acknowledgement, and V8 trims the
-    // front of an array in place, so this stays O(1) however long the queue is.
+    // One message leaves per acknowledgement: Fifo.shift() is O(1) however long the queue is.
     let moved = 0;
-    while (this.queue.length > 0 && this.windowOpen(link, deliveryBytes(this.queue[0]!))) {
+    while (this.queue.length > 0 && this.windowOpen(link, deliveryBytes(this.queue.peek()!))) {
       const delivery = this.queue.shift()!;
       const bytes = deliveryBytes(delivery);
       this.queuedBytes -= bytes;

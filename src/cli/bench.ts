@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseTarget, progressBar, renderTable, resolveBenchOptions, runBench, SCENARIOS } from '../bench/index.js';
+import { MAX_COMPARED, parseTarget, progressBar, renderTable, resolveBenchOptions, runBench, SCENARIOS } from '../bench/index.js';
 import { parseInteger } from './util.js';
 
 interface BenchCliOptions {
@@ -12,6 +12,9 @@ interface BenchCliOptions {
   duration?: number;
   publishers?: number;
   subscribers?: number;
+  devices?: number;
+  interval?: number;
+  share?: boolean;
   rate?: number;
   clients?: number;
   inflight?: number;
@@ -32,7 +35,8 @@ function parseBroker(value: string): string {
 
 function parseBrokerList(value: string): string[] {
   const brokers = value.split(',').map((b) => parseBroker(b.trim()));
-  if (brokers.length !== 2) throw new InvalidArgumentError('give two brokers, e.g. embedded,mosquitto');
+  if (brokers.length < 2 || brokers.length > MAX_COMPARED)
+    throw new InvalidArgumentError(`give two to ${MAX_COMPARED} brokers, e.g. embedded,mosquitto`);
   return brokers;
 }
 
@@ -44,34 +48,40 @@ export function registerBenchCommand(program: Command): void {
     .argument('<scenario>', SCENARIOS.join(' | '))
     .option(
       '-b, --broker <target>',
-      'embedded (ours, in a child process), mosquitto (started on a free port) or mqtt://127.0.0.1:PORT',
+      'embedded (ours, in a child process), mosquitto (started on a free port), relay (a minimal Node forwarder: ' +
+        'the floor) or mqtt://127.0.0.1:PORT',
       parseBroker,
       'embedded',
     )
-    .option('--compare <a,b>', 'alternate rounds between two brokers and print ratios of medians (a/b)', parseBrokerList)
+    .option('--compare <a,b[,c]>', 'alternate rounds between two or more brokers and print ratios of medians (a/b, a/c)', parseBrokerList)
     .option('--rounds <n>', 'rounds per broker (at least 3 with --compare)', parseInteger)
     .option('-q, --qos <level>', 'QoS of publishes and subscriptions: 0, 1 or 2', parseInteger)
     .option('--payload <bytes>', 'payload size', parseInteger)
     .option('-n, --count <n>', 'messages published per round (all publishers together)', parseInteger)
-    .option('--duration <seconds>', 'upper bound on publishing time per round', parseInteger)
+    .option('--duration <seconds>', 'upper bound on publishing time per round (fleet: the time devices publish)', parseInteger)
     .option('--publishers <n>', 'fan-in: publishers', parseInteger)
-    .option('--subscribers <n>', 'fan-out: subscribers', parseInteger)
+    .option('--subscribers <n>', 'fan-out, fleet: subscribers', parseInteger)
+    .option('--devices <n>', 'fleet: devices, one connection each', parseInteger)
+    .option('--interval <ms>', 'fleet: milliseconds between two messages of one device (phases spread evenly)', parseInteger)
+    .option('--share', 'fleet: the subscribers form one $share group (each message to one of them)')
     .option('--rate <msg/s>', 'latency: fixed publish rate', parseInteger)
     .option('--clients <n>', 'connections: idle clients', parseInteger)
     .option('--inflight <n>', 'QoS 1/2 packets in flight per connection (Receive Maximum of both sides)', parseInteger)
     .option('--window <n>', 'messages published but not yet delivered to every subscriber, at most', parseInteger)
     .option('--workers <n>', 'load-generator processes per side', parseInteger)
     .option('--hold <seconds>', 'connections: how long the idle clients are held', parseInteger)
-    .option('--profile <dir>', 'write a V8 CPU profile of the embedded broker (node --cpu-prof) into this directory')
+    .option('--profile <dir>', 'write a V8 CPU profile of each embedded broker or relay round (node --cpu-prof) into this directory')
     .option('--json', 'print the report as JSON on stdout (progress still goes to stderr on a TTY)')
     .addHelpText(
       'after',
       `
 Defaults: 3 rounds, QoS 0, 64-byte payload, ≤ 1,000,000 messages or 10 s per round, 8 publishers (fan-in),
-8 subscribers (fan-out), 10,000 msg/s (latency), 1000 clients (connections), 32 in flight, window 4000.
+8 subscribers (fan-out), 10,000 msg/s (latency), 1000 clients (connections), 32 in flight, window 4000;
+fleet: 1000 devices × 1 message per 1000 ms for 10 s, 1 subscriber on fleet/<run>/+/temp.
 
 Examples:
   mqttlab bench fan-in --compare embedded,mosquitto
+  mqttlab bench fleet --devices 10000 --interval 1000 --qos 1 --compare embedded,mosquitto,relay
   mqttlab bench latency --qos 1 --rate 10000 --broker embedded
   mqttlab bench connections --clients 10000 --compare embedded,mosquitto --json > connections.json
   mqttlab bench fan-out --broker mqtt://127.0.0.1:1883 --rounds 1`,
@@ -87,6 +97,9 @@ Examples:
         duration: opts.duration,
         publishers: opts.publishers,
         subscribers: opts.subscribers,
+        devices: opts.devices,
+        interval: opts.interval,
+        share: opts.share,
         rate: opts.rate,
         clients: opts.clients,
         inflight: opts.inflight,

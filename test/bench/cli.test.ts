@@ -18,9 +18,16 @@ describe('mqttlab bench: argument errors are one line on stderr, nothing on stdo
     ['not a number', ['fan-in', '--count', 'many'], /"many" is not a non-negative integer/],
     ['zero publishers', ['fan-in', '--publishers', '0'], /--publishers must be a whole number from 1/],
     ['compare with 2 rounds', ['fan-in', '--compare', 'embedded,mosquitto', '--rounds', '2'], /at least 3 for ratios of medians/],
-    ['compare with one broker', ['fan-in', '--compare', 'embedded'], /give two brokers/],
+    ['compare with one broker', ['fan-in', '--compare', 'embedded'], /give two to 4 brokers/],
+    [
+      'compare with five brokers',
+      ['fleet', '--compare', 'embedded,mosquitto,relay,mqtt://[::1]:1,mqtt://[::1]:2'],
+      /give two to 4 brokers/,
+    ],
+    ['fleet without devices', ['fleet', '--devices', '0'], /--devices must be a whole number from 1/],
+    ['fleet payload too small', ['fleet', '--payload', '7'], /fleet needs --payload of at least 8 bytes/],
     ['a broker off loopback', ['fan-in', '--broker', 'mqtt://10.1.2.3:1883'], /loopback only/],
-    ['a broker that is not a URL', ['fan-in', '--broker', 'rabbit'], /not embedded, mosquitto or an mqtt:\/\/ URL/],
+    ['a broker that is not a URL', ['fan-in', '--broker', 'rabbit'], /not embedded, mosquitto, relay or an mqtt:\/\/ URL/],
     ['latency payload too small', ['latency', '--payload', '4'], /at least 8 bytes/],
   ];
   for (const [title, args, expected] of cases) {

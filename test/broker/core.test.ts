@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import mqttPacket, { type QoS } from 'mqtt-packet';
 import { Framer, frameTopicStrings, peekConnectVersion, type FramingError } from '../../src/protocol/index.js';
+import { Fifo } from '../../src/broker/fifo.js';
 import type { Message } from '../../src/broker/message.js';
 import { RetainedStore } from '../../src/broker/retained.js';
 import { Router } from '../../src/broker/router.js';
@@ -125,7 +126,21 @@ describe('Router', () => {
     r.remove('c2', 'a/b');
     r.remove('c1', 'a/b/c');
     assert.equal(r.size, 0);
-    assert.deepEqual(r.match('a/b/c'), { subscriptions: [], groups: [] });
+    assert.deepEqual(r.match('a/b/c'), { subscriptions: [], groups: [], oneEach: true });
+  });
+
+  test('oneEach: no client twice and no No Local among the matches, kept with the cached match', () => {
+    const r = new Router();
+    r.add(sub('c1', 'a/+'));
+    r.add(sub('c2', 'a/b'));
+    assert.equal(r.match('a/b').oneEach, true);
+    r.add(sub('c1', 'a/#'));
+    assert.equal(r.match('a/b').oneEach, false, 'c1 matches through a/+ and a/#: its deliveries merge');
+    assert.equal(r.match('a/b/c').oneEach, true, 'only a/# matches a/b/c');
+    r.remove('c1', 'a/#');
+    assert.equal(r.match('a/b').oneEach, true, 'a removal invalidates the cached match');
+    r.add({ ...sub('c3', 'a/b'), noLocal: true });
+    assert.equal(r.match('a/b').oneEach, false, 'No Local depends on the publisher');
   });
 
   test('shared subscriptions come back as one group per share name, not as plain subscriptions', () => {
@@ -168,6 +183,32 @@ describe('SharedGroup', () => {
     online.clear();
     assert.ok(g.pick(isOnline), 'with nobody online a member is still picked (its session queues the message)');
     assert.equal(new SharedGroup('e', 'x').pick(isOnline), undefined);
+  });
+});
+
+describe("Fifo (a session's queue)", () => {
+  test('oldest first through pushes and shifts across its compaction, iterated in order', () => {
+    const q = new Fifo<number>();
+    const oracle: number[] = [];
+    let next = 0;
+    // Enough shifts to pass the compaction threshold several times, with the queue never empty for long.
+    for (let round = 0; round < 5000; round++) {
+      for (let i = 0; i < 3; i++) {
+        q.push(next);
+        oracle.push(next++);
+      }
+      for (let i = 0; i < 2; i++) assert.equal(q.shift(), oracle.shift());
+      assert.equal(q.length, oracle.length);
+      assert.equal(q.peek(), oracle[0]);
+    }
+    assert.deepEqual([...q], oracle);
+    while (q.length > 0) assert.equal(q.shift(), oracle.shift());
+    assert.equal(q.shift(), undefined);
+    assert.equal(q.peek(), undefined);
+    q.push(7);
+    q.clear();
+    assert.equal(q.length, 0);
+    assert.deepEqual([...q], []);
   });
 });
 

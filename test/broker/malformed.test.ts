@@ -175,6 +175,22 @@ const CASES: Case[] = [
     embedded: { disconnect: 0x81 },
   },
   {
+    name: 'PUBREL of one byte: a Packet Identifier cut short (§3.6.2)',
+    after: 'v5',
+    bytes: pkt(0x62, [0x2d]),
+    embedded: { disconnect: 0x81 },
+    // Mosquitto closes without a DISCONNECT: allowed, the DISCONNECT is a SHOULD (§4.13.1).
+    mosquitto: 'close',
+  },
+  {
+    name: 'PUBREC with Remaining Length 0: no Packet Identifier (§3.5.2)',
+    after: 'v5',
+    bytes: pkt(0x50, []),
+    embedded: { disconnect: 0x81 },
+    // Mosquitto closes without a DISCONNECT: allowed, the DISCONNECT is a SHOULD (§4.13.1).
+    mosquitto: 'close',
+  },
+  {
     name: 'PUBREL with fixed header flags 0 [MQTT-3.6.1-1]',
     after: 'v5',
     bytes: pkt(0x60, u16(1)),

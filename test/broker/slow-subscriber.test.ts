@@ -40,7 +40,7 @@ describe('Slow subscribers cannot grow broker memory without bound [embedded]', 
       const session = b.broker!.sessions.get('never-acks')!;
       assert.equal(session.inflight.size, 5);
       assert.deepEqual(
-        session.queue.map((d) => d.message.payload.toString()),
+        [...session.queue].map((d) => d.message.payload.toString()),
         Array.from({ length: 10 }, (_, i) => `m${i + 6}`),
       );
       assert.deepEqual(

@@ -91,10 +91,10 @@ function resolveTopic(broker: Broker, conn: Connection, packet: IPublishPacket):
     throw new ProtocolViolation(ReasonCode.TopicAliasInvalid, `topic alias ${alias} outside 1..${broker.options.topicAliasMaximum}`);
   }
   if (packet.topic !== '') {
-    conn.inboundAliases.set(alias, packet.topic);
+    (conn.inboundAliases ??= new Map()).set(alias, packet.topic);
     return packet.topic;
   }
-  const topic = conn.inboundAliases.get(alias);
+  const topic = conn.inboundAliases?.get(alias);
   // §3.3.4: a zero-length topic with an alias never set on this connection is a Protocol Error.
   if (topic === undefined) throw new ProtocolViolation(ReasonCode.ProtocolError, `topic alias ${alias} was never set`);
   return topic;
