@@ -1,14 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createBroker, loadMosquittoConf, reasonName, type CreateBrokerOptions, type ListenError } from '../broker/index.js';
-import {
-  Registry,
-  registerBrokerMetrics,
-  registerProcessMetrics,
-  serveMetrics,
-  timedPersistence,
-  type MetricsServer,
-} from '../metrics/index.js';
+import type { MetricsServer } from '../metrics/index.js';
 import { DATABASE_FILE, openDataDir } from './data-dir.js';
 import { onShutdown } from './shutdown.js';
 import { parseInteger } from './util.js';
@@ -123,10 +116,12 @@ Examples:
           if (command.getOptionValueSource('sysInterval') === 'cli') options.sysInterval = opts.sysInterval;
         }
         const persistence = dataDir === undefined ? undefined : openDataDir(dataDir);
-        const registry = opts.metricsPort === undefined ? undefined : new Registry();
+        // prom-client (and the OpenTelemetry API it loads) only when metrics are asked for: about 4 MB of RSS.
+        const metricsModule = opts.metricsPort === undefined ? undefined : await import('../metrics/index.js');
+        const registry = metricsModule && new metricsModule.Registry();
         const running = await createBroker({
           ...options,
-          persistence: persistence && registry ? timedPersistence(persistence, registry) : persistence,
+          persistence: persistence && metricsModule && registry ? metricsModule.timedPersistence(persistence, registry) : persistence,
           ...(opts.maxPacketSize !== undefined && { maximumPacketSize: opts.maxPacketSize }),
           ...(opts.maxKeepalive !== undefined && { maxKeepalive: opts.maxKeepalive }),
           ...(opts.maxQueued !== undefined && { maxQueuedMessages: opts.maxQueued }),
@@ -165,19 +160,19 @@ Examples:
           broker.events.on('willPublished', (id, m) => log(`will         ${m.topic} for ${id}`));
         }
         let metrics: MetricsServer | undefined;
-        if (registry) {
-          registerProcessMetrics(registry);
-          registerBrokerMetrics(broker, registry);
-          metrics = await serveMetrics(() => [registry], opts.metricsHost, opts.metricsPort!).catch(
-            async (error: NodeJS.ErrnoException) => {
+        if (metricsModule && registry) {
+          metricsModule.registerProcessMetrics(registry);
+          metricsModule.registerBrokerMetrics(broker, registry);
+          metrics = await metricsModule
+            .serveMetrics(() => [registry], opts.metricsHost, opts.metricsPort!)
+            .catch(async (error: NodeJS.ErrnoException) => {
               await running.close();
               throw new Error(
                 error.code === 'EADDRINUSE'
                   ? `metrics port ${opts.metricsPort} is in use: pass --metrics-port 0 or another port`
                   : error.message,
               );
-            },
-          );
+            });
         }
         console.log(`mqttlab broker listening on ${running.listeners.map((l) => l.url).join(', ')}`);
         if (metrics) console.log(`  Prometheus metrics on ${metrics.url}`);
