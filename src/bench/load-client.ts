@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import mqttPacket, { type Packet, type QoS } from 'mqtt-packet';
-import { isFailure, packetEnd, readVariableByteInteger, variableByteIntegerEnd } from '../protocol/index.js';
+import { isFailure, PacketType, packetEnd, readVariableByteInteger, variableByteIntegerEnd } from '../protocol/index.js';
 
 /** Where and as whom a load client connects (MQTT 5, clean start). */
 export interface LoadClientOptions {
@@ -117,7 +117,7 @@ export class LoadClient {
       const first = buf[offset]!;
       const type = first >> 4;
       let ack = 0;
-      if (type === 3) {
+      if (type === PacketType.PUBLISH) {
         const qos = (first >> 1) & 3;
         let p = i + 2 + buf.readUInt16BE(i);
         const packetId = qos > 0 ? buf.readUInt16BE(p) : 0;
@@ -127,16 +127,16 @@ export class LoadClient {
         this.onPublish?.(buf, properties ? properties.next + properties.value : end, end);
         if (qos === 1) ack = 0x40_0000 | packetId;
         else if (qos === 2) ack = 0x50_0000 | packetId;
-      } else if (type === 4 || type === 7) {
+      } else if (type === PacketType.PUBACK || type === PacketType.PUBCOMP) {
         this.inflight--;
         acked = true;
-      } else if (type === 5) {
+      } else if (type === PacketType.PUBREC) {
         ack = 0x62_0000 | buf.readUInt16BE(i);
-      } else if (type === 6) {
+      } else if (type === PacketType.PUBREL) {
         ack = 0x70_0000 | buf.readUInt16BE(i);
-      } else if (type === 14) {
+      } else if (type === PacketType.DISCONNECT) {
         this.closedBecause ??= `DISCONNECT from the broker, reason code 0x${(buf[i] ?? 0).toString(16)}`;
-      } else if (type === 2 || type === 9) {
+      } else if (type === PacketType.CONNACK || type === PacketType.SUBACK) {
         this.handshakePacket(buf.subarray(offset, end));
       }
       if (ack !== 0) {

@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import {
   bodyStart,
+  PacketType,
   ConnectReturnCode311,
   decodeVariableByteInteger,
   Framer,
@@ -24,16 +25,6 @@ import {
 
 /** Largest packet accepted, as the broker's default Maximum Packet Size. */
 const MAX_PACKET_BYTES = 1024 * 1024;
-
-/** Control packet types (MQTT 5.0 §2.1.2). */
-const CONNECT = 1;
-const PUBLISH = 3;
-const PUBREC = 5;
-const PUBREL = 6;
-const SUBSCRIBE = 8;
-const UNSUBSCRIBE = 10;
-const PINGREQ = 12;
-const DISCONNECT = 14;
 
 interface RelaySubscription {
   readonly conn: RelayConnection;
@@ -196,12 +187,12 @@ class RelayConnection {
   private handle(frame: Buffer): void {
     const type = frame[0]! >> 4;
     if (!this.connected) {
-      if (type !== CONNECT) return void this.socket.destroy();
+      if (type !== PacketType.CONNECT) return void this.socket.destroy();
       this.connect(frame);
       return;
     }
     const i = bodyStart(frame);
-    if (type === PUBLISH) {
+    if (type === PacketType.PUBLISH) {
       const qos = (frame[0]! >> 1) & 3;
       // [MQTT-3.3.1-4] QoS 3 is malformed.
       if (qos === 3) return void this.socket.destroy();
@@ -209,15 +200,15 @@ class RelayConnection {
       const idAt = i + 2 + frame.readUInt16BE(i);
       if (qos > 0) this.write(Buffer.from([qos === 1 ? 0x40 : 0x50, 2, frame[idAt]!, frame[idAt + 1]!]));
       this.relay.forward(frame);
-    } else if (type === PUBREL) {
+    } else if (type === PacketType.PUBREL) {
       this.write(Buffer.from([0x70, 2, frame[i]!, frame[i + 1]!]));
-    } else if (type === PUBREC) {
+    } else if (type === PacketType.PUBREC) {
       this.write(Buffer.from([0x62, 2, frame[i]!, frame[i + 1]!]));
-    } else if (type === SUBSCRIBE || type === UNSUBSCRIBE) {
-      this.subscriptions(frame, type === SUBSCRIBE);
-    } else if (type === PINGREQ) {
+    } else if (type === PacketType.SUBSCRIBE || type === PacketType.UNSUBSCRIBE) {
+      this.subscriptions(frame, type === PacketType.SUBSCRIBE);
+    } else if (type === PacketType.PINGREQ) {
       this.write(Buffer.from([0xd0, 0]));
-    } else if (type === DISCONNECT) {
+    } else if (type === PacketType.DISCONNECT) {
       this.socket.end();
     }
   }

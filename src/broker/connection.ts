@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import type { Broker } from './broker.js';
 import type { ClientInfo } from './events.js';
-import { Framer, peekConnectVersion, type FramingError } from '../protocol/index.js';
+import { Framer, PacketType, peekConnectVersion, type FramingError } from '../protocol/index.js';
 import { dispatch } from './handlers/index.js';
 import { checkFrame, checkPropertiesAllowed, checkPropertyBytes } from './packet-checks.js';
 import { remainingExpirySeconds } from './message.js';
@@ -233,7 +233,7 @@ export class Connection implements SessionLink {
     if (!this.firstByteSeen && chunk.length > 0) {
       this.firstByteSeen = true;
       // [MQTT-3.1.0-1] the first packet must be CONNECT: close on any other first byte, without waiting for the rest.
-      if (chunk[0]! >> 4 !== 1) {
+      if (chunk[0]! >> 4 !== PacketType.CONNECT) {
         this.close(`first packet type ${chunk[0]! >> 4} is not CONNECT`);
         return;
       }

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { readVariableByteInteger } from '../protocol/index.js';
+import { PacketType, readVariableByteInteger } from '../protocol/index.js';
 
 /** How each property's value is encoded (MQTT 5.0 §2.2.2.2), by property identifier. */
 type ValueType = 'byte' | 'u16' | 'u32' | 'varint' | 'string' | 'binary' | 'pair';
@@ -46,7 +46,7 @@ function propertyBlockOffsets(frame: Buffer): number[] {
   const u16At = (i: number) => (i + 2 <= frame.length ? frame.readUInt16BE(i) : undefined);
   const type = frame[0]! >> 4;
   switch (type) {
-    case 1: {
+    case PacketType.CONNECT: {
       // CONNECT: protocol name, level, flags, keep alive, properties; then the client id and, with the Will Flag, will properties.
       const nameLength = u16At(start);
       if (nameLength === undefined) return [];
@@ -57,23 +57,23 @@ function propertyBlockOffsets(frame: Buffer): number[] {
       const idLength = u16At(block.next + block.value);
       return idLength === undefined ? [props] : [props, block.next + block.value + 2 + idLength];
     }
-    case 3: {
+    case PacketType.PUBLISH: {
       const topicLength = u16At(start);
       if (topicLength === undefined) return [];
       const qos = (frame[0]! >> 1) & 0x03;
       return [start + 2 + topicLength + (qos > 0 ? 2 : 0)];
     }
-    case 4:
-    case 5:
-    case 6:
-    case 7:
+    case PacketType.PUBACK:
+    case PacketType.PUBREC:
+    case PacketType.PUBREL:
+    case PacketType.PUBCOMP:
       // Packet Identifier, then (optionally) a Reason Code, then (optionally) properties.
       return bodyLength > 3 ? [start + 3] : [];
-    case 8:
-    case 10:
+    case PacketType.SUBSCRIBE:
+    case PacketType.UNSUBSCRIBE:
       return [start + 2];
-    case 14:
-    case 15:
+    case PacketType.DISCONNECT:
+    case PacketType.AUTH:
       return bodyLength > 1 ? [start + 1] : [];
     default:
       return [];

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Packet } from 'mqtt-packet';
 import { propertyProblem } from './frame-properties.js';
-import { bodyStart, frameTopicStrings, publishTopicBytes } from '../protocol/index.js';
+import { bodyStart, frameTopicStrings, PacketType, publishTopicBytes } from '../protocol/index.js';
 import { ProtocolViolation } from './protocol-violation.js';
 import { ReasonCode } from '../protocol/index.js';
 
@@ -35,7 +35,7 @@ export function checkFrame(frame: Buffer, protocolVersion: number): void {
     // (mqtt-packet reads a shorter one as id -1).
     throw new ProtocolViolation(ReasonCode.MalformedPacket, 'acknowledgement without a whole packet identifier');
   }
-  if (type === 15 && protocolVersion === 5) {
+  if (type === PacketType.AUTH && protocolVersion === 5) {
     // §4.12: a client that sent no Authentication Method in CONNECT must not send AUTH (even a 0-length one).
     throw new ProtocolViolation(ReasonCode.ProtocolError, 'AUTH without an authentication method in CONNECT');
   }

@@ -1,4 +1,5 @@
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { PacketType } from '../protocol/index.js';
 
 /*
  * mqtt-packet's parser for the packets the fast paths (publish-codec.ts) leave to it. The Framer hands over
@@ -31,7 +32,7 @@ function newParser(protocolVersion: number): Parser {
  * connections. A parser left holding bytes or without a packet is dropped, so no state crosses frames.
  */
 export function parseFrame(frame: Buffer, protocolVersion: number): ParseResult {
-  const connect = frame[0]! >> 4 === 1;
+  const connect = frame[0]! >> 4 === PacketType.CONNECT;
   let parser = connect ? undefined : parsers.get(protocolVersion);
   if (!parser) {
     parser = newParser(protocolVersion);

@@ -1,5 +1,11 @@
 import type { IPublishPacket, Packet, QoS } from 'mqtt-packet';
-import { decodeVariableByteInteger, variableByteIntegerEnd, variableByteIntegerSize, writeVariableByteInteger } from '../protocol/index.js';
+import {
+  decodeVariableByteInteger,
+  PacketType,
+  variableByteIntegerEnd,
+  variableByteIntegerSize,
+  writeVariableByteInteger,
+} from '../protocol/index.js';
 import type { Message, MessageProperties } from './message.js';
 
 /*
@@ -25,7 +31,7 @@ export function parseFlowPacket(frame: Buffer, protocolVersion: number): Packet 
   if (i < 0) return undefined;
   const length = decodeVariableByteInteger(frame, 1);
   if (i + length !== frame.length) return undefined;
-  if (type === 3) {
+  if (type === PacketType.PUBLISH) {
     const qos = (first >> 1) & 3;
     if (qos === 3 || i + 2 > frame.length) return undefined;
     const topicEnd = i + 2 + frame.readUInt16BE(i);
@@ -57,7 +63,7 @@ export function parseFlowPacket(frame: Buffer, protocolVersion: number): Packet 
   }
   const cmd = ACK_TYPES[type];
   // Reserved flag bits must be 0010 for PUBREL and 0000 for the others [MQTT-2.1.3-1].
-  if (!cmd || length !== 2 || (first & 0x0f) !== (type === 6 ? 2 : 0)) return undefined;
+  if (!cmd || length !== 2 || (first & 0x0f) !== (type === PacketType.PUBREL ? 2 : 0)) return undefined;
   const ack = { cmd, messageId: frame.readUInt16BE(i), length } as Packet;
   if (protocolVersion === 5) (ack as { reasonCode?: number }).reasonCode = 0;
   return ack;

@@ -1,3 +1,4 @@
+import { PacketType } from './packet-types.js';
 import { decodeVariableByteInteger, variableByteIntegerEnd } from './variable-byte-integer.js';
 
 /*
@@ -12,7 +13,7 @@ export function bodyStart(frame: Uint8Array): number {
 
 /** Reads the protocol name and level of a CONNECT frame without a full parse (to answer bad versions). */
 export function peekConnectVersion(frame: Buffer): { name: string; level: number } | undefined {
-  if (frame[0] !== undefined && frame[0] >> 4 !== 1) return undefined;
+  if (frame[0] !== undefined && frame[0] >> 4 !== PacketType.CONNECT) return undefined;
   let i = bodyStart(frame);
   if (i + 2 > frame.length) return undefined;
   const nameLength = frame.readUInt16BE(i);
@@ -23,7 +24,7 @@ export function peekConnectVersion(frame: Buffer): { name: string; level: number
 
 /** The topic name of a PUBLISH frame as raw bytes (no allocation beyond the view); undefined otherwise or when too short. */
 export function publishTopicBytes(frame: Buffer): Buffer | undefined {
-  if (frame[0]! >> 4 !== 3) return undefined;
+  if (frame[0]! >> 4 !== PacketType.PUBLISH) return undefined;
   const i = bodyStart(frame);
   if (i + 2 > frame.length) return undefined;
   const end = i + 2 + frame.readUInt16BE(i);
@@ -44,7 +45,7 @@ export interface FrameStrings {
 export function frameTopicStrings(frame: Buffer, protocolVersion: number): FrameStrings {
   const out: FrameStrings = { strings: [], subscriptionOptions: [] };
   const type = frame[0]! >> 4;
-  if (type !== 3 && type !== 8 && type !== 10) return out;
+  if (type !== PacketType.PUBLISH && type !== PacketType.SUBSCRIBE && type !== PacketType.UNSUBSCRIBE) return out;
   let i = bodyStart(frame);
   const readString = (): Buffer | undefined => {
     if (i + 2 > frame.length) return undefined;
@@ -54,7 +55,7 @@ export function frameTopicStrings(frame: Buffer, protocolVersion: number): Frame
     i = end;
     return bytes;
   };
-  if (type === 3) {
+  if (type === PacketType.PUBLISH) {
     const topic = readString();
     if (topic) out.strings.push(topic);
     return out;
@@ -69,7 +70,7 @@ export function frameTopicStrings(frame: Buffer, protocolVersion: number): Frame
     const filter = readString();
     if (!filter) break;
     out.strings.push(filter);
-    if (type === 8 && i < frame.length) out.subscriptionOptions.push(frame[i++]!);
+    if (type === PacketType.SUBSCRIBE && i < frame.length) out.subscriptionOptions.push(frame[i++]!);
   }
   return out;
 }

@@ -28,4 +28,4 @@ export {
   topicMatchesFilter,
   type ParsedFilter,
 } from './topics.js';
-export { PACKET_TYPES, packetTypeOf, type PacketTypeName } from './packet-types.js';
+export { PACKET_TYPES, PacketType, packetTypeOf, type PacketTypeName } from './packet-types.js';

@@ -25,3 +25,22 @@ export type PacketTypeName = (typeof PACKET_TYPES)[number];
 export function packetTypeOf(firstByte: number): PacketTypeName {
   return PACKET_TYPES[firstByte >> 4]!;
 }
+
+/** MQTT Control Packet type values (the first byte's high nibble, MQTT 5.0 §2.1.2), by name. */
+export const PacketType = {
+  CONNECT: 1,
+  CONNACK: 2,
+  PUBLISH: 3,
+  PUBACK: 4,
+  PUBREC: 5,
+  PUBREL: 6,
+  PUBCOMP: 7,
+  SUBSCRIBE: 8,
+  SUBACK: 9,
+  UNSUBSCRIBE: 10,
+  UNSUBACK: 11,
+  PINGREQ: 12,
+  PINGRESP: 13,
+  DISCONNECT: 14,
+  AUTH: 15,
+} as const satisfies Record<Exclude<PacketTypeName, 'RESERVED'>, number>;
