@@ -1,25 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ExerciseContext } from '../../src/exercises/index.js';
 import { demonstrateFlakyFlowControl } from '../../src/exercises/mqtt5-features/flaky-flow-control.js';
-import { describeEachBroker, startBroker, type TestBroker } from '../helpers/brokers.js';
+import { describeEachBroker } from '../helpers/brokers.js';
+import { exerciseBroker } from '../helpers/exercise-broker.js';
 
 describeEachBroker('exercise 4: Receive Maximum on a link that breaks every 40 packets', (kind) => {
-  let b: TestBroker;
-  let ctx: ExerciseContext;
-  before(async () => {
-    b = await startBroker(kind);
-    ctx = new ExerciseContext(b.url);
-  });
-  after(async () => {
-    await ctx.closeAll();
-    await b.close();
-  });
+  const env = exerciseBroker(kind);
 
   test('65,535 resends the whole backlog at every resume; 10 keeps resumes short [MQTT-3.3.4-9], [MQTT-4.9.0-2]', {
     timeout: 90_000,
   }, async () => {
-    const { rounds } = await demonstrateFlakyFlowControl(ctx, { messages: 200, cutEvery: 40, faultsSeconds: 5 });
+    const { rounds } = await demonstrateFlakyFlowControl(env.ctx, { messages: 200, cutEvery: 40, faultsSeconds: 5 });
     const [big, small] = rounds;
     assert.ok(big!.cuts > 10 && small!.cuts > 10, `the subscriber's link kept breaking (${big!.cuts}, ${small!.cuts} cuts)`);
     assert.deepEqual([big!.duplicated, small!.duplicated], [0, 0], 'QoS 2: nothing delivered twice, whatever the window');

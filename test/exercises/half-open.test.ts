@@ -1,25 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ExerciseContext } from '../../src/exercises/index.js';
 import { demonstrateHalfOpen } from '../../src/exercises/retained-lastwill/half-open.js';
-import { describeEachBroker, startBroker, type TestBroker } from '../helpers/brokers.js';
+import { describeEachBroker } from '../helpers/brokers.js';
+import { exerciseBroker } from '../helpers/exercise-broker.js';
 
 describeEachBroker('exercise 3: a half-open link vs DISCONNECT vs reset', (kind) => {
-  let b: TestBroker;
-  let ctx: ExerciseContext;
-  before(async () => {
-    b = await startBroker(kind);
-    ctx = new ExerciseContext(b.url);
-  });
-  after(async () => {
-    await ctx.closeAll();
-    await b.close();
-  });
+  const env = exerciseBroker(kind);
 
   test('silent link: will after 1.5 × keep alive without a packet [MQTT-3.1.2-22]; DISCONNECT: none [MQTT-3.1.2-10]; reset: at once', {
     timeout: 60_000,
   }, async () => {
-    const { endings, deadlineMs } = await demonstrateHalfOpen(ctx, { keepAliveSeconds: 1 });
+    const { endings, deadlineMs } = await demonstrateHalfOpen(env.ctx, { keepAliveSeconds: 1 });
     const [silent, clean, reset] = endings;
     assert.equal(deadlineMs, 1500);
     assert.ok(silent!.willAfterMs !== undefined, 'the broker published the will of the silent device');

@@ -1,31 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ExerciseContext } from '../../src/exercises/index.js';
 import { demonstrateLinkBreakCase } from '../../src/exercises/qos-levels/link-break-cases.js';
 import { demonstrateLinkBreaks } from '../../src/exercises/qos-levels/link-breaks.js';
-import { describeEachBroker, startBroker, type TestBroker } from '../helpers/brokers.js';
+import { describeEachBroker } from '../helpers/brokers.js';
+import { exerciseBroker } from '../helpers/exercise-broker.js';
 
 describeEachBroker('exercise 2: when the link breaks', (kind) => {
-  let b: TestBroker;
-  let ctx: ExerciseContext;
-  before(async () => {
-    b = await startBroker(kind);
-    ctx = new ExerciseContext(b.url);
-  });
-  after(async () => {
-    await ctx.closeAll();
-    await b.close();
-  });
+  const env = exerciseBroker(kind);
 
   test('QoS 0 cut before the broker: the message is lost, nothing is sent again (MQTT 5.0 §4.3.1)', async () => {
-    const c = await demonstrateLinkBreakCase(ctx, 0);
+    const c = await demonstrateLinkBreakCase(env.ctx, 0);
     assert.equal(c.delivered, 0);
     assert.equal(c.publishes.length, 1, 'one PUBLISH, cut on its way');
     assert.match(c.trace.join('\n'), /→ PUBLISH +qos=0 .*✂ CUT/);
   });
 
   test('QoS 1 cut as the PUBACK returns: sent again with the same packet id, delivered twice [MQTT-4.4.0-1]', async () => {
-    const c = await demonstrateLinkBreakCase(ctx, 1);
+    const c = await demonstrateLinkBreakCase(env.ctx, 1);
     assert.equal(c.delivered, 2);
     assert.equal(c.publishes.length, 2);
     assert.equal(c.publishes[0]!.packetId, c.publishes[1]!.packetId);
@@ -33,7 +24,7 @@ describeEachBroker('exercise 2: when the link breaks', (kind) => {
   });
 
   test('QoS 2 cut between PUBREC and PUBREL: sent again, delivered once (the id is kept until PUBREL) [MQTT-4.3.3-10]', async () => {
-    const c = await demonstrateLinkBreakCase(ctx, 2);
+    const c = await demonstrateLinkBreakCase(env.ctx, 2);
     assert.equal(c.delivered, 1);
     assert.equal(c.publishes.length, 2);
     assert.equal(c.publishes[0]!.packetId, c.publishes[1]!.packetId);
@@ -43,7 +34,7 @@ describeEachBroker('exercise 2: when the link breaks', (kind) => {
   test('many messages through links cut every 30 packets: QoS 0 never twice, QoS 1 nothing acknowledged lost, QoS 2 exactly once', {
     timeout: 90_000,
   }, async () => {
-    const { report } = await demonstrateLinkBreaks(ctx, { messages: 100, cutEvery: 30 });
+    const { report } = await demonstrateLinkBreaks(env.ctx, { messages: 100, cutEvery: 30 });
     const [q0, q1, q2] = report.outcomes;
     assert.ok(report.cuts > 5, `links were cut (${report.cuts})`);
     assert.equal(q0!.duplicated, 0);

@@ -10,23 +10,15 @@ import {
   EXPECTED_FLOW,
   runQosLevels,
 } from '../../src/exercises/qos-levels.js';
-import { describeEachBroker, startBroker, type TestBroker } from '../helpers/brokers.js';
+import { describeEachBroker } from '../helpers/brokers.js';
+import { exerciseBroker } from '../helpers/exercise-broker.js';
 
 describeEachBroker('exercise 2: QoS levels', (kind) => {
-  let b: TestBroker;
-  let ctx: ExerciseContext;
-  before(async () => {
-    b = await startBroker(kind);
-    ctx = new ExerciseContext(b.url);
-  });
-  after(async () => {
-    await ctx.closeAll();
-    await b.close();
-  });
+  const env = exerciseBroker(kind);
 
   test('each QoS shows its packet flow on both sides of the broker [MQTT-4.3.1..4.3.3]', async () => {
     for (const demonstrate of [demonstrateQos0, demonstrateQos1, demonstrateQos2]) {
-      const flow = await demonstrate(ctx);
+      const flow = await demonstrate(env.ctx);
       assert.deepEqual(flow.publisherSequence, EXPECTED_FLOW[flow.qos].publisher);
       assert.deepEqual(flow.subscriberSequence, EXPECTED_FLOW[flow.qos].subscriber);
       if (flow.qos > 0) {
@@ -41,7 +33,7 @@ describeEachBroker('exercise 2: QoS levels', (kind) => {
   });
 
   test('a subscriber receives min(published QoS, granted QoS) [MQTT-3.8.4-8]', async () => {
-    const { grid } = await demonstrateDowngrade(ctx);
+    const { grid } = await demonstrateDowngrade(env.ctx);
     assert.deepEqual(grid, [
       [0, 0, 0],
       [0, 1, 1],
@@ -50,7 +42,7 @@ describeEachBroker('exercise 2: QoS levels', (kind) => {
   });
 
   test('comparing QoS levels: every message arrives, and each costs 1, 2 or 4 packets per side', async () => {
-    const comparison = await compareQosLevels(ctx, 20);
+    const comparison = await compareQosLevels(env.ctx, 20);
     assert.deepEqual(
       comparison.map((c) => c.received),
       [20, 20, 20],
@@ -68,7 +60,7 @@ describeEachBroker('exercise 2: QoS levels', (kind) => {
   });
 
   test('the whole exercise holds every expectation and answers the key question', async () => {
-    const own = new ExerciseContext(b.url);
+    const own = new ExerciseContext(env.broker.url);
     try {
       const report = await runQosLevels(own, { messages: 10, linkBreakMessages: 50 });
       assert.deepEqual(
