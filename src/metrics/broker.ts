@@ -13,50 +13,54 @@ const DROP_REASONS: DropReason[] = [
   'write-buffer-full',
 ];
 
-/** A counter whose value is read from the broker when Prometheus scrapes, by label. */
-function scrapedCounter(
+/** What a scraped metric reads from the broker: a value per label (`undefined` for a metric without one). */
+type ScrapedValues = () => Array<[string | undefined, number]>;
+
+/** A counter or a gauge whose values are read from the broker when Prometheus scrapes, by label. */
+function scraped(
+  kind: 'counter' | 'gauge',
   registry: Registry,
   name: string,
   help: string,
   labelName: string | undefined,
-  read: () => Array<[string | undefined, number]>,
+  read: ScrapedValues,
 ): void {
-  new Counter({
-    name,
-    help,
-    labelNames: labelName ? [labelName] : [],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [label, value] of read()) {
-        if (label === undefined) this.inc(value);
-        else this.inc({ [labelName!]: label }, value);
-      }
-    },
-  });
+  const labelNames = labelName ? [labelName] : [];
+  // A counter's collect() may only inc(); resetting first makes the scraped total its value, as a gauge's set().
+  const fill = (metric: Counter | Gauge) => {
+    metric.reset();
+    for (const [label, value] of read()) {
+      const labels = label === undefined ? {} : { [labelName!]: label };
+      if (metric instanceof Counter) metric.inc(labels, value);
+      else metric.set(labels, value);
+    }
+  };
+  if (kind === 'counter')
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        fill(this);
+      },
+    });
+  else
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        fill(this);
+      },
+    });
 }
 
-function scrapedGauge(
-  registry: Registry,
-  name: string,
-  help: string,
-  labelName: string | undefined,
-  read: () => Array<[string | undefined, number]>,
-): void {
-  new Gauge({
-    name,
-    help,
-    labelNames: labelName ? [labelName] : [],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [label, value] of read()) {
-        if (label === undefined) this.set(value);
-        else this.set({ [labelName!]: label }, value);
-      }
-    },
-  });
-}
+const scrapedCounter = (registry: Registry, name: string, help: string, labelName: string | undefined, read: ScrapedValues) =>
+  scraped('counter', registry, name, help, labelName, read);
+const scrapedGauge = (registry: Registry, name: string, help: string, labelName: string | undefined, read: ScrapedValues) =>
+  scraped('gauge', registry, name, help, labelName, read);
 
 /**
  * The broker's Prometheus metrics. An adapter at the edge: it reads the counters the broker keeps
