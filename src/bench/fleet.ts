@@ -6,7 +6,7 @@ import { mergeErrors, type Metrics, type RoundOutcome } from './metrics.js';
 import type { BenchOptions } from './options.js';
 import type { WorkerResult } from './protocol.js';
 import type { BenchTarget } from './targets.js';
-import { processCpuSeconds, processRssKb } from '../util/index.js';
+import { DeliveryWait, RoundMeter, type RoundTotals } from './round-meter.js';
 import { LoadWorker, split } from './workers.js';
 
 /** Seconds to wait, after the devices are done, for the last deliveries. */
@@ -17,14 +17,6 @@ const START_DELAY_MS = 50;
 const DEVICE_KEEPALIVE = 60;
 /** Share name of the subscribers' group with --share. */
 const SHARE_GROUP = 'bench';
-
-/** What a fleet round measured, beside the broker's CPU and memory. */
-interface FleetTotals {
-  wall: number;
-  brokerCpu?: number;
-  brokerRss?: number;
-  parentCpu: number;
-}
 
 /**
  * One round of the fleet scenario: `devices` connections spread over generator processes, each publishing
@@ -73,51 +65,36 @@ export async function runFleet(target: BenchTarget, o: BenchOptions, onProgress:
     onProgress(0.2);
 
     const totals = subWorkers.map(() => 0);
-    let progressed = () => {};
+    const delivery = new DeliveryWait(() => totals.reduce((a, b) => a + b, 0), DRAIN_SECONDS);
     subWorkers.forEach((w, i) => {
       w.onProgress((m) => {
         totals[i] = m.total;
-        progressed();
+        delivery.progressed();
       });
     });
-    const brokerCpu0 = target.pid ? processCpuSeconds(target.pid) : 0;
-    const parentCpu0 = process.cpuUsage();
-    const t0 = monotonicMicros();
+    const meter = new RoundMeter(target.pid);
     for (const w of subWorkers) w.send({ type: 'go' });
     const finished = deviceWorkers.map((w) => w.next('finished'));
-    const at = t0 + START_DELAY_MS * 1000;
+    const at = meter.t0 + START_DELAY_MS * 1000;
     for (const w of deviceWorkers) w.send({ type: 'go', at });
     const ticker = setInterval(() => onProgress(0.2 + 0.8 * Math.min(1, (monotonicMicros() - at) / 1e6 / o.duration)), 100);
     try {
       const sent = (await Promise.all(finished)).reduce((a, f) => a + f.sent, 0);
-      const expected = o.share ? sent : sent * o.subscribers;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, DRAIN_SECONDS * 1000);
-        progressed = () => {
-          if (totals.reduce((a, b) => a + b, 0) >= expected) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        progressed();
-      });
+      await delivery.until(o.share ? sent : sent * o.subscribers);
     } finally {
       clearInterval(ticker);
     }
-    const wall = (monotonicMicros() - t0) / 1e6;
-    const brokerCpu = target.pid ? processCpuSeconds(target.pid) - brokerCpu0 : undefined;
-    const brokerRss = target.pid ? processRssKb(target.pid) : undefined;
-    const parentCpu = process.cpuUsage(parentCpu0);
+    const measured = meter.totals();
     const subResults = await Promise.all(subWorkers.map((w) => w.stop()));
     const deviceResults = await Promise.all(deviceWorkers.map((w) => w.stop()));
-    return fleetMetrics(o, subResults, deviceResults, { wall, brokerCpu, brokerRss, parentCpu: (parentCpu.user + parentCpu.system) / 1e6 });
+    return fleetMetrics(o, subResults, deviceResults, measured);
   } finally {
     for (const w of workers) w.kill();
   }
 }
 
 /** The round's metrics from what the subscriber and device processes counted on the wire. */
-export function fleetMetrics(o: BenchOptions, subResults: WorkerResult[], deviceResults: WorkerResult[], m: FleetTotals): RoundOutcome {
+export function fleetMetrics(o: BenchOptions, subResults: WorkerResult[], deviceResults: WorkerResult[], m: RoundTotals): RoundOutcome {
   const sum = (results: WorkerResult[], pick: (r: WorkerResult) => number | undefined) => results.reduce((a, r) => a + (pick(r) ?? 0), 0);
   const sent = sum(deviceResults, (r) => r.sent);
   const received = sum(subResults, (r) => r.received);

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mergeErrors, type Metrics, type RoundOutcome } from './metrics.js';
 import type { BenchOptions } from './options.js';
-import { processCpuSeconds, processRssKb } from '../util/index.js';
 import type { WorkerResult } from './protocol.js';
 import type { BenchTarget } from './targets.js';
-import { monotonicMicros } from './load-client.js';
+import { DeliveryWait, RoundMeter, type RoundTotals } from './round-meter.js';
 import { LoadWorker, split } from './workers.js';
 
 /** Seconds to wait, after the publishers are done, for the last deliveries. */
@@ -58,7 +57,8 @@ export async function runFlow(target: BenchTarget, o: BenchOptions, onProgress: 
       for (const w of pubWorkers) w.send({ type: 'credit', perClient: credit });
     };
     grant();
-    let progressed = () => {};
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    const delivery = new DeliveryWait(() => sum(totals), DRAIN_SECONDS);
     subWorkers.forEach((w, i) => {
       w.onProgress((m) => {
         mins[i] = m.min;
@@ -68,61 +68,34 @@ export async function runFlow(target: BenchTarget, o: BenchOptions, onProgress: 
           credit = next;
           grant();
         }
-        progressed();
+        delivery.progressed();
       });
     });
 
-    const brokerCpu0 = target.pid ? processCpuSeconds(target.pid) : 0;
-    const parentCpu0 = process.cpuUsage();
-    const t0 = monotonicMicros();
+    const meter = new RoundMeter(target.pid);
     for (const w of subWorkers) w.send({ type: 'go' });
     const finished = pubWorkers.map((w) => w.next('finished'));
     for (const w of pubWorkers) w.send({ type: 'go' });
 
-    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     const expectedAtMost = perClient * pubs * subs;
-    const ticker = setInterval(() => onProgress(Math.max(sum(totals) / expectedAtMost, (monotonicMicros() - t0) / 1e6 / o.duration)), 100);
+    const ticker = setInterval(() => onProgress(Math.max(sum(totals) / expectedAtMost, meter.elapsed() / o.duration)), 100);
     let sent: number;
     try {
       sent = sum((await Promise.all(finished)).map((f) => f.sent));
-      const expected = sent * subs;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, DRAIN_SECONDS * 1000);
-        progressed = () => {
-          if (sum(totals) >= expected) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        progressed();
-      });
+      await delivery.until(sent * subs);
     } finally {
       clearInterval(ticker);
     }
-    const wall = (monotonicMicros() - t0) / 1e6;
-    const brokerCpu = target.pid ? processCpuSeconds(target.pid) - brokerCpu0 : undefined;
-    const brokerRss = target.pid ? processRssKb(target.pid) : undefined;
-    const parentCpu = process.cpuUsage(parentCpu0);
+    const measured = meter.totals();
     const subResults = await Promise.all(subWorkers.map((w) => w.stop()));
     const pubResults = await Promise.all(pubWorkers.map((w) => w.stop()));
-    return flowMetrics(o, subs, subResults, pubResults, {
-      wall,
-      brokerCpu,
-      brokerRss,
-      parentCpu: (parentCpu.user + parentCpu.system) / 1e6,
-    });
+    return flowMetrics(o, subs, subResults, pubResults, measured);
   } finally {
     for (const w of workers) w.kill();
   }
 }
 
-function flowMetrics(
-  o: BenchOptions,
-  subs: number,
-  subResults: WorkerResult[],
-  pubResults: WorkerResult[],
-  m: { wall: number; brokerCpu?: number; brokerRss?: number; parentCpu: number },
-): RoundOutcome {
+function flowMetrics(o: BenchOptions, subs: number, subResults: WorkerResult[], pubResults: WorkerResult[], m: RoundTotals): RoundOutcome {
   const sent = pubResults.reduce((a, r) => a + r.sent, 0);
   const received = subResults.reduce((a, r) => a + r.received, 0);
   const firstAt = Math.min(...pubResults.map((r) => r.firstAt ?? Number.MAX_SAFE_INTEGER));
