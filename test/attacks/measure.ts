@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { reasonName } from '../../src/protocol/index.js';
 import { processCpuSeconds, processRssKb, startMosquittoProcess } from '../../src/util/index.js';
 import { spawnBrokerProcess } from '../helpers/broker-process.js';
+import { publishToLongTopics } from '../helpers/long-topics.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { pkt, str } from '../helpers/wire-bytes.js';
 
@@ -145,22 +146,14 @@ const attacks: Array<{ name: string; args?: string[]; run: Attack }> = [
     name: '10,000 PUBLISHes to distinct 65 KB topics, no subscriber',
     run: async (port, sample) => {
       const { client } = await RawClient.connect(port, { clientId: 'long-topics' });
-      const filler = 'x'.repeat(65 * 1000);
-      for (let i = 1; i <= 10_000; i++) {
-        client.send({
-          cmd: 'publish',
-          topic: `${i}/${filler}`,
-          payload: Buffer.from('v'),
-          qos: 1,
-          messageId: (i % 65535) + 1,
-          retain: false,
-          dup: false,
-        });
-        if (i % 250 === 0) {
-          await client.waitFor((p) => p.cmd === 'puback' && p.messageId === (i % 65535) + 1, 20_000).catch(() => undefined);
-          sample();
-        }
-      }
+      await publishToLongTopics(client, {
+        count: 10_000,
+        topicBytes: 65 * 1000,
+        ackEvery: 250,
+        ackTimeoutMs: 20_000,
+        missingAck: 'continue',
+        sampled: sample,
+      });
       const told = answer(client);
       client.destroy();
       await sleep(2000);

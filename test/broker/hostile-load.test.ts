@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { ReasonCode } from '../../src/protocol/index.js';
 import { startEmbedded } from '../helpers/brokers.js';
 import { spawnBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
+import { publishToLongTopics } from '../helpers/long-topics.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { pkt, str, u16 } from '../helpers/wire-bytes.js';
 
@@ -133,19 +134,7 @@ describe('Unusual but valid load is bounded (child process)', () => {
     try {
       const { client: pub } = await RawClient.connect(broker.port, { clientId: 'long-topics' });
       const baseline = broker.rssMb();
-      const filler = 'x'.repeat(60 * 1024);
-      for (let i = 1; i <= 3000; i++) {
-        pub.send({
-          cmd: 'publish',
-          topic: `${i}/${filler}`,
-          payload: Buffer.from('v'),
-          qos: 1,
-          messageId: (i % 65535) + 1,
-          retain: false,
-          dup: false,
-        });
-        if (i % 200 === 0) await pub.waitFor((p) => p.cmd === 'puback' && p.messageId === (i % 65535) + 1, 10_000);
-      }
+      await publishToLongTopics(pub, { count: 3000, topicBytes: 60 * 1024, ackEvery: 200, ackTimeoutMs: 10_000 });
       const growth = broker.rssMb() - baseline;
       assert.ok(growth < 100, `RSS grew ${growth.toFixed(0)} MB`);
       assert.ok((await pub.pingMs()) < 100);
