@@ -68,7 +68,15 @@ test('presence: retained statuses seed the registry without a time, live changes
   assert.equal(p.get('dev-001')!.statusChangedAt, null);
   assert.equal(p.applyStatus('dev-001', 'online', { retained: false }), undefined, 'no change, no event');
   const changed = p.applyStatus('dev-001', 'offline', { retained: false, now: 1234 });
-  assert.deepEqual(changed, { id: 'dev-001', site: 'site-1', status: 'offline', statusChangedAt: 1234, lastSeen: null });
+  assert.deepEqual(changed, {
+    id: 'dev-001',
+    site: 'site-1',
+    status: 'offline',
+    statusChangedAt: 1234,
+    lastSeen: null,
+    link: null,
+    reconnects: null,
+  });
   p.applyStatus('dev-002', 'rebooting', { retained: false });
   assert.equal(p.get('dev-002')!.status, 'unknown');
   p.seen('dev-003', 'site-2', 99);

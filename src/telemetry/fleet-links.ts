@@ -1,0 +1,56 @@
+import { canRelay, createLinkProxy, type LinkPacket, type LinkProfile, type LinkProxy } from '../link/index.js';
+import { parseAlertTopic, parseTelemetryTopic } from './topics.js';
+
+/** What one device's link did, as the link proxy saw it. */
+export interface LinkCounters {
+  /** QoS 0 readings (PUBLISH towards the broker) the link cut or lost in transit. */
+  readingsLostOnLink: number;
+  /** QoS 1 alerts sent again with DUP=1 after a cut (the broker may deliver these twice). */
+  alertsResent: number;
+  /** Connections the link cut. */
+  cuts: number;
+}
+
+/** One device's own emulated link: a proxy between it and the broker, and what it counted. */
+export interface DeviceLink {
+  readonly proxy: LinkProxy;
+  readonly counters: LinkCounters;
+}
+
+/**
+ * Opens one link proxy per device in front of the broker at `url`, each seeded from the fleet's seed and
+ * the device's index, so a device's faults do not depend on the others' traffic and a run repeats with its
+ * seed. One listening socket per device is cheap (a fleet of 1,000 holds 1,000 listeners and 2 sockets
+ * per connection) and keeps each device's cuts its own.
+ */
+export async function openDeviceLinks(url: string, profile: LinkProfile, ids: string[], seed: number): Promise<Map<string, DeviceLink>> {
+  if (!canRelay(url)) throw new Error(`--link needs a plain TCP broker URL (mqtt://host:port), not ${url}`);
+  const links = new Map<string, DeviceLink>();
+  try {
+    for (const [index, id] of ids.entries()) {
+      const proxy = await createLinkProxy({ to: url, faults: profile.faults, seed: (Math.imul(seed, 100_003) + index) >>> 0 });
+      const counters: LinkCounters = { readingsLostOnLink: 0, alertsResent: 0, cuts: 0 };
+      proxy.on('packet', (packet) => countPacket(counters, packet));
+      proxy.on('link', (event) => {
+        if (event.kind === 'cut') counters.cuts++;
+      });
+      links.set(id, { proxy, counters });
+    }
+  } catch (error) {
+    await closeDeviceLinks(links);
+    throw error;
+  }
+  return links;
+}
+
+/** Closes every device's link proxy. */
+export async function closeDeviceLinks(links: Map<string, DeviceLink>): Promise<void> {
+  await Promise.all([...links.values()].map((l) => l.proxy.close().catch(() => {})));
+}
+
+function countPacket(counters: LinkCounters, p: LinkPacket): void {
+  if (p.direction !== 'to-broker' || p.packet?.cmd !== 'publish') return;
+  const publish = p.packet;
+  if (publish.qos === 0 && (p.fate === 'lost' || p.fate === 'cut') && parseTelemetryTopic(publish.topic)) counters.readingsLostOnLink++;
+  if (publish.qos === 1 && publish.dup && p.fate === 'forwarded' && parseAlertTopic(publish.topic)) counters.alertsResent++;
+}
