@@ -61,10 +61,11 @@ Examples:
 
 Link profiles (--link; delay and jitter per packet each way, rate per direction, cuts drawn per packet):
 ${linkProfilesHelp()}
-With --link a device uses Clean Start 0 and Session Expiry 300 s, reconnects after 125 ms, then doubling
-delays up to 8 s, and says its link and reconnect count in its status's user properties. Readings carry
-"seq" and "run", so ingestion counts the QoS 0 readings lost; alerts carry "id", so a QoS 1 alert
-delivered twice is stored once and counted (see the dashboard or /api/stats of mqttlab ingest).
+With --link a device keeps a persistent session (Clean Start 0, Session Expiry 300 s), reconnects after
+125–250 ms, then after doubling delays up to 8 s (jittered, seeded by --seed), and puts its link and
+reconnect count in its status's user properties. Readings carry "seq" and "run", so ingestion counts the
+QoS 0 readings lost; alerts carry "id", so a QoS 1 alert delivered twice is stored once and counted
+(dashboard Links panel, /api/stats "links" of mqttlab ingest or mqttlab start).
 `,
     )
     .action(async (opts: FleetCommandOptions) => {
@@ -159,5 +160,5 @@ function linkTotals(devices: FleetDeviceLink[]): Omit<FleetDeviceLink, 'device' 
 }
 
 function linkLine(t: Omit<FleetDeviceLink, 'device' | 'link'>): string {
-  return `${fmt(t.cuts)} cuts · ${fmt(t.reconnects)} reconnects · ${fmt(t.readingsLostOnLink)} readings lost on the link · ${fmt(t.alertsResent)} alerts resent (DUP)`;
+  return `${fmt(t.cuts)} cuts · ${fmt(t.reconnects)} reconnects · ${fmt(t.readingsLostOnLink)} readings lost on the link · ${fmt(t.alertsResent)} alerts resent`;
 }

@@ -41,8 +41,8 @@ export class Backoff {
 /**
  * Reconnects an MQTT.js client (created with reconnectPeriod 0) after each unwanted close, waiting
  * `backoff.next()` between attempts; MQTT.js's own reconnect waits a fixed period. `client.connect()`
- * keeps the client's stores, so in-flight QoS 1/2 messages are resent with DUP=1 on the resumed
- * session [MQTT-4.4.0-1]. Stops when `wanted()` turns false. Returns a function that cancels a pending attempt.
+ * keeps the client's stores, so in-flight QoS 1/2 messages are resent with their packet ids on the
+ * resumed session [MQTT-4.4.0-1]. Stops when `wanted()` turns false. Returns a function that cancels a pending attempt.
  */
 export function reconnectWithBackoff(client: MqttClient, backoff: Backoff, wanted: () => boolean): () => void {
   let timer: NodeJS.Timeout | undefined;

@@ -5,7 +5,7 @@ import { parseAlertTopic, parseTelemetryTopic } from './topics.js';
 export interface LinkCounters {
   /** QoS 0 readings (PUBLISH towards the broker) the link cut or lost in transit. */
   readingsLostOnLink: number;
-  /** QoS 1 alerts sent again with DUP=1 after a cut (the broker may deliver these twice). */
+  /** QoS 1 alerts sent again after a cut with the packet id of one not acknowledged (the broker may deliver these twice). */
   alertsResent: number;
   /** Connections the link cut. */
   cuts: number;
@@ -30,7 +30,8 @@ export async function openDeviceLinks(url: string, profile: LinkProfile, ids: st
     for (const [index, id] of ids.entries()) {
       const proxy = await createLinkProxy({ to: url, faults: profile.faults, seed: (Math.imul(seed, 100_003) + index) >>> 0 });
       const counters: LinkCounters = { readingsLostOnLink: 0, alertsResent: 0, cuts: 0 };
-      proxy.on('packet', (packet) => countPacket(counters, packet));
+      const unacknowledged = new Set<number>();
+      proxy.on('packet', (packet) => countPacket(counters, unacknowledged, packet));
       proxy.on('link', (event) => {
         if (event.kind === 'cut') counters.cuts++;
       });
@@ -48,9 +49,18 @@ export async function closeDeviceLinks(links: Map<string, DeviceLink>): Promise<
   await Promise.all([...links.values()].map((l) => l.proxy.close().catch(() => {})));
 }
 
-function countPacket(counters: LinkCounters, p: LinkPacket): void {
-  if (p.direction !== 'to-broker' || p.packet?.cmd !== 'publish') return;
-  const publish = p.packet;
-  if (publish.qos === 0 && (p.fate === 'lost' || p.fate === 'cut') && parseTelemetryTopic(publish.topic)) counters.readingsLostOnLink++;
-  if (publish.qos === 1 && publish.dup && p.fate === 'forwarded' && parseAlertTopic(publish.topic)) counters.alertsResent++;
+/**
+ * Counts readings the link lost and alerts resent. A resent alert is told by its packet id: MQTT.js sends it
+ * again with DUP=0 (mqttjs/MQTT.js#692), though [MQTT-3.3.1-1] asks for DUP=1, so the flag alone misses it.
+ */
+function countPacket(counters: LinkCounters, unacknowledged: Set<number>, p: LinkPacket): void {
+  const packet = p.packet;
+  if (p.direction === 'to-client' && packet?.cmd === 'puback' && p.fate === 'forwarded') unacknowledged.delete(packet.messageId ?? 0);
+  if (p.direction !== 'to-broker' || packet?.cmd !== 'publish') return;
+  if (packet.qos === 0 && (p.fate === 'lost' || p.fate === 'cut') && parseTelemetryTopic(packet.topic)) counters.readingsLostOnLink++;
+  if (packet.qos === 1 && p.fate === 'forwarded' && parseAlertTopic(packet.topic)) {
+    const id = packet.messageId ?? 0;
+    if (packet.dup || unacknowledged.has(id)) counters.alertsResent++;
+    unacknowledged.add(id);
+  }
 }

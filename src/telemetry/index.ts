@@ -9,6 +9,7 @@ export {
   type FleetOptions,
 } from './fleet.js';
 export type { LinkCounters } from './fleet-links.js';
+export { Backoff, reconnectWithBackoff, type BackoffOptions } from './backoff.js';
 export { DEVICE_COMMANDS, LINKED_SESSION_EXPIRY_S, SimulatedDevice, type DeviceOptions } from './device.js';
 export { startIngest, type Ingest, type IngestOptions, type IngestStats } from './ingest.js';
 export type { WorkerCounts } from './ingest-worker.js';

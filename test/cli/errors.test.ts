@@ -55,6 +55,16 @@ describe('errors are one line, before anything starts', { concurrency: true }, (
       () => /^error: option '-d, --devices <count>' argument '0' is invalid\. "0" is not a whole number from 1 up$/,
     ],
     [
+      'fleet --link with an unknown profile',
+      () => ['fleet', '--link', '5g'],
+      () => /^error: option '--link <profile>' argument '5g' is invalid\. unknown link profile "5g" \(one of lan, wifi, cellular, satellite, flaky\)$/,
+    ],
+    [
+      'start --link with an unknown profile',
+      () => ['start', '--link', 'dialup', '--port', '0', '--db', ':memory:'],
+      () => /^error: option '--link <profile>' argument 'dialup' is invalid\. unknown link profile "dialup" \(one of lan, wifi, cellular, satellite, flaky\)$/,
+    ],
+    [
       'compare --out over existing files without --force',
       () => ['compare', '--out', dir],
       () =>
