@@ -34,7 +34,7 @@ export function registerFleetCommand(program: Command): void {
     .option('--seed <n>', 'seed of the sensor models and of chaos (same seed, same readings)', parseInteger, 1)
     .option(
       '--link <profile>',
-      'each device connects through its own emulated link (lan, wifi, cellular, satellite, flaky), keeps a persistent session and reconnects with backoff',
+      'each device through its own emulated link (lan, wifi, cellular, satellite, flaky), with a persistent session and backoff',
       parseLinkProfile,
     )
     .option('-b, --broker <url>', 'broker URL (default: $MQTT_URL, else an embedded broker started for the run)')
@@ -47,7 +47,7 @@ export function registerFleetCommand(program: Command): void {
 Each device dev-NNN at site-K:
   devices/<id>/status                 retained "online"; its will (retained "offline", QoS 1) says offline
                                       when the connection drops without DISCONNECT
-  telemetry/<site>/<id>/<metric>      {"v","unit","ts"} at QoS 0: temperature, humidity, battery
+  telemetry/<site>/<id>/<metric>      {"v","unit","ts","seq","run"} at QoS 0: temperature, humidity, battery
   alerts/<site>/<id>                  {"id","type","message","v","ts"} at QoS 1 (high temperature, low battery)
   commands/<id>/<command>             answered on the request's Response Topic with its Correlation Data,
                                       at QoS 2: ping, status, set-interval {"intervalMs"}, alert {"message"}
@@ -72,9 +72,8 @@ QoS 0 readings lost; alerts carry "id", so a QoS 1 alert delivered twice is stor
       const target = await resolveBroker(opts.broker, { websocket: true });
       const log = (line: string) => (opts.json ? console.error(line) : console.log(line));
       const via = opts.link ? ` over ${opts.link.name} links` : '';
-      log(
-        `mqttlab fleet: ${opts.devices} devices${via} → ${target.label}${target.embedded?.wsUrl ? ` (WebSocket ${target.embedded.wsUrl})` : ''}`,
-      );
+      const ws = target.embedded?.wsUrl ? ` (WebSocket ${target.embedded.wsUrl})` : '';
+      log(`mqttlab fleet: ${opts.devices} devices${via} → ${target.label}${ws}`);
       const startedAt = Date.now();
       // Without a terminal there is no status line: say when devices lose the broker and come back.
       const logConnection = !process.stdout.isTTY || opts.verbose ? connectionLog(log) : undefined;
@@ -160,5 +159,6 @@ function linkTotals(devices: FleetDeviceLink[]): Omit<FleetDeviceLink, 'device' 
 }
 
 function linkLine(t: Omit<FleetDeviceLink, 'device' | 'link'>): string {
-  return `${fmt(t.cuts)} cuts · ${fmt(t.reconnects)} reconnects · ${fmt(t.readingsLostOnLink)} readings lost on the link · ${fmt(t.alertsResent)} alerts resent`;
+  const lost = `${fmt(t.readingsLostOnLink)} readings lost on the link`;
+  return `${fmt(t.cuts)} cuts · ${fmt(t.reconnects)} reconnects · ${lost} · ${fmt(t.alertsResent)} alerts resent`;
 }

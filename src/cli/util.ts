@@ -64,6 +64,7 @@ export function parseLinkProfile(value: string): LinkProfile {
 /** The `--help` lines listing the link profiles: name, faults and why. */
 export function linkProfilesHelp(): string {
   const width = Math.max(...LINK_PROFILES.map((p) => p.name.length));
-  return LINK_PROFILES.map((p) => `  ${p.name.padEnd(width)}  ${describeFaults(p.faults)}\n  ${' '.repeat(width)}  ${p.rationale}`).join('\n');
+  return LINK_PROFILES.map((p) => `  ${p.name.padEnd(width)}  ${describeFaults(p.faults)}\n  ${' '.repeat(width)}  ${p.rationale}`).join(
+    '\n',
+  );
 }
-

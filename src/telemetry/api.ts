@@ -69,7 +69,12 @@ async function route(ingest: Ingest, url: URL): Promise<unknown> {
     const presence = ingest.presence.get(id);
     const latest = await ingest.store.latest(id);
     if (!presence && Object.keys(latest).length === 0) throw new ApiError(404, `no device "${id}"`);
-    return device[2] ? latest : { ...(presence ?? { id, site: null, status: 'unknown', statusChangedAt: null, lastSeen: null, link: null, reconnects: null }), latest };
+    return device[2]
+      ? latest
+      : {
+          ...(presence ?? { id, site: null, status: 'unknown', statusChangedAt: null, lastSeen: null, link: null, reconnects: null }),
+          latest,
+        };
   }
   throw new ApiError(404, `not found: ${path}`);
 }

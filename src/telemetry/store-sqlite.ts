@@ -153,8 +153,9 @@ export class SqliteStore implements TelemetryStore {
     const insertReading = this.db.prepare('INSERT INTO readings (series, ts, v, worker) VALUES (?, ?, ?, ?)');
     // In the batch's transaction: the counts of received sequence numbers commit with the rows they count.
     const upsertRun = this.db.prepare(
-      'INSERT INTO reading_runs (device, run, first_seq, last_seq, received, last_ts) VALUES (@device, @run, @first, @last, @received, @lastTs) ' +
-        'ON CONFLICT (device, run) DO UPDATE SET first_seq = MIN(first_seq, excluded.first_seq), last_seq = MAX(last_seq, excluded.last_seq), ' +
+      'INSERT INTO reading_runs (device, run, first_seq, last_seq, received, last_ts) ' +
+        'VALUES (@device, @run, @first, @last, @received, @lastTs) ON CONFLICT (device, run) DO UPDATE SET ' +
+        'first_seq = MIN(first_seq, excluded.first_seq), last_seq = MAX(last_seq, excluded.last_seq), ' +
         'received = received + excluded.received, last_ts = MAX(last_ts, excluded.last_ts)',
     );
     return this.db.transaction((rows: StoredReading[]) => {

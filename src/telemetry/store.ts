@@ -57,8 +57,7 @@ export function mergeDelivery(
 ): DeviceDelivery[] {
   const out = new Map<string, DeviceDelivery>();
   for (const l of lost) out.set(l.device, { device: l.device, readingsLost: l.n, alertsDuplicated: 0 });
-  for (const d of duplicated)
-    out.set(d.device, { ...(out.get(d.device) ?? { device: d.device, readingsLost: 0 }), alertsDuplicated: d.n });
+  for (const d of duplicated) out.set(d.device, { ...(out.get(d.device) ?? { device: d.device, readingsLost: 0 }), alertsDuplicated: d.n });
   return [...out.values()].sort((a, b) => a.device.localeCompare(b.device));
 }
 

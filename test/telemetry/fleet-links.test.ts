@@ -44,7 +44,7 @@ describeEachBroker('the fleet over emulated links: reconnects, QoS 0 readings lo
     rmSync(work, { recursive: true, force: true });
   });
 
-  test('devices reconnect through cut links; gaps counted = readings missing in the store; an alert delivered twice is stored once', async () => {
+  test('devices reconnect through cut links; gaps = readings missing in the store; an alert delivered twice is stored once', async () => {
     // 1. Every device's link is cut (about once a second at 30 readings/s) and the device comes back, more than once.
     await waitUntil(() => fleet.links().every((d) => d.reconnects >= 2), 10_000, 'every device reconnected twice');
     // 2. Heal the links, so the last readings of each device reach the store and every loss is a gap between two.

@@ -176,7 +176,8 @@ test('reconnect backoff: each delay in [d/2, d) with d doubling from the base up
   const backoff = new Backoff(new Random(7), { baseMs: 100, maxMs: 1000 });
   const delays = Array.from({ length: 8 }, () => backoff.next());
   const ceilings = [100, 200, 400, 800, 1000, 1000, 1000, 1000];
-  delays.forEach((d, i) => assert.ok(d >= ceilings[i]! / 2 && d <= ceilings[i]!, `delay ${i}: ${d} ms, ceiling ${ceilings[i]}`));
+  for (const [i, d] of delays.entries())
+    assert.ok(d >= ceilings[i]! / 2 && d <= ceilings[i]!, `delay ${i}: ${d} ms, ceiling ${ceilings[i]}`);
   backoff.reset();
   assert.ok(backoff.next() <= 100);
   const again = new Backoff(new Random(7), { baseMs: 100, maxMs: 1000 });

@@ -20,7 +20,13 @@ export function renderLinks(links) {
   for (const d of rows) {
     const tr = document.createElement('tr');
     tr.dataset.device = d.device;
-    for (const value of [d.device, d.link ?? '–', d.reconnects === null ? '–' : num(d.reconnects), num(d.readingsLost), num(d.alertsDuplicated)]) {
+    for (const value of [
+      d.device,
+      d.link ?? '–',
+      d.reconnects === null ? '–' : num(d.reconnects),
+      num(d.readingsLost),
+      num(d.alertsDuplicated),
+    ]) {
       const td = document.createElement('td');
       td.textContent = value;
       tr.append(td);
