@@ -36,10 +36,16 @@ export interface DeviceOptions {
 
 /** Session Expiry (s) of a device on a link: its session, subscriptions and in-flight alerts outlive a cut. */
 export const LINKED_SESSION_EXPIRY_S = 300;
+/** Receive Maximum of a device on a link: QoS 1/2 commands the broker may have in flight to it. */
+const LINKED_RECEIVE_MAXIMUM = 10;
+/** Attempts of a device on a link to get a QoS 1/2 PUBLISH into MQTT.js's store (see untilQueued). */
+const LINKED_PUBLISH_ATTEMPTS = 10;
 /** Attempts of a device on a link to get its first CONNACK before the fleet gives up on it. */
 const FIRST_CONNECT_ATTEMPTS = 8;
 /** Socket errors that mean the link was cut. */
 const LINK_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT']);
+/** How long start() on a link waits for the first SUBACK before it goes on (the next connection subscribes again). */
+const FIRST_SUBACK_WAIT_MS = 10_000;
 /** How long stop() waits for the `offline` PUBACK and the DISCONNECT before it closes the socket. */
 const STOP_WAIT_MS = 5000;
 
@@ -113,10 +119,16 @@ export class SimulatedDevice {
     });
     if (linked) {
       // A cut SUBSCRIBE is not resent by MQTT.js (only PUBLISH and PUBREL are): subscribe on every connection;
-      // the same filter again replaces the subscription in the resumed session [MQTT-3.8.4-3].
-      const subscribe = () => client.subscribe(commandTopic(this.id, '+'), { qos: 2 }, () => {});
-      client.on('connect', subscribe);
-      subscribe();
+      // the same filter again replaces the subscription in the resumed session [MQTT-3.8.4-3]. start()
+      // waits for the first SUBACK (bounded), so commands sent once the fleet is up find the subscription.
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        const subscribe = () => client.subscribe(commandTopic(this.id, '+'), { qos: 2 }, (error) => error || resolve());
+        client.on('connect', subscribe);
+        subscribe();
+        timer = setTimeout(resolve, FIRST_SUBACK_WAIT_MS);
+      });
+      clearTimeout(timer);
       this.announce('online');
     } else {
       await client.subscribeAsync(commandTopic(this.id, '+'), { qos: 2 });
@@ -136,7 +148,12 @@ export class SimulatedDevice {
       // Reconnect like a real device when the broker goes away; kill() turns this off first. On a link
       // reconnectWithBackoff does it, with growing delays.
       reconnectPeriod: linked ? 0 : 2000,
-      properties: { sessionExpiryInterval: linked ? LINKED_SESSION_EXPIRY_S : 0 },
+      // On a link, a small Receive Maximum (§3.1.2.11.3, §4.9): a resumed session resends every unacknowledged
+      // QoS 1/2 message at once, and on a link that cuts per packet a large window breaks the link again
+      // before the device can acknowledge any (exercise 4 shows it); 10 in flight gets through.
+      properties: linked
+        ? { sessionExpiryInterval: LINKED_SESSION_EXPIRY_S, receiveMaximum: LINKED_RECEIVE_MAXIMUM }
+        : { sessionExpiryInterval: 0 },
       will: {
         topic: statusTopic(this.id),
         payload: Buffer.from('offline'),
@@ -254,13 +271,28 @@ export class SimulatedDevice {
       kind === 'status'
         ? { contentType: 'text/plain', userProperties: this.statusProperties(), ...properties }
         : { contentType: 'application/json', ...properties };
-    return new Promise((resolve, reject) => {
-      client.publish(topic, payload, { qos, retain, properties: props }, (error) => {
-        if (error) return reject(error);
-        this.options.onSent?.(kind, qos);
-        resolve();
-      });
-    });
+    const once = () =>
+      new Promise<void>((resolve, reject) =>
+        client.publish(topic, payload, { qos, retain, properties: props }, (error) => (error ? reject(error) : resolve())),
+      );
+    const linked = this.options.link !== undefined && qos > 0;
+    return (linked ? this.untilQueued(client, once) : once()).then(() => this.options.onSent?.(kind, qos));
+  }
+
+  /**
+   * Publishes again when MQTT.js gives up on a QoS 1/2 message before it was stored: one published while it
+   * resends a resumed session's messages is dropped with "Connection closed" if the link breaks meanwhile.
+   * It had not been sent, and an alert carries its id, so trying again cannot store anything twice.
+   */
+  private async untilQueued(client: MqttClient, publish: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await publish();
+      } catch (error) {
+        if (attempt >= LINKED_PUBLISH_ATTEMPTS || this.client !== client) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
   }
 
   /** The status's user properties: the site, and on a link its name and the reconnects so far. */
