@@ -117,25 +117,32 @@ export class SimulatedDevice {
       this.reconnects++;
       this.announce('online');
     });
-    if (linked) {
-      // A cut SUBSCRIBE is not resent by MQTT.js (only PUBLISH and PUBREL are): subscribe on every connection;
-      // the same filter again replaces the subscription in the resumed session [MQTT-3.8.4-3]. start()
-      // waits for the first SUBACK (bounded), so commands sent once the fleet is up find the subscription.
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        const subscribe = () => client.subscribe(commandTopic(this.id, '+'), { qos: 2 }, (error) => error || resolve());
-        client.on('connect', subscribe);
-        subscribe();
-        timer = setTimeout(resolve, FIRST_SUBACK_WAIT_MS);
-      });
-      clearTimeout(timer);
-      this.announce('online');
-    } else {
-      await client.subscribeAsync(commandTopic(this.id, '+'), { qos: 2 });
-      await this.announce('online');
-    }
+    await this.subscribeCommands(client, linked);
+    if (linked) this.announce('online');
+    else await this.announce('online');
     // Spread the fleet's readings over the interval instead of all at the same millisecond.
     this.startTimer = setTimeout(() => this.schedule(), Math.floor(Math.random() * this.intervalMs));
+  }
+
+  /**
+   * Subscribes to the device's commands. On a link a cut SUBSCRIBE is not resent by MQTT.js (only PUBLISH and
+   * PUBREL are), so it subscribes on every connection — the same filter again replaces the subscription in the
+   * resumed session [MQTT-3.8.4-3] — and waits for the first SUBACK (bounded), so commands sent once the
+   * fleet is up find the subscription.
+   */
+  private async subscribeCommands(client: MqttClient, linked: boolean): Promise<void> {
+    if (!linked) {
+      await client.subscribeAsync(commandTopic(this.id, '+'), { qos: 2 });
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      const subscribe = () => client.subscribe(commandTopic(this.id, '+'), { qos: 2 }, (error) => error || resolve());
+      client.on('connect', subscribe);
+      subscribe();
+      timer = setTimeout(resolve, FIRST_SUBACK_WAIT_MS);
+    });
+    clearTimeout(timer);
   }
 
   /** MQTT.js options: a clean session that reconnects every 2 s, or on a link a persistent one (Clean Start 0). */
