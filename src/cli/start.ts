@@ -2,12 +2,13 @@ import { Option, type Command } from 'commander';
 import { createBroker, type ListenError, type RunningBroker } from '../broker/index.js';
 import { brokerUrlFrom, identifyBroker, redactUrl } from '../client/index.js';
 import { createDashboardHandler } from '../dashboard/index.js';
+import type { LinkProfile } from '../link/index.js';
 import { Registry, registerBrokerMetrics, registerProcessMetrics } from '../metrics/index.js';
 import { startFleet, startIngest, type Fleet, type Ingest } from '../telemetry/index.js';
 import { connectionLog } from './connection-log.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { onShutdown } from './shutdown.js';
-import { integerFrom, parseInteger } from './util.js';
+import { integerFrom, linkProfilesHelp, parseInteger, parseLinkProfile } from './util.js';
 
 interface StartOptions {
   port: number;
@@ -24,6 +25,7 @@ interface StartOptions {
   broker?: string;
   wsUrl?: string;
   status: boolean;
+  link?: LinkProfile;
 }
 
 /** `mqttlab start` (and `npm start`): the whole telemetry system in one process. */
@@ -38,6 +40,11 @@ export function registerStartCommand(program: Command): void {
     .option('--interval <ms>', 'milliseconds between two readings of one device', integerFrom(10))
     .option('--workers <count>', 'ingest workers sharing $share/ingest/... subscriptions', integerFrom(1, 64), 3)
     .option('--chaos', 'now and then drop a device without DISCONNECT (its will says offline) and bring it back')
+    .option(
+      '--link <profile>',
+      'each device connects through its own emulated link (lan, wifi, cellular, satellite, flaky), with a persistent session',
+      parseLinkProfile,
+    )
     .option('--store <where>', 'ingest store: a SQLite file (default ./data/telemetry.db) or a postgresql://user:password@host:port/db URL')
     .addOption(new Option('--db <path>', 'same as --store (older name)').hideHelp())
     .option(
@@ -73,6 +80,10 @@ Examples:
   mqttlab start                                  # http://127.0.0.1:8080/, 50 devices, 3 workers
   mqttlab start --devices 200 --workers 4 --chaos --port 0
   mqttlab start --broker mqtt://localhost:1883 --ws-url ws://localhost:9001   # docker compose's Mosquitto
+  mqttlab start --link cellular                  # the dashboard's Links panel: reconnects, readings lost, alerts duplicated
+
+Link profiles (--link; see mqttlab fleet --help and docs/telemetry.md):
+${linkProfilesHelp()}
 `,
     )
     .action(async (opts: StartOptions) => {
@@ -127,6 +138,7 @@ async function start(opts: StartOptions): Promise<void> {
       sites: opts.sites,
       intervalMs: opts.interval,
       chaos: opts.chaos,
+      link: opts.link,
       onEvent: (e) =>
         e.type === 'lost'
           ? logConnection?.(e.device, { state: 'lost', reason: e.reason })
@@ -145,7 +157,8 @@ async function start(opts: StartOptions): Promise<void> {
   const browser = wsUrl ? ` · browser WebSocket ${wsUrl}` : ' · no WebSocket URL: the dashboard polls the API only (pass --ws-url)';
   console.log(`  broker       ${external ? `${redactUrl(external)} (external)` : `${embedded!.url} (embedded)`}${browser}`);
   for (const note of notes) console.log(`               ${note}`);
-  console.log(`  fleet        ${opts.devices} devices · ingestion: ${opts.workers} workers in $share/ingest`);
+  const via = opts.link ? ` over ${opts.link.name} links (persistent sessions)` : '';
+  console.log(`  fleet        ${opts.devices} devices${via} · ingestion: ${opts.workers} workers in $share/ingest`);
   console.log(`  store        ${ingest.store.location}`);
   console.log('  Ctrl-C stops everything');
   if (opts.status) {

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { describeFaults, LINK_PROFILES, linkProfile, type LinkProfile } from '../link/index.js';
 
 /** Parses a non-negative integer option, with a one-line error otherwise. */
 export function parseInteger(value: string): number {
@@ -49,4 +50,21 @@ export function parseNumber(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`"${value}" is not a non-negative number`);
   return n;
+}
+
+/** Parses `--link <profile>`: a profile of src/link/profiles.ts, or a one-line error naming them. */
+export function parseLinkProfile(value: string): LinkProfile {
+  try {
+    return linkProfile(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+/** The `--help` lines listing the link profiles: name, faults and why. */
+export function linkProfilesHelp(): string {
+  const width = Math.max(...LINK_PROFILES.map((p) => p.name.length));
+  return LINK_PROFILES.map((p) => `  ${p.name.padEnd(width)}  ${describeFaults(p.faults)}\n  ${' '.repeat(width)}  ${p.rationale}`).join(
+    '\n',
+  );
 }

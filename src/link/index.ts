@@ -12,3 +12,4 @@ export {
   type PayloadFormat,
 } from './format.js';
 export { PcapWriter } from './pcap.js';
+export { LINK_PROFILE_NAMES, LINK_PROFILES, linkProfile, type LinkProfile } from './profiles.js';

@@ -22,7 +22,8 @@ const DEFAULT_WINDOW_MS = 10 * 60 * 1000;
  *   /api/devices/<id>/latest             the latest reading per metric
  *   /api/series?device=&metric=&from=&to=&points=   downsampled time series (mean, min, max per bucket)
  *   /api/workers                         per-worker ingest counts and share
- *   /api/stats                           totals, rates by QoS, backlog
+ *   /api/stats                           totals, rates by QoS, backlog; `links`: per device its link,
+ *                                        reconnects, readings lost and alerts duplicated, and their totals
  *   /api/alerts?limit=&device=           newest alerts
  */
 export function createApiHandler(ingest: Ingest): (req: IncomingMessage, res: ServerResponse) => void {
@@ -50,7 +51,8 @@ async function route(ingest: Ingest, url: URL): Promise<unknown> {
     case '/api/devices':
       return ingest.presence.list();
     case '/api/stats':
-      return ingest.stats();
+      // The stats must answer while the database is down (they say so in store.unavailable): links is null then.
+      return { ...ingest.stats(), links: await ingest.links().catch(() => null) };
     case '/api/workers': {
       const workers = ingest.workers();
       const total = workers.reduce((s, w) => s + w.readings + w.alerts, 0);
@@ -67,7 +69,12 @@ async function route(ingest: Ingest, url: URL): Promise<unknown> {
     const presence = ingest.presence.get(id);
     const latest = await ingest.store.latest(id);
     if (!presence && Object.keys(latest).length === 0) throw new ApiError(404, `no device "${id}"`);
-    return device[2] ? latest : { ...(presence ?? { id, site: null, status: 'unknown', statusChangedAt: null, lastSeen: null }), latest };
+    return device[2]
+      ? latest
+      : {
+          ...(presence ?? { id, site: null, status: 'unknown', statusChangedAt: null, lastSeen: null, link: null, reconnects: null }),
+          latest,
+        };
   }
   throw new ApiError(404, `not found: ${path}`);
 }

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { SimulatedDevice, type SentKind } from './device.js';
+import type { LinkProfile, LinkProxy } from '../link/index.js';
 import { Random } from '../util/index.js';
+import { SimulatedDevice, type SentKind } from './device.js';
+import { closeDeviceLinks, openDeviceLinks, type DeviceLink, type LinkCounters } from './fleet-links.js';
 
 /** How chaos drops devices: every `everyMs` one online device loses power and comes back later. */
 export interface ChaosOptions {
@@ -27,6 +29,19 @@ export interface FleetOptions {
   heatEventProbability?: number;
   /** Start-up progress and chaos events. */
   onEvent?: (event: FleetEvent) => void;
+  /**
+   * Each device connects through its own emulated link with these faults (a proxy per device, seeded
+   * from `seed`), keeps a persistent session and reconnects with backoff. Needs an mqtt:// URL.
+   */
+  link?: LinkProfile;
+}
+
+/** One device's link as the fleet sees it: its profile, reconnects, readings sent and what the link did. */
+export interface FleetDeviceLink extends LinkCounters {
+  device: string;
+  link: string;
+  reconnects: number;
+  readingsSent: number;
 }
 
 export type FleetEvent =
@@ -63,6 +78,10 @@ export interface Fleet {
   alert(device: string, message?: string): Promise<void>;
   /** Every device says `offline` and disconnects normally. */
   stop(): Promise<void>;
+  /** Per device with a link (empty without one): reconnects and what its link lost or resent. */
+  links(): FleetDeviceLink[];
+  /** A device's link proxy (undefined without a link), e.g. to change its faults. */
+  linkOf(device: string): LinkProxy | undefined;
 }
 
 /** Starts `devices` simulated devices against the broker at `url` and resolves when all are online. */
@@ -80,9 +99,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const byId = new Map<string, SimulatedDevice>();
   const emit = options.onEvent ?? (() => {});
 
+  const ids = Array.from({ length: options.devices }, (_, i) => `dev-${String(i + 1).padStart(width, '0')}`);
+  const links: Map<string, DeviceLink> = options.link ? await openDeviceLinks(options.url, options.link, ids, seed) : new Map();
+
   const makeDevice = (id: string, index: number) =>
     new SimulatedDevice({
-      url: options.url,
+      url: links.get(id)?.proxy.url ?? options.url,
+      link: options.link?.name,
       id,
       site: `site-${(index % siteCount) + 1}`,
       intervalMs,
@@ -102,7 +125,6 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         emit(change.state === 'lost' ? { type: 'lost', device: id, reason: change.reason } : { type: 'reconnected', device: id }),
     });
 
-  const ids = Array.from({ length: options.devices }, (_, i) => `dev-${String(i + 1).padStart(width, '0')}`);
   for (const [i, id] of ids.entries()) byId.set(id, makeDevice(id, i));
   const device = (id: string): SimulatedDevice => {
     const d = byId.get(id);
@@ -124,6 +146,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     }
   } catch (error) {
     await Promise.all(all.map((d) => d.stop().catch(() => {})));
+    await closeDeviceLinks(links);
     throw error;
   }
 
@@ -145,7 +168,17 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     stop: async () => {
       chaos.stop();
       await Promise.all(all.map((d) => d.stop().catch(() => {})));
+      await closeDeviceLinks(links);
     },
+    links: () =>
+      [...links].map(([id, l]) => ({
+        device: id,
+        link: options.link!.name,
+        reconnects: device(id).reconnects,
+        readingsSent: device(id).readingsSent,
+        ...l.counters,
+      })),
+    linkOf: (id) => links.get(device(id).id)?.proxy,
   };
 }
 

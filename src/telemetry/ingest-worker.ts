@@ -116,7 +116,14 @@ export class IngestWorker {
       if (!body || typeof body.v !== 'number' || !Number.isFinite(body.v)) return this.reject(topic, 'payload is not {"v": number, ...}');
       const ts = timestamp(body.ts, now);
       if (ts === undefined) return this.reject(topic, '"ts" is not milliseconds since 1970');
-      o.store.addReading({ ...reading, ts, v: body.v, unit: typeof body.unit === 'string' ? text(body.unit, 16) : '', worker: o.name });
+      o.store.addReading({
+        ...reading,
+        ts,
+        v: body.v,
+        unit: typeof body.unit === 'string' ? text(body.unit, 16) : '',
+        worker: o.name,
+        ...sequenceOf(body),
+      });
       o.presence.seen(reading.device, reading.site, ts);
       const lag = Math.max(0, now - ts);
       o.lag.add(lag, now);
@@ -169,6 +176,14 @@ function timestamp(value: unknown, now: number): number | undefined {
   if (typeof value !== 'number' || Number.isNaN(value)) return now;
   const ts = Math.round(value);
   return Number.isSafeInteger(ts) && ts >= 0 ? ts : undefined;
+}
+
+/** The reading's sequence number and run, when it carries both in range (else it counts for no gap). */
+function sequenceOf(body: Record<string, unknown>): { seq: number; run: string } | undefined {
+  const { seq, run } = body;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return undefined;
+  if (typeof run !== 'string' || run.length === 0 || run.length > 64) return undefined;
+  return { seq, run: text(run, 64) };
 }
 
 /** Text as stored: at most `max` characters, without NUL (PostgreSQL text cannot hold it). */

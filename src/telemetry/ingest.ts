@@ -7,6 +7,7 @@ import { connectMqtt, disconnect, watchConnection, type ConnectionChange } from 
 import { IngestMetrics, metricsHandler, type Registry } from '../metrics/index.js';
 import { createApiHandler } from './api.js';
 import { IngestWorker, type WorkerCounts } from './ingest-worker.js';
+import { linkReport, type LinkReport } from './link-report.js';
 import { PresenceRegistry } from './presence.js';
 import { LagWindow, RateWindow } from './rates.js';
 import { openStore, type TelemetryStore } from './store.js';
@@ -89,6 +90,8 @@ export interface Ingest {
   /** Per-worker counters of this run. */
   workers(): WorkerCounts[];
   stats(): IngestStats;
+  /** Per device: its link, reconnects, readings lost and alerts duplicated; and the totals. */
+  links(): Promise<LinkReport>;
   /** Disconnects the workers, flushes the store and closes it and the HTTP server. */
   stop(): Promise<void>;
 }
@@ -164,11 +167,14 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
     presenceClient.on('message', (topic, payload, packet) => {
       const parsed = parseStatusTopic(topic);
       if (!parsed) return;
-      const site = packet.properties?.userProperties?.site;
+      const { site, link, reconnects } = packet.properties?.userProperties ?? {};
+      const count = typeof reconnects === 'string' ? Number(reconnects) : Number.NaN;
       // The history is stored by the worker group (one member gets each change); this is the live view.
       presence.applyStatus(parsed.device, payload.toString('utf8'), {
         retained: packet.retain,
         site: typeof site === 'string' ? site : undefined,
+        link: typeof link === 'string' ? link.slice(0, 32) : undefined,
+        reconnects: Number.isSafeInteger(count) && count >= 0 ? count : undefined,
       });
     });
     await presenceClient.subscribeAsync(STATUS_FILTER, { qos: 1 });
@@ -207,6 +213,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
         store: { location: store.location, ...totals, unavailable: store.unavailable ?? null },
       };
     },
+    links: () => linkReport(presence, store),
     stop: stopAll,
   };
 

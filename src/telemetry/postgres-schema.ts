@@ -44,6 +44,15 @@ const MIGRATIONS: Migration[] = [
         VALUES ('before-counts', (SELECT count(*) FROM readings), (SELECT count(*) FROM alerts));
     `,
   },
+  {
+    version: 3,
+    description: 'sequence spans of each device run (QoS 0 readings lost) and alert duplicates per device',
+    sql: `
+      CREATE TABLE reading_runs (device text NOT NULL, run text NOT NULL, first_seq bigint NOT NULL, last_seq bigint NOT NULL,
+        received bigint NOT NULL, last_ts bigint NOT NULL, PRIMARY KEY (device, run));
+      CREATE TABLE alert_duplicates (device text PRIMARY KEY, n bigint NOT NULL, last_ts bigint NOT NULL);
+    `,
+  },
 ];
 
 /** The schema version this program writes. */
@@ -154,6 +163,8 @@ export async function deleteOlderThan(db: pg.ClientBase, cutoff: number): Promis
     readings += (await db.query('DELETE FROM readings_default WHERE ts < $1', [cutoff])).rowCount ?? 0;
     const alerts = (await db.query('DELETE FROM alerts WHERE ts < $1', [cutoff])).rowCount ?? 0;
     await db.query('DELETE FROM presence WHERE ts < $1', [cutoff]);
+    await db.query('DELETE FROM reading_runs WHERE last_ts < $1', [cutoff]);
+    await db.query('DELETE FROM alert_duplicates WHERE last_ts < $1', [cutoff]);
     await db.query(
       "INSERT INTO ingest_counts (run, readings, alerts) VALUES ('retention', $1, $2) ON CONFLICT (run) " +
         'DO UPDATE SET readings = ingest_counts.readings + EXCLUDED.readings, alerts = ingest_counts.alerts + EXCLUDED.alerts',

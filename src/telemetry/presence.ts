@@ -7,6 +7,19 @@ export interface DevicePresence {
   statusChangedAt: number | null;
   /** Epoch ms of the newest reading received. */
   lastSeen: number | null;
+  /** The emulated link the device announced in its status (`link` user property); null without one. */
+  link: string | null;
+  /** Reconnects the device announced with its latest `online` (`reconnects` user property); null without a link. */
+  reconnects: number | null;
+}
+
+/** What a status message says besides online/offline, from its user properties. */
+export interface StatusDetails {
+  retained: boolean;
+  site?: string;
+  link?: string;
+  reconnects?: number;
+  now?: number;
 }
 
 /**
@@ -20,7 +33,7 @@ export class PresenceRegistry {
    * Applies a status message. `retained` marks one replayed on subscribe (its time is unknown).
    * Returns the device's presence when the status changed.
    */
-  applyStatus(device: string, payload: string, options: { retained: boolean; site?: string; now?: number }): DevicePresence | undefined {
+  applyStatus(device: string, payload: string, options: StatusDetails): DevicePresence | undefined {
     const trimmed = payload.trim();
     // An empty retained payload clears the retained status (§3.3.1.3): the device is gone.
     if (trimmed === '') {
@@ -30,6 +43,9 @@ export class PresenceRegistry {
     const status = trimmed === 'online' || trimmed === 'offline' ? trimmed : 'unknown';
     const entry = this.entry(device);
     if (options.site) entry.site = options.site;
+    if (options.link) entry.link = options.link;
+    // The will (offline) carries no count: the last one announced stays.
+    if (options.reconnects !== undefined) entry.reconnects = Math.max(entry.reconnects ?? 0, options.reconnects);
     if (entry.status === status) return undefined;
     entry.status = status;
     entry.statusChangedAt = options.retained ? entry.statusChangedAt : (options.now ?? Date.now());
@@ -67,7 +83,7 @@ export class PresenceRegistry {
   private entry(device: string): DevicePresence {
     let d = this.devices.get(device);
     if (!d) {
-      d = { id: device, site: null, status: 'unknown', statusChangedAt: null, lastSeen: null };
+      d = { id: device, site: null, status: 'unknown', statusChangedAt: null, lastSeen: null, link: null, reconnects: null };
       this.devices.set(device, d);
     }
     return d;

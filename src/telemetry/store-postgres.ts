@@ -8,7 +8,10 @@ import { describeConnectError, isTransient, redactUrl } from './postgres-errors.
 import { deleteOlderThan, ensurePartitions, migrate } from './postgres-schema.js';
 import { ReadingQueue } from './reading-queue.js';
 import {
+  mergeDelivery,
   mergeWorkerCounts,
+  sequenceSpans,
+  type DeviceDelivery,
   type LatestReadings,
   type SeriesPoint,
   type StoredAlert,
@@ -218,6 +221,7 @@ export class PostgresStore implements TelemetryStore {
           'ON CONFLICT (run) DO UPDATE SET readings = ingest_counts.readings + EXCLUDED.readings',
         [this.run, rows.length],
       );
+      await this.countSequences(db, rows);
       await db.query('COMMIT');
     } catch (error) {
       broken = error as Error;
@@ -227,6 +231,29 @@ export class PostgresStore implements TelemetryStore {
       // A connection that failed mid-transaction is not put back in the pool.
       db.release(broken && isTransient(broken) ? broken : undefined);
     }
+  }
+
+  /** In the batch's transaction: each device run's received sequence numbers, merged into reading_runs. */
+  private async countSequences(db: pg.ClientBase, rows: StoredReading[]): Promise<void> {
+    const spans = sequenceSpans(rows);
+    if (spans.length === 0) return;
+    // Sorted by key, so two processes upserting the same runs lock the rows in the same order (no deadlock).
+    spans.sort((a, b) => (a.device === b.device ? (a.run < b.run ? -1 : 1) : a.device < b.device ? -1 : 1));
+    await db.query(
+      `INSERT INTO reading_runs AS r (device, run, first_seq, last_seq, received, last_ts)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+       ON CONFLICT (device, run) DO UPDATE SET first_seq = LEAST(r.first_seq, EXCLUDED.first_seq),
+         last_seq = GREATEST(r.last_seq, EXCLUDED.last_seq), received = r.received + EXCLUDED.received,
+         last_ts = GREATEST(r.last_ts, EXCLUDED.last_ts)`,
+      [
+        spans.map((s) => s.device),
+        spans.map((s) => s.run),
+        spans.map((s) => s.first),
+        spans.map((s) => s.last),
+        spans.map((s) => s.received),
+        spans.map((s) => s.lastTs),
+      ],
+    );
   }
 
   addReading(reading: StoredReading): void {
@@ -243,7 +270,10 @@ export class PostgresStore implements TelemetryStore {
             ON CONFLICT (id) DO NOTHING RETURNING id),
          counted AS (
            INSERT INTO ingest_counts (run, alerts) SELECT $9, 1 FROM inserted
-            ON CONFLICT (run) DO UPDATE SET alerts = ingest_counts.alerts + 1)
+            ON CONFLICT (run) DO UPDATE SET alerts = ingest_counts.alerts + 1),
+         duplicated AS (
+           INSERT INTO alert_duplicates AS d (device, n, last_ts) SELECT $2, 1, $4 WHERE NOT EXISTS (SELECT 1 FROM inserted)
+            ON CONFLICT (device) DO UPDATE SET n = d.n + 1, last_ts = GREATEST(d.last_ts, EXCLUDED.last_ts))
          SELECT count(*)::int AS n FROM inserted`,
         [alert.id, alert.device, alert.site, alert.ts, alert.type, alert.message, alert.v, alert.worker, this.run],
       );
@@ -331,6 +361,14 @@ export class PostgresStore implements TelemetryStore {
       n: number;
     }>;
     return mergeWorkerCounts(readings, alerts);
+  }
+
+  async deliveryByDevice(): Promise<DeviceDelivery[]> {
+    const lost = (
+      await this.pool.query('SELECT device, SUM(last_seq - first_seq + 1 - received)::bigint AS n FROM reading_runs GROUP BY device')
+    ).rows as Array<{ device: string; n: number }>;
+    const duplicated = (await this.pool.query('SELECT device, n FROM alert_duplicates')).rows as Array<{ device: string; n: number }>;
+    return mergeDelivery(lost, duplicated);
   }
 
   async close(): Promise<void> {

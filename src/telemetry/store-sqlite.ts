@@ -3,7 +3,10 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ReadingQueue } from './reading-queue.js';
 import {
+  mergeDelivery,
   mergeWorkerCounts,
+  sequenceSpans,
+  type DeviceDelivery,
   type LatestReadings,
   type SeriesPoint,
   type StoredAlert,
@@ -13,7 +16,9 @@ import {
 } from './store.js';
 
 /** Bumped when the tables change; a file of another version is refused with a clear message. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
+/** Versions this one upgrades in place: 3 only added tables (reading_runs, alert_duplicates). */
+const UPGRADABLE_FROM = [2];
 
 const seriesKey = (device: string, metric: string) => `${device}\u0000${metric}`;
 
@@ -30,6 +35,7 @@ export class SqliteStore implements TelemetryStore {
   private readonly retentionTimer: NodeJS.Timeout | undefined;
   private readonly insertAlert: Database.Statement;
   private readonly insertPresence: Database.Statement;
+  private readonly countDuplicate: Database.Statement;
   private readonly seriesIds = new Map<string, { id: number; site: string; unit: string }>();
   private readonly workerIds = new Map<string, number>();
   /** Rows not written by this run: counted at open and again after each retention pass. */
@@ -48,7 +54,7 @@ export class SqliteStore implements TelemetryStore {
     this.db.pragma('synchronous = NORMAL');
     const version = this.db.pragma('user_version', { simple: true }) as number;
     const tables = (this.db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
-    if (tables > 0 && version !== SCHEMA_VERSION) {
+    if (tables > 0 && version !== SCHEMA_VERSION && !UPGRADABLE_FROM.includes(version)) {
       this.db.close();
       throw new Error(
         `${path} was written by another version of mqttlab (schema ${version}, this one is ${SCHEMA_VERSION}): ` +
@@ -69,6 +75,9 @@ export class SqliteStore implements TelemetryStore {
       CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts);
       CREATE TABLE IF NOT EXISTS presence (device TEXT NOT NULL, status TEXT NOT NULL, ts INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS presence_device ON presence (device, ts);
+      CREATE TABLE IF NOT EXISTS reading_runs (device TEXT NOT NULL, run TEXT NOT NULL, first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL, received INTEGER NOT NULL, last_ts INTEGER NOT NULL, PRIMARY KEY (device, run));
+      CREATE TABLE IF NOT EXISTS alert_duplicates (device TEXT PRIMARY KEY, n INTEGER NOT NULL, last_ts INTEGER NOT NULL);
       PRAGMA user_version = ${SCHEMA_VERSION};
     `);
     for (const row of this.db.prepare('SELECT id, device, site, metric, unit FROM series').all() as Array<{
@@ -87,6 +96,10 @@ export class SqliteStore implements TelemetryStore {
         'VALUES (@id, @device, @site, @ts, @type, @message, @v, @worker)',
     );
     this.insertPresence = this.db.prepare('INSERT INTO presence (device, status, ts) VALUES (?, ?, ?)');
+    this.countDuplicate = this.db.prepare(
+      'INSERT INTO alert_duplicates (device, n, last_ts) VALUES (?, 1, ?) ' +
+        'ON CONFLICT (device) DO UPDATE SET n = n + 1, last_ts = MAX(last_ts, excluded.last_ts)',
+    );
     this.queue = new ReadingQueue(this.batchWriter(), {
       flushMs: options.flushMs ?? 100,
       batchSize: options.batchSize ?? 2000,
@@ -138,6 +151,13 @@ export class SqliteStore implements TelemetryStore {
       'INSERT INTO workers (name) VALUES (?) ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id',
     );
     const insertReading = this.db.prepare('INSERT INTO readings (series, ts, v, worker) VALUES (?, ?, ?, ?)');
+    // In the batch's transaction: the counts of received sequence numbers commit with the rows they count.
+    const upsertRun = this.db.prepare(
+      'INSERT INTO reading_runs (device, run, first_seq, last_seq, received, last_ts) ' +
+        'VALUES (@device, @run, @first, @last, @received, @lastTs) ON CONFLICT (device, run) DO UPDATE SET ' +
+        'first_seq = MIN(first_seq, excluded.first_seq), last_seq = MAX(last_seq, excluded.last_seq), ' +
+        'received = received + excluded.received, last_ts = MAX(last_ts, excluded.last_ts)',
+    );
     return this.db.transaction((rows: StoredReading[]) => {
       for (const row of rows) {
         const key = seriesKey(row.device, row.metric);
@@ -157,6 +177,7 @@ export class SqliteStore implements TelemetryStore {
         }
         insertReading.run(series.id, row.ts, row.v, worker);
       }
+      for (const span of sequenceSpans(rows)) upsertRun.run(span);
     });
   }
 
@@ -172,7 +193,11 @@ export class SqliteStore implements TelemetryStore {
 
   async addAlert(alert: StoredAlert): Promise<boolean> {
     if (this.closed) throw new Error('store is closed');
-    const stored = this.insertAlert.run(alert).changes === 1;
+    const stored = this.db.transaction(() => {
+      if (this.insertAlert.run(alert).changes === 1) return true;
+      this.countDuplicate.run(alert.device, alert.ts);
+      return false;
+    })();
     if (stored) this.alertsWritten++;
     else this.alertDuplicates++;
     this.options.observer?.alertStored?.(alert.worker, !stored);
@@ -252,6 +277,14 @@ export class SqliteStore implements TelemetryStore {
     return mergeWorkerCounts(readings, alerts);
   }
 
+  async deliveryByDevice(): Promise<DeviceDelivery[]> {
+    const lost = this.db
+      .prepare('SELECT device, SUM(last_seq - first_seq + 1 - received) AS n FROM reading_runs GROUP BY device')
+      .all() as Array<{ device: string; n: number }>;
+    const duplicated = this.db.prepare('SELECT device, n FROM alert_duplicates').all() as Array<{ device: string; n: number }>;
+    return mergeDelivery(lost, duplicated);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -267,5 +300,7 @@ export class SqliteStore implements TelemetryStore {
     this.db.prepare('DELETE FROM readings WHERE ts < ?').run(ts);
     this.db.prepare('DELETE FROM alerts WHERE ts < ?').run(ts);
     this.db.prepare('DELETE FROM presence WHERE ts < ?').run(ts);
+    this.db.prepare('DELETE FROM reading_runs WHERE last_ts < ?').run(ts);
+    this.db.prepare('DELETE FROM alert_duplicates WHERE last_ts < ?').run(ts);
   }
 }

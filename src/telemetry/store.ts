@@ -7,6 +7,58 @@ export interface StoredReading {
   v: number;
   unit: string;
   worker: string;
+  /** The device's sequence number of this reading within its run (QoS 0 gaps are counted from these). */
+  seq?: number;
+  /** Which run of the device numbered it (sequence numbers start again in each run). */
+  run?: string;
+}
+
+/** What got lost or doubled on the way from one device to the store. */
+export interface DeviceDelivery {
+  device: string;
+  /** Readings missing between the first and the last sequence number stored, per run (QoS 0 loss). */
+  readingsLost: number;
+  /** Alerts that arrived again with an id already stored (QoS 1 duplicates, stored once). */
+  alertsDuplicated: number;
+}
+
+/** One device run's sequence numbers in a batch of readings: lowest, highest, how many, newest time. */
+export interface SequenceSpan {
+  device: string;
+  run: string;
+  first: number;
+  last: number;
+  received: number;
+  lastTs: number;
+}
+
+/** The sequence spans of a batch, one per device run (readings without a sequence number are left out). */
+export function sequenceSpans(rows: StoredReading[]): SequenceSpan[] {
+  const spans = new Map<string, SequenceSpan>();
+  for (const r of rows) {
+    if (r.seq === undefined || r.run === undefined) continue;
+    const key = `${r.device}\u0000${r.run}`;
+    const span = spans.get(key);
+    if (!span) spans.set(key, { device: r.device, run: r.run, first: r.seq, last: r.seq, received: 1, lastTs: r.ts });
+    else {
+      span.first = Math.min(span.first, r.seq);
+      span.last = Math.max(span.last, r.seq);
+      span.received++;
+      span.lastTs = Math.max(span.lastTs, r.ts);
+    }
+  }
+  return [...spans.values()];
+}
+
+/** Readings lost and alerts duplicated per device, merged and sorted by device. */
+export function mergeDelivery(
+  lost: Array<{ device: string; n: number }>,
+  duplicated: Array<{ device: string; n: number }>,
+): DeviceDelivery[] {
+  const out = new Map<string, DeviceDelivery>();
+  for (const l of lost) out.set(l.device, { device: l.device, readingsLost: l.n, alertsDuplicated: 0 });
+  for (const d of duplicated) out.set(d.device, { ...(out.get(d.device) ?? { device: d.device, readingsLost: 0 }), alertsDuplicated: d.n });
+  return [...out.values()].sort((a, b) => a.device.localeCompare(b.device));
 }
 
 /** One alert as ingestion stores it; `id` is the device's, unique per alert. */
@@ -97,6 +149,11 @@ export interface TelemetryStore {
   totals(): { readings: number; alerts: number };
   /** Rows per worker, from the store itself (all runs, all processes). */
   countsByWorker(): Promise<Array<{ worker: string; readings: number; alerts: number }>>;
+  /**
+   * Per device (all runs, all processes): readings lost, from the gaps in each run's sequence numbers, and
+   * alerts duplicated. Readings are counted when their batch commits, alerts when redelivered.
+   */
+  deliveryByDevice(): Promise<DeviceDelivery[]>;
   /** Flushes and closes. */
   close(): Promise<void>;
 }

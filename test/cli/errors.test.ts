@@ -23,6 +23,12 @@ describe('errors are one line, before anything starts', { concurrency: true }, (
         'connection refused \\(is a broker running there\\?',
     );
 
+  const unknownProfile = (name: string) =>
+    new RegExp(
+      `^error: option '--link <profile>' argument '${name}' is invalid\\. ` +
+        `unknown link profile "${name}" \\(one of lan, wifi, cellular, satellite, flaky\\)$`,
+    );
+
   const cases: Array<[string, () => string[], () => RegExp]> = [
     [
       'compare --broker that is not there',
@@ -53,6 +59,12 @@ describe('errors are one line, before anything starts', { concurrency: true }, (
       'fleet --devices 0',
       () => ['fleet', '--devices', '0'],
       () => /^error: option '-d, --devices <count>' argument '0' is invalid\. "0" is not a whole number from 1 up$/,
+    ],
+    ['fleet --link with an unknown profile', () => ['fleet', '--link', '5g'], () => unknownProfile('5g')],
+    [
+      'start --link with an unknown profile',
+      () => ['start', '--link', 'dialup', '--port', '0', '--db', ':memory:'],
+      () => unknownProfile('dialup'),
     ],
     [
       'compare --out over existing files without --force',

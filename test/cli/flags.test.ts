@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildProgram, COMMAND_NAMES } from '../../src/cli/program.js';
+import { describeFaults, LINK_PROFILES } from '../../src/link/index.js';
 
 test('one meaning per short flag across all commands', async () => {
   const program = await buildProgram();
@@ -30,4 +31,19 @@ test('one meaning per short flag across all commands', async () => {
   assert.equal(meaning('-V'), '--protocol-version');
   assert.equal(meaning('-P'), '--password');
   assert.equal(program.options.find((o) => o.long === '--version')?.short, undefined);
+});
+
+test('fleet --help and start --help list every link profile with its faults and why', async () => {
+  const program = await buildProgram();
+  for (const name of ['fleet', 'start']) {
+    const command = program.commands.find((c) => c.name() === name)!;
+    let help = '';
+    command.configureOutput({ writeOut: (text) => (help += text) });
+    command.outputHelp();
+    assert.match(help, /--link <profile>/, name);
+    for (const profile of LINK_PROFILES) {
+      assert.ok(help.includes(`${profile.name.padEnd(9)}  ${describeFaults(profile.faults)}`), `${name}: ${profile.name}`);
+      assert.ok(help.includes(profile.rationale), `${name}: why ${profile.name}`);
+    }
+  }
 });

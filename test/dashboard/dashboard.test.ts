@@ -10,6 +10,7 @@ import type { IPublishPacket } from 'mqtt';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createBroker, type RunningBroker } from '../../src/broker/index.js';
 import { createDashboardHandler, startDashboardServer } from '../../src/dashboard/index.js';
+import { linkProfile } from '../../src/link/index.js';
 import { startFleet, startIngest, type Fleet, type Ingest } from '../../src/telemetry/index.js';
 import { connectClient, end } from '../helpers/clients.js';
 
@@ -139,7 +140,8 @@ test('dashboard in headless Chromium: device count, presence flip on a kill with
       wsUrl: broker!.wsUrl,
       staticHandler: createDashboardHandler(),
     });
-    fleet = await startFleet({ url: broker!.url!, devices: DEVICES, intervalMs: 300 });
+    // Over `lan` links (a proxy per device, persistent sessions), so the Links panel has something to show.
+    fleet = await startFleet({ url: broker!.url!, devices: DEVICES, intervalMs: 300, link: linkProfile('lan') });
     const base = ingest.apiUrl.replace(/\/api\/?$/, '').replace(/\/$/, '');
 
     context = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
@@ -168,6 +170,14 @@ test('dashboard in headless Chromium: device count, presence flip on a kill with
     await fleet.revive(victim);
     await page.waitForSelector(`.tile[data-device="${victim}"][data-status="online"]`, { timeout: 10_000 });
     await waitForText(page, '#offline-count', '0');
+    // Links panel: the victim came back once over its lan link; nothing lost or duplicated on a perfect link.
+    await page.waitForFunction(
+      (id) => document.querySelector(`#links-table tbody tr[data-device="${id}"]`)?.textContent === `${id}lan100`,
+      victim,
+      { timeout: 10_000 },
+    );
+    assert.equal(await page.locator('#links-table tbody tr').count(), DEVICES);
+    assert.match((await page.locator('#links-totals').textContent()) ?? '', /^1 reconnects · 0 readings lost · 0 alerts duplicated$/);
 
     // Command: request at QoS 2 with Response Topic + Correlation Data, reply correlated in the page.
     const target = fleet.devices[1]!;

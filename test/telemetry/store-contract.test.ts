@@ -141,6 +141,38 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual(await store.countsByWorker(), [{ worker: 'w1', readings: 0, alerts: 1 }]);
     });
 
+    test('readings lost are the gaps in each device run’s sequence numbers; alert duplicates are counted per device', async () => {
+      const location = await backend.freshLocation();
+      const store = await openAt(location, { batchSize: 4 });
+      // dev-1 run a: 1..10 without 4 and 7 (2 lost), spread over several batches and out of order;
+      // dev-1 run b starts again at 1: 1..3 all there; dev-2: 5..9 without 6 (the gap before 5 is not seen).
+      const seqs: Array<[string, string, number]> = [
+        ...[3, 1, 2, 5, 6, 10, 8, 9].map((n): [string, string, number] => ['dev-1', 'a', n]),
+        ...[1, 2, 3].map((n): [string, string, number] => ['dev-1', 'b', n]),
+        ...[5, 7, 8, 9].map((n): [string, string, number] => ['dev-2', 'z', n]),
+      ];
+      for (const [device, run, seq] of seqs) store.addReading({ ...reading(device, 1000 + seq, seq), seq, run });
+      store.addReading(reading('dev-3', 1000, 1));
+      await store.flush();
+      await store.addAlert(alertOf('x-1', 5, 'dev-2'));
+      for (let i = 0; i < 3; i++) assert.equal(await store.addAlert(alertOf('x-1', 5, 'dev-2')), false);
+      assert.deepEqual(await store.deliveryByDevice(), [
+        { device: 'dev-1', readingsLost: 2, alertsDuplicated: 0 },
+        { device: 'dev-2', readingsLost: 1, alertsDuplicated: 3 },
+      ]);
+      const second = await openAt(location);
+      second.addReading({ ...reading('dev-2', 1006, 6), seq: 6, run: 'z' });
+      await second.flush();
+      assert.deepEqual(
+        await store.deliveryByDevice(),
+        [
+          { device: 'dev-1', readingsLost: 2, alertsDuplicated: 0 },
+          { device: 'dev-2', readingsLost: 0, alertsDuplicated: 3 },
+        ],
+        'a late reading from another process closes the gap',
+      );
+    });
+
     test('alerts come newest first, limited, optionally of one device', async () => {
       const store = await openAt(await backend.freshLocation());
       for (const [id, ts, device] of [

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import { LINK_PROFILE_NAMES, LINK_PROFILES, linkProfile, validateFaults } from '../../src/link/index.js';
+import { Random } from '../../src/util/index.js';
 import {
+  Backoff,
   openStore,
   PresenceRegistry,
   RateWindow,
@@ -68,7 +71,15 @@ test('presence: retained statuses seed the registry without a time, live changes
   assert.equal(p.get('dev-001')!.statusChangedAt, null);
   assert.equal(p.applyStatus('dev-001', 'online', { retained: false }), undefined, 'no change, no event');
   const changed = p.applyStatus('dev-001', 'offline', { retained: false, now: 1234 });
-  assert.deepEqual(changed, { id: 'dev-001', site: 'site-1', status: 'offline', statusChangedAt: 1234, lastSeen: null });
+  assert.deepEqual(changed, {
+    id: 'dev-001',
+    site: 'site-1',
+    status: 'offline',
+    statusChangedAt: 1234,
+    lastSeen: null,
+    link: null,
+    reconnects: null,
+  });
   p.applyStatus('dev-002', 'rebooting', { retained: false });
   assert.equal(p.get('dev-002')!.status, 'unknown');
   p.seen('dev-003', 'site-2', 99);
@@ -106,6 +117,31 @@ test('topic scheme: parsers accept our topics and refuse wildcards, extra levels
   assert.deepEqual(parseCommandTopic('commands/dev-001/ping'), { device: 'dev-001', command: 'ping' });
 });
 
+test('SQLite store: a schema 2 file (before the link counters) is upgraded in place, its rows kept', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mqttlab-store-'));
+  try {
+    const path = join(dir, 'v2.db');
+    const first = await openStore(path, { retentionHours: 0 });
+    first.addReading({ device: 'd', site: 's', metric: 'm', ts: 1, v: 2, unit: 'u', worker: 'w1' });
+    await first.close();
+    const v2 = new Database(path);
+    v2.exec('DROP TABLE reading_runs; DROP TABLE alert_duplicates; PRAGMA user_version = 2');
+    v2.close();
+    const upgraded = await openStore(path, { retentionHours: 0 });
+    try {
+      assert.deepEqual(upgraded.totals(), { readings: 1, alerts: 0 });
+      upgraded.addReading({ device: 'd', site: 's', metric: 'm', ts: 3, v: 4, unit: 'u', worker: 'w1', seq: 3, run: 'r' });
+      upgraded.addReading({ device: 'd', site: 's', metric: 'm', ts: 1, v: 4, unit: 'u', worker: 'w1', seq: 1, run: 'r' });
+      await upgraded.flush();
+      assert.deepEqual(await upgraded.deliveryByDevice(), [{ device: 'd', readingsLost: 1, alertsDuplicated: 0 }]);
+    } finally {
+      await upgraded.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('SQLite store: a file written by another schema version is refused with a clear message, nothing in it touched', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mqttlab-store-'));
   try {
@@ -115,7 +151,7 @@ test('SQLite store: a file written by another schema version is refused with a c
     old.close();
     await assert.rejects(
       openStore(path),
-      /old\.db was written by another version of mqttlab \(schema 0, this one is 2\): move it away or pass another --store/,
+      /old\.db was written by another version of mqttlab \(schema 0, this one is 3\): move it away or pass another --store/,
     );
     const check = new Database(path, { readonly: true });
     assert.deepEqual(check.prepare('SELECT * FROM readings').all(), [{ device: 'dev-001', v: 1 }]);
@@ -123,4 +159,41 @@ test('SQLite store: a file written by another schema version is refused with a c
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('presence: a status carries the device’s link and reconnects; the will (without them) keeps the last ones', () => {
+  const p = new PresenceRegistry();
+  p.applyStatus('dev-001', 'online', { retained: false, site: 'site-1', link: 'flaky', reconnects: 0 });
+  p.applyStatus('dev-001', 'offline', { retained: false, site: 'site-1' });
+  p.applyStatus('dev-001', 'online', { retained: false, link: 'flaky', reconnects: 1 });
+  p.applyStatus('dev-001', 'online', { retained: false, link: 'flaky', reconnects: 2 });
+  assert.deepEqual([p.get('dev-001')!.link, p.get('dev-001')!.reconnects], ['flaky', 2]);
+  p.applyStatus('dev-001', 'online', { retained: true, link: 'flaky', reconnects: 1 });
+  assert.equal(p.get('dev-001')!.reconnects, 2, 'an older count (a retained status replayed) never lowers it');
+});
+
+test('reconnect backoff: each delay in [d/2, d) with d doubling from the base up to the bound, back to the base on reset', () => {
+  const backoff = new Backoff(new Random(7), { baseMs: 100, maxMs: 1000 });
+  const delays = Array.from({ length: 8 }, () => backoff.next());
+  const ceilings = [100, 200, 400, 800, 1000, 1000, 1000, 1000];
+  for (const [i, d] of delays.entries())
+    assert.ok(d >= ceilings[i]! / 2 && d <= ceilings[i]!, `delay ${i}: ${d} ms, ceiling ${ceilings[i]}`);
+  backoff.reset();
+  assert.ok(backoff.next() <= 100);
+  const again = new Backoff(new Random(7), { baseMs: 100, maxMs: 1000 });
+  assert.deepEqual(
+    Array.from({ length: 8 }, () => again.next()),
+    delays,
+    'same seed, same delays',
+  );
+});
+
+test('link profiles: lan, wifi, cellular, satellite, flaky, each valid and explained; an unknown name is one line naming them', () => {
+  assert.deepEqual(LINK_PROFILE_NAMES, ['lan', 'wifi', 'cellular', 'satellite', 'flaky']);
+  for (const p of LINK_PROFILES) {
+    assert.doesNotThrow(() => validateFaults(p.faults), p.name);
+    assert.ok(p.rationale.length > 20, p.name);
+  }
+  assert.equal(linkProfile('Satellite').faults.rateBytesPerSecond, 300);
+  assert.throws(() => linkProfile('5g'), { message: 'unknown link profile "5g" (one of lan, wifi, cellular, satellite, flaky)' });
 });

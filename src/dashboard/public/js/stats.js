@@ -1,5 +1,6 @@
 // Rates by QoS (counted from the traffic subscription), the ingest workers' shares and the totals.
 import { COLORS, api, clock, num } from './common.js';
+import { renderLinks } from './links.js';
 
 const RATE_WINDOW_S = 60;
 let ratesChart;
@@ -85,4 +86,5 @@ export async function loadStats() {
   const r = s.ratesPerSecond ?? {};
   document.getElementById('ingest-rate').textContent = `${num((r.qos0 ?? 0) + (r.qos1 ?? 0) + (r.qos2 ?? 0), 1)}/s`;
   document.getElementById('ingest-rate-qos').textContent = `QoS 0 ${num(r.qos0, 1)} · QoS 1 ${num(r.qos1, 1)} · QoS 2 ${num(r.qos2, 1)}`;
+  renderLinks(s.links);
 }
