@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { demonstrateHalfOpen } from '../../src/exercises/retained-lastwill/half-open.js';
 import { describeEachBroker } from '../helpers/brokers.js';
 import { exerciseBroker } from '../helpers/exercise-broker.js';

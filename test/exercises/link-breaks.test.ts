@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { demonstrateLinkBreakCase } from '../../src/exercises/qos-levels/link-break-cases.js';
 import { demonstrateLinkBreaks } from '../../src/exercises/qos-levels/link-breaks.js';
 import { describeEachBroker } from '../helpers/brokers.js';

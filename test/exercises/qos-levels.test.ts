@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { ExerciseContext } from '../../src/exercises/index.js';
 import {
   compareQosLevels,
