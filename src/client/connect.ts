@@ -35,6 +35,9 @@ export async function connectMqtt(
 
 /** Ends a client cleanly (DISCONNECT) and waits for it. */
 export function disconnect(client: MqttClient, force = false): Promise<void> {
+  // No reconnect after this: a client ended while its reconnect timer runs (a link cut just before) could
+  // otherwise go on reconnecting for ever, and keep the process alive, if end() never calls back.
+  client.options.reconnectPeriod = 0;
   return new Promise((resolve) => client.end(force, {}, () => resolve()));
 }
 

@@ -22,7 +22,8 @@ describe('mqttlab exercise', { concurrency: true }, () => {
   }, async () => {
     const [plain, strict] = await Promise.all([
       runCli(['exercise', 'all', '--broker', mosquitto.url], { env: noRabbitMq, timeoutMs: 300_000 }),
-      runCli(['exercise', 'all', '--broker', other.url, '--strict'], { env: noRabbitMq, timeoutMs: 300_000 }),
+      // --strict on the one exercise that deviates on Mosquitto: the same verdict, half the work of a second 'all'.
+      runCli(['exercise', 'mqtt5-features', '--broker', other.url, '--strict'], { env: noRabbitMq, timeoutMs: 300_000 }),
     ]);
     assert.equal(plain.status, 0, plain.stderr);
     assert.equal(plain.stderr, '');

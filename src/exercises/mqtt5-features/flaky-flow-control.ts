@@ -97,6 +97,8 @@ async function flakyRound(
     await sleep(200);
     const duplicated = [...seen.values()].reduce((n, times) => n + times - 1, 0);
     await Promise.race([disconnect(subscriber, true), sleep(2000)]);
+    // Forgotten only once it is certainly closed: an end() that did not call back within 2 s gets its socket destroyed.
+    if (!subscriber.disconnected) subscriber.stream?.destroy();
     ctx.forget(subscriber);
     return { receiveMaximum, receivedUnderFaults, received: seen.size, duplicated, publishesUnderFaults, cuts, largestBurst };
   } finally {
