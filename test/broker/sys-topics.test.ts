@@ -104,4 +104,4 @@ describeEachBroker('$SYS topics', (kind) => {
       [],
     );
   });
-});
+}, { notOnCluster: '$SYS/broker/... counts one node (the balancer spreads a test\'s clients over three); the cluster\'s counts are $SYS/cluster/... (test/cluster/sys.test.ts)' });

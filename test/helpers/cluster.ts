@@ -1,0 +1,99 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { createClusterBroker, type ClusterBroker, type ClusterNames } from '../../src/cluster/index.js';
+import type { CreateBrokerOptions } from '../../src/broker/index.js';
+import { findHaproxy, findNatsServer, startNats, startRoundRobin, type LoadBalancer, type NatsSystem } from '../../src/util/index.js';
+
+/** Why the cluster target cannot run here, or undefined when it can. */
+export const clusterUnavailable: string | undefined = !findNatsServer()
+  ? 'nats-server is not installed (apt-get install nats-server)'
+  : !findHaproxy() ? 'haproxy is not installed (apt-get install haproxy)' : undefined;
+
+/** Three nodes of one cluster behind a round-robin TCP balancer. */
+export interface TestCluster {
+  readonly nats: NatsSystem;
+  readonly nodes: readonly ClusterBroker[];
+  readonly balancer: LoadBalancer;
+  readonly wsBalancer?: LoadBalancer;
+  /** Stops the nodes and the balancers and deletes the cluster's stream and buckets (NATS keeps running). */
+  close(): Promise<void>;
+}
+
+/** NATS systems of this test file by size, started on first use and stopped when the process exits. */
+const natsSystems = new Map<number, Promise<NatsSystem>>();
+let exitHook = false;
+let clusters = 0;
+
+/** The NATS system with `size` servers shared by every cluster of this test file (one per file, so tests start fast). */
+export function sharedNats(size = 1): Promise<NatsSystem> {
+  let nats = natsSystems.get(size);
+  if (!nats) {
+    nats = startNats(size);
+    natsSystems.set(size, nats);
+  }
+  if (!exitHook) {
+    exitHook = true;
+    // node:test has no file-level hook a helper can add from inside a suite: stop them when the file's process ends.
+    process.once('beforeExit', () => {
+      for (const system of natsSystems.values()) void system.then((s) => s.close());
+      natsSystems.clear();
+    });
+  }
+  return nats;
+}
+
+/** What a test cluster is started with. */
+export interface TestClusterOptions {
+  /** Options of every node. */
+  node?: CreateBrokerOptions;
+  /** Also balance a WebSocket listener of each node. */
+  websocket?: boolean;
+  /** Port for the TCP balancer (default: a free one). */
+  port?: number;
+  /** NATS servers under the cluster: 1, or 3 for JetStream R3. */
+  natsServers?: 1 | 3;
+  nodes?: number;
+}
+
+/** Starts three nodes (each on free loopback ports, a fresh prefix in the shared NATS) and the balancer in front. */
+export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
+  const nats = await sharedNats(options.natsServers ?? 1);
+  const prefix = `t${process.pid}x${++clusters}`;
+  const nodes: ClusterBroker[] = [];
+  const balancers: LoadBalancer[] = [];
+  const close = async () => {
+    // Nodes first, so their DISCONNECT 0x8B reaches the clients through the balancer.
+    const names = nodes[0]?.node.names;
+    await Promise.all(nodes.map((n) => n.close()));
+    await Promise.all(balancers.map((b) => b.close()));
+    if (names) await dropResources(nats, names);
+  };
+  try {
+    for (let i = 0; i < (options.nodes ?? 3); i++) {
+      nodes.push(await createClusterBroker({
+        sysInterval: 0,
+        ...options.node,
+        host: '127.0.0.1',
+        port: 0,
+        wsPort: options.websocket ? 0 : false,
+        listeners: undefined,
+        cluster: { servers: nats.servers.map((s) => s.url), node: `node${i + 1}`, prefix, replicas: options.natsServers ?? 1 },
+      }));
+    }
+    balancers.push(await startRoundRobin(nodes.map((n) => n.port!), undefined, options.port));
+    if (options.websocket) balancers.push(await startRoundRobin(nodes.map((n) => n.wsPort!)));
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { nats, nodes, balancer: balancers[0]!, wsBalancer: balancers[1], close };
+}
+
+/** Deletes a test cluster's stream and buckets, so the shared NATS does not fill up over a file's tests. */
+async function dropResources(nats: NatsSystem, names: ClusterNames): Promise<void> {
+  const nc = await connect({ servers: nats.servers.map((s) => s.url) }).catch(() => undefined);
+  if (!nc) return;
+  const jsm = await jetstreamManager(nc);
+  for (const stream of [names.stream, `KV_${names.retainedBucket}`, `KV_${names.sessionsBucket}`]) await jsm.streams.delete(stream).catch(() => undefined);
+  await nc.close();
+}
