@@ -15,6 +15,7 @@ export interface TestCluster {
   readonly nodes: readonly ClusterBroker[];
   readonly balancer: LoadBalancer;
   readonly wsBalancer?: LoadBalancer;
+  readonly prefix: string;
   /** Stops the nodes and the balancers and deletes the cluster's stream and buckets (NATS keeps running). */
   close(): Promise<void>;
 }
@@ -53,12 +54,16 @@ export interface TestClusterOptions {
   /** NATS servers under the cluster: 1, or 3 for JetStream R3. */
   natsServers?: 1 | 3;
   nodes?: number;
+  /** Prefix of the cluster's subjects, stream and buckets (default: a fresh one): the same one resumes a stopped cluster. */
+  prefix?: string;
+  /** Keep the stream and buckets at close (to start the cluster again on them). */
+  keep?: boolean;
 }
 
 /** Starts three nodes (each on free loopback ports, a fresh prefix in the shared NATS) and the balancer in front. */
 export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
   const nats = await sharedNats(options.natsServers ?? 1);
-  const prefix = `t${process.pid}x${++clusters}`;
+  const prefix = options.prefix ?? `t${process.pid}x${++clusters}`;
   const nodes: ClusterBroker[] = [];
   const balancers: LoadBalancer[] = [];
   const close = async () => {
@@ -66,7 +71,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
     const names = nodes[0]?.node.names;
     await Promise.all(nodes.map((n) => n.close()));
     await Promise.all(balancers.map((b) => b.close()));
-    if (names) await dropResources(nats, names);
+    if (names && !options.keep) await dropResources(nats, names);
   };
   try {
     for (let i = 0; i < (options.nodes ?? 3); i++) {
@@ -86,7 +91,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
     await close();
     throw error;
   }
-  return { nats, nodes, balancer: balancers[0]!, wsBalancer: balancers[1], close };
+  return { nats, nodes, balancer: balancers[0]!, wsBalancer: balancers[1], prefix, close };
 }
 
 /** Deletes a test cluster's stream and buckets, so the shared NATS does not fill up over a file's tests. */
