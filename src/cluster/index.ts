@@ -36,3 +36,4 @@ export async function createClusterBroker(options: ClusterBrokerOptions): Promis
     throw error;
   }
 }
+export { startLocalCluster, type LocalCluster, type LocalClusterOptions } from './local.js';

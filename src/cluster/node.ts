@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { Broker, ClusterLink, Message, Subscription } from '../broker/index.js';
+import { ReasonCode, type Broker, type ClusterLink, type Message, type Subscription } from '../broker/index.js';
 import { encodeEnvelope, decodeEnvelope, RecentIds, type Envelope } from './envelope.js';
 import { StreamFeed } from './feed.js';
 import { SubjectInterest } from './interest.js';
 import { clusterNames, openResources, type ClusterNames, type ClusterResources } from './resources.js';
 import { SessionHandover } from './handover.js';
+import { Presence } from './presence.js';
 import { SharedGroups } from './shared-groups.js';
 import { ClusterStore } from './store.js';
 import { topicSubject } from './subjects.js';
@@ -24,8 +25,26 @@ export interface ClusterOptions {
   prefix?: string;
 }
 
-/** How long a JetStream publish may take before the message counts as not taken. */
+/** How long NATS may be unreachable before this node sends its clients elsewhere. */
+const NATS_GRACE_MS = 2000;
+
+/** The longest each step of closing may take (NATS may be unreachable by then). */
+const CLOSE_STEP_MS = 3000;
+
+/** Waits for `work`, at most `ms`; its failure is not the caller's concern (used while closing). */
+async function within(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+/** How long one JetStream request may take. */
 const PUBLISH_TIMEOUT_MS = 5000;
+/** One attempt at storing a message; a NATS server lost mid-way costs one attempt. */
+const PUBLISH_ATTEMPT_MS = 2000;
+/** How long a message may take to be stored before it counts as not taken (its publisher then gets DISCONNECT). */
+const PUBLISH_DEADLINE_MS = 15_000;
+const PUBLISH_RETRY_DELAY_MS = 100;
 
 /**
  * One mqttlab node's membership of a cluster on NATS JetStream: the ClusterLink the broker core talks
@@ -39,6 +58,10 @@ export class ClusterNode implements ClusterLink {
   private readonly feed: StreamFeed;
   private readonly groups: SharedGroups;
   private readonly handover: SessionHandover;
+  readonly presence: Presence;
+  private cutOff: NodeJS.Timeout | undefined;
+  /** When the NATS connection was lost; undefined while connected. */
+  private disconnectedSince: number | undefined;
   private readonly recent = new RecentIds();
   /** Unique per run, so message ids never repeat across restarts (JetStream de-duplicates by id). */
   private readonly run = randomBytes(4).toString('hex');
@@ -53,8 +76,9 @@ export class ClusterNode implements ClusterLink {
     this.js = jetstream(nc, { timeout: PUBLISH_TIMEOUT_MS });
     this.store = new ClusterStore(resources.retained, resources.sessions, name, () => this.feed.processed);
     this.interest = new SubjectInterest(nc, names.qos0, (data) => this.fromQos0(data));
-    this.feed = new StreamFeed(this.js, names.stream, `${names.qos12}.>`, (envelope) => this.attached().route(envelope.message, false));
+    this.feed = new StreamFeed(this.js, names.stream, `${names.qos12}.>`, (envelope) => this.attached().route(envelope.message, false), (error) => this.broker?.events.emit('persistenceError', error));
     this.handover = new SessionHandover(nc, this.js, names, name, resources.sessions, this.store, () => this.feed.processed, () => this.attached());
+    this.presence = new Presence(nc, names, name, () => this.attached());
     this.groups = new SharedGroups(nc, this.js, resources.jsm, names, () => this.attached(), (error) => this.attached().events.emit('persistenceError', error));
   }
 
@@ -84,9 +108,13 @@ export class ClusterNode implements ClusterLink {
     await this.store.follow(broker);
     await this.feed.start();
     this.handover.serve();
+    this.presence.start();
+    void this.watchConnection();
   }
 
   claimSession(clientId: string, cleanStart: boolean): Promise<void> {
+    // Cut off from NATS, the session cannot be looked up: refused at once rather than after a timeout.
+    if (this.disconnectedSince !== undefined) return Promise.reject(new Error('NATS is unreachable'));
     return this.handover.claim(clientId, cleanStart);
   }
 
@@ -99,9 +127,27 @@ export class ClusterNode implements ClusterLink {
         return Promise.resolve();
       }
       // Stored in the stream (on a quorum of its replicas) before the publisher is acknowledged.
-      return this.js.publish(topicSubject(this.names.qos12, message.topic), data, { msgID: envelope.id }).then(() => undefined);
+      return this.publishStored(topicSubject(this.names.qos12, message.topic), data, envelope.id);
     } catch (error) {
       return Promise.reject(error as Error);
+    }
+  }
+
+  /**
+   * Publishes into the stream, trying again while JetStream does not answer (a NATS server killed, the
+   * stream electing a new leader) up to PUBLISH_DEADLINE_MS: JetStream drops a repeat with the same
+   * message id, so a retry never stores the message twice.
+   */
+  private async publishStored(subject: string, data: Uint8Array, id: string): Promise<void> {
+    const deadline = Date.now() + PUBLISH_DEADLINE_MS;
+    for (;;) {
+      try {
+        await this.js.publish(subject, data, { msgID: id, timeout: PUBLISH_ATTEMPT_MS });
+        return;
+      } catch (error) {
+        if (Date.now() + PUBLISH_ATTEMPT_MS > deadline || this.nc.isClosed()) throw error;
+        await new Promise((r) => setTimeout(r, PUBLISH_RETRY_DELAY_MS));
+      }
     }
   }
 
@@ -111,12 +157,46 @@ export class ClusterNode implements ClusterLink {
     else this.interest.remove(subscription.filter);
   }
 
-  /** Leaves the cluster: stops reading, closes the NATS connection (after the broker has closed). */
+  /**
+   * NATS lost for longer than a reconnect takes: this node can neither route nor store, so its clients
+   * get DISCONNECT 0x9C (Use another server) and reconnect to a node that can; new CONNECTs are refused
+   * with 0x88 meanwhile (the session claim fails). A reconnect within the grace period costs nothing.
+   */
+  private async watchConnection(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'disconnect' && !this.cutOff) {
+        this.disconnectedSince = Date.now();
+        this.cutOff = setTimeout(() => this.disconnectClients(), NATS_GRACE_MS);
+        this.cutOff.unref();
+      } else if (status.type === 'reconnect') {
+        clearTimeout(this.cutOff);
+        this.cutOff = undefined;
+        this.disconnectedSince = undefined;
+      }
+    }
+  }
+
+  private disconnectClients(): void {
+    const broker = this.attached();
+    for (const conn of [...broker.connections]) {
+      if (conn.connackSent) conn.disconnect(ReasonCode.UseAnotherServer, 'this node lost its connection to NATS');
+    }
+  }
+
+  /** Leaves the cluster: stops reading, closes the NATS connection (after the broker has closed). Bounded in time when NATS is gone. */
   async close(): Promise<void> {
-    await this.feed.stop();
-    await this.groups.close();
+    clearTimeout(this.cutOff);
+    this.presence.stop();
     this.interest.clear();
-    await this.nc.drain().catch(() => undefined);
+    const reachable = this.disconnectedSince === undefined && !this.nc.isClosed();
+    if (reachable) {
+      await within(Promise.all([this.feed.stop(), this.groups.close()]), CLOSE_STEP_MS);
+      await within(this.nc.drain(), CLOSE_STEP_MS);
+    } else {
+      void this.feed.stop();
+      void this.groups.close();
+    }
+    if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
   }
 
   /** A QoS 0 message from NATS: routed here unless this node published it or already routed it. */

@@ -50,7 +50,8 @@ export interface ClusterResources {
 
 /** Creates (or opens) the messages stream and the two buckets with `replicas` copies each. */
 export async function openResources(nc: NatsConnection, names: ClusterNames, replicas: number): Promise<ClusterResources> {
-  const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+  const jsm = await jetstreamManager(nc, { timeout: 10_000, checkAPI: false });
+  await jetStreamReady(jsm);
   try {
     await jsm.streams.info(names.stream);
   } catch {
@@ -69,4 +70,21 @@ export async function openResources(nc: NatsConnection, names: ClusterNames, rep
   const retained = await kvm.create(names.retainedBucket, { history: 1, replicas });
   const sessions = await kvm.create(names.sessionsBucket, { history: 1, replicas });
   return { jsm, retained, sessions };
+}
+
+/** How long a node waits for JetStream to answer (a NATS cluster just started elects its JetStream leader first). */
+const JETSTREAM_READY_MS = 30_000;
+
+/** Resolves once JetStream answers an account-info request; rethrows the last error after the bound. */
+async function jetStreamReady(jsm: JetStreamManager): Promise<void> {
+  const deadline = Date.now() + JETSTREAM_READY_MS;
+  for (;;) {
+    try {
+      await jsm.getAccountInfo();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }

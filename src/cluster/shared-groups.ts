@@ -21,6 +21,8 @@ interface GroupState {
   readonly members: Set<string>;
   qos0?: SubjectInterest;
   consumers: ConsumerMessages[];
+  /** Counts activations, so a pull loop of an earlier activation stops instead of running twice. */
+  generation: number;
 }
 
 /**
@@ -49,7 +51,7 @@ export class SharedGroups {
     let state = this.groups.get(key);
     if (!state) {
       if (!joined) return;
-      state = { group, filter, members: new Set(), consumers: [] };
+      state = { group, filter, members: new Set(), consumers: [], generation: 0 };
       this.groups.set(key, state);
     }
     if (joined) state.members.add(clientId);
@@ -79,7 +81,8 @@ export class SharedGroups {
       const queue = `share-${digest(state.group, state.filter)}`;
       state.qos0 = new SubjectInterest(this.nc, this.names.qos0, (data) => this.deliverQos0(state, data), queue);
       state.qos0.add(state.filter);
-      this.startConsumers(state).catch((error: Error) => this.onError(error));
+      state.generation++;
+      this.startConsumers(state, state.generation).catch((error: Error) => this.onError(error));
     } else if (!active && state.qos0) {
       state.qos0.clear();
       state.qos0 = undefined;
@@ -96,7 +99,7 @@ export class SharedGroups {
   }
 
   /** One durable consumer per subject of the filter (a topic matches one of them), pulled while active. */
-  private async startConsumers(state: GroupState): Promise<void> {
+  private async startConsumers(state: GroupState, generation: number): Promise<void> {
     const subjects = filterSubjects(this.names.qos12, state.filter);
     for (let i = 0; i < subjects.length; i++) {
       const name = `share-${digest(state.group, state.filter)}-${i}`;
@@ -109,15 +112,23 @@ export class SharedGroups {
         max_ack_pending: 1000,
         inactive_threshold: GROUP_INACTIVE_MS * NS_PER_MS,
       });
-      if (!state.qos0) return;
-      const consumer = await this.js.consumers.get(this.names.stream, name);
-      const messages = await consumer.consume({ max_messages: 64 });
-      if (!state.qos0) {
-        await messages.close();
-        return;
-      }
-      state.consumers.push(messages);
-      void (async () => {
+      if (state.generation !== generation || !state.qos0) return;
+      void this.pull(state, name, generation);
+    }
+  }
+
+  /** Pulls the group's consumer while this node takes part; a consumer lost with its NATS server is pulled again. */
+  private async pull(state: GroupState, name: string, generation: number): Promise<void> {
+    const current = () => state.qos0 !== undefined && state.generation === generation;
+    while (current()) {
+      try {
+        const consumer = await this.js.consumers.get(this.names.stream, name);
+        const messages = await consumer.consume({ max_messages: 64, expires: 2000 });
+        if (!current()) {
+          await messages.close();
+          return;
+        }
+        state.consumers.push(messages);
         for await (const m of messages) {
           const envelope = decodeEnvelope(m.data);
           const broker = this.broker();
@@ -126,7 +137,10 @@ export class SharedGroups {
           // Acknowledged to JetStream once the member's session state is stored (else another node gets it).
           else broker.store.afterStored((stored) => (stored ? m.ack() : m.nak(RETRY_DELAY_MS)));
         }
-      })();
+      } catch (error) {
+        if (current()) this.onError(error as Error);
+      }
+      if (current()) await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
     }
   }
 }

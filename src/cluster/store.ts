@@ -3,6 +3,9 @@ import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { Broker, Message, Persistence, SessionSnapshot } from '../broker/index.js';
 import { idToken, tokensTopic, topicTokens } from './subjects.js';
 
+/** The longest `close` waits for outstanding writes. */
+const CLOSE_WAIT_MS = 5000;
+
 /** A session as the sessions bucket holds it: the snapshot plus who holds it and how far it has read the stream. */
 export interface StoredSession {
   /** The node that holds the session (its connection, or its timers while offline). */
@@ -110,8 +113,11 @@ export class ClusterStore implements Persistence {
     await this.reached(status.streamInfo.state.last_seq);
   }
 
+  /** Waits for the writes made so far (at most a few seconds: NATS may be gone), stops following retained messages. */
   async close(): Promise<void> {
-    await this.flush().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.flushWrites().catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
     this.watch?.stop();
   }
 

@@ -1,23 +1,17 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { createClusterBroker, type ClusterBroker, type ClusterNames } from '../../src/cluster/index.js';
+import { startLocalCluster, type ClusterNames, type LocalCluster } from '../../src/cluster/index.js';
 import type { CreateBrokerOptions } from '../../src/broker/index.js';
-import { findHaproxy, findNatsServer, startNats, startRoundRobin, type LoadBalancer, type NatsSystem } from '../../src/util/index.js';
+import { findHaproxy, findNatsServer, startNats, type NatsSystem } from '../../src/util/index.js';
 
 /** Why the cluster target cannot run here, or undefined when it can. */
 export const clusterUnavailable: string | undefined = !findNatsServer()
   ? 'nats-server is not installed (apt-get install nats-server)'
   : !findHaproxy() ? 'haproxy is not installed (apt-get install haproxy)' : undefined;
 
-/** Three nodes of one cluster behind a round-robin TCP balancer. */
-export interface TestCluster {
-  readonly nats: NatsSystem;
-  readonly nodes: readonly ClusterBroker[];
-  readonly balancer: LoadBalancer;
-  readonly wsBalancer?: LoadBalancer;
+/** Three nodes of one cluster behind a round-robin TCP balancer, on the file's shared NATS. */
+export interface TestCluster extends LocalCluster {
   readonly prefix: string;
-  /** Stops the nodes and the balancers and deletes the cluster's stream and buckets (NATS keeps running). */
-  close(): Promise<void>;
 }
 
 /** NATS systems of this test file by size, started on first use and stopped when the process exits. */
@@ -64,34 +58,22 @@ export interface TestClusterOptions {
 export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
   const nats = await sharedNats(options.natsServers ?? 1);
   const prefix = options.prefix ?? `t${process.pid}x${++clusters}`;
-  const nodes: ClusterBroker[] = [];
-  const balancers: LoadBalancer[] = [];
-  const close = async () => {
-    // Nodes first, so their DISCONNECT 0x8B reaches the clients through the balancer.
-    const names = nodes[0]?.node.names;
-    await Promise.all(nodes.map((n) => n.close()));
-    await Promise.all(balancers.map((b) => b.close()));
-    if (names && !options.keep) await dropResources(nats, names);
+  const local = await startLocalCluster({
+    nodes: options.nodes ?? 3,
+    node: { sysInterval: 0, ...options.node },
+    port: options.port,
+    wsPort: options.websocket ? 0 : undefined,
+    nats,
+    prefix,
+  });
+  return {
+    ...local,
+    prefix,
+    close: async () => {
+      await local.close();
+      if (!options.keep) await dropResources(nats, local.nodes[0]!.node.names);
+    },
   };
-  try {
-    for (let i = 0; i < (options.nodes ?? 3); i++) {
-      nodes.push(await createClusterBroker({
-        sysInterval: 0,
-        ...options.node,
-        host: '127.0.0.1',
-        port: 0,
-        wsPort: options.websocket ? 0 : false,
-        listeners: undefined,
-        cluster: { servers: nats.servers.map((s) => s.url), node: `node${i + 1}`, prefix, replicas: options.natsServers ?? 1 },
-      }));
-    }
-    balancers.push(await startRoundRobin(nodes.map((n) => n.port!), undefined, options.port));
-    if (options.websocket) balancers.push(await startRoundRobin(nodes.map((n) => n.wsPort!)));
-  } catch (error) {
-    await close();
-    throw error;
-  }
-  return { nats, nodes, balancer: balancers[0]!, wsBalancer: balancers[1], prefix, close };
 }
 
 /** Deletes a test cluster's stream and buckets, so the shared NATS does not fill up over a file's tests. */
