@@ -103,7 +103,7 @@ describeEachBroker('TLS listener (certfile, keyfile)', (kind: BrokerKind) => {
     assert.ok(!received.some((d) => d[0] === 0x20), 'no CONNACK in clear text');
     assert.equal(await tlsConnack(b.port), 0);
   });
-});
+}, { notOnCluster: 'the cluster target balances one plain MQTT listener (TCP passthrough; TLS is per node)' });
 
 describeEachBroker('Secure WebSocket listener (protocol websockets with certfile, keyfile)', (kind: BrokerKind) => {
   let b: TestBroker;
@@ -129,7 +129,7 @@ describeEachBroker('Secure WebSocket listener (protocol websockets with certfile
       await end(client);
     }
   });
-});
+}, { notOnCluster: 'the cluster target balances one plain MQTT listener (TCP passthrough; TLS is per node)' });
 
 describeEachBroker('Mutual TLS (cafile, require_certificate true)', (kind: BrokerKind) => {
   let b: TestBroker;
@@ -161,4 +161,4 @@ describeEachBroker('Mutual TLS (cafile, require_certificate true)', (kind: Broke
       await end(client);
     }
   });
-});
+}, { notOnCluster: 'the cluster target balances one plain MQTT listener (TCP passthrough; TLS is per node)' });
