@@ -52,9 +52,16 @@ export function registerBrokerCommand(program: Command): void {
         'QoS 1/2 acks then wait until the message is stored. Without it, state is in memory only',
     )
     .option('--sys-interval <seconds>', 'seconds between $SYS/broker/... updates (0 disables)', parseInteger, 10)
-    .option('--cluster <urls>', 'join a cluster: comma-separated NATS URLs (nats://HOST:PORT, JetStream enabled); state then lives in JetStream, see docs/cluster.md')
+    .option(
+      '--cluster <urls>',
+      'join a cluster: comma-separated NATS URLs (nats://HOST:PORT, JetStream enabled); state then lives in JetStream, see docs/cluster.md',
+    )
     .option('--node <name>', "this node's name in the cluster (unique; default <hostname>-<pid>)")
-    .option('--replicas <count>', "JetStream copies of the cluster's stream and buckets (default: number of NATS URLs, at most 3)", parseInteger)
+    .option(
+      '--replicas <count>',
+      "JetStream copies of the cluster's stream and buckets (default: number of NATS URLs, at most 3)",
+      parseInteger,
+    )
     .option('--metrics-port <port>', 'serve Prometheus metrics on http://<metrics-host>:<port>/metrics (0 = any free port)', parseInteger)
     .option('--metrics-host <address>', 'interface of the metrics endpoint', '127.0.0.1')
     .option('-v, --verbose', 'log every connection, disconnection, refused CONNECT, ACL denial and dropped message')
@@ -106,7 +113,8 @@ Examples:
           sysInterval: opts.sysInterval,
         };
         let dataDir = opts.dataDir;
-        let cluster = opts.cluster === undefined ? undefined : { servers: parseNatsUrls(opts.cluster), node: opts.node, replicas: opts.replicas };
+        let cluster =
+          opts.cluster === undefined ? undefined : { servers: parseNatsUrls(opts.cluster), node: opts.node, replicas: opts.replicas };
         if (opts.config) {
           const clash = ['host', 'port', 'wsPort'].find((name) => command.getOptionValueSource(name) === 'cli');
           if (clash) throw new Error(`--config sets the listeners; leave out --${clash === 'wsPort' ? 'ws-port' : clash}`);
@@ -125,7 +133,8 @@ Examples:
           }
           if (command.getOptionValueSource('sysInterval') === 'cli') options.sysInterval = opts.sysInterval;
         }
-        if (cluster && dataDir !== undefined) throw new Error('a cluster node keeps its state in JetStream: leave out --data-dir (or persistence in the config)');
+        if (cluster && dataDir !== undefined)
+          throw new Error('a cluster node keeps its state in JetStream: leave out --data-dir (or persistence in the config)');
         if (!cluster && (opts.node !== undefined || opts.replicas !== undefined)) throw new Error('--node and --replicas need --cluster');
         const persistence = dataDir === undefined ? undefined : openDataDir(dataDir);
         // prom-client (and the OpenTelemetry API it loads) only when metrics are asked for: about 4 MB of RSS;
@@ -192,7 +201,10 @@ Examples:
         }
         console.log(`mqttlab broker listening on ${running.listeners.map((l) => l.url).join(', ')}`);
         if (metrics) console.log(`  Prometheus metrics on ${metrics.url}`);
-        if (cluster) console.log(`  node ${(running as ClusterBroker).node.name} of the cluster on ${cluster.servers.join(', ')} (state in JetStream)`);
+        if (cluster)
+          console.log(
+            `  node ${(running as ClusterBroker).node.name} of the cluster on ${cluster.servers.join(', ')} (state in JetStream)`,
+          );
         else console.log(persistence ? `  state kept in ${persistence.path}` : '  state in memory only (--data-dir keeps it)');
         const plain = running.listeners.find((l) => l.url.startsWith('mqtt://'));
         if (plain)
@@ -211,7 +223,10 @@ Examples:
 
 /** `--cluster` as a list of NATS URLs; a one-line error for anything else. */
 function parseNatsUrls(value: string): string[] {
-  const urls = value.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  const urls = value
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
   for (const url of urls) {
     if (!/^(nats|tls):\/\/[^\s/]+:\d+$/.test(url)) throw new Error(`--cluster: "${url}" is not a NATS URL like nats://127.0.0.1:4222`);
   }

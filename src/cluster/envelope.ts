@@ -24,7 +24,11 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope | undefined {
     const value = deserialize(bytes) as Partial<Envelope>;
     const m = value?.message;
     if (typeof value?.id !== 'string' || typeof value.node !== 'string' || !m || typeof m.topic !== 'string') return undefined;
-    return { id: value.id, node: value.node, message: { ...m, payload: Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength) } };
+    return {
+      id: value.id,
+      node: value.node,
+      message: { ...m, payload: Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength) },
+    };
   } catch {
     return undefined;
   }

@@ -1,7 +1,15 @@
 import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { installSession, releaseSession, topicMatchesFilter, type Broker, type Delivery, type Message, type Session } from '../broker/index.js';
+import {
+  installSession,
+  releaseSession,
+  topicMatchesFilter,
+  type Broker,
+  type Delivery,
+  type Message,
+  type Session,
+} from '../broker/index.js';
 import { decodeEnvelope } from './envelope.js';
 import type { ClusterNames } from './resources.js';
 import { decodeStoredSession, type ClusterStore, type StoredSession } from './store.js';

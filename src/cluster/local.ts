@@ -38,7 +38,7 @@ export interface LocalCluster {
  * haproxy is missing.
  */
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
-  const nats = options.nats ?? await startNats(1);
+  const nats = options.nats ?? (await startNats(1));
   const nodes: ClusterBroker[] = [];
   const balancers: LoadBalancer[] = [];
   const close = async () => {
@@ -49,17 +49,37 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   };
   try {
     for (let i = 0; i < options.nodes; i++) {
-      nodes.push(await createClusterBroker({
-        sysInterval: 10,
-        ...options.node,
-        host: '127.0.0.1',
-        port: 0,
-        wsPort: options.wsPort !== undefined ? 0 : false,
-        cluster: { servers: nats.servers.map((s) => s.url), node: `node${i + 1}`, prefix: options.prefix, replicas: Math.min(3, nats.servers.length) },
-      }));
+      nodes.push(
+        await createClusterBroker({
+          sysInterval: 10,
+          ...options.node,
+          host: '127.0.0.1',
+          port: 0,
+          wsPort: options.wsPort !== undefined ? 0 : false,
+          cluster: {
+            servers: nats.servers.map((s) => s.url),
+            node: `node${i + 1}`,
+            prefix: options.prefix,
+            replicas: Math.min(3, nats.servers.length),
+          },
+        }),
+      );
     }
-    balancers.push(await startRoundRobin(nodes.map((n) => n.port!), options.maxConnections, options.port));
-    if (options.wsPort !== undefined) balancers.push(await startRoundRobin(nodes.map((n) => n.wsPort!), options.maxConnections, options.wsPort || undefined));
+    balancers.push(
+      await startRoundRobin(
+        nodes.map((n) => n.port!),
+        options.maxConnections,
+        options.port,
+      ),
+    );
+    if (options.wsPort !== undefined)
+      balancers.push(
+        await startRoundRobin(
+          nodes.map((n) => n.wsPort!),
+          options.maxConnections,
+          options.wsPort || undefined,
+        ),
+      );
   } catch (error) {
     await close();
     throw error;

@@ -76,10 +76,32 @@ export class ClusterNode implements ClusterLink {
     this.js = jetstream(nc, { timeout: PUBLISH_TIMEOUT_MS });
     this.store = new ClusterStore(resources.retained, resources.sessions, name, () => this.feed.processed);
     this.interest = new SubjectInterest(nc, names.qos0, (data) => this.fromQos0(data));
-    this.feed = new StreamFeed(this.js, names.stream, `${names.qos12}.>`, (envelope) => this.attached().route(envelope.message, false), (error) => this.broker?.events.emit('persistenceError', error));
-    this.handover = new SessionHandover(nc, this.js, names, name, resources.sessions, this.store, () => this.feed.processed, () => this.attached());
+    this.feed = new StreamFeed(
+      this.js,
+      names.stream,
+      `${names.qos12}.>`,
+      (envelope) => this.attached().route(envelope.message, false),
+      (error) => this.broker?.events.emit('persistenceError', error),
+    );
+    this.handover = new SessionHandover(
+      nc,
+      this.js,
+      names,
+      name,
+      resources.sessions,
+      this.store,
+      () => this.feed.processed,
+      () => this.attached(),
+    );
     this.presence = new Presence(nc, names, name, () => this.attached());
-    this.groups = new SharedGroups(nc, this.js, resources.jsm, names, () => this.attached(), (error) => this.attached().events.emit('persistenceError', error));
+    this.groups = new SharedGroups(
+      nc,
+      this.js,
+      resources.jsm,
+      names,
+      () => this.attached(),
+      (error) => this.attached().events.emit('persistenceError', error),
+    );
   }
 
   /** Connects to NATS and opens the cluster's stream and buckets; a one-line error when NATS cannot be reached. */
@@ -88,7 +110,13 @@ export class ClusterNode implements ClusterLink {
     const names = clusterNames(options.prefix ?? 'mqttlab');
     let nc: NatsConnection;
     try {
-      nc = await connect({ servers: options.servers, name: `mqttlab ${name}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
+      nc = await connect({
+        servers: options.servers,
+        name: `mqttlab ${name}`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        timeout: 5000,
+      });
     } catch (error) {
       throw new Error(`cannot reach NATS at ${options.servers.join(', ')}: ${(error as Error).message}`);
     }
@@ -97,7 +125,9 @@ export class ClusterNode implements ClusterLink {
       return new ClusterNode(name, nc, names, await openResources(nc, names, replicas));
     } catch (error) {
       await nc.close();
-      throw new Error(`NATS at ${options.servers.join(', ')} has no usable JetStream (start nats-server with -js): ${(error as Error).message}`);
+      throw new Error(
+        `NATS at ${options.servers.join(', ')} has no usable JetStream (start nats-server with -js): ${(error as Error).message}`,
+      );
     }
   }
 

@@ -58,7 +58,10 @@ export class Presence {
   /** The nodes heard from recently, this one included. */
   alive(): string[] {
     const now = Date.now();
-    return [...this.seen.entries()].filter(([, v]) => now - v.at <= NODE_TIMEOUT_MS).map(([name]) => name).sort();
+    return [...this.seen.entries()]
+      .filter(([, v]) => now - v.at <= NODE_TIMEOUT_MS)
+      .map(([name]) => name)
+      .sort();
   }
 
   stop(): void {
@@ -103,11 +106,26 @@ export class Presence {
       broker.publish({ topic: `$SYS/cluster/${topic}`, payload: Buffer.from(String(value)), qos: 0, retain: true, properties: {} });
     publish('nodes', JSON.stringify(reports));
     publish('nodes/count', reports.length);
-    publish('clients/connected', sum((r) => r.clientsConnected));
-    publish('messages/received', sum((r) => r.messagesReceived));
-    publish('messages/sent', sum((r) => r.messagesSent));
-    publish('publish/messages/dropped', sum((r) => r.messagesDropped));
-    publish('subscriptions/count', sum((r) => r.subscriptions));
+    publish(
+      'clients/connected',
+      sum((r) => r.clientsConnected),
+    );
+    publish(
+      'messages/received',
+      sum((r) => r.messagesReceived),
+    );
+    publish(
+      'messages/sent',
+      sum((r) => r.messagesSent),
+    );
+    publish(
+      'publish/messages/dropped',
+      sum((r) => r.messagesDropped),
+    );
+    publish(
+      'subscriptions/count',
+      sum((r) => r.subscriptions),
+    );
     publish('retained messages/count', broker.retained.size);
   }
 }

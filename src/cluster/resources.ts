@@ -55,16 +55,18 @@ export async function openResources(nc: NatsConnection, names: ClusterNames, rep
   try {
     await jsm.streams.info(names.stream);
   } catch {
-    await jsm.streams.add({
-      name: names.stream,
-      subjects: [`${names.qos12}.>`],
-      num_replicas: replicas,
-      max_age: STREAM_MAX_AGE_MS * 1_000_000,
-      max_bytes: STREAM_MAX_BYTES,
-    }).catch(async (error: Error) => {
-      // Another node created it in between.
-      if (!(await jsm.streams.info(names.stream).catch(() => undefined))) throw error;
-    });
+    await jsm.streams
+      .add({
+        name: names.stream,
+        subjects: [`${names.qos12}.>`],
+        num_replicas: replicas,
+        max_age: STREAM_MAX_AGE_MS * 1_000_000,
+        max_bytes: STREAM_MAX_BYTES,
+      })
+      .catch(async (error: Error) => {
+        // Another node created it in between.
+        if (!(await jsm.streams.info(names.stream).catch(() => undefined))) throw error;
+      });
   }
   const kvm = new Kvm(jsm.jetstream());
   const retained = await kvm.create(names.retainedBucket, { history: 1, replicas });

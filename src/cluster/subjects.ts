@@ -27,7 +27,7 @@ export function encodeLevel(level: string): string {
   let out = '';
   for (const byte of Buffer.from(level, 'utf8')) {
     const c = String.fromCharCode(byte);
-    out += byte < 0x80 && /[-_A-Za-z0-9]/.test(c) ? c : '=' + byte.toString(16).toUpperCase().padStart(2, '0');
+    out += byte < 0x80 && /[-_A-Za-z0-9]/.test(c) ? c : `=${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }

@@ -29,27 +29,30 @@ export async function startRoundRobin(backendPorts: readonly number[], maxConnec
   port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'mqttlab-haproxy-'));
   const config = join(dir, 'haproxy.cfg');
-  writeFileSync(config, [
-    'global',
-    `  maxconn ${maxConnections}`,
-    'defaults',
-    '  mode tcp',
-    '  timeout connect 2s',
-    // MQTT connections are long-lived and quiet between keep alives: no idle cut by the balancer.
-    '  timeout client 1h',
-    '  timeout server 1h',
-    `  maxconn ${maxConnections}`,
-    'frontend mqtt',
-    `  bind 127.0.0.1:${port}`,
-    '  default_backend nodes',
-    'backend nodes',
-    '  balance roundrobin',
-    // A connection to a dead node is re-dispatched to another one instead of failing.
-    '  option redispatch',
-    '  retries 2',
-    ...backendPorts.map((p, i) => `  server node${i + 1} 127.0.0.1:${p} check inter 500ms fall 1 rise 1`),
-    '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      'global',
+      `  maxconn ${maxConnections}`,
+      'defaults',
+      '  mode tcp',
+      '  timeout connect 2s',
+      // MQTT connections are long-lived and quiet between keep alives: no idle cut by the balancer.
+      '  timeout client 1h',
+      '  timeout server 1h',
+      `  maxconn ${maxConnections}`,
+      'frontend mqtt',
+      `  bind 127.0.0.1:${port}`,
+      '  default_backend nodes',
+      'backend nodes',
+      '  balance roundrobin',
+      // A connection to a dead node is re-dispatched to another one instead of failing.
+      '  option redispatch',
+      '  retries 2',
+      ...backendPorts.map((p, i) => `  server node${i + 1} 127.0.0.1:${p} check inter 500ms fall 1 rise 1`),
+      '',
+    ].join('\n'),
+  );
   const proc = spawnServer(binary, ['-f', config, '-db'], dir);
   try {
     await waitForPort(port, 10_000, () => proc.exited());

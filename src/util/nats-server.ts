@@ -81,7 +81,7 @@ export async function startNats(size = 1): Promise<NatsSystem> {
 function natsConfig(name: string, storeDir: string, ports: ReadonlyArray<{ client: number; route: number }>, index: number): string {
   const lines = [
     `server_name: ${name}`,
-    'listen: 127.0.0.1:' + ports[index]!.client,
+    `listen: 127.0.0.1:${ports[index]!.client}`,
     `max_payload: ${NATS_MAX_PAYLOAD}`,
     `jetstream { store_dir: "${storeDir}" }`,
   ];
@@ -89,7 +89,7 @@ function natsConfig(name: string, storeDir: string, ports: ReadonlyArray<{ clien
     const routes = ports.filter((_, i) => i !== index).map((p) => `nats-route://127.0.0.1:${p.route}`);
     lines.push(`cluster { name: mqttlab, listen: 127.0.0.1:${ports[index]!.route}, routes: [${routes.join(', ')}] }`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** Waits until the server accepts clients; a clear error with its log when it exits or stays closed. */

@@ -3,7 +3,15 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { ReasonCode } from '../../src/broker/index.js';
-import { freePort, spawnServer, startNats, startRoundRobin, waitForPort, type NatsSystem, type ServerProcess } from '../../src/util/index.js';
+import {
+  freePort,
+  spawnServer,
+  startNats,
+  startRoundRobin,
+  waitForPort,
+  type NatsSystem,
+  type ServerProcess,
+} from '../../src/util/index.js';
 import { clusterUnavailable, startTestCluster } from '../helpers/cluster.js';
 import { collect, connectClient, end, sleep, waitUntil } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -13,7 +21,10 @@ const CLI = new URL('../../src/cli/index.js', import.meta.url).pathname;
 describe('Cluster failures', { skip: clusterUnavailable ?? false, timeout: 180_000 }, () => {
   test('NATS unreachable at start: one line on stderr, exit code 1', async () => {
     const port = await freePort();
-    const r = spawnSync(process.execPath, [CLI, 'broker', '-p', '0', '-w', '0', '--cluster', `nats://127.0.0.1:${port}`], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [CLI, 'broker', '-p', '0', '-w', '0', '--cluster', `nats://127.0.0.1:${port}`], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     assert.equal(r.status, 1);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
@@ -27,7 +38,20 @@ describe('Cluster failures', { skip: clusterUnavailable ?? false, timeout: 180_0
       nats = await startNats(1);
       for (let i = 0; i < 3; i++) {
         const port = await freePort();
-        const proc = spawnServer(process.execPath, [CLI, 'broker', '-p', String(port), '-w', '0', '--sys-interval', '0', '--cluster', nats.urls, '--node', `kill${i + 1}`]);
+        const proc = spawnServer(process.execPath, [
+          CLI,
+          'broker',
+          '-p',
+          String(port),
+          '-w',
+          '0',
+          '--sys-interval',
+          '0',
+          '--cluster',
+          nats.urls,
+          '--node',
+          `kill${i + 1}`,
+        ]);
         nodes.push({ proc, port });
       }
       for (const n of nodes) await waitForPort(n.port, 15_000, () => n.proc.exited());
@@ -54,14 +78,21 @@ describe('Cluster failures', { skip: clusterUnavailable ?? false, timeout: 180_0
       for (let i = 0; i < total; i++) {
         const payload = `m${i}`;
         const qos = (1 + (i % 2)) as 1 | 2;
-        void publisher.publishAsync('inflight/t', payload, { qos }).then(() => acknowledged.push(payload), () => undefined);
+        void publisher.publishAsync('inflight/t', payload, { qos }).then(
+          () => acknowledged.push(payload),
+          () => undefined,
+        );
         if (i === 40) {
           await nodes[1]!.proc.kill();
         }
         await sleep(5);
       }
       await waitUntil(() => acknowledged.length === total, 20_000, 'every PUBACK/PUBCOMP');
-      await waitUntil(() => acknowledged.every((p) => received.has(p)), 20_000, `every acknowledged message at the subscriber (${received.size} of ${acknowledged.length})`);
+      await waitUntil(
+        () => acknowledged.every((p) => received.has(p)),
+        20_000,
+        `every acknowledged message at the subscriber (${received.size} of ${acknowledged.length})`,
+      );
       await end(publisher);
       await end(subscriber, true);
       await balancer.close();
@@ -69,12 +100,19 @@ describe('Cluster failures', { skip: clusterUnavailable ?? false, timeout: 180_0
   });
 
   // Not yet reliable: in some runs the node whose NATS server was killed stops receiving stream messages
-// for longer than the test waits (see docs/cluster.md, "Known limits"); reported, not counted.
-test('one of three NATS servers killed (JetStream R3): routing, retained and sessions go on', { timeout: 90_000, todo: 'flaky: the stream feed does not always recover within 15 s' }, async () => {
+  // for longer than the test waits (see docs/cluster.md, "Known limits"); reported, not counted.
+  test('one of three NATS servers killed (JetStream R3): routing, retained and sessions go on', {
+    timeout: 90_000,
+    todo: 'flaky: the stream feed does not always recover within 15 s',
+  }, async () => {
     const cluster = await startTestCluster({ natsServers: 3 });
     const clients: MqttClient[] = [];
     try {
-      const subscriber = await connectClient(cluster.nodes[0]!.url!, { clientId: 'r3-sub', clean: false, properties: { sessionExpiryInterval: 60 } });
+      const subscriber = await connectClient(cluster.nodes[0]!.url!, {
+        clientId: 'r3-sub',
+        clean: false,
+        properties: { sessionExpiryInterval: 60 },
+      });
       clients.push(subscriber);
       await subscriber.subscribeAsync('r3/#', { qos: 1 });
       const got = collect(subscriber);
@@ -83,7 +121,11 @@ test('one of three NATS servers killed (JetStream R3): routing, retained and ses
       await publisher.publishAsync('r3/retained', 'before', { qos: 1, retain: true });
       await cluster.nats.servers[0]!.process.kill();
       for (let i = 0; i < 20; i++) await publisher.publishAsync('r3/t', `after-${i}`, { qos: 1 });
-      await waitUntil(() => got.filter((m) => m.payload.startsWith('after-')).length === 20, 15_000, `the messages after the kill (got ${got.map((m) => m.payload).join(' ')})`);
+      await waitUntil(
+        () => got.filter((m) => m.payload.startsWith('after-')).length === 20,
+        15_000,
+        `the messages after the kill (got ${got.map((m) => m.payload).join(' ')})`,
+      );
       const late = await connectClient(cluster.nodes[2]!.url!);
       clients.push(late);
       const retained = collect(late);
@@ -91,7 +133,11 @@ test('one of three NATS servers killed (JetStream R3): routing, retained and ses
       await waitUntil(() => retained.length === 1, 10_000, 'the retained message');
       await end(subscriber);
       await publisher.publishAsync('r3/t', 'queued', { qos: 1 });
-      const { client: resumed, connack } = await RawClient.connect(cluster.nodes[2]!.port!, { clientId: 'r3-sub', clean: false, properties: { sessionExpiryInterval: 60 } });
+      const { client: resumed, connack } = await RawClient.connect(cluster.nodes[2]!.port!, {
+        clientId: 'r3-sub',
+        clean: false,
+        properties: { sessionExpiryInterval: 60 },
+      });
       assert.equal(connack.sessionPresent, true);
       const p = await resumed.expect('publish', 10_000);
       assert.equal(p.payload.toString(), 'queued');
@@ -105,7 +151,13 @@ test('one of three NATS servers killed (JetStream R3): routing, retained and ses
   test('NATS lost while running: clients get DISCONNECT 0x9C (Use another server), new CONNECTs 0x88', { timeout: 60_000 }, async () => {
     const nats = await startNats(1);
     const { createClusterBroker } = await import('../../src/cluster/index.js');
-    const node = await createClusterBroker({ host: '127.0.0.1', port: 0, wsPort: false, sysInterval: 0, cluster: { servers: [nats.servers[0]!.url], node: 'lonely' } });
+    const node = await createClusterBroker({
+      host: '127.0.0.1',
+      port: 0,
+      wsPort: false,
+      sysInterval: 0,
+      cluster: { servers: [nats.servers[0]!.url], node: 'lonely' },
+    });
     try {
       const { client } = await RawClient.connect(node.port!, { clientId: 'cut-off' });
       await nats.servers[0]!.process.kill();

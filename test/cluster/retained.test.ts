@@ -79,7 +79,10 @@ describe('Shared subscriptions across nodes', { skip: clusterUnavailable ?? fals
     for (let i = 0; i < count; i++) await publisher.publishAsync(`jobs/${i % 3}`, `job-${i}`, { qos: (i % 2) as 0 | 1 });
     await waitUntil(() => got.reduce((n, g) => n + g.length, 0) >= count && all.length === count, 8000, 'every job');
     await new Promise((r) => setTimeout(r, 300));
-    const delivered = got.flat().map((m) => m.payload).sort();
+    const delivered = got
+      .flat()
+      .map((m) => m.payload)
+      .sort();
     assert.deepEqual(delivered, Array.from({ length: count }, (_, i) => `job-${i}`).sort(), 'each job exactly once in the group');
     assert.ok(got.filter((g) => g.length > 0).length >= 2, `spread over nodes: ${got.map((g) => g.length).join('/')}`);
     await Promise.all([...members, plain, publisher].map((c) => end(c)));

@@ -19,7 +19,11 @@ describe('Sessions across nodes', { skip: clusterUnavailable ?? false }, () => {
     await end(first);
     const publisher = await connectClient(url(1));
     for (let i = 1; i <= 3; i++) await publisher.publishAsync('resume/t', `m${i}`, { qos: 1 });
-    const { client, connack } = await RawClient.connect(port(2), { clientId: 'resume-1', clean: false, properties: { sessionExpiryInterval: 60 } });
+    const { client, connack } = await RawClient.connect(port(2), {
+      clientId: 'resume-1',
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+    });
     assert.equal(connack.sessionPresent, true);
     const payloads: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -36,7 +40,11 @@ describe('Sessions across nodes', { skip: clusterUnavailable ?? false }, () => {
   });
 
   test('an unacknowledged QoS 1 message is sent again with DUP=1 on the new node [MQTT-4.4.0-1]', async () => {
-    const { client: subscriber } = await RawClient.connect(port(0), { clientId: 'inflight-1', clean: false, properties: { sessionExpiryInterval: 60 } });
+    const { client: subscriber } = await RawClient.connect(port(0), {
+      clientId: 'inflight-1',
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+    });
     subscriber.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'inflight/t', qos: 1 }] });
     await subscriber.expect('suback');
     const publisher = await connectClient(url(1));
@@ -44,7 +52,11 @@ describe('Sessions across nodes', { skip: clusterUnavailable ?? false }, () => {
     const sent = (await subscriber.expect('publish', 5000)) as IPublishPacket;
     await sleep(100);
     subscriber.destroy();
-    const { client, connack } = await RawClient.connect(port(2), { clientId: 'inflight-1', clean: false, properties: { sessionExpiryInterval: 60 } });
+    const { client, connack } = await RawClient.connect(port(2), {
+      clientId: 'inflight-1',
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+    });
     assert.equal(connack.sessionPresent, true);
     const again = (await client.expect('publish', 5000)) as IPublishPacket;
     assert.equal(again.payload.toString(), 'unacked');
@@ -72,7 +84,11 @@ describe('Sessions across nodes', { skip: clusterUnavailable ?? false }, () => {
     const first = await connectClient(url(0), { clientId: 'clean-1', clean: false, properties: { sessionExpiryInterval: 60 } });
     await first.subscribeAsync('clean/#', { qos: 1 });
     await end(first);
-    const { client, connack } = await RawClient.connect(port(1), { clientId: 'clean-1', clean: true, properties: { sessionExpiryInterval: 60 } });
+    const { client, connack } = await RawClient.connect(port(1), {
+      clientId: 'clean-1',
+      clean: true,
+      properties: { sessionExpiryInterval: 60 },
+    });
     assert.equal(connack.sessionPresent, false);
     const publisher = await connectClient(url(2));
     await publisher.publishAsync('clean/t', 'not for the new session', { qos: 1 });
@@ -85,16 +101,39 @@ describe('Sessions across nodes', { skip: clusterUnavailable ?? false }, () => {
     const watcher = await connectClient(url(2));
     const wills = collect(watcher);
     await watcher.subscribeAsync('wills/#', { qos: 1 });
-    const will = (name: string) => ({ topic: `wills/${name}`, payload: Buffer.from(name), qos: 1 as const, retain: false, properties: { willDelayInterval: 1 } });
-    const { client: cancelled } = await RawClient.connect(port(0), { clientId: 'will-cancel', clean: false, will: will('cancelled'), properties: { sessionExpiryInterval: 30 } });
-    const { client: sent } = await RawClient.connect(port(0), { clientId: 'will-sent', clean: false, will: will('sent'), properties: { sessionExpiryInterval: 30 } });
+    const will = (name: string) => ({
+      topic: `wills/${name}`,
+      payload: Buffer.from(name),
+      qos: 1 as const,
+      retain: false,
+      properties: { willDelayInterval: 1 },
+    });
+    const { client: cancelled } = await RawClient.connect(port(0), {
+      clientId: 'will-cancel',
+      clean: false,
+      will: will('cancelled'),
+      properties: { sessionExpiryInterval: 30 },
+    });
+    const { client: sent } = await RawClient.connect(port(0), {
+      clientId: 'will-sent',
+      clean: false,
+      will: will('sent'),
+      properties: { sessionExpiryInterval: 30 },
+    });
     cancelled.destroy();
     sent.destroy();
     await sleep(200);
-    const { client: back } = await RawClient.connect(port(1), { clientId: 'will-cancel', clean: false, properties: { sessionExpiryInterval: 30 } });
+    const { client: back } = await RawClient.connect(port(1), {
+      clientId: 'will-cancel',
+      clean: false,
+      properties: { sessionExpiryInterval: 30 },
+    });
     await waitUntil(() => wills.length > 0, 5000, 'the will that was not cancelled');
     await sleep(1500);
-    assert.deepEqual(wills.map((w) => w.payload), ['sent']);
+    assert.deepEqual(
+      wills.map((w) => w.payload),
+      ['sent'],
+    );
     await back.disconnect();
     await end(watcher);
   });

@@ -15,10 +15,21 @@ describe('$SYS per node and for the cluster', { skip: clusterUnavailable ?? fals
     const watcher = clients[0]!;
     const got = collect(watcher);
     await watcher.subscribeAsync(['$SYS/cluster/#', '$SYS/broker/clients/connected']);
-    await waitUntil(() => latest(got, '$SYS/cluster/nodes/count') === '3' && Number(latest(got, '$SYS/cluster/clients/connected')) === 4, 6000, 'three nodes and four clients');
+    await waitUntil(
+      () => latest(got, '$SYS/cluster/nodes/count') === '3' && Number(latest(got, '$SYS/cluster/clients/connected')) === 4,
+      6000,
+      'three nodes and four clients',
+    );
     assert.equal(latest(got, '$SYS/broker/clients/connected'), '1', 'this node has one of the four');
     const nodes = JSON.parse(latest(got, '$SYS/cluster/nodes')!) as Array<{ node: string; clientsConnected: number }>;
-    assert.deepEqual(nodes.map((n) => [n.node, n.clientsConnected]), [['node1', 1], ['node2', 1], ['node3', 2]]);
+    assert.deepEqual(
+      nodes.map((n) => [n.node, n.clientsConnected]),
+      [
+        ['node1', 1],
+        ['node2', 1],
+        ['node3', 2],
+      ],
+    );
     // Per-node topics stay on their node: a client on node 3 sees node 3's count.
     const other = collect(clients[2]!);
     await clients[2]!.subscribeAsync('$SYS/broker/clients/connected');

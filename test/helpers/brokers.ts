@@ -64,7 +64,15 @@ export async function startEmbedded(options: StartOptions = {}): Promise<TestBro
 /** Starts three clustered nodes behind a round-robin balancer (the embedded options apply to each node). */
 export async function startCluster(options: StartOptions = {}, port?: number): Promise<TestBroker> {
   const cluster = await startTestCluster({ node: options.embedded, websocket: options.websocket, port });
-  return { kind: 'cluster', host: '127.0.0.1', port: cluster.balancer.port, url: cluster.balancer.url, wsUrl: cluster.wsBalancer && `ws://127.0.0.1:${cluster.wsBalancer.port}`, cluster, close: () => cluster.close() };
+  return {
+    kind: 'cluster',
+    host: '127.0.0.1',
+    port: cluster.balancer.port,
+    url: cluster.balancer.url,
+    wsUrl: cluster.wsBalancer && `ws://127.0.0.1:${cluster.wsBalancer.port}`,
+    cluster,
+    close: () => cluster.close(),
+  };
 }
 
 /** Starts a real `mosquitto` with a generated config on free loopback ports. */
@@ -168,8 +176,12 @@ export interface EachBrokerOptions {
  */
 export function describeEachBroker(title: string, body: (kind: BrokerKind) => void, options: EachBrokerOptions = {}): void {
   for (const kind of ['embedded', 'mosquitto', 'cluster'] as const) {
-    const skip = kind === 'mosquitto' && !mosquittoPath ? 'mosquitto is not installed'
-      : kind === 'cluster' ? options.notOnCluster ?? clusterUnavailable ?? false : false;
+    const skip =
+      kind === 'mosquitto' && !mosquittoPath
+        ? 'mosquitto is not installed'
+        : kind === 'cluster'
+          ? (options.notOnCluster ?? clusterUnavailable ?? false)
+          : false;
     describe(`${title} [${kind}]`, { skip }, () => body(kind));
   }
 }

@@ -7,7 +7,9 @@ import { findHaproxy, findNatsServer, startNats, type NatsSystem } from '../../s
 /** Why the cluster target cannot run here, or undefined when it can. */
 export const clusterUnavailable: string | undefined = !findNatsServer()
   ? 'nats-server is not installed (apt-get install nats-server)'
-  : !findHaproxy() ? 'haproxy is not installed (apt-get install haproxy)' : undefined;
+  : !findHaproxy()
+    ? 'haproxy is not installed (apt-get install haproxy)'
+    : undefined;
 
 /** Three nodes of one cluster behind a round-robin TCP balancer, on the file's shared NATS. */
 export interface TestCluster extends LocalCluster {
@@ -81,6 +83,7 @@ async function dropResources(nats: NatsSystem, names: ClusterNames): Promise<voi
   const nc = await connect({ servers: nats.servers.map((s) => s.url) }).catch(() => undefined);
   if (!nc) return;
   const jsm = await jetstreamManager(nc);
-  for (const stream of [names.stream, `KV_${names.retainedBucket}`, `KV_${names.sessionsBucket}`]) await jsm.streams.delete(stream).catch(() => undefined);
+  for (const stream of [names.stream, `KV_${names.retainedBucket}`, `KV_${names.sessionsBucket}`])
+    await jsm.streams.delete(stream).catch(() => undefined);
   await nc.close();
 }

@@ -165,7 +165,9 @@ export function parseMosquittoConf(text: string, file: string): MosquittoConfig 
         return;
       case 'cluster_servers':
         // mqttlab's own (Mosquitto has no cluster): comma- or space-separated nats:// URLs.
-        config.clusterServers = value().split(/[\s,]+/).filter((u) => u !== '');
+        config.clusterServers = value()
+          .split(/[\s,]+/)
+          .filter((u) => u !== '');
         return;
       case 'cluster_node':
         config.clusterNode = value();

@@ -131,12 +131,20 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
   }
   // In a cluster the session may live on another node: it is handed over here before CONNACK.
   const opened = { v5, cleanStart, assignedClientId, serverKeepAlive };
-  conn.hold(cluster.claimSession(clientId, cleanStart).then(
-    () => {
-      if (!conn.isClosed) openAndAcknowledge(broker, conn, packet, clientId, opened);
-    },
-    (error: Error) => conn.refuseConnect(ReasonCode.ServerUnavailable, ConnectReturnCode311.ServerUnavailable, `the cluster could not hand over the session: ${error.message}`, packet),
-  ));
+  conn.hold(
+    cluster.claimSession(clientId, cleanStart).then(
+      () => {
+        if (!conn.isClosed) openAndAcknowledge(broker, conn, packet, clientId, opened);
+      },
+      (error: Error) =>
+        conn.refuseConnect(
+          ReasonCode.ServerUnavailable,
+          ConnectReturnCode311.ServerUnavailable,
+          `the cluster could not hand over the session: ${error.message}`,
+          packet,
+        ),
+    ),
+  );
 }
 
 /** What CONNECT decided before the session is opened. */
@@ -148,7 +156,13 @@ interface Opening {
 }
 
 /** Takes over a live connection, opens or resumes the session, writes CONNACK. */
-function openAndAcknowledge(broker: Broker, conn: Connection, packet: IConnectPacket, clientId: string, { v5, cleanStart, assignedClientId, serverKeepAlive }: Opening): void {
+function openAndAcknowledge(
+  broker: Broker,
+  conn: Connection,
+  packet: IConnectPacket,
+  clientId: string,
+  { v5, cleanStart, assignedClientId, serverKeepAlive }: Opening,
+): void {
   const properties = packet.properties ?? {};
   // [MQTT-3.1.4-3] an existing connection with this client id is taken over.
   broker.takeOver(clientId);
