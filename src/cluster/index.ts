@@ -36,4 +36,11 @@ export async function createClusterBroker(options: ClusterBrokerOptions): Promis
     throw error;
   }
 }
-export { startLocalCluster, type LocalCluster, type LocalClusterOptions } from './local.js';
+export {
+  startLocalCluster,
+  startLocalNodes,
+  type LocalCluster,
+  type LocalClusterOptions,
+  type LocalNodes,
+  type LocalNodesOptions,
+} from './local.js';

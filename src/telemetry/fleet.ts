@@ -13,6 +13,8 @@ export interface ChaosOptions {
 
 export interface FleetOptions {
   url: string;
+  /** Brokers to spread the devices over, device i on the (i mod n)-th: a cluster's nodes. Default: `url` alone. */
+  urls?: readonly string[];
   devices: number;
   /** Sites the devices are spread over, round robin. Default: one per 20 devices, at least 1. */
   sites?: number;
@@ -82,7 +84,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
 
   const makeDevice = (id: string, index: number) =>
     new SimulatedDevice({
-      url: options.url,
+      url: options.urls?.length ? options.urls[index % options.urls.length]! : options.url,
       id,
       site: `site-${(index % siteCount) + 1}`,
       intervalMs,

@@ -1,7 +1,7 @@
 /** The IoT telemetry system: device fleet simulator, presence, shared-subscription ingestion, store and API. */
 export { startFleet, type ChaosOptions, type Fleet, type FleetCounters, type FleetEvent, type FleetOptions } from './fleet.js';
 export { DEVICE_COMMANDS, SimulatedDevice, type DeviceOptions } from './device.js';
-export { startIngest, type Ingest, type IngestOptions, type IngestStats } from './ingest.js';
+export { startIngest, type Ingest, type IngestOptions, type IngestStats, type NodeView } from './ingest.js';
 export type { WorkerCounts } from './ingest-worker.js';
 export { PresenceRegistry, type DevicePresence } from './presence.js';
 export { LagWindow, RateWindow } from './rates.js';

@@ -44,12 +44,13 @@ function installExitHook(): void {
 /**
  * Spawns a server process, killed when this process exits if nobody stopped it before (and `dir`, its
  * files, removed then). It does not keep this process alive on its own (a test file's process ends
- * when its tests do).
+ * when its tests do). It runs in a process group of its own: a terminal's Ctrl-C reaches the whole
+ * foreground group, and the server must outlive what depends on it (NATS stops after the broker nodes).
  */
 export function spawnServer(command: string, args: readonly string[], dir?: string): ServerProcess {
   if (dir) directories.add(dir);
   installExitHook();
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.unref();
   running.add(child);
   let output = '';

@@ -4,8 +4,13 @@ import { join } from 'node:path';
 import { findBinary, spawnServer, type ServerProcess } from './child-process.js';
 import { freePort, waitForPort } from './ports.js';
 
-/** Path of the nats-server binary (PATH, then Debian's /usr/sbin), or undefined when it is not installed. */
+/**
+ * Path of the nats-server binary ($MQTTLAB_NATS_SERVER when set, else PATH, then Debian's /usr/sbin), or
+ * undefined when it is not installed.
+ */
 export function findNatsServer(): string | undefined {
+  const override = process.env.MQTTLAB_NATS_SERVER;
+  if (override) return findBinary([override], ['--version']);
   return findBinary(['nats-server', '/usr/sbin/nats-server', '/usr/local/bin/nats-server'], ['--version']);
 }
 
