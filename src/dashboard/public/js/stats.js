@@ -71,7 +71,8 @@ export async function loadWorkers() {
     const share = total ? (((w.readings ?? 0) + (w.alerts ?? 0)) / total) * 100 : 0;
     const row = document.createElement('div');
     row.dataset.worker = w.worker;
-    row.textContent = `${w.worker}${w.node ? ` on ${w.node}` : ''}: ${num(w.readings)} readings, ${num(w.alerts)} alerts (${share.toFixed(1)}%)`;
+    const where = w.node ? ` on ${w.node}` : '';
+    row.textContent = `${w.worker}${where}: ${num(w.readings)} readings, ${num(w.alerts)} alerts (${share.toFixed(1)}%)`;
     table.append(row);
   }
 }
