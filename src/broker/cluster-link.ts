@@ -1,6 +1,7 @@
 import type { Message } from './message.js';
 import type { Broker } from './broker.js';
 import type { Subscription } from './subscription.js';
+import type { Will } from './wills.js';
 
 /**
  * The broker core's one door to a cluster of nodes (the adapter lives in src/cluster/). The core hands
@@ -22,8 +23,8 @@ export interface ClusterLink {
   /**
    * A CONNECT for `clientId` on this node, before CONNACK: the node holding the client's session ends its
    * live connection (DISCONNECT 0x8E) and hands the session over; unless `cleanStart`, it is installed
-   * here (caught up with what was published meanwhile) for the broker to resume. Rejects when the
-   * cluster cannot be reached.
+   * here (caught up with what was published meanwhile) for the broker to resume. The claim records the
+   * connection's `will`, for a node taking over if this one dies. Rejects when the cluster cannot be reached.
    */
-  claimSession(clientId: string, cleanStart: boolean): Promise<void>;
+  claimSession(clientId: string, cleanStart: boolean, will: Will | undefined): Promise<void>;
 }

@@ -9,6 +9,7 @@ export { Broker, type BrokerStats } from './broker.js';
 export type { BrokerOptions } from './options.js';
 export type { ClusterLink } from './cluster-link.js';
 export { deliverShared, releaseSession } from './cluster-seam.js';
+export { scheduleWill, willMessage, type Will } from './wills.js';
 export { installSession, snapshotSession } from './restore.js';
 export type { Delivery, Session } from './session.js';
 export type { Subscription } from './subscription.js';

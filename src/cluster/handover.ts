@@ -9,6 +9,7 @@ import {
   type Delivery,
   type Message,
   type Session,
+  type Will,
 } from '../broker/index.js';
 import { decodeEnvelope } from './envelope.js';
 import type { ClusterNames } from './resources.js';
@@ -57,7 +58,7 @@ export class SessionHandover {
   }
 
   /** ClusterLink.claimSession: see the class comment. */
-  async claim(clientId: string, cleanStart: boolean): Promise<void> {
+  async claim(clientId: string, cleanStart: boolean, will: Will | undefined): Promise<void> {
     const key = idToken(clientId);
     for (let attempt = 1; ; attempt++) {
       let entry = await this.sessions.get(key);
@@ -69,7 +70,8 @@ export class SessionHandover {
       }
       const local = this.broker().sessions.get(clientId);
       const resumed = cleanStart || local ? undefined : stored?.snapshot;
-      const claim: StoredSession = { owner: this.node, snapshot: resumed, streamSeq: resumed ? stored!.streamSeq : this.streamSeq() };
+      const streamSeq = resumed ? stored!.streamSeq : this.streamSeq();
+      const claim: StoredSession = { clientId, owner: this.node, snapshot: resumed, streamSeq, connected: true, will };
       try {
         if (entry) await this.sessions.update(key, serialize(claim), entry.revision);
         else await this.sessions.create(key, serialize(claim));
@@ -83,13 +85,14 @@ export class SessionHandover {
   }
 
   /** Installs a session from another node and queues, ahead of anything newer, what it missed. */
-  private async resume(snapshot: NonNullable<StoredSession['snapshot']>, storedSeq: number): Promise<void> {
+  async resume(snapshot: NonNullable<StoredSession['snapshot']>, storedSeq: number): Promise<Session> {
     const session = installSession(this.broker(), snapshot);
     // From here on the feed routes new messages into the session; the ones before are read from the stream.
     const upTo = this.streamSeq();
     const missed = await this.missedSince(session, storedSeq + 1, upTo);
     const room = Math.max(0, this.broker().options.maxQueuedMessages - session.queue.length);
     session.prepend(missed.slice(0, room));
+    return session;
   }
 
   /** The deliveries for `session` among stream messages `from`..`to`. */

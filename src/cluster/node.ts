@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { ReasonCode, type Broker, type ClusterLink, type Message, type Subscription } from '../broker/index.js';
+import { ReasonCode, type Broker, type ClusterLink, type Message, type Subscription, type Will } from '../broker/index.js';
 import { encodeEnvelope, decodeEnvelope, RecentIds, type Envelope } from './envelope.js';
 import { StreamFeed } from './feed.js';
 import { SubjectInterest } from './interest.js';
 import { clusterNames, openResources, type ClusterNames, type ClusterResources } from './resources.js';
 import { SessionHandover } from './handover.js';
+import { OrphanSessions } from './orphans.js';
 import { Presence } from './presence.js';
 import { SharedGroups } from './shared-groups.js';
 import { ClusterStore } from './store.js';
@@ -59,6 +60,7 @@ export class ClusterNode implements ClusterLink {
   private readonly groups: SharedGroups;
   private readonly handover: SessionHandover;
   readonly presence: Presence;
+  private readonly orphans: OrphanSessions;
   private cutOff: NodeJS.Timeout | undefined;
   /** When the NATS connection was lost; undefined while connected. */
   private disconnectedSince: number | undefined;
@@ -94,6 +96,7 @@ export class ClusterNode implements ClusterLink {
       () => this.attached(),
     );
     this.presence = new Presence(nc, names, name, () => this.attached());
+    this.orphans = new OrphanSessions(resources.sessions, name, this.presence, this.handover, this.store, () => this.attached());
     this.groups = new SharedGroups(
       nc,
       this.js,
@@ -135,17 +138,23 @@ export class ClusterNode implements ClusterLink {
     this.broker = broker;
     broker.events.on('clientConnected', (client) => this.groups.connectivity(client.clientId));
     broker.events.on('clientDisconnected', (client) => this.groups.connectivity(client.clientId));
+    // A will held back by its Will Delay is out: the stored session no longer carries it (see ClusterStore.liveState).
+    broker.events.on('willPublished', (clientId) => {
+      const session = broker.sessions.get(clientId);
+      if (session) broker.store.sessionChanged(session);
+    });
     await this.store.follow(broker);
     await this.feed.start();
     this.handover.serve();
     this.presence.start();
+    this.orphans.start();
     void this.watchConnection();
   }
 
-  claimSession(clientId: string, cleanStart: boolean): Promise<void> {
+  claimSession(clientId: string, cleanStart: boolean, will: Will | undefined): Promise<void> {
     // Cut off from NATS, the session cannot be looked up: refused at once rather than after a timeout.
     if (this.disconnectedSince !== undefined) return Promise.reject(new Error('NATS is unreachable'));
-    return this.handover.claim(clientId, cleanStart);
+    return this.handover.claim(clientId, cleanStart, will);
   }
 
   publish(message: Message): Promise<void> {

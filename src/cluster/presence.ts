@@ -18,6 +18,13 @@ export interface NodeReport {
 export const HEARTBEAT_MS = 1000;
 /** A node not heard from for this long counts as gone. */
 export const NODE_TIMEOUT_MS = 3 * HEARTBEAT_MS;
+/**
+ * A node not heard from for this long is dead: its sessions are taken over. Longer than NODE_TIMEOUT_MS,
+ * so a node whose event loop stalls for a few seconds under load keeps its sessions.
+ */
+export const NODE_DEAD_MS = 10 * HEARTBEAT_MS;
+/** Nodes remembered after they went silent (for when they were last heard from). */
+const MAX_REMEMBERED = 1000;
 
 /**
  * Which nodes are alive, and the cluster's `$SYS/cluster/...` topics: every node publishes a report on
@@ -27,6 +34,10 @@ export const NODE_TIMEOUT_MS = 3 * HEARTBEAT_MS;
  */
 export class Presence {
   private readonly seen = new Map<string, { report: NodeReport; at: number }>();
+  /** When each node was last heard from, kept after it went silent; a node past NODE_DEAD_MS is reported once. */
+  private readonly lastHeard = new Map<string, { at: number; reported: boolean }>();
+  /** Called once for each node silent for NODE_DEAD_MS, with when it was last heard from. */
+  onDead: (node: string, lastHeardAt: number) => void = () => {};
   private sub: NatsSubscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastSys = 0;
@@ -44,7 +55,9 @@ export class Presence {
         if (error) return;
         try {
           const report = msg.json<NodeReport>();
-          if (typeof report.node === 'string') this.seen.set(report.node, { report, at: Date.now() });
+          if (typeof report.node !== 'string') return;
+          this.seen.set(report.node, { report, at: Date.now() });
+          this.heard(report.node);
         } catch {
           // Not one of ours: ignored.
         }
@@ -64,6 +77,11 @@ export class Presence {
       .sort();
   }
 
+  /** When `node` was last heard from, if it was. */
+  lastHeardAt(node: string): number | undefined {
+    return this.lastHeard.get(node)?.at;
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.sub?.unsubscribe();
@@ -75,11 +93,24 @@ export class Presence {
     if (!this.nc.isClosed()) this.nc.publish(`${this.names.sys}.node.${idToken(this.node)}`, JSON.stringify(report));
     const now = Date.now();
     for (const [name, v] of this.seen) if (now - v.at > NODE_TIMEOUT_MS) this.seen.delete(name);
+    for (const [name, v] of this.lastHeard) {
+      if (v.reported || now - v.at <= NODE_DEAD_MS) continue;
+      v.reported = true;
+      this.onDead(name, v.at);
+    }
     const interval = this.broker().options.sysInterval;
     if (interval > 0 && now - this.lastSys >= interval * 1000) {
       this.lastSys = now;
       this.publishSys();
     }
+  }
+
+  private heard(node: string): void {
+    if (node === this.node) return;
+    this.lastHeard.delete(node);
+    this.lastHeard.set(node, { at: Date.now(), reported: false });
+    // Oldest first (insertion order): the map stays bounded however many nodes come and go.
+    if (this.lastHeard.size > MAX_REMEMBERED) this.lastHeard.delete(this.lastHeard.keys().next().value!);
   }
 
   private report(): NodeReport {

@@ -1,6 +1,6 @@
 import { deserialize, serialize } from 'node:v8';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
-import type { Broker, Message, Persistence, SessionSnapshot } from '../broker/index.js';
+import type { Broker, Message, Persistence, SessionSnapshot, Will } from '../broker/index.js';
 import { idToken, tokensTopic, topicTokens } from './subjects.js';
 
 /** The longest `close` waits for outstanding writes. */
@@ -8,12 +8,20 @@ const CLOSE_WAIT_MS = 5000;
 
 /** A session as the sessions bucket holds it: the snapshot plus who holds it and how far it has read the stream. */
 export interface StoredSession {
+  readonly clientId?: string;
   /** The node that holds the session (its connection, or its timers while offline). */
   readonly owner: string;
   /** The session's state; absent while a client with Session Expiry 0 is connected (only the owner is recorded). */
   readonly snapshot?: SessionSnapshot;
   /** Every QoS 1/2 message of the stream up to this sequence is reflected in the snapshot. */
   readonly streamSeq: number;
+  /** The client was connected to the owner when this was written. */
+  readonly connected?: boolean;
+  /**
+   * The client's will while it may still be published: that of the live connection, or one waiting for
+   * its Will Delay since the snapshot's `disconnectedAt`. A node taking over from a dead owner publishes it.
+   */
+  readonly will?: Will;
 }
 
 /** Reads a stored session value; undefined for a value that is not one. */
@@ -43,6 +51,8 @@ export class ClusterStore implements Persistence {
   private appliedRevision = 0;
   private readonly revisionWaiters: Array<{ revision: number; resolve: () => void }> = [];
   private watch: Awaited<ReturnType<KV['watch']>> | undefined;
+  /** The will of each client's last connection here, kept while it may still be published (Will Delay). */
+  private readonly wills = new Map<string, Will>();
 
   constructor(
     private readonly retained: KV,
@@ -81,8 +91,36 @@ export class ClusterStore implements Persistence {
   }
 
   saveSession(snapshot: SessionSnapshot): void {
-    const value: StoredSession = { owner: this.node, snapshot, streamSeq: this.streamSeq() };
+    const { clientId } = snapshot;
+    const value: StoredSession = { clientId, owner: this.node, snapshot, streamSeq: this.streamSeq(), ...this.liveState(clientId) };
     this.track(this.sessions.put(idToken(snapshot.clientId), serialize(value)));
+  }
+
+  /** A will this node now holds back for a session it took over (see liveState). */
+  rememberWill(clientId: string, will: Will): void {
+    this.wills.set(clientId, will);
+  }
+
+  /**
+   * Whether the client is connected here, and the will a node taking over after this one dies must
+   * publish: the live connection's, or the one its Will Delay holds back [MQTT-3.1.3-9].
+   */
+  liveState(clientId: string): Pick<StoredSession, 'connected' | 'will'> {
+    const broker = this.broker;
+    const session = broker?.sessions.get(clientId);
+    if (!broker || !session) {
+      this.wills.delete(clientId);
+      return {};
+    }
+    const link = session.link as { will?: Will } | undefined;
+    if (session.connected && link) {
+      if (link.will) this.wills.set(clientId, link.will);
+      else this.wills.delete(clientId);
+      return { connected: true, will: link.will };
+    }
+    const pending = broker.deadlines.has(`will:${clientId}`) ? this.wills.get(clientId) : undefined;
+    if (!pending) this.wills.delete(clientId);
+    return { connected: false, will: pending };
   }
 
   /**
@@ -90,6 +128,7 @@ export class ClusterStore implements Persistence {
    * same step (Clean Start): then the entry stays, as the record that this node has the client.
    */
   deleteSession(clientId: string): void {
+    this.wills.delete(clientId);
     queueMicrotask(() => {
       if (!this.broker?.sessions.has(clientId)) this.track(this.sessions.delete(idToken(clientId)));
     });

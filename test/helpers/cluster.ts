@@ -2,7 +2,16 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { startLocalCluster, type ClusterNames, type LocalCluster } from '../../src/cluster/index.js';
 import type { CreateBrokerOptions } from '../../src/broker/index.js';
-import { findHaproxy, findNatsServer, startNats, type NatsSystem } from '../../src/util/index.js';
+import {
+  findHaproxy,
+  findNatsServer,
+  freePort,
+  spawnServer,
+  startNats,
+  waitForPort,
+  type NatsSystem,
+  type ServerProcess,
+} from '../../src/util/index.js';
 
 /** Why the cluster target cannot run here, or undefined when it can. */
 export const clusterUnavailable: string | undefined = !findNatsServer()
@@ -86,4 +95,26 @@ async function dropResources(nats: NatsSystem, names: ClusterNames): Promise<voi
   for (const stream of [names.stream, `KV_${names.retainedBucket}`, `KV_${names.sessionsBucket}`])
     await jsm.streams.delete(stream).catch(() => undefined);
   await nc.close();
+}
+
+/** A node started as its own `mqttlab broker --cluster` process, so a test can SIGKILL it. */
+export interface NodeProcess {
+  readonly name: string;
+  readonly port: number;
+  readonly url: string;
+  readonly proc: ServerProcess;
+}
+
+const CLI = new URL('../../src/cli/index.js', import.meta.url).pathname;
+
+/** Starts one `mqttlab broker` process per name as nodes of the cluster on `nats`, and waits until each listens. */
+export async function startNodeProcesses(nats: NatsSystem, names: readonly string[]): Promise<NodeProcess[]> {
+  const nodes: NodeProcess[] = [];
+  for (const name of names) {
+    const port = await freePort();
+    const args = [CLI, 'broker', '-p', String(port), '-w', '0', '--sys-interval', '0', '--cluster', nats.urls, '--node', name];
+    nodes.push({ name, port, url: `mqtt://127.0.0.1:${port}`, proc: spawnServer(process.execPath, args) });
+  }
+  for (const n of nodes) await waitForPort(n.port, 15_000, () => n.proc.exited());
+  return nodes;
 }

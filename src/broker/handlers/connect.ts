@@ -132,7 +132,7 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
   // In a cluster the session may live on another node: it is handed over here before CONNACK.
   const opened = { v5, cleanStart, assignedClientId, serverKeepAlive };
   conn.hold(
-    cluster.claimSession(clientId, cleanStart).then(
+    cluster.claimSession(clientId, cleanStart, packet.will).then(
       () => {
         if (!conn.isClosed) openAndAcknowledge(broker, conn, packet, clientId, opened);
       },
