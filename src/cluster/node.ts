@@ -226,6 +226,7 @@ export class ClusterNode implements ClusterLink {
   async close(): Promise<void> {
     clearTimeout(this.cutOff);
     this.presence.stop();
+    this.orphans.stop();
     this.interest.clear();
     const reachable = this.disconnectedSince === undefined && !this.nc.isClosed();
     if (reachable) {

@@ -28,6 +28,8 @@ interface Orphan {
 export class OrphanSessions {
   private scanning: Promise<void> | undefined;
   private again = false;
+  private firstLook: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly sessions: KV,
@@ -41,12 +43,19 @@ export class OrphanSessions {
   /** Watches for dead nodes; also looks once, NODE_DEAD_MS after start, for owners that died while no node watched. */
   start(): void {
     this.presence.onDead = () => this.takeOverIfFirst();
-    setTimeout(() => this.takeOverIfFirst(), NODE_DEAD_MS).unref();
+    this.firstLook = setTimeout(() => this.takeOverIfFirst(), NODE_DEAD_MS);
+    this.firstLook.unref();
+  }
+
+  /** Takes over nothing more (the node is closing). */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.firstLook);
   }
 
   /** Takes over the orphaned sessions when this node is the first live one by name; one look at a time. */
   takeOverIfFirst(): void {
-    if (this.presence.alive()[0] !== this.node) return;
+    if (this.stopped || this.presence.alive()[0] !== this.node) return;
     if (this.scanning) {
       this.again = true;
       return;
@@ -80,7 +89,7 @@ export class OrphanSessions {
       clearTimeout(bound);
       watch.stop();
     }
-    for (const orphan of found) await this.takeOver(orphan);
+    for (const orphan of found) if (!this.stopped) await this.takeOver(orphan);
   }
 
   /** Claims one orphan (compare-and-set) and honours its expiry and will here. */
