@@ -46,6 +46,9 @@ const PUBLISH_ATTEMPT_MS = 2000;
 /** How long a message may take to be stored before it counts as not taken (its publisher then gets DISCONNECT). */
 const PUBLISH_DEADLINE_MS = 15_000;
 const PUBLISH_RETRY_DELAY_MS = 100;
+/** How long a CONNECT may wait for its session claim while JetStream recovers (a NATS server lost). */
+const CLAIM_DEADLINE_MS = 10_000;
+const CLAIM_RETRY_DELAY_MS = 200;
 
 /**
  * One mqttlab node's membership of a cluster on NATS JetStream: the ClusterLink the broker core talks
@@ -151,10 +154,29 @@ export class ClusterNode implements ClusterLink {
     void this.watchConnection();
   }
 
-  claimSession(clientId: string, cleanStart: boolean, will: Will | undefined): Promise<void> {
-    // Cut off from NATS, the session cannot be looked up: refused at once rather than after a timeout.
-    if (this.disconnectedSince !== undefined) return Promise.reject(new Error('NATS is unreachable'));
-    return this.handover.claim(clientId, cleanStart, will);
+  /**
+   * Hands the client's session over to this node. A NATS reconnect in progress (within NATS_GRACE_MS) is
+   * waited for, and a claim that fails while JetStream elects a new leader (a NATS server lost) is tried
+   * again, up to CLAIM_DEADLINE_MS; a node cut off from NATS for longer refuses at once.
+   */
+  async claimSession(clientId: string, cleanStart: boolean, will: Will | undefined): Promise<void> {
+    const deadline = Date.now() + CLAIM_DEADLINE_MS;
+    for (;;) {
+      if (this.disconnectedSince !== undefined) await this.reconnected(this.disconnectedSince + NATS_GRACE_MS);
+      if (this.disconnectedSince !== undefined) throw new Error('NATS is unreachable');
+      try {
+        await this.handover.claim(clientId, cleanStart, will);
+        return;
+      } catch (error) {
+        if (Date.now() + CLAIM_RETRY_DELAY_MS > deadline || this.nc.isClosed()) throw error;
+        await new Promise((r) => setTimeout(r, CLAIM_RETRY_DELAY_MS));
+      }
+    }
+  }
+
+  /** Resolves once NATS is reconnected, or at `until` (epoch ms). */
+  private async reconnected(until: number): Promise<void> {
+    while (this.disconnectedSince !== undefined && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   }
 
   publish(message: Message): Promise<void> {
