@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mergeErrors, type RoundOutcome } from './metrics.js';
 import type { BenchOptions } from './options.js';
-import { openFileLimits, processCpuSeconds, processRssKb } from '../util/index.js';
-import type { BenchTarget } from './targets.js';
+import { openFileLimits } from '../util/index.js';
+import { portFor, targetCpuSeconds, targetRssKb, type BenchTarget } from './targets.js';
 import { LoadWorker, split } from './workers.js';
 
 /** Clients per generator process at most, and one loopback source address per process. */
@@ -23,7 +23,7 @@ export const FD_MARGIN = 64;
  * short of ephemeral ports; the broker's RSS before and after gives its memory per connection.
  */
 export async function runConnections(target: BenchTarget, o: BenchOptions, onProgress: (fraction: number) => void): Promise<RoundOutcome> {
-  const { counts, localAddress } = spreadClients(o.clients, target.host);
+  const { counts, localAddress } = spreadClients(o.clients, target.host, target.nodes?.length ?? 1);
   const run = randomBytes(4).toString('hex');
   const workers: LoadWorker[] = [];
   try {
@@ -32,7 +32,7 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
         LoadWorker.start({
           role: 'idle',
           host: target.host,
-          port: target.port,
+          port: portFor(target, i),
           idPrefix: `c${run}${i}`,
           receiveMaximum: o.inflight,
           clients,
@@ -42,8 +42,8 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
       ),
     );
     workers.push(...started);
-    const rssBefore = target.pid ? processRssKb(target.pid) : undefined;
-    const cpu0 = target.pid ? processCpuSeconds(target.pid) : 0;
+    const rssBefore = targetRssKb(target);
+    const cpu0 = targetCpuSeconds(target) ?? 0;
     const connectedAll = Promise.all(workers.map((w) => w.next('connected')));
     for (const w of workers) w.send({ type: 'go' });
     onProgress(0.1);
@@ -52,9 +52,10 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
     const firstAt = Math.min(...connected.map((c) => c.firstAt));
     const lastAt = Math.max(...connected.map((c) => c.lastAt));
     const connectSeconds = Math.max(1e-6, (lastAt - firstAt) / 1e6);
-    const brokerCpu = target.pid ? processCpuSeconds(target.pid) - cpu0 : undefined;
+    const cpu1 = targetCpuSeconds(target);
+    const brokerCpu = cpu1 === undefined ? undefined : cpu1 - cpu0;
     await sleep(SETTLE_SECONDS * 1000);
-    const rssAfter = target.pid ? processRssKb(target.pid) : undefined;
+    const rssAfter = targetRssKb(target);
     await sleep(o.hold * 1000);
     onProgress(0.9);
     const checks = await Promise.all(
