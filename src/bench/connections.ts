@@ -23,7 +23,8 @@ export const FD_MARGIN = 64;
  * short of ephemeral ports; the broker's RSS before and after gives its memory per connection.
  */
 export async function runConnections(target: BenchTarget, o: BenchOptions, onProgress: (fraction: number) => void): Promise<RoundOutcome> {
-  const { counts, localAddress } = spreadClients(o.clients, target.host, target.nodes?.length ?? 1);
+  // On a cluster, as many generator processes per node, so each node takes the same share of the clients.
+  const { counts, localAddress } = spreadClients(o.clients, target.host, 1, target.nodes?.length ?? 1);
   const run = randomBytes(4).toString('hex');
   const workers: LoadWorker[] = [];
   try {
@@ -91,7 +92,7 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
 
 /**
  * How many clients each generator process opens (at most CLIENTS_PER_WORKER and its open-file limit, over at
- * least `minWorkers` processes) and from which source address: 127.0.0.2, .3, … one per process, only once one
+ * least `minWorkers` processes, their number a multiple of `multipleOf`) and from which source address: 127.0.0.2, .3, … one per process, only once one
  * address would run short of ephemeral ports — connect() without bind() picks ports per destination, while
  * bind() must avoid every port in use (TIME_WAIT included) on the address.
  */
@@ -99,9 +100,11 @@ export function spreadClients(
   clients: number,
   host: string,
   minWorkers = 1,
+  multipleOf = 1,
 ): { counts: number[]; localAddress: (i: number) => string | undefined } {
   const perWorker = Math.max(1, Math.min(CLIENTS_PER_WORKER, openFileLimits().soft - FD_MARGIN));
-  const counts = split(clients, Math.min(clients, Math.max(minWorkers, Math.ceil(clients / perWorker))));
+  const needed = Math.max(minWorkers, Math.ceil(clients / perWorker));
+  const counts = split(clients, Math.min(clients, Math.ceil(needed / multipleOf) * multipleOf));
   const spread = /^127\./.test(host) && clients > ephemeralPorts() - PORT_MARGIN;
   return { counts, localAddress: (i) => (spread ? `127.0.0.${2 + (i % 250)}` : undefined) };
 }
