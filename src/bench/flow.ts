@@ -29,7 +29,9 @@ export async function runFlow(target: BenchTarget, o: BenchOptions, onProgress: 
   try {
     const subCounts = split(subs, Math.min(subs, o.workers));
     const subWorkers = await Promise.all(
-      subCounts.map((clients, i) => LoadWorker.start({ ...base, port: subPort, role: 'subscribers', idPrefix: `s${run}${i}`, clients, latency })),
+      subCounts.map((clients, i) =>
+        LoadWorker.start({ ...base, port: subPort, role: 'subscribers', idPrefix: `s${run}${i}`, clients, latency }),
+      ),
     );
     workers.push(...subWorkers);
     const pubCounts = split(pubs, Math.min(pubs, o.workers));
