@@ -148,8 +148,10 @@ export class ClusterStore implements Persistence {
   /** Waits for every write made so far, then until every retained write acknowledged anywhere is applied here. */
   async flush(): Promise<void> {
     await this.flushWrites();
-    const status = await this.retained.status();
-    await this.reached(status.streamInfo.state.last_seq);
+    // Our own writes are stored; the bucket's status may not answer while its stream elects a leader (a NATS
+    // server lost): then this node waits for what it has seen of other nodes' retained writes, no more.
+    const status = await this.retained.status().catch(() => undefined);
+    if (status) await this.reached(status.streamInfo.state.last_seq);
   }
 
   /** Waits for the writes made so far (at most a few seconds: NATS may be gone), stops following retained messages. */
