@@ -92,9 +92,10 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
 
 /**
  * How many clients each generator process opens (at most CLIENTS_PER_WORKER and its open-file limit, over at
- * least `minWorkers` processes, their number a multiple of `multipleOf`) and from which source address: 127.0.0.2, .3, … one per process, only once one
- * address would run short of ephemeral ports — connect() without bind() picks ports per destination, while
- * bind() must avoid every port in use (TIME_WAIT included) on the address.
+ * least `minWorkers` processes, their number a multiple of `multipleOf`) and from which source address:
+ * 127.0.0.2, .3, … one per process, only once one address would run short of ephemeral ports — connect()
+ * without bind() picks ports per destination, while bind() must avoid every port in use (TIME_WAIT included)
+ * on the address.
  */
 export function spreadClients(
   clients: number,

@@ -1,6 +1,13 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createBroker, loadMosquittoConf, reasonName, type CreateBrokerOptions, type ListenError, type RunningBroker } from '../broker/index.js';
+import {
+  createBroker,
+  loadMosquittoConf,
+  reasonName,
+  type CreateBrokerOptions,
+  type ListenError,
+  type RunningBroker,
+} from '../broker/index.js';
 import type { ClusterBroker } from '../cluster/index.js';
 import type { MetricsServer } from '../metrics/index.js';
 import { DATABASE_FILE, openDataDir } from './data-dir.js';

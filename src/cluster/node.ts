@@ -46,8 +46,11 @@ const PUBLISH_ATTEMPT_MS = 2000;
 /** How long a message may take to be stored before it counts as not taken (its publisher then gets DISCONNECT). */
 const PUBLISH_DEADLINE_MS = 15_000;
 const PUBLISH_RETRY_DELAY_MS = 100;
-/** How long a CONNECT may wait for its session claim while JetStream recovers (a NATS server lost). */
-const CLAIM_DEADLINE_MS = 10_000;
+/**
+ * How long a CONNECT may wait for its session claim while JetStream recovers (a NATS server lost: over 20 s
+ * here at times); under MQTT.js's default 30 s connect timeout.
+ */
+const CLAIM_DEADLINE_MS = 20_000;
 const CLAIM_RETRY_DELAY_MS = 200;
 
 /**
