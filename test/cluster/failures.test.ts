@@ -14,12 +14,19 @@ import {
   type ServerProcess,
 } from '../../src/util/index.js';
 import { clusterUnavailable, startTestCluster } from '../helpers/cluster.js';
-import { collect, connectClient, end, sleep, waitUntil } from '../helpers/clients.js';
+import { collect, connectClient, end, sleep, waitUntil, type Received } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
 
-/** Connects with MQTT.js, trying again after a refused CONNECT (as a client with reconnect does), for up to 60 s. */
-function connectEventually(url: string, options: IClientOptions): Promise<{ client: MqttClient; connack: IConnackPacket }> {
+/**
+ * Connects with MQTT.js, trying again after a refused CONNECT (as a client with reconnect does), for up to 60 s;
+ * `received` has what arrived from the first packet on (a resumed session's queue follows CONNACK at once).
+ */
+function connectEventually(
+  url: string,
+  options: IClientOptions,
+): Promise<{ client: MqttClient; connack: IConnackPacket; received: Received[] }> {
   const client = mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 1000, connectTimeout: 30_000, ...options });
+  const received = collect(client);
   client.on('error', () => undefined);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -28,7 +35,7 @@ function connectEventually(url: string, options: IClientOptions): Promise<{ clie
     }, 60_000);
     client.once('connect', (connack) => {
       clearTimeout(timer);
-      resolve({ client, connack });
+      resolve({ client, connack, received });
     });
   });
 }
@@ -151,20 +158,22 @@ describe('Cluster failures', { skip: clusterUnavailable ?? false, timeout: 180_0
       const after = () => new Set(got.map((m) => m.payload).filter((p) => p.startsWith('after-')));
       await waitUntil(() => after().size === 20, 30_000, `the messages after the kill (got ${[...after()].join(' ')})`);
       // A CONNECT's session claim waits for JetStream too; refused with 0x88 if it does not come, the client tries again.
-      const { client: late } = await connectEventually(cluster.nodes[2]!.url!, {});
+      const { client: late, received: retained } = await connectEventually(cluster.nodes[2]!.url!, {});
       clients.push(late);
-      const retained = collect(late);
       await late.subscribeAsync('r3/retained', { qos: 1 });
       await waitUntil(() => retained.length === 1, 10_000, 'the retained message');
       await end(subscriber);
       await publisher.publishAsync('r3/t', 'queued', { qos: 1 });
-      const { client: resumed, connack } = await connectEventually(cluster.nodes[2]!.url!, {
+      const {
+        client: resumed,
+        connack,
+        received: queued,
+      } = await connectEventually(cluster.nodes[2]!.url!, {
         clientId: 'r3-sub',
         clean: false,
         properties: { sessionExpiryInterval: 60 },
       });
       clients.push(resumed);
-      const queued = collect(resumed);
       assert.equal(connack.sessionPresent, true);
       await waitUntil(() => queued.some((m) => m.payload === 'queued'), 10_000, 'the message queued while it was away');
     } finally {
