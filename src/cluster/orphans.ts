@@ -18,8 +18,8 @@ interface Orphan {
 /**
  * Sessions left by a dead node (killed, or stopped while no node took its clients). Their Session Expiry
  * and wills must still be honoured once, cluster-wide [MQTT-3.1.2-23], [MQTT-3.1.3-9]: when a node has
- * been silent for NODE_DEAD_MS, the first live node by name takes over every session whose owner is not
- * alive. It claims each one by compare-and-set on its key (so a client reconnecting at that moment, or
+ * been silent for NODE_DEAD_MS, the first live node by name takes over every session whose owner has been
+ * silent that long. It claims each one by compare-and-set on its key (so a client reconnecting at that moment, or
  * another node with a different view of who is alive, wins or loses it as a whole), installs it offline
  * here (its expiry timer runs, it keeps receiving its QoS 1/2 messages, caught up from the stream) and
  * schedules its will: from the owner's last heartbeat for a client that was connected, from its
@@ -75,14 +75,13 @@ export class OrphanSessions {
   private async scan(): Promise<void> {
     const status = await this.sessions.status();
     if (status.values === 0) return;
-    const alive = new Set(this.presence.alive());
     const found: Orphan[] = [];
     const watch = await this.sessions.watch({ ignoreDeletes: true });
     const bound = setTimeout(() => watch.stop(), SCAN_BOUND_MS);
     try {
       for await (const entry of watch) {
         const stored = entry.operation === 'PUT' ? decodeStoredSession(entry.value) : undefined;
-        if (stored && !alive.has(stored.owner)) found.push({ key: entry.key, revision: entry.revision, stored });
+        if (stored && this.presence.isDead(stored.owner)) found.push({ key: entry.key, revision: entry.revision, stored });
         if (!entry.delta) break;
       }
     } finally {

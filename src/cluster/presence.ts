@@ -41,6 +41,7 @@ export class Presence {
   private sub: NatsSubscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastSys = 0;
+  private startedAt = Date.now();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -50,6 +51,7 @@ export class Presence {
   ) {}
 
   start(): void {
+    this.startedAt = Date.now();
     this.sub = this.nc.subscribe(`${this.names.sys}.node.*`, {
       callback: (error, msg) => {
         if (error) return;
@@ -80,6 +82,17 @@ export class Presence {
   /** When `node` was last heard from, if it was. */
   lastHeardAt(node: string): number | undefined {
     return this.lastHeard.get(node)?.at;
+  }
+
+  /**
+   * True when `node` has been silent for NODE_DEAD_MS: heard from that long ago, or never while this node has
+   * listened that long. Not the 3 s of `alive()`: a node whose heartbeats are late under load is not dead.
+   */
+  isDead(node: string): boolean {
+    if (node === this.node) return false;
+    const now = Date.now();
+    const heard = this.lastHeard.get(node);
+    return heard ? now - heard.at > NODE_DEAD_MS : now - this.startedAt > NODE_DEAD_MS;
   }
 
   stop(): void {
