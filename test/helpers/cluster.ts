@@ -2,16 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { startLocalCluster, type ClusterNames, type LocalCluster } from '../../src/cluster/index.js';
 import type { CreateBrokerOptions } from '../../src/broker/index.js';
-import {
-  findHaproxy,
-  findNatsServer,
-  freePort,
-  spawnServer,
-  startNats,
-  waitForPort,
-  type NatsSystem,
-  type ServerProcess,
-} from '../../src/util/index.js';
+import { findHaproxy, findNatsServer, spawnServer, startNats, type NatsSystem, type ServerProcess } from '../../src/util/index.js';
 
 /** Why the cluster target cannot run here, or undefined when it can. */
 export const clusterUnavailable: string | undefined = !findNatsServer()
@@ -107,14 +98,25 @@ export interface NodeProcess {
 
 const CLI = new URL('../../src/cli/index.js', import.meta.url).pathname;
 
-/** Starts one `mqttlab broker` process per name as nodes of the cluster on `nats`, and waits until each listens. */
+/**
+ * Starts one `mqttlab broker` process per name as nodes of the cluster on `nats`, each on a port it picks
+ * itself (read from its banner: a port chosen here could be taken by another test file before the node binds it).
+ */
 export async function startNodeProcesses(nats: NatsSystem, names: readonly string[]): Promise<NodeProcess[]> {
+  const started = names.map((name) => {
+    const args = [CLI, 'broker', '-p', '0', '-w', '0', '--sys-interval', '0', '--cluster', nats.urls, '--node', name];
+    return { name, proc: spawnServer(process.execPath, args) };
+  });
   const nodes: NodeProcess[] = [];
-  for (const name of names) {
-    const port = await freePort();
-    const args = [CLI, 'broker', '-p', String(port), '-w', '0', '--sys-interval', '0', '--cluster', nats.urls, '--node', name];
-    nodes.push({ name, port, url: `mqtt://127.0.0.1:${port}`, proc: spawnServer(process.execPath, args) });
+  for (const { name, proc } of started) {
+    const deadline = Date.now() + 15_000;
+    let match: RegExpMatchArray | null = null;
+    while (!(match = proc.output().match(/listening on mqtt:\/\/127\.0\.0\.1:(\d+)/))) {
+      if (proc.exited() || Date.now() > deadline) throw new Error(`node ${name} did not start: ${proc.output().trim()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const port = Number(match[1]);
+    nodes.push({ name, port, url: `mqtt://127.0.0.1:${port}`, proc });
   }
-  for (const n of nodes) await waitForPort(n.port, 15_000, () => n.proc.exited());
   return nodes;
 }
