@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mergeErrors, type RoundOutcome } from './metrics.js';
 import type { BenchOptions } from './options.js';
-import { openFileLimits, processCpuSeconds, processRssKb } from '../util/index.js';
-import type { BenchTarget } from './targets.js';
+import { openFileLimits } from '../util/index.js';
+import { portFor, targetCpuSeconds, targetRssKb, type BenchTarget } from './targets.js';
 import { LoadWorker, split } from './workers.js';
 
 /** Clients per generator process at most, and one loopback source address per process. */
@@ -23,7 +23,8 @@ export const FD_MARGIN = 64;
  * short of ephemeral ports; the broker's RSS before and after gives its memory per connection.
  */
 export async function runConnections(target: BenchTarget, o: BenchOptions, onProgress: (fraction: number) => void): Promise<RoundOutcome> {
-  const { counts, localAddress } = spreadClients(o.clients, target.host);
+  // On a cluster, as many generator processes per node, so each node takes the same share of the clients.
+  const { counts, localAddress } = spreadClients(o.clients, target.host, 1, target.nodes?.length ?? 1);
   const run = randomBytes(4).toString('hex');
   const workers: LoadWorker[] = [];
   try {
@@ -32,7 +33,7 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
         LoadWorker.start({
           role: 'idle',
           host: target.host,
-          port: target.port,
+          port: portFor(target, i),
           idPrefix: `c${run}${i}`,
           receiveMaximum: o.inflight,
           clients,
@@ -42,8 +43,8 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
       ),
     );
     workers.push(...started);
-    const rssBefore = target.pid ? processRssKb(target.pid) : undefined;
-    const cpu0 = target.pid ? processCpuSeconds(target.pid) : 0;
+    const rssBefore = targetRssKb(target);
+    const cpu0 = targetCpuSeconds(target) ?? 0;
     const connectedAll = Promise.all(workers.map((w) => w.next('connected')));
     for (const w of workers) w.send({ type: 'go' });
     onProgress(0.1);
@@ -52,9 +53,10 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
     const firstAt = Math.min(...connected.map((c) => c.firstAt));
     const lastAt = Math.max(...connected.map((c) => c.lastAt));
     const connectSeconds = Math.max(1e-6, (lastAt - firstAt) / 1e6);
-    const brokerCpu = target.pid ? processCpuSeconds(target.pid) - cpu0 : undefined;
+    const cpu1 = targetCpuSeconds(target);
+    const brokerCpu = cpu1 === undefined ? undefined : cpu1 - cpu0;
     await sleep(SETTLE_SECONDS * 1000);
-    const rssAfter = target.pid ? processRssKb(target.pid) : undefined;
+    const rssAfter = targetRssKb(target);
     await sleep(o.hold * 1000);
     onProgress(0.9);
     const checks = await Promise.all(
@@ -90,17 +92,20 @@ export async function runConnections(target: BenchTarget, o: BenchOptions, onPro
 
 /**
  * How many clients each generator process opens (at most CLIENTS_PER_WORKER and its open-file limit, over at
- * least `minWorkers` processes) and from which source address: 127.0.0.2, .3, … one per process, only once one
- * address would run short of ephemeral ports — connect() without bind() picks ports per destination, while
- * bind() must avoid every port in use (TIME_WAIT included) on the address.
+ * least `minWorkers` processes, their number a multiple of `multipleOf`) and from which source address:
+ * 127.0.0.2, .3, … one per process, only once one address would run short of ephemeral ports — connect()
+ * without bind() picks ports per destination, while bind() must avoid every port in use (TIME_WAIT included)
+ * on the address.
  */
 export function spreadClients(
   clients: number,
   host: string,
   minWorkers = 1,
+  multipleOf = 1,
 ): { counts: number[]; localAddress: (i: number) => string | undefined } {
   const perWorker = Math.max(1, Math.min(CLIENTS_PER_WORKER, openFileLimits().soft - FD_MARGIN));
-  const counts = split(clients, Math.min(clients, Math.max(minWorkers, Math.ceil(clients / perWorker))));
+  const needed = Math.max(minWorkers, Math.ceil(clients / perWorker));
+  const counts = split(clients, Math.min(clients, Math.ceil(needed / multipleOf) * multipleOf));
   const spread = /^127\./.test(host) && clients > ephemeralPorts() - PORT_MARGIN;
   return { counts, localAddress: (i) => (spread ? `127.0.0.${2 + (i % 250)}` : undefined) };
 }

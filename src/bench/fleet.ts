@@ -5,7 +5,7 @@ import { monotonicMicros } from './load-client.js';
 import { mergeErrors, type Metrics, type RoundOutcome } from './metrics.js';
 import type { BenchOptions } from './options.js';
 import type { WorkerResult } from './protocol.js';
-import type { BenchTarget } from './targets.js';
+import { portFor, type BenchTarget } from './targets.js';
 import { DeliveryWait, RoundMeter, type RoundTotals } from './round-meter.js';
 import { LoadWorker, split } from './workers.js';
 
@@ -45,6 +45,7 @@ export async function runFleet(target: BenchTarget, o: BenchOptions, onProgress:
       counts.map((clients, i) =>
         LoadWorker.start({
           ...base,
+          port: portFor(target, i),
           role: 'devices',
           idPrefix: `d${run}`,
           clients,
@@ -72,7 +73,7 @@ export async function runFleet(target: BenchTarget, o: BenchOptions, onProgress:
         delivery.progressed();
       });
     });
-    const meter = new RoundMeter(target.pid);
+    const meter = new RoundMeter(target);
     for (const w of subWorkers) w.send({ type: 'go' });
     const finished = deviceWorkers.map((w) => w.next('finished'));
     const at = meter.t0 + START_DELAY_MS * 1000;

@@ -22,12 +22,16 @@ export async function runFlow(target: BenchTarget, o: BenchOptions, onProgress: 
   const perClient = Math.floor(count / pubs);
   const run = randomBytes(4).toString('hex');
   const topic = `bench/${run}/${o.scenario}`;
-  const base = { host: target.host, port: target.port, receiveMaximum: o.inflight, topic, qos: o.qos };
+  // On a cluster the subscribers are on its second node and the publishers on its first: every message crosses nodes.
+  const base = { host: target.host, receiveMaximum: o.inflight, topic, qos: o.qos };
+  const subPort = target.nodes?.[1]?.port ?? target.port;
   const workers: LoadWorker[] = [];
   try {
     const subCounts = split(subs, Math.min(subs, o.workers));
     const subWorkers = await Promise.all(
-      subCounts.map((clients, i) => LoadWorker.start({ ...base, role: 'subscribers', idPrefix: `s${run}${i}`, clients, latency })),
+      subCounts.map((clients, i) =>
+        LoadWorker.start({ ...base, port: subPort, role: 'subscribers', idPrefix: `s${run}${i}`, clients, latency }),
+      ),
     );
     workers.push(...subWorkers);
     const pubCounts = split(pubs, Math.min(pubs, o.workers));
@@ -35,6 +39,7 @@ export async function runFlow(target: BenchTarget, o: BenchOptions, onProgress: 
       pubCounts.map((clients, i) =>
         LoadWorker.start({
           ...base,
+          port: target.port,
           role: 'publishers',
           idPrefix: `p${run}${i}`,
           clients,
@@ -72,7 +77,7 @@ export async function runFlow(target: BenchTarget, o: BenchOptions, onProgress: 
       });
     });
 
-    const meter = new RoundMeter(target.pid);
+    const meter = new RoundMeter(target);
     for (const w of subWorkers) w.send({ type: 'go' });
     const finished = pubWorkers.map((w) => w.next('finished'));
     for (const w of pubWorkers) w.send({ type: 'go' });

@@ -1,9 +1,10 @@
-import { processCpuSeconds, processRssKb } from '../util/index.js';
 import { monotonicMicros } from './load-client.js';
+import { targetCpuSeconds, targetRssKb, type BenchTarget } from './targets.js';
 
 /*
  * What a round measures around its load, the same for every scenario: wall time, the broker process's CPU
- * and memory, the parent's own CPU; and the wait for the subscribers to receive what was sent.
+ * and memory (summed over the node processes of a cluster), the parent's own CPU; and the wait for the
+ * subscribers to receive what was sent.
  */
 
 /** A round's wall time, the broker's CPU seconds and RSS (KB), and the parent's CPU seconds. */
@@ -17,12 +18,12 @@ export interface RoundTotals {
 /** Counts from now: `t0` is the start in microseconds; `totals()` what passed since. */
 export class RoundMeter {
   readonly t0 = monotonicMicros();
-  private readonly brokerCpu0: number;
+  private readonly brokerCpu0: number | undefined;
   private readonly parentCpu0 = process.cpuUsage();
 
-  /** `brokerPid` undefined for a broker that is not our child (a URL): no broker figures then. */
-  constructor(private readonly brokerPid: number | undefined) {
-    this.brokerCpu0 = brokerPid ? processCpuSeconds(brokerPid) : 0;
+  /** A broker that is not our child (a URL) has no broker figures. */
+  constructor(private readonly target: BenchTarget) {
+    this.brokerCpu0 = targetCpuSeconds(target);
   }
 
   /** Seconds since the start. */
@@ -34,8 +35,8 @@ export class RoundMeter {
     const parentCpu = process.cpuUsage(this.parentCpu0);
     return {
       wall: this.elapsed(),
-      brokerCpu: this.brokerPid ? processCpuSeconds(this.brokerPid) - this.brokerCpu0 : undefined,
-      brokerRss: this.brokerPid ? processRssKb(this.brokerPid) : undefined,
+      brokerCpu: this.brokerCpu0 === undefined ? undefined : targetCpuSeconds(this.target)! - this.brokerCpu0,
+      brokerRss: targetRssKb(this.target),
       parentCpu: (parentCpu.user + parentCpu.system) / 1e6,
     };
   }

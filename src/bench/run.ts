@@ -64,7 +64,8 @@ export async function runBench(o: BenchOptions, onProgress: (p: BenchProgress) =
     for (const broker of o.brokers) {
       const step = rounds.length + 1;
       onProgress({ step, steps, broker, fraction: 0 });
-      const target = await startTarget(broker, { maxQueued: 1_000_000, inflight: o.inflight, openFiles, profileDir: o.profileDir });
+      const settings = { maxQueued: 1_000_000, inflight: o.inflight, openFiles, profileDir: o.profileDir };
+      const target = await startTarget(broker, settings, clients);
       try {
         const report = (fraction: number) => onProgress({ step, steps, broker, fraction: Math.min(1, fraction) });
         const scenario = o.scenario === 'connections' ? runConnections : o.scenario === 'fleet' ? runFleet : runFlow;

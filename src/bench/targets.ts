@@ -1,16 +1,19 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connectMqtt, disconnect } from '../client/index.js';
-import { openFileWrapper, registerChild, startMosquittoProcess } from '../util/index.js';
+import { openFileWrapper, processCpuSeconds, processRssKb, registerChild, startMosquittoProcess } from '../util/index.js';
+import { startClusterTarget } from './cluster-target.js';
 
 /** A broker under test: what to connect to and, when we started it, its process id. */
 export interface BenchTarget {
-  /** 'embedded', 'mosquitto', 'relay' or the URL given. */
+  /** 'embedded', 'mosquitto', 'relay', 'cluster' or the URL given. */
   readonly name: string;
   readonly host: string;
   readonly port: number;
-  /** Process to read CPU and memory from; undefined for a broker given by URL. */
+  /** Process to read CPU and memory from; undefined for a broker given by URL or a cluster. */
   readonly pid?: number;
+  /** The nodes of a cluster target, each its own process (`port` is the first one's). */
+  readonly nodes?: ReadonlyArray<{ readonly port: number; readonly pid: number }>;
   close(): Promise<void>;
 }
 
@@ -32,9 +35,9 @@ export function isLoopback(host: string): boolean {
 }
 
 /** The targets started by the benchmark itself; anything else is a loopback mqtt:// URL. */
-export const NAMED_TARGETS = ['embedded', 'mosquitto', 'relay'] as const;
+export const NAMED_TARGETS = ['embedded', 'mosquitto', 'relay', 'cluster'] as const;
 
-/** Parses `--broker`: 'embedded', 'mosquitto', 'relay' or an mqtt:// URL on loopback; throws a one-line error otherwise. */
+/** Parses `--broker`: 'embedded', 'mosquitto', 'relay', 'cluster' or an mqtt:// URL on loopback; throws a one-line error otherwise. */
 export function parseTarget(value: string): string {
   if ((NAMED_TARGETS as readonly string[]).includes(value)) return value;
   let url: URL;
@@ -49,7 +52,8 @@ export function parseTarget(value: string): string {
 }
 
 /** Starts (or, for a URL, just names) the broker for one round. */
-export async function startTarget(name: string, settings: TargetSettings): Promise<BenchTarget> {
+export async function startTarget(name: string, settings: TargetSettings, clients = 0): Promise<BenchTarget> {
+  if (name === 'cluster') return startClusterTarget(settings, clients);
   if (name === 'embedded')
     return startChild('embedded', 'embedded-child.js', [String(settings.maxQueued), String(settings.inflight)], settings);
   if (name === 'relay') return startChild('relay', 'relay-child.js', [], settings);
@@ -101,4 +105,26 @@ async function startChild(name: 'embedded' | 'relay', file: string, args: string
       }
     },
   };
+}
+
+/** The processes of a target we started: its own, or each node's of a cluster. */
+function targetPids(target: BenchTarget): number[] {
+  return target.nodes ? target.nodes.map((n) => n.pid) : target.pid ? [target.pid] : [];
+}
+
+/** CPU seconds of the target's processes so far (all nodes of a cluster); undefined for a broker given by URL. */
+export function targetCpuSeconds(target: BenchTarget): number | undefined {
+  const pids = targetPids(target);
+  return pids.length === 0 ? undefined : pids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
+}
+
+/** Resident memory of the target's processes (kB, all nodes of a cluster); undefined for a broker given by URL. */
+export function targetRssKb(target: BenchTarget): number | undefined {
+  const pids = targetPids(target);
+  return pids.length === 0 ? undefined : pids.reduce((sum, pid) => sum + processRssKb(pid), 0);
+}
+
+/** The port the i-th generator process of a role connects to: a cluster's nodes in turn, else the one port. */
+export function portFor(target: BenchTarget, i: number): number {
+  return target.nodes ? target.nodes[i % target.nodes.length]!.port : target.port;
 }

@@ -3,6 +3,7 @@ import type { Packet } from 'mqtt-packet';
 import { AuthFailureBackoff } from './auth/failure-backoff.js';
 import { Connection } from './connection.js';
 import type { Clock } from './clock.js';
+import { ClusterAcks } from './cluster-seam.js';
 import { Deadlines } from './deadlines.js';
 import { deliverToSubscribers } from './fan-out.js';
 import { TypedEmitter, type BrokerEvents, type DropReason } from './events.js';
@@ -56,6 +57,8 @@ export class Broker {
   readonly stats: BrokerStats;
   /** Writes to the persistence, batched per tick when it is crash-safe. */
   readonly store: PersistBatcher;
+  /** A cluster node's acknowledgements, waiting for the cluster (undefined for a lone broker). */
+  private readonly clusterAcks: ClusterAcks | undefined;
   private stopSweeper: () => void;
   private closing = false;
   /** Bytes of QoS 1/2 messages queued or in flight across all sessions (bounded by `maxTotalQueuedBytes`). */
@@ -65,6 +68,7 @@ export class Broker {
 
   constructor(options: BrokerOptions = {}) {
     this.options = resolveOptions(options);
+    this.clusterAcks = this.options.cluster && new ClusterAcks(this.options.cluster);
     this.clock = this.options.clock;
     this.deadlines = new Deadlines(this.clock, (error) => this.internalError('timer', error));
     this.stats = {
@@ -103,8 +107,9 @@ export class Broker {
     };
   }
 
-  /** Loads retained messages and sessions from the persistence, if one was given. */
+  /** Joins the cluster, if one was given; loads retained messages and sessions from the persistence, if one was given. */
   async restore(): Promise<void> {
+    await this.options.cluster?.attach(this);
     if (this.options.persistence) await restoreState(this, this.options.persistence);
   }
 
@@ -143,13 +148,23 @@ export class Broker {
     return conn;
   }
 
-  /** Publishes a message as the broker (or on behalf of a client); returns the number of receivers. */
+  /** Publishes a message as the broker (or on behalf of a client); returns the number of receivers here. */
   publish(message: Message): number {
     // `$SYS/` topics are regenerated at start, so they are not stored.
-    if (message.retain && this.retained.set(message) && !message.topic.startsWith('$SYS/')) {
+    const local = message.topic.startsWith('$SYS/');
+    if (message.retain && this.retained.set(message) && !local) {
       this.store.saveRetained(message.topic, message.payload.length > 0 ? message : undefined);
     }
-    const receivers = deliverToSubscribers(this, message, this.clock.now());
+    const cluster = this.clusterAcks;
+    if (!cluster || local) return this.route(message, true);
+    cluster.publish(message);
+    // QoS 1/2 reach this node's subscribers in the cluster's order, like everyone else's; shared groups are the cluster's.
+    return message.qos > 0 ? 0 : this.route(message, false);
+  }
+
+  /** Delivers a message to the matching sessions of this node (with `groups`, to its shared groups too). */
+  route(message: Message, groups: boolean): number {
+    const receivers = deliverToSubscribers(this, message, this.clock.now(), groups);
     this.events.emit('messagePublished', message, receivers);
     return receivers;
   }
@@ -179,6 +194,8 @@ export class Broker {
     if (previous) this.router.remove(session.clientId, previous.filter, previous.group);
     session.subscriptions.set(subscription.topicFilter, subscription);
     this.router.add(subscription);
+    if (previous) this.options.cluster?.subscriptionChanged(previous, false);
+    this.options.cluster?.subscriptionChanged(subscription, true);
     this.store.sessionChanged(session);
   }
 
@@ -188,6 +205,7 @@ export class Broker {
     if (!subscription) return false;
     session.subscriptions.delete(topicFilter);
     this.router.remove(session.clientId, subscription.filter, subscription.group);
+    this.options.cluster?.subscriptionChanged(subscription, false);
     this.store.sessionChanged(session);
     return true;
   }
@@ -234,7 +252,16 @@ export class Broker {
    * persistence), then runs `then`. If storing failed the connection is closed without it, so the
    * client sends the packet again [MQTT-4.4.0-1].
    */
-  ackAfterStored(conn: Connection, ack: Packet, then?: () => void): void {
+  ackAfterStored(conn: Connection, ack: Packet, then?: () => void, message?: Message): void {
+    if (this.clusterAcks) {
+      // In a cluster a PUBLISH is acknowledged once the cluster took it, every acknowledgement in packet order.
+      this.clusterAcks.inOrder(conn, message, () => this.ackWhenStored(conn, ack, then));
+      return;
+    }
+    this.ackWhenStored(conn, ack, then);
+  }
+
+  private ackWhenStored(conn: Connection, ack: Packet, then?: () => void): void {
     if (!this.store.acksWait) {
       // Nothing to wait for (no crash-safe store): written now, without the two callbacks below.
       try {
@@ -300,7 +327,10 @@ export class Broker {
   endSession(session: Session): void {
     const pendingWill = this.deadlines.remove(`will:${session.clientId}`);
     pendingWill?.();
-    for (const s of session.subscriptions.values()) this.router.remove(session.clientId, s.filter, s.group);
+    for (const s of session.subscriptions.values()) {
+      this.router.remove(session.clientId, s.filter, s.group);
+      this.options.cluster?.subscriptionChanged(s, false);
+    }
     session.subscriptions.clear();
     session.release();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);

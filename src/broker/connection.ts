@@ -28,6 +28,9 @@ mqttPacket.writeToStream.cacheNumbers = false;
 
 let nextConnectionId = 1;
 
+/** Packets a client may send while its CONNECT waits for the cluster (`hold`): its whole window and then some. */
+const MAX_HELD_FRAMES = 70_000;
+
 /**
  * One network connection: turns bytes into packets for the handlers and packets into bytes, and holds
  * what lives only as long as the connection (protocol version, keep alive, will, topic aliases).
@@ -56,6 +59,8 @@ export class Connection implements SessionLink {
   private outboundAliases: Map<string, number> | undefined;
   private readonly framer: Framer;
   private closed = false;
+  /** Frames waiting while `hold` is in force. */
+  private held: Buffer[] | undefined;
   private firstByteSeen = false;
 
   constructor(
@@ -248,8 +253,26 @@ export class Connection implements SessionLink {
     }
   }
 
+  /**
+   * Processes no further packet until `work` settles (a cluster handing over the session at CONNECT);
+   * packets arriving meanwhile wait, in order, up to a bound.
+   */
+  hold(work: Promise<void>): void {
+    this.held = [];
+    void work.finally(() => {
+      const frames = this.held ?? [];
+      this.held = undefined;
+      for (const frame of frames) this.onFrame(frame);
+    });
+  }
+
   private onFrame(frame: Buffer): void {
     if (this.closed || this.refusalPending) return;
+    if (this.held) {
+      if (this.held.length >= MAX_HELD_FRAMES) this.disconnect(ReasonCode.ReceiveMaximumExceeded, 'too many packets before CONNACK');
+      else this.held.push(frame);
+      return;
+    }
     this.lastPacketAt = this.broker.clock.now();
     this.broker.stats.bytesReceived += frame.length;
     if (!this.connectReceived && !this.checkConnectVersion(frame)) return;

@@ -12,8 +12,11 @@ import type { Subscription } from './subscription.js';
 /** The subscription identifiers of a delivery that has none, shared. */
 const NO_IDS: readonly number[] = Object.freeze([]);
 
-/** Hands a message to every session that should get it; returns how many did. */
-export function deliverToSubscribers(broker: Broker, message: Message, now: number): number {
+/**
+ * Hands a message to every session that should get it (with `withGroups`, one member of each shared group
+ * too: a cluster node leaves those to the cluster); returns how many did.
+ */
+export function deliverToSubscribers(broker: Broker, message: Message, now: number, withGroups = true): number {
   const { subscriptions, groups, oneEach } = broker.router.match(message.topic);
   let receivers = 0;
   if (oneEach) {
@@ -25,6 +28,7 @@ export function deliverToSubscribers(broker: Broker, message: Message, now: numb
   } else {
     receivers += deliverMerged(broker, subscriptions, message, now);
   }
+  if (!withGroups) return receivers;
   for (const group of groups) {
     // §4.8.2: one member of each shared group gets the message, each group independently of the others.
     const member = group.pick((id) => {
@@ -42,6 +46,26 @@ export function deliverToSubscribers(broker: Broker, message: Message, now: numb
     );
   }
   return receivers;
+}
+
+/**
+ * Hands a message to one connected member of the shared group `group` on `filter` (a cluster node serving
+ * its part of a group); false when no member here is connected.
+ */
+export function deliverToSharedMember(broker: Broker, message: Message, group: string, filter: string, now: number): boolean {
+  const shared = broker.router.match(message.topic).groups.find((g) => g.group === group && g.filter === filter);
+  const member = shared?.pick((id) => {
+    const candidate = broker.sessions.get(id);
+    return candidate?.connected === true && broker.readAllowed(candidate, message);
+  });
+  const session = member && broker.sessions.get(member.clientId);
+  if (!member || !session?.connected || !broker.readAllowed(session, message)) return false;
+  const subscriptionIds = member.subscriptionId !== undefined ? [member.subscriptionId] : NO_IDS;
+  session.deliver(
+    { message, qos: minQos(message.qos, member.qos), retain: member.retainAsPublished && message.retain, subscriptionIds },
+    now,
+  );
+  return true;
 }
 
 /**

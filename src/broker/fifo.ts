@@ -35,6 +35,12 @@ export class Fifo<T> implements Iterable<T> {
     return item;
   }
 
+  /** Puts entries ahead of the queued ones, in their order. */
+  prepend(items: readonly T[]): void {
+    this.items = [...items, ...this.items.slice(this.head)];
+    this.head = 0;
+  }
+
   clear(): void {
     this.items = [];
     this.head = 0;

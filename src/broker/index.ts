@@ -7,6 +7,12 @@ export { parseMosquittoConf, type MosquittoConfig } from './config/mosquitto-con
 export { brokerOptionsFromConfig, loadMosquittoConf, type LoadedConfig } from './config/load.js';
 export { Broker, type BrokerStats } from './broker.js';
 export type { BrokerOptions } from './options.js';
+export type { ClusterLink } from './cluster-link.js';
+export { deliverShared, releaseSession } from './cluster-seam.js';
+export { scheduleWill, willMessage, type Will } from './wills.js';
+export { installSession, snapshotSession } from './restore.js';
+export type { Delivery, Session } from './session.js';
+export type { Subscription } from './subscription.js';
 export type { BrokerEvents, ClientInfo, DropReason } from './events.js';
 export type { Message, MessageProperties } from './message.js';
 export { MemoryPersistence, SqlitePersistence, type Persistence, type SessionSnapshot } from './persistence/index.js';

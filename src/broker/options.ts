@@ -1,5 +1,6 @@
 import type { Acl } from './auth/acl.js';
 import { systemClock, type Clock } from './clock.js';
+import type { ClusterLink } from './cluster-link.js';
 import type { PasswordFile } from './auth/password-file.js';
 import type { Persistence } from './persistence/index.js';
 
@@ -53,6 +54,8 @@ export interface BrokerOptions {
   maxConnections?: number;
   /** Largest PUBLISH payload accepted, in bytes; 0 (default) for no limit (Mosquitto `message_size_limit`). */
   messageSizeLimit?: number;
+  /** The cluster this node belongs to (src/cluster/); without one the broker stands alone. */
+  cluster?: ClusterLink;
 }
 
 /** Default largest packet from a client: 1 MiB (as EMQX), far above a telemetry message, far below the protocol's 256 MiB. */
@@ -61,7 +64,7 @@ export const DEFAULT_MAX_PACKET_SIZE = 1024 * 1024;
 /** Protocol limit on packet size [MQTT-2.1.4]: 268,435,455 bytes of remaining length plus the header. */
 export const PROTOCOL_MAX_PACKET_SIZE = 268_435_460;
 
-type OptionalParts = 'persistence' | 'passwords' | 'acl';
+type OptionalParts = 'persistence' | 'passwords' | 'acl' | 'cluster';
 export type ResolvedOptions = Required<Omit<BrokerOptions, OptionalParts>> & Pick<BrokerOptions, OptionalParts>;
 
 /** Fills in defaults (comparable to Mosquitto 2's). */
@@ -88,5 +91,6 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     acl: options.acl,
     maxConnections: options.maxConnections ?? 0,
     messageSizeLimit: options.messageSizeLimit ?? 0,
+    cluster: options.cluster,
   };
 }

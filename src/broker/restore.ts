@@ -30,18 +30,27 @@ export async function restoreState(broker: Broker, persistence: Persistence): Pr
       persistence.deleteSession(snapshot.clientId);
       continue;
     }
-    const session = broker.createSession(snapshot.clientId);
-    session.expiryInterval = snapshot.expiryInterval;
-    session.disconnectedAt = snapshot.disconnectedAt;
-    // Straight into the new session and the router: nothing changed, so nothing to store again.
-    for (const s of snapshot.subscriptions) {
-      session.subscriptions.set(s.topicFilter, s);
-      broker.router.add(s);
-    }
-    session.load(snapshot.inflight, snapshot.queue);
-    for (const id of snapshot.inboundQos2) session.inboundQos2.add(id);
-    if (snapshot.expiryInterval !== SESSION_NEVER_EXPIRES) {
-      broker.expireSessionAt(session, expiresAt);
-    }
+    installSession(broker, snapshot);
   }
+}
+
+/**
+ * Creates a session from a stored snapshot, straight into the broker's sessions and router (nothing
+ * changed, so nothing is stored again), with its expiry scheduled from when it went offline.
+ */
+export function installSession(broker: Broker, snapshot: SessionSnapshot): Session {
+  const session = broker.createSession(snapshot.clientId);
+  session.expiryInterval = snapshot.expiryInterval;
+  session.disconnectedAt = snapshot.disconnectedAt;
+  for (const s of snapshot.subscriptions) {
+    session.subscriptions.set(s.topicFilter, s);
+    broker.router.add(s);
+    broker.options.cluster?.subscriptionChanged(s, true);
+  }
+  session.load(snapshot.inflight, snapshot.queue);
+  for (const id of snapshot.inboundQos2) session.inboundQos2.add(id);
+  if (snapshot.expiryInterval !== SESSION_NEVER_EXPIRES) {
+    broker.expireSessionAt(session, snapshot.disconnectedAt + snapshot.expiryInterval * 1000);
+  }
+  return session;
 }

@@ -149,6 +149,15 @@ export class Session {
     }
   }
 
+  /** Queues deliveries ahead of the ones waiting (a session taken over from another node catching up). */
+  prepend(deliveries: readonly Delivery[]): void {
+    let bytes = 0;
+    for (const delivery of deliveries) bytes += deliveryBytes(delivery);
+    this.queue.prepend(deliveries);
+    this.queuedBytes += bytes;
+    this.hooks.reserve(bytes);
+  }
+
   /** Gives every queued and in-flight byte back to the broker-wide budget (the session ends). */
   release(): void {
     this.hooks.reserve(-(this.queuedBytes + this.inflightBytes));

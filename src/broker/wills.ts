@@ -3,7 +3,8 @@ import type { Broker } from './broker.js';
 import type { Message, MessageProperties } from './message.js';
 import type { Session } from './session.js';
 
-type Will = NonNullable<IConnectPacket['will']>;
+/** A CONNECT's will, as the client sent it. */
+export type Will = NonNullable<IConnectPacket['will']>;
 
 const willKey = (clientId: string) => `will:${clientId}`;
 

@@ -49,7 +49,8 @@ export function registerBenchCommand(program: Command): void {
     .option(
       '-b, --broker <target>',
       'embedded (ours, in a child process), mosquitto (started on a free port), relay (a minimal Node forwarder: ' +
-        'the floor) or mqtt://127.0.0.1:PORT',
+        'the floor), cluster (3 of our nodes on a nats-server, each a process; clients connect to the nodes directly, ' +
+        'flows publish on node 1 and subscribe on node 2) or mqtt://127.0.0.1:PORT',
       parseBroker,
       'embedded',
     )

@@ -1,6 +1,14 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createBroker, loadMosquittoConf, reasonName, type CreateBrokerOptions, type ListenError } from '../broker/index.js';
+import {
+  createBroker,
+  loadMosquittoConf,
+  reasonName,
+  type CreateBrokerOptions,
+  type ListenError,
+  type RunningBroker,
+} from '../broker/index.js';
+import type { ClusterBroker } from '../cluster/index.js';
 import type { MetricsServer } from '../metrics/index.js';
 import { DATABASE_FILE, openDataDir } from './data-dir.js';
 import { onShutdown } from './shutdown.js';
@@ -51,6 +59,16 @@ export function registerBrokerCommand(program: Command): void {
         'QoS 1/2 acks then wait until the message is stored. Without it, state is in memory only',
     )
     .option('--sys-interval <seconds>', 'seconds between $SYS/broker/... updates (0 disables)', parseInteger, 10)
+    .option(
+      '--cluster <urls>',
+      'join a cluster: comma-separated NATS URLs (nats://HOST:PORT, JetStream enabled); state then lives in JetStream, see docs/cluster.md',
+    )
+    .option('--node <name>', "this node's name in the cluster (unique; default <hostname>-<pid>)")
+    .option(
+      '--replicas <count>',
+      "JetStream copies of the cluster's stream and buckets (default: number of NATS URLs, at most 3)",
+      parseInteger,
+    )
     .option('--metrics-port <port>', 'serve Prometheus metrics on http://<metrics-host>:<port>/metrics (0 = any free port)', parseInteger)
     .option('--metrics-host <address>', 'interface of the metrics endpoint', '127.0.0.1')
     .option('-v, --verbose', 'log every connection, disconnection, refused CONNECT, ACL denial and dropped message')
@@ -62,6 +80,7 @@ Examples:
   mqttlab broker -p 0 -w 0               # any free TCP port, no WebSocket
   mqttlab broker -c mosquitto/config/mosquitto.conf   # listeners and settings from a Mosquitto config
   mqttlab broker --data-dir ./data       # durable: state in ./data/mqttlab.db survives kill -9
+  mqttlab broker -p 1884 -w 0 --cluster nats://127.0.0.1:4222 --node a   # one node of a cluster (docs/cluster.md)
   mqttlab broker --metrics-port 9234     # Prometheus scrapes http://127.0.0.1:9234/metrics (docs/telemetry.md)
   mosquitto_sub -V 5 -p 1883 -t 'sensors/#' -v
 `,
@@ -84,6 +103,9 @@ Examples:
           maxRetainedBytes?: number;
           authFailureDelay?: number;
           dataDir?: string;
+          cluster?: string;
+          node?: string;
+          replicas?: number;
           sysInterval: number;
           metricsPort?: number;
           metricsHost: string;
@@ -98,11 +120,14 @@ Examples:
           sysInterval: opts.sysInterval,
         };
         let dataDir = opts.dataDir;
+        let cluster =
+          opts.cluster === undefined ? undefined : { servers: parseNatsUrls(opts.cluster), node: opts.node, replicas: opts.replicas };
         if (opts.config) {
           const clash = ['host', 'port', 'wsPort'].find((name) => command.getOptionValueSource(name) === 'cli');
           if (clash) throw new Error(`--config sets the listeners; leave out --${clash === 'wsPort' ? 'ws-port' : clash}`);
           const loaded = loadMosquittoConf(opts.config);
           options = loaded.options;
+          if (!cluster && loaded.cluster) cluster = { ...loaded.cluster, node: opts.node ?? loaded.cluster.node, replicas: opts.replicas };
           // `persistence true` + `persistence_location` in the config, unless --data-dir says otherwise. Unlike
           // --data-dir, a directory named in a config file is not created: the seed's config names the
           // container's /mosquitto/data/, which should not appear on the host by surprise.
@@ -115,11 +140,18 @@ Examples:
           }
           if (command.getOptionValueSource('sysInterval') === 'cli') options.sysInterval = opts.sysInterval;
         }
+        if (cluster && dataDir !== undefined)
+          throw new Error('a cluster node keeps its state in JetStream: leave out --data-dir (or persistence in the config)');
+        if (!cluster && (opts.node !== undefined || opts.replicas !== undefined)) throw new Error('--node and --replicas need --cluster');
         const persistence = dataDir === undefined ? undefined : openDataDir(dataDir);
-        // prom-client (and the OpenTelemetry API it loads) only when metrics are asked for: about 4 MB of RSS.
+        // prom-client (and the OpenTelemetry API it loads) only when metrics are asked for: about 4 MB of RSS;
+        // the NATS client only for a cluster node.
         const metricsModule = opts.metricsPort === undefined ? undefined : await import('../metrics/index.js');
         const registry = metricsModule && new metricsModule.Registry();
-        const running = await createBroker({
+        const clusterModule = cluster ? await import('../cluster/index.js') : undefined;
+        const start = (all: CreateBrokerOptions): Promise<RunningBroker> =>
+          clusterModule && cluster ? clusterModule.createClusterBroker({ ...all, cluster }) : createBroker(all);
+        const running = await start({
           ...options,
           persistence: persistence && metricsModule && registry ? metricsModule.timedPersistence(persistence, registry) : persistence,
           ...(opts.maxPacketSize !== undefined && { maximumPacketSize: opts.maxPacketSize }),
@@ -176,7 +208,11 @@ Examples:
         }
         console.log(`mqttlab broker listening on ${running.listeners.map((l) => l.url).join(', ')}`);
         if (metrics) console.log(`  Prometheus metrics on ${metrics.url}`);
-        console.log(persistence ? `  state kept in ${persistence.path}` : '  state in memory only (--data-dir keeps it)');
+        if (cluster)
+          console.log(
+            `  node ${(running as ClusterBroker).node.name} of the cluster on ${cluster.servers.join(', ')} (state in JetStream)`,
+          );
+        else console.log(persistence ? `  state kept in ${persistence.path}` : '  state in memory only (--data-dir keeps it)');
         const plain = running.listeners.find((l) => l.url.startsWith('mqtt://'));
         if (plain)
           console.log(
@@ -190,6 +226,19 @@ Examples:
         });
       },
     );
+}
+
+/** `--cluster` as a list of NATS URLs; a one-line error for anything else. */
+function parseNatsUrls(value: string): string[] {
+  const urls = value
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+  for (const url of urls) {
+    if (!/^(nats|tls):\/\/[^\s/]+:\d+$/.test(url)) throw new Error(`--cluster: "${url}" is not a NATS URL like nats://127.0.0.1:4222`);
+  }
+  if (urls.length === 0) throw new Error('--cluster needs at least one NATS URL');
+  return urls;
 }
 
 function log(line: string): void {

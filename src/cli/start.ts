@@ -8,6 +8,7 @@ import { startFleet, startIngest, type Fleet, type Ingest } from '../telemetry/i
 import { connectionLog } from './connection-log.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { onShutdown } from './shutdown.js';
+import { clusterBanner, nodesStatus, startEmbeddedCluster, type StartedCluster } from './start-cluster.js';
 import { integerFrom, linkProfilesHelp, parseInteger, parseLinkProfile } from './util.js';
 
 interface StartOptions {
@@ -24,6 +25,7 @@ interface StartOptions {
   wsPort?: number;
   broker?: string;
   wsUrl?: string;
+  nodes?: number;
   status: boolean;
   link?: LinkProfile;
 }
@@ -58,6 +60,11 @@ export function registerStartCommand(program: Command): void {
       parseInteger,
     )
     .option('-b, --broker <url>', 'use this broker instead of the embedded one (default: $MQTT_URL, else embedded)')
+    .option(
+      '--nodes <count>',
+      'run the broker as an embedded cluster of this many nodes on NATS JetStream (needs nats-server)',
+      integerFrom(1, 16),
+    )
     .option('--ws-url <url>', "with --broker: the broker's MQTT-over-WebSocket URL for the browser (e.g. ws://localhost:9001)")
     .option('--no-status', 'no live status line on the terminal')
     .addHelpText(
@@ -74,11 +81,15 @@ What runs:
   metrics    http://<host>:<port>/metrics — Prometheus metrics of the broker and ingestion
   dashboard  http://<host>:<port>/ — device grid, charts, rates by QoS, work per worker, a command button,
              and /flow.html: the packets of a QoS 0/1/2 publish drawn from real traffic
-Ctrl-C stops everything: the fleet disconnects, ingestion flushes, the broker closes.
+  cluster    with --nodes N: N broker nodes in this process form one broker on a nats-server with
+             JetStream started in a temp dir (docs/cluster.md); devices and ingest workers are spread
+             round robin over the nodes, and the dashboard and /api/stats show each node's clients
+Ctrl-C stops everything: the fleet disconnects, ingestion flushes, the broker (or the nodes and NATS) closes.
 
 Examples:
   mqttlab start                                  # http://127.0.0.1:8080/, 50 devices, 3 workers
   mqttlab start --devices 200 --workers 4 --chaos --port 0
+  mqttlab start --nodes 3 --port 0                                 # a 3-node cluster on NATS JetStream
   mqttlab start --broker mqtt://localhost:1883 --ws-url ws://localhost:9001   # docker compose's Mosquitto
   mqttlab start --link cellular                  # the dashboard's Links panel: reconnects, readings lost, alerts duplicated
 
@@ -93,7 +104,10 @@ ${linkProfilesHelp()}
 
 async function start(opts: StartOptions): Promise<void> {
   const external = brokerUrlFrom(opts.broker);
+  if (opts.nodes !== undefined && (external || opts.mqttPort !== undefined || opts.wsPort !== undefined))
+    throw new Error('--nodes starts its own broker nodes on free ports: it does not go with --broker, --mqtt-port or --ws-port');
   let embedded: RunningBroker | undefined;
+  let cluster: StartedCluster | undefined;
   let ingest: Ingest | undefined;
   let fleet: Fleet | undefined;
   let status: { stop(): void } | undefined;
@@ -106,22 +120,27 @@ async function start(opts: StartOptions): Promise<void> {
     await fleet?.stop();
     await ingest?.stop();
     await embedded?.close();
+    await cluster?.local.close();
   };
   try {
-    if (!external) {
+    if (opts.nodes !== undefined) {
+      cluster = await startEmbeddedCluster(opts.nodes, opts.host);
+    } else if (!external) {
       const started = await startEmbedded(opts);
       embedded = started.running;
       notes = started.notes;
     }
-    const url = external ?? embedded!.url!;
+    const url = external ?? cluster?.urls[0] ?? embedded!.url!;
     // One /metrics on the dashboard's port: ingestion's, and the embedded broker's with this process's CPU and memory.
     const brokerMetrics = new Registry();
     registerProcessMetrics(brokerMetrics);
     if (embedded) registerBrokerMetrics(embedded.broker, brokerMetrics);
-    wsUrl = opts.wsUrl ?? (external ? (/^wss?:/.test(external) ? external : undefined) : embedded!.wsUrl);
+    wsUrl = opts.wsUrl ?? (external ? (/^wss?:/.test(external) ? external : undefined) : (cluster?.wsUrl ?? embedded!.wsUrl));
     ingest = await startIngest({
       url,
       workers: opts.workers,
+      brokers: cluster?.brokers,
+      nodes: cluster && (() => cluster!.views()),
       store: opts.store ?? opts.db,
       httpPort: opts.port,
       httpHost: opts.host,
@@ -134,6 +153,7 @@ async function start(opts: StartOptions): Promise<void> {
     });
     fleet = await startFleet({
       url,
+      urls: cluster?.urls,
       devices: opts.devices,
       sites: opts.sites,
       intervalMs: opts.interval,
@@ -153,12 +173,20 @@ async function start(opts: StartOptions): Promise<void> {
   console.log(`  dashboard    ${base}/`);
   console.log(`  packet flow  ${base}/flow.html`);
   console.log(`  JSON API     ${base}/api/stats  (devices, devices/<id>/latest, series, workers, alerts, config)`);
-  console.log(`  metrics      ${base}/metrics  (Prometheus: ${external ? 'ingestion' : 'broker and ingestion'})`);
+  const measured = external || cluster ? 'ingestion' : 'broker and ingestion';
+  console.log(`  metrics      ${base}/metrics  (Prometheus: ${measured})`);
   const browser = wsUrl ? ` · browser WebSocket ${wsUrl}` : ' · no WebSocket URL: the dashboard polls the API only (pass --ws-url)';
-  console.log(`  broker       ${external ? `${redactUrl(external)} (external)` : `${embedded!.url} (embedded)`}${browser}`);
+  if (cluster) for (const line of clusterBanner(cluster)) console.log(`  ${line}`);
+  const brokerUrl = external
+    ? `${redactUrl(external)} (external)`
+    : cluster
+      ? `${cluster.urls[0]} (node1 of the cluster)`
+      : `${embedded!.url} (embedded)`;
+  console.log(`  broker       ${brokerUrl}${browser}`);
   for (const note of notes) console.log(`               ${note}`);
   const via = opts.link ? ` over ${opts.link.name} links (persistent sessions)` : '';
-  console.log(`  fleet        ${opts.devices} devices${via} · ingestion: ${opts.workers} workers in $share/ingest`);
+  const spread = cluster ? ` · both spread over ${cluster.urls.length} nodes` : '';
+  console.log(`  fleet        ${opts.devices} devices${via} · ingestion: ${opts.workers} workers in $share/ingest${spread}`);
   console.log(`  store        ${ingest.store.location}`);
   console.log('  Ctrl-C stops everything');
   if (opts.status) {
@@ -170,12 +198,13 @@ async function start(opts: StartOptions): Promise<void> {
       const stored = `stored ${fmt(s.readings)} readings ${fmt(s.alerts)} alerts`;
       const ingest = `ingest ${(r.qos0 + r.qos1 + r.qos2).toFixed(1)}/s`;
       const sentByQos = `sent q0 ${fmt(sent.qos0)} q1 ${fmt(sent.qos1)} q2 ${fmt(sent.qos2)}`;
-      return `● ${s.online}/${s.devices} online · ${sentByQos} · ${stored} · ${ingest} · backlog ${fmt(s.backlog)}`;
+      const nodes = s.nodes ? ` · ${nodesStatus(s.nodes)}` : '';
+      return `● ${s.online}/${s.devices} online · ${sentByQos} · ${stored} · ${ingest} · backlog ${fmt(s.backlog)}${nodes}`;
     });
   }
   onShutdown(async () => {
     status?.stop();
-    console.log('stopping: fleet, ingestion, broker …');
+    console.log(`stopping: fleet, ingestion, ${cluster ? 'broker nodes, NATS' : 'broker'} …`);
     await stopAll();
     console.log('stopped');
   });

@@ -15,6 +15,8 @@ export interface ChaosOptions {
 
 export interface FleetOptions {
   url: string;
+  /** Brokers to spread the devices over, device i on the (i mod n)-th: a cluster's nodes. Default: `url` alone. */
+  urls?: readonly string[];
   devices: number;
   /** Sites the devices are spread over, round robin. Default: one per 20 devices, at least 1. */
   sites?: number;
@@ -104,7 +106,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
 
   const makeDevice = (id: string, index: number) =>
     new SimulatedDevice({
-      url: links.get(id)?.proxy.url ?? options.url,
+      url: links.get(id)?.proxy.url ?? (options.urls?.length ? options.urls[index % options.urls.length]! : options.url),
       link: options.link?.name,
       id,
       site: `site-${(index % siteCount) + 1}`,

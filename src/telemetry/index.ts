@@ -11,7 +11,7 @@ export {
 export type { LinkCounters } from './fleet-links.js';
 export { Backoff, reconnectWithBackoff, type BackoffOptions } from './backoff.js';
 export { DEVICE_COMMANDS, LINKED_SESSION_EXPIRY_S, SimulatedDevice, type DeviceOptions } from './device.js';
-export { startIngest, type Ingest, type IngestOptions, type IngestStats } from './ingest.js';
+export { startIngest, type Ingest, type IngestOptions, type IngestStats, type NodeView } from './ingest.js';
 export type { WorkerCounts } from './ingest-worker.js';
 export { PresenceRegistry, type DevicePresence, type StatusDetails } from './presence.js';
 export type { DeviceLinkReport, LinkReport } from './link-report.js';

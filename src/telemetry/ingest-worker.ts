@@ -17,10 +17,14 @@ export interface WorkerCounts {
   statuses: number;
   /** Messages that did not fit the topic scheme or payload format, not stored. */
   rejected: number;
+  /** The cluster node the worker is connected to (`mqttlab start --nodes`). */
+  node?: string;
 }
 
 export interface IngestWorkerOptions {
   url: string;
+  /** The cluster node behind `url`, shown with the worker's counts. */
+  node?: string;
   name: string;
   clientId: string;
   group: string;
@@ -49,6 +53,7 @@ export class IngestWorker {
 
   constructor(private readonly options: IngestWorkerOptions) {
     this.counts = { worker: options.name, clientId: options.clientId, connected: false, readings: 0, alerts: 0, statuses: 0, rejected: 0 };
+    if (options.node !== undefined) this.counts.node = options.node;
   }
 
   async start(): Promise<void> {

@@ -16,6 +16,10 @@ import { INGEST_GROUP, parseStatusTopic, STATUS_FILTER } from './topics.js';
 export interface IngestOptions {
   /** Broker URL (mqtt://, ws://). */
   url: string;
+  /** Brokers to spread the workers over, worker i on the (i mod n)-th: a cluster's nodes. Default: `url` alone. */
+  brokers?: ReadonlyArray<{ url: string; node: string }>;
+  /** The cluster's nodes as /api/stats shows them (`mqttlab start --nodes`). */
+  nodes?: () => NodeView[];
   /** Workers in the shared-subscription group. Default 3. */
   workers?: number;
   /** Shared-subscription group name. Default `ingest`. */
@@ -51,6 +55,18 @@ export interface IngestOptions {
   onConnection?: (client: string, change: ConnectionChange) => void;
 }
 
+/** One broker node of a cluster, as /api/stats shows it. */
+export interface NodeView {
+  node: string;
+  url: string;
+  clientsConnected: number;
+  sessions: number;
+  subscriptions: number;
+  /** PUBLISH packets received from this node's clients, and messages sent to them. */
+  messagesReceived: number;
+  messagesSent: number;
+}
+
 /** A snapshot of ingestion, as /api/stats serves it. */
 export interface IngestStats {
   devices: number;
@@ -74,6 +90,8 @@ export interface IngestStats {
   uptimeS: number;
   /** Where the rows go, the whole store's row counts, and why writes fail while they do. */
   store: { location: string; readings: number; alerts: number; unavailable: string | null };
+  /** The broker's nodes, when it is a cluster started here. */
+  nodes?: NodeView[];
 }
 
 /** Running ingestion: workers, presence, store and (optionally) the HTTP API. */
@@ -122,7 +140,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
     { length: workerCount },
     (_, i) =>
       new IngestWorker({
-        url: options.url,
+        ...(options.brokers?.length ? options.brokers[i % options.brokers.length]! : { url: options.url }),
         name: options.instance ? `${options.instance}/w${i + 1}` : `w${i + 1}`,
         clientId: `${prefix}-w${i + 1}`,
         group,
@@ -211,6 +229,7 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
         workersConnected: workers.filter((w) => w.counts.connected).length,
         uptimeS: Math.round((Date.now() - startedAt) / 1000),
         store: { location: store.location, ...totals, unavailable: store.unavailable ?? null },
+        ...(options.nodes && { nodes: options.nodes() }),
       };
     },
     links: () => linkReport(presence, store),

@@ -15,3 +15,6 @@ export {
 } from './cleanup.js';
 export { layoutTable, terminalWidth, wrapLine, type TextTable } from './text-table.js';
 export { Random } from './random.js';
+export { findBinary, spawnServer, type ServerProcess } from './child-process.js';
+export { findNatsServer, startNats, NATS_MAX_PAYLOAD, type NatsServer, type NatsSystem } from './nats-server.js';
+export { findHaproxy, startRoundRobin, type LoadBalancer } from './haproxy.js';

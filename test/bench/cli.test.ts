@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
+import { findNatsServer } from '../../src/util/index.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url));
 
@@ -27,7 +28,7 @@ describe('mqttlab bench: argument errors are one line on stderr, nothing on stdo
     ['fleet without devices', ['fleet', '--devices', '0'], /--devices must be a whole number from 1/],
     ['fleet payload too small', ['fleet', '--payload', '7'], /fleet needs --payload of at least 8 bytes/],
     ['a broker off loopback', ['fan-in', '--broker', 'mqtt://10.1.2.3:1883'], /loopback only/],
-    ['a broker that is not a URL', ['fan-in', '--broker', 'rabbit'], /not embedded, mosquitto, relay or an mqtt:\/\/ URL/],
+    ['a broker that is not a URL', ['fan-in', '--broker', 'rabbit'], /not embedded, mosquitto, relay, cluster or an mqtt:\/\/ URL/],
     ['latency payload too small', ['latency', '--payload', '4'], /at least 8 bytes/],
   ];
   for (const [title, args, expected] of cases) {
@@ -76,5 +77,28 @@ describe('mqttlab bench: tiny real runs against the embedded broker (counts, not
     assert.equal(m.failed, 0);
     assert.equal(m.heldOpen, 50);
     assert.equal(typeof m.kbPerConnection, 'number');
+  });
+});
+
+describe('mqttlab bench --broker cluster: tiny real runs on 3 nodes and a nats-server (counts, not timings)', {
+  skip: findNatsServer() ? false : 'nats-server is not installed',
+}, () => {
+  test('connections: 300 clients over the 3 nodes, all connected and held, memory summed over the nodes', () => {
+    const r = bench('connections', '--broker', 'cluster', '--clients', '300', '--hold', '1', '--rounds', '1', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(r.stdout).rounds[0].metrics;
+    assert.equal(m.connected, 300);
+    assert.equal(m.failed, 0);
+    assert.equal(m.heldOpen, 300);
+    assert.ok(m.rssAfterMb > m.rssBeforeMb, JSON.stringify(m));
+  });
+
+  test('fan-in across nodes (publishers on node 1, subscriber on node 2), 400 messages at QoS 1: received == sent', () => {
+    const r = bench('fan-in', '--broker', 'cluster', '--publishers', '2', '--count', '400', '--qos', '1', '--rounds', '1', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(r.stdout).rounds[0].metrics;
+    assert.equal(m.sent, 400);
+    assert.equal(m.received, 400);
+    assert.equal(m.lost, 0);
   });
 });

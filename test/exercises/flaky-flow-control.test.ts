@@ -20,7 +20,7 @@ describeEachBroker('exercise 4: Receive Maximum on a link that breaks every 40 p
     // small window is what is sure.
     assert.ok(big!.largestBurst > (kind === 'embedded' ? 40 : 10), `burst ${big!.largestBurst}`);
     assert.ok(big!.receivedUnderFaults < 200, `65,535: not everything got through the flaky link (${big!.receivedUnderFaults})`);
-    if (kind === 'embedded') {
+    if (kind !== 'mosquitto') {
       assert.ok(small!.largestBurst <= 10, `never more than 10 PUBLISHes before a PUBCOMP (${small!.largestBurst})`);
       assert.equal(small!.receivedUnderFaults, 200, 'Receive Maximum 10: everything through the flaky link');
       assert.equal(big!.received, 200, 'after the repair the rest arrived');

@@ -11,8 +11,10 @@ import {
   type CreateBrokerOptions,
 } from '../../src/broker/index.js';
 import { findMosquitto, freePort, waitForPort } from '../../src/util/index.js';
+import { clusterUnavailable, startTestCluster, type TestCluster } from './cluster.js';
 
-export type BrokerKind = 'embedded' | 'mosquitto';
+/** The brokers a wire test runs against: ours, Mosquitto 2, and three of our nodes clustered on NATS behind a balancer. */
+export type BrokerKind = 'embedded' | 'mosquitto' | 'cluster';
 
 /** A broker started for a test, on a free loopback port. */
 export interface TestBroker {
@@ -23,6 +25,8 @@ export interface TestBroker {
   readonly wsUrl?: string;
   /** The core, for the embedded broker only (to inspect state). */
   readonly broker?: Broker;
+  /** The cluster's nodes, for the cluster only (to connect to one node directly). */
+  readonly cluster?: TestCluster;
   close(): Promise<void>;
 }
 
@@ -54,6 +58,20 @@ export async function startEmbedded(options: StartOptions = {}): Promise<TestBro
     wsUrl: running.wsUrl,
     broker: running.broker,
     close: () => running.close(),
+  };
+}
+
+/** Starts three clustered nodes behind a round-robin balancer (the embedded options apply to each node). */
+export async function startCluster(options: StartOptions = {}, port?: number): Promise<TestBroker> {
+  const cluster = await startTestCluster({ node: options.embedded, websocket: options.websocket, port });
+  return {
+    kind: 'cluster',
+    host: '127.0.0.1',
+    port: cluster.balancer.port,
+    url: cluster.balancer.url,
+    wsUrl: cluster.wsBalancer && `ws://127.0.0.1:${cluster.wsBalancer.port}`,
+    cluster,
+    close: () => cluster.close(),
   };
 }
 
@@ -125,6 +143,14 @@ export async function startFromConfig(kind: BrokerKind, lines: string[]): Promis
     const running = await createBroker({ sysInterval: 0, ...brokerOptionsFromConfig(config).options });
     return { kind, host: '127.0.0.1', port: first.port, url, broker: running.broker, close: () => running.close() };
   }
+  if (kind === 'cluster') {
+    // The nodes take the config's settings on free ports; the balancer takes the first listener's port.
+    if (config.listeners.length > 1 || first.protocol !== 'mqtt' || first.certfile) {
+      throw new Error('the cluster target balances one plain MQTT listener');
+    }
+    const { listeners: _listeners, ...options } = brokerOptionsFromConfig(config).options;
+    return startCluster({ embedded: options }, first.port);
+  }
   const close = await runMosquitto(
     lines,
     config.listeners.map((l) => l.port),
@@ -134,16 +160,28 @@ export async function startFromConfig(kind: BrokerKind, lines: string[]): Promis
 
 /** Starts a broker of the given kind. */
 export function startBroker(kind: BrokerKind, options: StartOptions = {}): Promise<TestBroker> {
-  return kind === 'embedded' ? startEmbedded(options) : startMosquitto(options);
+  return kind === 'embedded' ? startEmbedded(options) : kind === 'mosquitto' ? startMosquitto(options) : startCluster(options);
+}
+
+/** What a suite says about the cluster target: runs on it (default), or why it cannot. */
+export interface EachBrokerOptions {
+  /** The one-line reason the suite cannot run against the cluster (in-process events, config files, ...). */
+  notOnCluster?: string;
 }
 
 /**
- * Runs a suite once per broker: the embedded broker always, Mosquitto 2 when it is installed
- * (skipped with a message otherwise). The suite body receives the kind to pass to startBroker.
+ * Runs a suite once per broker: the embedded broker always, Mosquitto 2 when it is installed, and three
+ * clustered nodes behind a round-robin balancer when nats-server and haproxy are installed (skipped
+ * with a message otherwise). The suite body receives the kind to pass to startBroker.
  */
-export function describeEachBroker(title: string, body: (kind: BrokerKind) => void): void {
-  for (const kind of ['embedded', 'mosquitto'] as const) {
-    const skip = kind === 'mosquitto' && !mosquittoPath ? 'mosquitto is not installed' : false;
+export function describeEachBroker(title: string, body: (kind: BrokerKind) => void, options: EachBrokerOptions = {}): void {
+  for (const kind of ['embedded', 'mosquitto', 'cluster'] as const) {
+    const skip =
+      kind === 'mosquitto' && !mosquittoPath
+        ? 'mosquitto is not installed'
+        : kind === 'cluster'
+          ? (options.notOnCluster ?? clusterUnavailable ?? false)
+          : false;
     describe(`${title} [${kind}]`, { skip }, () => body(kind));
   }
 }

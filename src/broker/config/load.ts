@@ -9,6 +9,8 @@ import { parseMosquittoConf, type ConfigListener, type MosquittoConfig } from '.
 export interface LoadedConfig {
   options: CreateBrokerOptions;
   dataDir?: string;
+  /** `cluster_servers` and `cluster_node`: the cluster to join, when the config names one. */
+  cluster?: { servers: string[]; node?: string };
 }
 
 /** Reads and parses a Mosquitto config file and every file it names (errors are one line, `file:line: ...`). */
@@ -40,7 +42,8 @@ export function brokerOptionsFromConfig(config: MosquittoConfig): LoadedConfig {
   // Mosquitto's -1 (its default) means no limit, as our 0 does.
   if (config.maxConnections !== undefined) options.maxConnections = Math.max(0, config.maxConnections);
   if (config.sysInterval !== undefined) options.sysInterval = config.sysInterval;
-  return { options, dataDir: config.dataDir };
+  const cluster = config.clusterServers ? { servers: config.clusterServers, node: config.clusterNode } : undefined;
+  return { options, dataDir: config.dataDir, cluster };
 }
 
 function listenerOptions(listener: ConfigListener): ListenerOptions {

@@ -31,6 +31,10 @@ export interface MosquittoConfig {
   maxKeepalive?: number;
   maxConnections?: number;
   sysInterval?: number;
+  /** mqttlab's own `cluster_servers`: NATS URLs of the cluster this broker is a node of. */
+  clusterServers?: string[];
+  /** mqttlab's own `cluster_node`: this node's name in the cluster. */
+  clusterNode?: string;
 }
 
 /**
@@ -158,6 +162,15 @@ export function parseMosquittoConf(text: string, file: string): MosquittoConfig 
         return;
       case 'sys_interval':
         config.sysInterval = int(0, 65535);
+        return;
+      case 'cluster_servers':
+        // mqttlab's own (Mosquitto has no cluster): comma- or space-separated nats:// URLs.
+        config.clusterServers = value()
+          .split(/[\s,]+/)
+          .filter((u) => u !== '');
+        return;
+      case 'cluster_node':
+        config.clusterNode = value();
         return;
       case 'per_listener_settings':
         if (bool()) throw new Error(`${where}: per_listener_settings true is not supported (settings apply to every listener)`);

@@ -124,6 +124,46 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
     conn.clientTopicAliasMaximum = properties.topicAliasMaximum ?? 0;
   }
 
+  const cluster = broker.options.cluster;
+  if (!cluster) {
+    openAndAcknowledge(broker, conn, packet, clientId, { v5, cleanStart, assignedClientId, serverKeepAlive });
+    return;
+  }
+  // In a cluster the session may live on another node: it is handed over here before CONNACK.
+  const opened = { v5, cleanStart, assignedClientId, serverKeepAlive };
+  conn.hold(
+    cluster.claimSession(clientId, cleanStart, packet.will).then(
+      () => {
+        if (!conn.isClosed) openAndAcknowledge(broker, conn, packet, clientId, opened);
+      },
+      (error: Error) =>
+        conn.refuseConnect(
+          ReasonCode.ServerUnavailable,
+          ConnectReturnCode311.ServerUnavailable,
+          `the cluster could not hand over the session: ${error.message}`,
+          packet,
+        ),
+    ),
+  );
+}
+
+/** What CONNECT decided before the session is opened. */
+interface Opening {
+  v5: boolean;
+  cleanStart: boolean;
+  assignedClientId: string | undefined;
+  serverKeepAlive: number | undefined;
+}
+
+/** Takes over a live connection, opens or resumes the session, writes CONNACK. */
+function openAndAcknowledge(
+  broker: Broker,
+  conn: Connection,
+  packet: IConnectPacket,
+  clientId: string,
+  { v5, cleanStart, assignedClientId, serverKeepAlive }: Opening,
+): void {
+  const properties = packet.properties ?? {};
   // [MQTT-3.1.4-3] an existing connection with this client id is taken over.
   broker.takeOver(clientId);
   const { session, present } = broker.openSession(clientId, cleanStart);

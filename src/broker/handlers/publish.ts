@@ -49,15 +49,16 @@ export function handlePublish(broker: Broker, conn: Connection, packet: IPublish
 
   const message = messageFromPublish(packet, topic, conn.clientId, broker.clock.now());
   const matched = broker.publish(message);
-  const reasonCode = matched > 0 ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers;
+  // 0x10 only when the server knows there are none (§3.4.2.1): a cluster node does not know the other nodes'.
+  const reasonCode = matched > 0 || broker.options.cluster ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers;
   // [MQTT-4.3.2-4], [MQTT-4.3.3-8] taking ownership of the message: with a crash-safe persistence the
   // PUBACK / PUBREC goes out only once the message is stored in every session it was queued to.
   if (packet.qos === 1) {
-    broker.ackAfterStored(conn, { cmd: 'puback', messageId: packetId!, reasonCode });
+    broker.ackAfterStored(conn, { cmd: 'puback', messageId: packetId!, reasonCode }, undefined, message);
   } else if (packet.qos === 2) {
     session.inboundQos2.add(packetId!);
     broker.store.sessionChanged(session);
-    broker.ackAfterStored(conn, { cmd: 'pubrec', messageId: packetId!, reasonCode });
+    broker.ackAfterStored(conn, { cmd: 'pubrec', messageId: packetId!, reasonCode }, undefined, message);
   }
 }
 

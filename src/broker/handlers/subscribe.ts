@@ -1,7 +1,6 @@
 import type { ISubscribePacket, QoS } from 'mqtt-packet';
 import type { Broker } from '../broker.js';
 import type { Connection } from '../connection.js';
-import type { Message } from '../message.js';
 import { ProtocolViolation } from '../protocol-violation.js';
 import { parseTopicFilter, ReasonCode, SubackFailure311, topicLevelCount } from '../../protocol/index.js';
 import { minQos } from '../session.js';
@@ -24,8 +23,7 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
     throw new ProtocolViolation(ReasonCode.ProtocolError, `subscription identifier ${subscriptionId} out of range`);
   }
   const granted: number[] = [];
-  const retainedToSend: Array<{ subscription: Subscription; messages: Message[] }> = [];
-  const now = broker.clock.now();
+  const retainedFor: Subscription[] = [];
   const acl = broker.options.acl;
   const client = { clientId: session.clientId, username: conn.username };
 
@@ -66,15 +64,15 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
     // §3.3.1.3, §4.8.2: retained messages go to a new Non-shared Subscription only; a shared one gets none.
     const wantRetained =
       parsed.group === undefined && (subscription.retainHandling === 0 || (subscription.retainHandling === 1 && !existed));
-    if (wantRetained) {
-      const messages = broker.retained.match(parsed.filter, now).filter((m) => !acl || acl.canRead(client, m.topic));
-      retainedToSend.push({ subscription, messages });
-    }
+    if (wantRetained) retainedFor.push(subscription);
   }
 
-  // SUBACK once the subscriptions are stored; retained messages follow it.
+  // SUBACK once the subscriptions are stored; retained messages follow it, read once everything stored
+  // before is visible (in a cluster: retained messages acknowledged on other nodes too).
   broker.ackAfterStored(conn, { cmd: 'suback', messageId: packet.messageId, granted }, () => {
-    for (const { subscription, messages } of retainedToSend) {
+    const now = broker.clock.now();
+    for (const subscription of retainedFor) {
+      const messages = broker.retained.match(subscription.filter, now).filter((m) => !acl || acl.canRead(client, m.topic));
       for (const message of messages) {
         session.deliver(
           {

@@ -72,7 +72,8 @@ export async function loadWorkers() {
     const share = total ? (((w.readings ?? 0) + (w.alerts ?? 0)) / total) * 100 : 0;
     const row = document.createElement('div');
     row.dataset.worker = w.worker;
-    row.textContent = `${w.worker}: ${num(w.readings)} readings, ${num(w.alerts)} alerts (${share.toFixed(1)}%)`;
+    const where = w.node ? ` on ${w.node}` : '';
+    row.textContent = `${w.worker}${where}: ${num(w.readings)} readings, ${num(w.alerts)} alerts (${share.toFixed(1)}%)`;
     table.append(row);
   }
 }
@@ -87,4 +88,11 @@ export async function loadStats() {
   document.getElementById('ingest-rate').textContent = `${num((r.qos0 ?? 0) + (r.qos1 ?? 0) + (r.qos2 ?? 0), 1)}/s`;
   document.getElementById('ingest-rate-qos').textContent = `QoS 0 ${num(r.qos0, 1)} · QoS 1 ${num(r.qos1, 1)} · QoS 2 ${num(r.qos2, 1)}`;
   renderLinks(s.links);
+  // A cluster (mqttlab start --nodes N): its nodes and the clients connected to each.
+  if (s.nodes) {
+    document.getElementById('nodes-card').hidden = false;
+    document.getElementById('nodes-count').textContent = num(s.nodes.length);
+    const clients = s.nodes.map((n) => `${n.node} ${num(n.clientsConnected)}`).join(' · ');
+    document.getElementById('nodes-clients').textContent = `clients: ${clients}`;
+  }
 }
