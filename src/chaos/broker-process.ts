@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findMosquitto, freePort, waitForPort } from '../util/index.js';
+import { findMosquitto, freePort, registerChild, waitForPort } from '../util/index.js';
 
 /** The mqttlab CLI, to run the embedded broker as a child process that can be killed. */
 const CLI = fileURLToPath(new URL('../cli/index.js', import.meta.url));
@@ -109,6 +109,8 @@ function mosquittoSpec(port: number, dataDir: string): ProcessSpec {
 /** Starts the process and waits for its port; its stderr lines (without timestamps) go to `errors`, the last 20 kept. */
 async function launch(spec: ProcessSpec, port: number, errors: string[]): Promise<ChildProcess> {
   const child = spawn(spec.argv[0]!, spec.argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Stopped however `mqttlab chaos` ends (Ctrl-C, an error), also between its SIGKILLs and restarts.
+  registerChild(spec.label, child, { graceMs: 2000 });
   child.stderr!.setEncoding('utf8').on('data', (text: string) => {
     for (const line of text.split('\n')) {
       const trimmed = line.replace(/^\d+: /, '').trim();

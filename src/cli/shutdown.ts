@@ -1,4 +1,4 @@
-import { killCleanups, pendingCleanups, runCleanups } from '../util/index.js';
+import { killCleanups, ownTerminationSignals, pendingCleanups, runCleanups } from '../util/index.js';
 
 /** Exit status of a run cut short by a signal: 128 + its number, as shells report it. */
 const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: 130, SIGTERM: 143 };
@@ -23,6 +23,7 @@ export function onShutdown(stop: () => Promise<void>): void {
  * SIGTERM). A second signal kills what is left at once.
  */
 export function installShutdownHandlers(): void {
+  ownTerminationSignals();
   let stopping = false;
   const handler = (signal: 'SIGINT' | 'SIGTERM') => {
     if (stopping) {

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { killChild, registerCleanup, stopChild } from './cleanup.js';
 
 /** The first of `candidates` that runs with `args` (a version or help flag), or undefined when none does. */
 export function findBinary(candidates: readonly string[], args: readonly string[]): string | undefined {
@@ -26,21 +27,6 @@ export interface ServerProcess {
 /** The most output kept per process. */
 const OUTPUT_LIMIT = 16 * 1024;
 
-/** Processes started here that are still running, stopped on exit so a failed test leaves none behind. */
-const running = new Set<ChildProcess>();
-/** Directories of those processes (config, store), removed with them. */
-const directories = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
-    for (const dir of directories) rmSync(dir, { recursive: true, force: true });
-  });
-}
-
 /**
  * Spawns a server process, killed when this process exits if nobody stopped it before (and `dir`, its
  * files, removed then). It does not keep this process alive on its own (a test file's process ends
@@ -48,11 +34,18 @@ function installExitHook(): void {
  * foreground group, and the server must outlive what depends on it (NATS stops after the broker nodes).
  */
 export function spawnServer(command: string, args: readonly string[], dir?: string): ServerProcess {
-  if (dir) directories.add(dir);
-  installExitHook();
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.unref();
-  running.add(child);
+  // Killed however this process ends (its files removed then), through the one registry of what we started;
+  // its owner removes the files after a normal stop.
+  const release = registerCleanup({
+    what: `${command} (pid ${child.pid})`,
+    stop: () => stopChild(child, 3000),
+    kill: () => {
+      killChild(child);
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  });
   let output = '';
   const keep = (d: Buffer) => {
     output += d.toString();
@@ -65,13 +58,13 @@ export function spawnServer(command: string, args: readonly string[], dir?: stri
   const exit = new Promise<void>((resolve) => {
     child.once('exit', () => {
       hasExited = true;
-      running.delete(child);
+      release();
       resolve();
     });
     child.once('error', (error) => {
       keep(Buffer.from(error.message));
       hasExited = true;
-      running.delete(child);
+      release();
       resolve();
     });
   });

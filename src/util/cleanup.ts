@@ -17,6 +17,23 @@ export interface Cleanup {
 // on Ctrl-C or a fatal error, or the `exit` hook) stops what is still in it.
 const pending = new Set<Cleanup>();
 let exitHookInstalled = false;
+/** Set once the CLI handles SIGINT/SIGTERM itself (shutdown.ts): the fallback below then stands aside. */
+let signalsOwned = false;
+
+/** The CLI's shutdown handlers take SIGINT and SIGTERM over from the fallback (which would only kill). */
+export function ownTerminationSignals(): void {
+  signalsOwned = true;
+}
+
+// A process ended by a signal it does not handle runs no `exit` handler: a test file stopped by the test
+// runner (SIGTERM on a timeout) or a Ctrl-C would leave its servers running. Unless the CLI owns the
+// signals, kill what is registered and end by the same signal, so the exit status still says why.
+function onTerminationSignal(signal: NodeJS.Signals): void {
+  if (signalsOwned) return;
+  killCleanups();
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+}
 
 /**
  * Registers something just started, to be stopped by `runCleanups()` on an interrupt or error and
@@ -27,15 +44,8 @@ export function registerCleanup(cleanup: Cleanup): () => void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     // `exit` handlers cannot wait: kill what an orderly stop did not reach (second Ctrl-C, process.exit).
-    process.on('exit', () => {
-      for (const c of pending) {
-        try {
-          c.kill?.();
-        } catch {
-          // best effort on the way out
-        }
-      }
-    });
+    process.on('exit', () => killCleanups());
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, onTerminationSignal);
   }
   return () => void pending.delete(cleanup);
 }

@@ -6,6 +6,7 @@ export { findPostgresBin, startPostgresProcess, type PostgresOptions, type Postg
 export {
   killChild,
   killCleanups,
+  ownTerminationSignals,
   pendingCleanups,
   registerChild,
   registerCleanup,

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, processCpuSeconds, processRssKb, waitForPort } from '../../src/util/index.js';
+import { freePort, processCpuSeconds, processRssKb, waitForPort, registerChild } from '../../src/util/index.js';
 
 /** The built CLI, as `mqttlab` runs it. */
 export const CLI = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url));
@@ -37,6 +37,7 @@ export async function spawnBrokerProcess(args: string[] = [], configLines?: stri
     listen = ['-c', file];
   }
   const child = spawn(process.execPath, [CLI, 'broker', ...listen, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  registerChild('mqttlab broker', child);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -10,7 +10,7 @@ import {
   type Broker,
   type CreateBrokerOptions,
 } from '../../src/broker/index.js';
-import { findMosquitto, freePort, waitForPort } from '../../src/util/index.js';
+import { findMosquitto, freePort, registerChild, waitForPort } from '../../src/util/index.js';
 import { clusterUnavailable, startTestCluster, type TestCluster } from './cluster.js';
 
 /** The brokers a wire test runs against: ours, Mosquitto 2, and three of our nodes clustered on NATS behind a balancer. */
@@ -108,6 +108,7 @@ async function runMosquitto(lines: string[], ports: number[]): Promise<() => Pro
   const config = join(dir, 'mosquitto.conf');
   writeFileSync(config, `${['persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', ...lines].join('\n')}\n`);
   const child: ChildProcess = spawn(mosquittoPath, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  registerChild('mosquitto', child, { graceMs: 2000 });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { registerChild } from '../../src/util/index.js';
 
 /** The built CLI entry point (dist/src/cli/index.js). */
 export const CLI = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url));
@@ -36,6 +37,8 @@ export class Spawned {
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: options.detached,
     });
+    // Killed with the test file however it ends (with its group when detached: what it started too).
+    registerChild([file, ...args].join(' '), this.child, { group: options.detached });
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.child.stdin!.on('error', () => {});

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/util/index.js';
+import { freePort, registerChild } from '../../src/util/index.js';
 
 const has = (binary: string) => !spawnSync(binary, ['--version'], { encoding: 'utf8' }).error;
 
@@ -43,6 +43,7 @@ export async function startPrometheus(targets: Record<string, string>): Promise<
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  registerChild('prometheus', child);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
