@@ -150,13 +150,13 @@ export class Broker {
 
   /** Publishes a message as the broker (or on behalf of a client); returns the number of receivers here. */
   publish(message: Message): number {
-    // `$SYS/` topics are regenerated at start, so they are not stored.
-    const local = message.topic.startsWith('$SYS/');
-    if (message.retain && this.retained.set(message) && !local) {
+    // `$SYS/` topics are regenerated at start, so they are not stored (nor shared with a cluster: they are the node's).
+    if (message.retain && this.retained.set(message) && !message.topic.startsWith('$SYS/')) {
       this.store.saveRetained(message.topic, message.payload.length > 0 ? message : undefined);
     }
     const cluster = this.clusterAcks;
-    if (!cluster || local) return this.route(message, true);
+    // A lone broker routes at once, with no test of the topic on its publish path.
+    if (!cluster || message.topic.startsWith('$SYS/')) return this.route(message, true);
     cluster.publish(message);
     // QoS 1/2 reach this node's subscribers in the cluster's order, like everyone else's; shared groups are the cluster's.
     return message.qos > 0 ? 0 : this.route(message, false);

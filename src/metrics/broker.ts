@@ -35,26 +35,17 @@ function scraped(
       else metric.set(labels, value);
     }
   };
-  if (kind === 'counter')
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        fill(this);
-      },
-    });
-  else
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        fill(this);
-      },
-    });
+  const configuration = {
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect(this: Counter | Gauge) {
+      fill(this);
+    },
+  };
+  if (kind === 'counter') new Counter(configuration);
+  else new Gauge(configuration);
 }
 
 const scrapedCounter = (registry: Registry, name: string, help: string, labelName: string | undefined, read: ScrapedValues) =>
