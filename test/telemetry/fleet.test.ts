@@ -139,8 +139,6 @@ describeEachBroker('ingestion restarts without losing acknowledged alerts', (kin
     // Known open on the cluster (docs/cluster.md, Not done yet): in full runs the 10 queued alerts do not all
     // reach the restarted workers within the wait; alone the case passes. Reported, not hidden: still run.
     todo: kind === 'cluster' ? 'cluster: queued shared-group alerts late after a restart in full runs (docs/cluster.md)' : false,
-    // Bounded: on the cluster a stop after the failed wait once held the file for minutes (CI, 2a85122).
-    timeout: 60_000,
   }, async () => {
     const store = join(work, 'telemetry.db');
     const options = {
