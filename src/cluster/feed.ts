@@ -32,6 +32,8 @@ export class StreamFeed {
   private checking = false;
   /** Times reading was started again because it had stalled (for tests and `$SYS`). */
   restarts = 0;
+  /** Callers of `routedUpTo` waiting for the reading to reach their sequence. */
+  private waiting: Array<{ seq: number; resolve: () => void }> = [];
 
   constructor(
     private readonly js: JetStreamClient,
@@ -44,6 +46,29 @@ export class StreamFeed {
   /** Stream sequence routed up to. */
   get processed(): number {
     return this.seq;
+  }
+
+  /**
+   * Resolves true once every message of the stream up to `seq` has been routed here, false after `ms`.
+   * A session coming from a node that had read further must not be installed before this node has: the
+   * reading would route the messages in between into it a second time.
+   */
+  routedUpTo(seq: number, ms: number): Promise<boolean> {
+    if (this.seq >= seq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting = this.waiting.filter((w) => w !== waiter);
+        resolve(false);
+      }, ms);
+      const waiter = {
+        seq,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      this.waiting.push(waiter);
+    });
   }
 
   /** Starts after the stream's current last message (what came before is in the sessions already). */
@@ -114,6 +139,13 @@ export class StreamFeed {
     void messages.close().catch(() => undefined);
   }
 
+  private wake(): void {
+    const ready = this.waiting.filter((w) => w.seq <= this.seq);
+    if (ready.length === 0) return;
+    this.waiting = this.waiting.filter((w) => w.seq > this.seq);
+    for (const w of ready) w.resolve();
+  }
+
   private async readForever(first: ConsumerMessages): Promise<void> {
     let messages: ConsumerMessages | undefined = first;
     while (!this.stopped) {
@@ -128,6 +160,7 @@ export class StreamFeed {
           const envelope = decodeEnvelope(m.data);
           if (envelope) this.route(envelope, m.seq);
           this.seq = m.seq;
+          if (this.waiting.length > 0) this.wake();
         }
       } catch (error) {
         if (!this.stopped) this.onError(error as Error);

@@ -23,6 +23,14 @@ const RELEASE_TIMEOUT_MS = 3000;
 const CLAIM_ATTEMPTS = 5;
 /** Messages read per request while catching a session up. */
 const CATCH_UP_BATCH = 1000;
+/** The longest a claim waits for this node's reading of the stream to reach the session's stored sequence. */
+const FEED_WAIT_MS = 10_000;
+
+/** What the handover needs of this node's reading of the stream (StreamFeed). */
+export interface FeedPosition {
+  readonly processed: number;
+  routedUpTo(seq: number, ms: number): Promise<boolean>;
+}
 
 /**
  * Sessions moving between nodes. The sessions bucket holds, per client id, the node that has the
@@ -40,7 +48,7 @@ export class SessionHandover {
     private readonly node: string,
     private readonly sessions: KV,
     private readonly store: ClusterStore,
-    private readonly streamSeq: () => number,
+    private readonly feed: FeedPosition,
     private readonly broker: () => Broker,
   ) {}
 
@@ -70,7 +78,7 @@ export class SessionHandover {
       }
       const local = this.broker().sessions.get(clientId);
       const resumed = cleanStart || local ? undefined : stored?.snapshot;
-      const streamSeq = resumed ? stored!.streamSeq : this.streamSeq();
+      const streamSeq = resumed ? stored!.streamSeq : this.feed.processed;
       const claim: StoredSession = { clientId, owner: this.node, snapshot: resumed, streamSeq, connected: true, will };
       try {
         if (entry) await this.sessions.update(key, serialize(claim), entry.revision);
@@ -86,9 +94,14 @@ export class SessionHandover {
 
   /** Installs a session from another node and queues, ahead of anything newer, what it missed. */
   async resume(snapshot: NonNullable<StoredSession['snapshot']>, storedSeq: number): Promise<Session> {
+    // The session already has every message up to storedSeq. A node whose reading lags behind that would
+    // route the ones in between into it again once installed: a second delivery, of QoS 2 too
+    // (which promises exactly once, §4.3.3). So it is installed once this node has read that far (a few ms unless under load);
+    // a reading stalled past FEED_WAIT_MS is accepted with that cost rather than refusing the client.
+    await this.feed.routedUpTo(storedSeq, FEED_WAIT_MS);
     const session = installSession(this.broker(), snapshot);
     // From here on the feed routes new messages into the session; the ones before are read from the stream.
-    const upTo = this.streamSeq();
+    const upTo = this.feed.processed;
     const missed = await this.missedSince(session, storedSeq + 1, upTo);
     const room = Math.max(0, this.broker().options.maxQueuedMessages - session.queue.length);
     session.prepend(missed.slice(0, room));

@@ -91,16 +91,7 @@ export class ClusterNode implements ClusterLink {
       (envelope) => this.attached().route(envelope.message, false),
       (error) => this.broker?.events.emit('persistenceError', error),
     );
-    this.handover = new SessionHandover(
-      nc,
-      this.js,
-      names,
-      name,
-      resources.sessions,
-      this.store,
-      () => this.feed.processed,
-      () => this.attached(),
-    );
+    this.handover = new SessionHandover(nc, this.js, names, name, resources.sessions, this.store, this.feed, () => this.attached());
     this.presence = new Presence(nc, names, name, () => this.attached());
     this.orphans = new OrphanSessions(resources.sessions, name, this.presence, this.handover, this.store, () => this.attached());
     this.groups = new SharedGroups(
@@ -110,6 +101,7 @@ export class ClusterNode implements ClusterLink {
       names,
       () => this.attached(),
       (error) => this.attached().events.emit('persistenceError', error),
+      (work) => this.store.holdAcks(work),
     );
   }
 

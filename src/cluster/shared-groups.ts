@@ -43,6 +43,8 @@ export class SharedGroups {
     private readonly names: ClusterNames,
     private readonly broker: () => Broker,
     private readonly onError: (error: Error) => void,
+    /** Makes the acknowledgements about to be written (the SUBACK) wait for `work`. */
+    private readonly holdAcks: (work: Promise<unknown>) => void,
   ) {}
 
   /** A client of this node joined (or left) group `group` on `filter`. */
@@ -82,7 +84,11 @@ export class SharedGroups {
       state.qos0 = new SubjectInterest(this.nc, this.names.qos0, (data) => this.deliverQos0(state, data), queue);
       state.qos0.add(state.filter);
       state.generation++;
-      this.startConsumers(state, state.generation).catch((error: Error) => this.onError(error));
+      // The SUBACK waits until the group's consumers exist: a consumer created later would not have the
+      // messages published in between (it starts at new messages), and the member was told it is subscribed.
+      const started = this.startConsumers(state, state.generation);
+      started.catch((error: Error) => this.onError(error));
+      this.holdAcks(started);
     } else if (!active && state.qos0) {
       state.qos0.clear();
       state.qos0 = undefined;

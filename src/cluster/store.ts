@@ -162,6 +162,19 @@ export class ClusterStore implements Persistence {
     this.watch?.stop();
   }
 
+  /**
+   * Acknowledgements written from now on also wait for `work` (not a write of this store: its failure is
+   * reported by whoever started it and does not fail them).
+   */
+  holdAcks(work: Promise<unknown>): void {
+    const held = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pending.add(held);
+    void held.finally(() => this.pending.delete(held));
+  }
+
   private track(write: Promise<unknown>): void {
     const tracked = write.then(
       () => undefined,

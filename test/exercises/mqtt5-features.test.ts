@@ -41,17 +41,21 @@ describeEachBroker('exercise 4: MQTT 5.0 features', (kind) => {
       JSON.stringify(r.workers.map((w) => w.count)),
     );
     assert.equal(r.plainSubscriber.count, 30);
-    // The spec leaves the choice of member to the server; both brokers pick round robin.
-    assert.deepEqual(
-      r.workers.map((w) => w.seqs),
-      [
-        [1, 4, 7, 10, 13, 16, 19, 22, 25, 28],
-        [2, 5, 8, 11, 14, 17, 20, 23, 26, 29],
-        [3, 6, 9, 12, 15, 18, 21, 24, 27, 30],
-      ],
-    );
-    // Round robin ignores what is in a message: one device's readings land on every worker.
-    assert.ok(Object.values(r.devices).every((workers) => workers.length === 3));
+    // The spec leaves the choice of member to the server. One broker (ours, Mosquitto) picks round robin; on
+    // the cluster each node pulls from the group's JetStream consumer, whose waiting pulls are served in turn
+    // but re-issued when they expire, so the turn can shift under load: there, exactly once and a share each.
+    if (kind !== 'cluster') {
+      assert.deepEqual(
+        r.workers.map((w) => w.seqs),
+        [
+          [1, 4, 7, 10, 13, 16, 19, 22, 25, 28],
+          [2, 5, 8, 11, 14, 17, 20, 23, 26, 29],
+          [3, 6, 9, 12, 15, 18, 21, 24, 27, 30],
+        ],
+      );
+      // Round robin ignores what is in a message: one device's readings land on every worker.
+      assert.ok(Object.values(r.devices).every((workers) => workers.length === 3));
+    }
   });
 
   test('expired messages are not delivered; live ones carry their remaining lifetime [MQTT-3.3.2-5], [MQTT-3.3.2-6]', async () => {
