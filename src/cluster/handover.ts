@@ -17,8 +17,10 @@ import { decodeStoredSession, type ClusterStore, type StoredSession } from './st
 import { idToken } from './subjects.js';
 import { serialize } from 'node:v8';
 
-/** How long the node holding a session may take to hand it over before it counts as gone. */
+/** How long one release request waits for the node holding the session. */
 const RELEASE_TIMEOUT_MS = 3000;
+/** How long a claim keeps asking a holder that is slow but still sends heartbeats (a loaded machine). */
+const RELEASE_ALIVE_MS = 12_000;
 /** Attempts at writing the claim when another node claims the same client id at the same moment. */
 const CLAIM_ATTEMPTS = 5;
 /** Messages read per request while catching a session up. */
@@ -49,6 +51,8 @@ export class SessionHandover {
     private readonly sessions: KV,
     private readonly store: ClusterStore,
     private readonly feed: FeedPosition,
+    /** Whether a node is still heard from (presence.ts); a silent one is not waited for. */
+    private readonly heardFrom: (node: string) => boolean,
     private readonly broker: () => Broker,
   ) {}
 
@@ -153,16 +157,39 @@ export class SessionHandover {
     return { message, qos: Math.min(qos, message.qos) as 0 | 1 | 2, retain: retainAsPublished && message.retain, subscriptionIds: ids };
   }
 
-  /** Asks `owner` to release the session; a node that does not answer (gone) leaves its last stored state. */
+  /**
+   * Asks `owner` to release the session. A node that does not answer and is no longer heard from (killed)
+   * leaves its last stored state; one that still sends heartbeats is slow, not gone, and is asked again for
+   * up to RELEASE_ALIVE_MS: taking an older state while it still holds the session would deliver again
+   * what it delivered since (and leave it a copy of the session).
+   */
   private async askRelease(owner: string, clientId: string): Promise<void> {
-    await this.nc.request(this.releaseSubject(owner), clientId, { timeout: RELEASE_TIMEOUT_MS }).catch(() => undefined);
+    const until = Date.now() + RELEASE_ALIVE_MS;
+    for (;;) {
+      try {
+        await this.nc.request(this.releaseSubject(owner), clientId, { timeout: RELEASE_TIMEOUT_MS });
+        return;
+      } catch {
+        if (Date.now() + RELEASE_TIMEOUT_MS > until || !this.heardFrom(owner) || this.nc.isClosed()) return;
+      }
+    }
   }
 
-  /** Another node claims `clientId`: end its connection here and store the session for it. */
+  /**
+   * Another node claims `clientId`: end its connection here and store the session for it, unless the
+   * claim did not wait for this answer and the key has another owner already: the late state must not
+   * overwrite the claim (compare-and-set on the key's revision).
+   */
   private async release(clientId: string): Promise<void> {
     const snapshot = releaseSession(this.broker(), clientId);
-    if (snapshot && snapshot.expiryInterval !== 0) this.store.saveSession(snapshot);
     await this.store.flushWrites();
+    if (!snapshot || snapshot.expiryInterval === 0) return;
+    const key = idToken(clientId);
+    const entry = await this.sessions.get(key);
+    const stored = entry?.operation === 'PUT' ? decodeStoredSession(entry.value) : undefined;
+    if (!entry || stored?.owner !== this.node) return;
+    const released: StoredSession = { clientId, owner: this.node, snapshot, streamSeq: this.feed.processed };
+    await this.sessions.update(key, serialize(released), entry.revision).catch(() => undefined);
   }
 
   private releaseSubject(node: string): string {

@@ -9,7 +9,7 @@ import { SubjectInterest } from './interest.js';
 import { clusterNames, openResources, type ClusterNames, type ClusterResources } from './resources.js';
 import { SessionHandover } from './handover.js';
 import { OrphanSessions } from './orphans.js';
-import { Presence } from './presence.js';
+import { NODE_TIMEOUT_MS, Presence } from './presence.js';
 import { SharedGroups } from './shared-groups.js';
 import { ClusterStore } from './store.js';
 import { topicSubject } from './subjects.js';
@@ -91,8 +91,12 @@ export class ClusterNode implements ClusterLink {
       (envelope) => this.attached().route(envelope.message, false),
       (error) => this.broker?.events.emit('persistenceError', error),
     );
-    this.handover = new SessionHandover(nc, this.js, names, name, resources.sessions, this.store, this.feed, () => this.attached());
     this.presence = new Presence(nc, names, name, () => this.attached());
+    // Heard within the last few heartbeats: a killed node stops being heard by the time one request times out.
+    const heardFrom = (node: string) => Date.now() - (this.presence.lastHeardAt(node) ?? 0) <= NODE_TIMEOUT_MS;
+    this.handover = new SessionHandover(nc, this.js, names, name, resources.sessions, this.store, this.feed, heardFrom, () =>
+      this.attached(),
+    );
     this.orphans = new OrphanSessions(resources.sessions, name, this.presence, this.handover, this.store, () => this.attached());
     this.groups = new SharedGroups(
       nc,
