@@ -182,13 +182,15 @@ export class SessionHandover {
    */
   private async release(clientId: string): Promise<void> {
     const snapshot = releaseSession(this.broker(), clientId);
+    // The snapshot reflects the stream up to here; what the reading routes from now on no longer reaches it.
+    const streamSeq = this.feed.processed;
     await this.store.flushWrites();
     if (!snapshot || snapshot.expiryInterval === 0) return;
     const key = idToken(clientId);
     const entry = await this.sessions.get(key);
     const stored = entry?.operation === 'PUT' ? decodeStoredSession(entry.value) : undefined;
     if (!entry || stored?.owner !== this.node) return;
-    const released: StoredSession = { clientId, owner: this.node, snapshot, streamSeq: this.feed.processed };
+    const released: StoredSession = { clientId, owner: this.node, snapshot, streamSeq };
     await this.sessions.update(key, serialize(released), entry.revision).catch(() => undefined);
   }
 

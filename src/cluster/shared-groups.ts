@@ -69,11 +69,17 @@ export class SharedGroups {
 
   /** Stops taking part in every group. */
   async close(): Promise<void> {
+    const closing: Array<Promise<unknown>> = [];
     for (const state of this.groups.values()) {
       state.qos0?.clear();
-      await Promise.all(state.consumers.map((c) => c.close()));
+      // Not current any more: the pull loops end instead of pulling again (on a closed connection: for ever).
+      state.qos0 = undefined;
+      state.generation++;
+      closing.push(...state.consumers.map((c) => c.close()));
+      state.consumers = [];
     }
     this.groups.clear();
+    await Promise.all(closing);
   }
 
   private refresh(state: GroupState): void {
@@ -125,7 +131,7 @@ export class SharedGroups {
 
   /** Pulls the group's consumer while this node takes part; a consumer lost with its NATS server is pulled again. */
   private async pull(state: GroupState, name: string, generation: number): Promise<void> {
-    const current = () => state.qos0 !== undefined && state.generation === generation;
+    const current = () => state.qos0 !== undefined && state.generation === generation && !this.nc.isClosed();
     while (current()) {
       try {
         const consumer = await this.js.consumers.get(this.names.stream, name);
