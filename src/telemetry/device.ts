@@ -74,6 +74,8 @@ export class SimulatedDevice {
   private readonly backoff: Backoff;
   /** Connections after the first one: automatic reconnects and returns after kill(). */
   reconnects = 0;
+  /** Counts kill() and stop(): a start() still connecting when one comes drops what it made instead of reporting. */
+  private lives = 0;
 
   constructor(options: DeviceOptions) {
     this.options = options;
@@ -97,8 +99,15 @@ export class SimulatedDevice {
   /** Connects (with the will), announces `online`, listens for commands and starts reporting. */
   async start(): Promise<void> {
     if (this.client) return;
+    const life = this.lives;
     const linked = this.options.link !== undefined;
     const client = linked ? await this.connectOverLink() : await connectMqtt(this.options.url, this.connectOptions());
+    if (life !== this.lives || this.client) {
+      // Killed or stopped while connecting (chaos, a fleet stopping), or started twice: this connection is not wanted.
+      client.options.reconnectPeriod = 0;
+      await disconnect(client, true);
+      return;
+    }
     this.client = client;
     this.connectedAt = Date.now();
     if (this.everConnected) this.reconnects++;
@@ -120,7 +129,9 @@ export class SimulatedDevice {
     await this.subscribeCommands(client, linked);
     if (linked) this.announce('online');
     else await this.announce('online');
-    // Spread the fleet's readings over the interval instead of all at the same millisecond.
+    // Spread the fleet's readings over the interval instead of all at the same millisecond; not if the
+    // device was killed or stopped while it announced itself (its timers would outlive it).
+    if (life !== this.lives) return;
     this.startTimer = setTimeout(() => this.schedule(), Math.floor(Math.random() * this.intervalMs));
   }
 
@@ -229,6 +240,7 @@ export class SimulatedDevice {
   }
 
   private halt(): void {
+    this.lives++;
     clearTimeout(this.startTimer);
     clearInterval(this.timer);
     this.timer = undefined;

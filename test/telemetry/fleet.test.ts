@@ -157,7 +157,10 @@ describeEachBroker('ingestion restarts without losing acknowledged alerts', (kin
       assert.equal(fleet.sent.alerts, 10);
       const second = await startIngest(options);
       try {
-        await waitUntil(() => second.stats().alerts === 10, 5000, '10 queued alerts stored after the restart');
+        await waitUntil(() => second.stats().alerts === 10, 5000, '10 queued alerts stored after the restart').catch((error: Error) => {
+          const { alerts, alertDuplicates, rejected } = second.stats();
+          throw new Error(`${error.message} (${JSON.stringify({ alerts, alertDuplicates, rejected, workers: second.workers() })})`);
+        });
         assert.equal((await second.store.alerts(100)).filter((a) => a.message.startsWith('while away')).length, 10);
       } finally {
         await second.stop();
