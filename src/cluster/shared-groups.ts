@@ -56,10 +56,24 @@ export class SharedGroups {
       state = { group, filter, members: new Set(), consumers: [], generation: 0 };
       this.groups.set(key, state);
     }
-    if (joined) state.members.add(clientId);
-    else state.members.delete(clientId);
-    this.refresh(state);
-    if (state.members.size === 0) this.groups.delete(key);
+    if (joined) {
+      state.members.add(clientId);
+      this.refresh(state);
+      return;
+    }
+    state.members.delete(clientId);
+    if (state.members.size > 0) {
+      this.refresh(state);
+      return;
+    }
+    // A SUBSCRIBE repeating a subscription leaves and joins again in one step: the pulls are not stopped
+    // for it. Stopping them loses nothing but delays much: JetStream's messages already on their way to a
+    // pull that stopped wait for the ack wait (30 s) before they go out again.
+    queueMicrotask(() => {
+      if (state.members.size > 0 || this.groups.get(key) !== state) return;
+      this.refresh(state);
+      this.groups.delete(key);
+    });
   }
 
   /** A client connected or disconnected: the groups it is a member of here may start or stop. */
