@@ -32,7 +32,9 @@ export async function startClusterTarget(settings: TargetSettings, clients: numb
     await close();
     throw error;
   }
-  return { name: 'cluster', host: '127.0.0.1', port: nodes[0]!.port, nodes, close };
+  // The nats-server works for every message that crosses nodes: its CPU and memory are the cluster's too.
+  const engines = nats.servers.map((s) => s.process.pid);
+  return { name: 'cluster', host: '127.0.0.1', port: nodes[0]!.port, nodes, engines, close };
 }
 
 /** Forks one node (embedded-child.js with the cluster's NATS URL and a node name); resolves once it listens. */

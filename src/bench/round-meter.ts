@@ -3,7 +3,7 @@ import { targetCpuSeconds, targetRssKb, type BenchTarget } from './targets.js';
 
 /*
  * What a round measures around its load, the same for every scenario: wall time, the broker process's CPU
- * and memory (summed over the node processes of a cluster), the parent's own CPU; and the wait for the
+ * and memory (summed over the node processes of a cluster and its nats-server), the parent's own CPU; and the wait for the
  * subscribers to receive what was sent.
  */
 

@@ -14,6 +14,8 @@ export interface BenchTarget {
   readonly pid?: number;
   /** The nodes of a cluster target, each its own process (`port` is the first one's). */
   readonly nodes?: ReadonlyArray<{ readonly port: number; readonly pid: number }>;
+  /** Processes the broker cannot work without, counted with it: a cluster's nats-server. */
+  readonly engines?: readonly number[];
   close(): Promise<void>;
 }
 
@@ -109,16 +111,17 @@ async function startChild(name: 'embedded' | 'relay', file: string, args: string
 
 /** The processes of a target we started: its own, or each node's of a cluster. */
 function targetPids(target: BenchTarget): number[] {
-  return target.nodes ? target.nodes.map((n) => n.pid) : target.pid ? [target.pid] : [];
+  const own = target.nodes ? target.nodes.map((n) => n.pid) : target.pid ? [target.pid] : [];
+  return [...own, ...(target.engines ?? [])];
 }
 
-/** CPU seconds of the target's processes so far (all nodes of a cluster); undefined for a broker given by URL. */
+/** CPU seconds of the target's processes so far (all nodes of a cluster and its nats-server); undefined for a broker given by URL. */
 export function targetCpuSeconds(target: BenchTarget): number | undefined {
   const pids = targetPids(target);
   return pids.length === 0 ? undefined : pids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
 }
 
-/** Resident memory of the target's processes (kB, all nodes of a cluster); undefined for a broker given by URL. */
+/** Resident memory of the target's processes (kB, all nodes of a cluster and its nats-server); undefined for a broker given by URL. */
 export function targetRssKb(target: BenchTarget): number | undefined {
   const pids = targetPids(target);
   return pids.length === 0 ? undefined : pids.reduce((sum, pid) => sum + processRssKb(pid), 0);
