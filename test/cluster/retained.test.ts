@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { filterSubjects } from '../../src/cluster/index.js';
 import { clusterUnavailable, startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { collect, connectClient, end, waitUntil } from '../helpers/clients.js';
 
@@ -107,5 +109,42 @@ describe('Shared subscriptions across nodes', { skip: clusterUnavailable ?? fals
     await waitUntil(() => late.length === 1, 5000, 'the waiting message');
     assert.equal(late[0]!.payload, 'waiting');
     await Promise.all([publisher, back].map((c) => end(c)));
+  });
+
+  test('the SUBACK of a new group comes once its JetStream consumer exists: a message published at once reaches it', async () => {
+    const member = await connectClient(url(0), { clientId: 'first-member' });
+    const got = collect(member);
+    await member.subscribeAsync('$share/fresh/now/+', { qos: 1 });
+    // The consumer starts at new messages: made after the SUBACK, it would miss what came in between.
+    const { names } = cluster.nodes[0]!.node;
+    const jsm = await jetstreamManager(cluster.nodes[0]!.node.nc);
+    const filters: string[] = [];
+    for await (const c of jsm.consumers.list(names.stream)) if (c.config.filter_subject) filters.push(c.config.filter_subject);
+    assert.deepEqual(
+      filters.filter((f) => filterSubjects(names.qos12, 'now/+').includes(f)),
+      filterSubjects(names.qos12, 'now/+'),
+    );
+    const publisher = await connectClient(url(2));
+    await publisher.publishAsync('now/a', 'right after the SUBACK', { qos: 1 });
+    await waitUntil(() => got.length === 1, 5000, 'the message published right after the SUBACK');
+    await Promise.all([member, publisher].map((c) => end(c)));
+  });
+
+  test('a member resuming on another node and subscribing again gets the queued messages at once, not after the ack wait', async () => {
+    const options = { clientId: 'resubscriber', clean: false, properties: { sessionExpiryInterval: 60 } };
+    const first = await connectClient(url(0), options);
+    await first.subscribeAsync('$share/again/queue/+', { qos: 1 });
+    await end(first);
+    const publisher = await connectClient(url(2));
+    for (let i = 0; i < 10; i++) await publisher.publishAsync(`queue/${i}`, `q${i}`, { qos: 1 });
+    // As an ingest worker does: resume the session elsewhere, then SUBSCRIBE to the same filter again
+    // [MQTT-3.8.4-3]. Stopping the group's pulls for that repeat left JetStream's messages on their way to
+    // the stopped pull waiting 30 s (its ack wait) before they went out again.
+    const back = await connectClient(url(1), options);
+    const got = collect(back);
+    await back.subscribeAsync('$share/again/queue/+', { qos: 1 });
+    await waitUntil(() => got.length >= 10, 5000, 'the ten queued messages');
+    assert.deepEqual(got.map((m) => m.payload).sort(), Array.from({ length: 10 }, (_, i) => `q${i}`).sort());
+    await Promise.all([back, publisher].map((c) => end(c)));
   });
 });

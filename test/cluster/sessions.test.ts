@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { IPublishPacket } from 'mqtt-packet';
-import { ReasonCode } from '../../src/broker/index.js';
+import { serialize } from 'node:v8';
+import { jetstream } from '@nats-io/jetstream';
+import { ReasonCode, releaseSession } from '../../src/broker/index.js';
+import { SessionHandover } from '../../src/cluster/handover.js';
+import { decodeStoredSession, type StoredSession } from '../../src/cluster/store.js';
+import { idToken } from '../../src/cluster/subjects.js';
 import { clusterUnavailable, startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { collect, connectClient, end, sleep, waitUntil } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -95,6 +100,66 @@ describe('Sessions across nodes', { skip: clusterUnavailable ?? false }, () => {
     assert.equal(await client.nothingWithin('publish', 300), true);
     await client.disconnect();
     await end(publisher);
+  });
+
+  test('a late release does not overwrite the claim of a node that stopped waiting for it (compare-and-set)', async () => {
+    const { client } = await RawClient.connect(port(0), {
+      clientId: 'late-release',
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+    });
+    client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'late/t', qos: 1 }] });
+    await client.expect('suback');
+    // A node that took node1 for dead claimed the session meanwhile: the key has another owner.
+    const { node } = cluster.nodes[0]!;
+    const key = idToken('late-release');
+    const claim: StoredSession = { clientId: 'late-release', owner: 'node-elsewhere', streamSeq: 0, connected: true };
+    await node.resources.sessions.put(key, serialize(claim));
+    // node1's answer comes now: it lets its connection go (0x8E) and does not write its state over the claim.
+    const answer = await node.nc.request(`${node.names.node}.${idToken(node.name)}.release`, 'late-release', { timeout: 5000 });
+    assert.equal(answer.string(), 'released');
+    assert.equal((await client.expect('disconnect', 5000)).reasonCode, ReasonCode.SessionTakenOver);
+    const entry = await node.resources.sessions.get(key);
+    assert.equal(decodeStoredSession(entry!.value)?.owner, 'node-elsewhere');
+    await node.resources.sessions.delete(key);
+  });
+
+  test('a session is installed on a node only once its reading of the stream has reached the session’s stored sequence', async () => {
+    const options = { clientId: 'lagging', clean: false, properties: { sessionExpiryInterval: 60 } };
+    const first = await connectClient(url(0), options);
+    const got = collect(first);
+    await first.subscribeAsync('lag/t', { qos: 1 });
+    const publisher = await connectClient(url(1));
+    await publisher.publishAsync('lag/t', 'seen on node1', { qos: 1 });
+    await waitUntil(() => got.length === 1, 5000, 'the message on node1');
+    await end(first);
+    await end(publisher);
+    const stored = decodeStoredSession((await cluster.nodes[0]!.node.resources.sessions.get(idToken('lagging')))!.value)!;
+    assert.ok(stored.snapshot && stored.streamSeq > 0, `stored at sequence ${stored.streamSeq}`);
+    // node2 with a reading that lags behind the stored sequence: installed there at once, its reading would
+    // route the messages up to that sequence into the session a second time.
+    const { node, broker } = cluster.nodes[1]!;
+    let reach: (() => void) | undefined;
+    const lagging = { processed: 0, routedUpTo: () => new Promise<boolean>((resolve) => (reach = () => resolve(true))) };
+    const handover = new SessionHandover(
+      node.nc,
+      jetstream(node.nc),
+      node.names,
+      'node-lagging',
+      node.resources.sessions,
+      node.store,
+      lagging,
+      () => true,
+      () => broker,
+    );
+    const resumed = handover.resume(stored.snapshot, stored.streamSeq);
+    await sleep(200);
+    assert.equal(broker.sessions.has('lagging'), false, 'not installed while the reading is behind');
+    lagging.processed = stored.streamSeq;
+    reach!();
+    await resumed;
+    assert.equal(broker.sessions.has('lagging'), true);
+    releaseSession(broker, 'lagging');
   });
 
   test('a will with Will Delay is cancelled by a reconnect to another node [MQTT-3.1.3-9]; without one it is published once', async () => {
