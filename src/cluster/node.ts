@@ -5,6 +5,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ReasonCode, type Broker, type ClusterLink, type Message, type Subscription, type Will } from '../broker/index.js';
 import { encodeEnvelope, decodeEnvelope, RecentIds, type Envelope } from './envelope.js';
 import { StreamFeed } from './feed.js';
+import { inTurn } from './in-turn.js';
 import { SubjectInterest } from './interest.js';
 import { clusterNames, openResources, type ClusterNames, type ClusterResources } from './resources.js';
 import { SessionHandover } from './handover.js';
@@ -183,7 +184,14 @@ export class ClusterNode implements ClusterLink {
     try {
       const data = encodeEnvelope(envelope);
       if (message.qos === 0) {
-        this.nc.publish(topicSubject(this.names.qos0, message.topic), data);
+        const subject = topicSubject(this.names.qos0, message.topic);
+        inTurn(() => {
+          try {
+            this.nc.publish(subject, data);
+          } catch {
+            // At most once: a connection closed meanwhile drops it, as a lost link would.
+          }
+        });
         return Promise.resolve();
       }
       // Stored in the stream (on a quorum of its replicas) before the publisher is acknowledged.
