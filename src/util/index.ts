@@ -1,6 +1,6 @@
 /** Small helpers shared by the tools and the tests: loopback ports and finding or starting local servers. */
 export { freePort, waitForPort } from './ports.js';
-export { findMosquitto, startMosquittoProcess, type MosquittoOptions, type MosquittoProcess } from './mosquitto.js';
+export { findMosquitto, runMosquittoConfig, startMosquittoProcess, type MosquittoOptions, type MosquittoProcess } from './mosquitto.js';
 export { openFileLimits, openFileWrapper, processCpuSeconds, processRssKb, processTreeCpuSeconds } from './proc.js';
 export { findPostgresBin, startPostgresProcess, type PostgresOptions, type PostgresProcess } from './postgres.js';
 export {

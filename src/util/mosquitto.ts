@@ -37,26 +37,43 @@ export interface MosquittoProcess {
 
 /** Starts a real `mosquitto` with a generated config (anonymous, no persistence) on free loopback ports. */
 export async function startMosquittoProcess(options: MosquittoOptions = {}): Promise<MosquittoProcess> {
-  const binary = findMosquitto();
-  if (!binary) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
   const port = await freePort();
   const wsPort = options.websocket ? await freePort() : undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'mqttlab-mosquitto-'));
   const lines = [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
     // As in mosquitto/config/mosquitto.conf: no Nagle delay on small packets.
     'set_tcp_nodelay true',
     ...(wsPort ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
-    'persistence false',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
     ...(options.config ?? []),
   ];
+  const { pid, close } = await runMosquittoConfig(lines, wsPort ? [port, wsPort] : [port], options.wrapper);
+  return {
+    pid,
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    wsPort,
+    wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}` : undefined,
+    close,
+  };
+}
+
+/**
+ * Runs `mosquitto` on `lines` (listeners included) after the settings every run of ours has (no
+ * persistence, errors and warnings to stderr), in a temp dir; resolves once each of `ports` accepts
+ * connections. `close` is SIGTERM (SIGKILL after 2 s) and removes the dir; Ctrl-C does the same.
+ */
+export async function runMosquittoConfig(
+  lines: readonly string[],
+  ports: readonly number[],
+  wrapper: readonly string[] = [],
+): Promise<{ pid: number; close(): Promise<void> }> {
+  const binary = findMosquitto();
+  if (!binary) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
+  const dir = mkdtempSync(join(tmpdir(), 'mqttlab-mosquitto-'));
   const config = join(dir, 'mosquitto.conf');
-  writeFileSync(config, `${lines.join('\n')}\n`);
-  const argv = [...(options.wrapper ?? []), binary, '-c', config];
+  writeFileSync(config, `${['persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', ...lines].join('\n')}\n`);
+  const argv = [...wrapper, binary, '-c', config];
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -67,7 +84,7 @@ export async function startMosquittoProcess(options: MosquittoOptions = {}): Pro
     release();
   };
   const release = registerCleanup({
-    what: `Mosquitto on port ${port}`,
+    what: `Mosquitto on port ${ports.join(', ')}`,
     stop: close,
     kill: () => {
       killChild(child);
@@ -75,21 +92,13 @@ export async function startMosquittoProcess(options: MosquittoOptions = {}): Pro
     },
   });
   try {
-    await waitForPort(port, 5000, () => child.exitCode !== null);
-    // Mosquitto opens its listeners one after the other: the WebSocket one may lag behind TCP.
-    if (wsPort) await waitForPort(wsPort, 5000, () => child.exitCode !== null);
+    // Mosquitto opens its listeners one after the other: a WebSocket one may lag behind TCP.
+    for (const port of ports) await waitForPort(port, 5000, () => child.exitCode !== null);
   } catch (error) {
     killChild(child);
     removeDir();
     release();
     throw new Error(`mosquitto did not start: ${(error as Error).message}\n${stderr}`);
   }
-  return {
-    pid: child.pid!,
-    port,
-    url: `mqtt://127.0.0.1:${port}`,
-    wsPort,
-    wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}` : undefined,
-    close,
-  };
+  return { pid: child.pid!, close };
 }

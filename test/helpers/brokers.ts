@@ -1,7 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe } from 'node:test';
 import {
   brokerOptionsFromConfig,
@@ -10,7 +6,7 @@ import {
   type Broker,
   type CreateBrokerOptions,
 } from '../../src/broker/index.js';
-import { findMosquitto, freePort, registerChild, waitForPort } from '../../src/util/index.js';
+import { findMosquitto, runMosquittoConfig, startMosquittoProcess } from '../../src/util/index.js';
 import { clusterUnavailable, startTestCluster, type TestCluster } from './cluster.js';
 
 /** The brokers a wire test runs against: ours, Mosquitto 2, and three of our nodes clustered on NATS behind a balancer. */
@@ -77,57 +73,8 @@ export async function startCluster(options: StartOptions = {}, port?: number): P
 
 /** Starts a real `mosquitto` with a generated config on free loopback ports. */
 export async function startMosquitto(options: StartOptions = {}): Promise<TestBroker> {
-  const port = await freePort();
-  const wsPort = options.websocket ? await freePort() : undefined;
-  const lines = [
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
-    // As in mosquitto/config/mosquitto.conf: no Nagle delay on small packets.
-    'set_tcp_nodelay true',
-    ...(wsPort ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
-    ...(options.mosquitto ?? []),
-  ];
-  const close = await runMosquitto(lines, wsPort ? [port, wsPort] : [port]);
-  return {
-    kind: 'mosquitto',
-    host: '127.0.0.1',
-    port,
-    url: `mqtt://127.0.0.1:${port}`,
-    wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}` : undefined,
-    close,
-  };
-}
-
-/**
- * Runs mosquitto on config lines (after: no persistence, errors to stderr) until every port accepts (it opens
- * its listeners one by one; a WebSocket one can come well after TCP on a loaded machine); returns its stop function.
- */
-async function runMosquitto(lines: string[], ports: number[]): Promise<() => Promise<void>> {
-  if (!mosquittoPath) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
-  const dir = mkdtempSync(join(tmpdir(), 'mqttlab-mosquitto-'));
-  const config = join(dir, 'mosquitto.conf');
-  writeFileSync(config, `${['persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', ...lines].join('\n')}\n`);
-  const child: ChildProcess = spawn(mosquittoPath, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  registerChild('mosquitto', child, { graceMs: 2000 });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    for (const port of ports) await waitForPort(port, 5000, () => child.exitCode !== null);
-  } catch (error) {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`mosquitto did not start: ${(error as Error).message}\n${stderr}`);
-  }
-  return async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-      await exited;
-      clearTimeout(timer);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const m = await startMosquittoProcess({ config: options.mosquitto, websocket: options.websocket });
+  return { kind: 'mosquitto', host: '127.0.0.1', port: m.port, url: m.url, wsUrl: m.wsUrl, close: () => m.close() };
 }
 
 /**
@@ -152,7 +99,8 @@ export async function startFromConfig(kind: BrokerKind, lines: string[]): Promis
     const { listeners: _listeners, ...options } = brokerOptionsFromConfig(config).options;
     return startCluster({ embedded: options }, first.port);
   }
-  const close = await runMosquitto(
+  // Mosquitto opens its listeners one by one: a WebSocket one can come well after TCP on a loaded machine.
+  const { close } = await runMosquittoConfig(
     lines,
     config.listeners.map((l) => l.port),
   );
