@@ -104,7 +104,6 @@ export class SimulatedDevice {
     const client = linked ? await this.connectOverLink() : await connectMqtt(this.options.url, this.connectOptions());
     if (life !== this.lives || this.client) {
       // Killed or stopped while connecting (chaos, a fleet stopping), or started twice: this connection is not wanted.
-      client.options.reconnectPeriod = 0;
       await disconnect(client, true);
       return;
     }

@@ -104,7 +104,6 @@ export class IngestWorker {
     const client = this.client;
     this.client = undefined;
     if (!client) return;
-    client.options.reconnectPeriod = 0;
     await disconnect(client, !client.connected);
     this.counts.connected = false;
   }
