@@ -10,7 +10,7 @@ import { SubjectInterest } from './interest.js';
 import { clusterNames, openResources, type ClusterNames, type ClusterResources } from './resources.js';
 import { SessionHandover } from './handover.js';
 import { OrphanSessions } from './orphans.js';
-import { NODE_TIMEOUT_MS, Presence } from './presence.js';
+import { Presence } from './presence.js';
 import { SharedGroups } from './shared-groups.js';
 import { ClusterStore } from './store.js';
 import { topicSubject } from './subjects.js';
@@ -93,8 +93,7 @@ export class ClusterNode implements ClusterLink {
       (error) => this.broker?.events.emit('persistenceError', error),
     );
     this.presence = new Presence(nc, names, name, () => this.attached());
-    // Heard within the last few heartbeats: a killed node stops being heard by the time one request times out.
-    const heardFrom = (node: string) => Date.now() - (this.presence.lastHeardAt(node) ?? 0) <= NODE_TIMEOUT_MS;
+    const heardFrom = (node: string) => this.presence.heardRecently(node);
     this.handover = new SessionHandover(nc, this.js, names, name, resources.sessions, this.store, this.feed, heardFrom, () =>
       this.attached(),
     );

@@ -84,6 +84,11 @@ export class Presence {
     return this.lastHeard.get(node)?.at;
   }
 
+  /** True when `node` was heard within NODE_TIMEOUT_MS (a killed node is not, once one request to it has timed out). */
+  heardRecently(node: string): boolean {
+    return Date.now() - (this.lastHeardAt(node) ?? 0) <= NODE_TIMEOUT_MS;
+  }
+
   /**
    * True when `node` has been silent for NODE_DEAD_MS: heard from that long ago, or never while this node has
    * listened that long. Not the 3 s of `alive()`: a node whose heartbeats are late under load is not dead.

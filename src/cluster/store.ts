@@ -175,15 +175,13 @@ export class ClusterStore implements Persistence {
     void held.finally(() => this.pending.delete(held));
   }
 
+  /** A write of this store: the acknowledgements wait for it, and fail if it fails. */
   private track(write: Promise<unknown>): void {
-    const tracked = write.then(
-      () => undefined,
-      (error: Error) => {
+    this.holdAcks(
+      write.catch((error: Error) => {
         this.failure = error;
-      },
+      }),
     );
-    this.pending.add(tracked);
-    void tracked.finally(() => this.pending.delete(tracked));
   }
 
   private apply(entry: KvWatchEntry): void {
