@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolveBroker } from './broker-target.js';
 import type { LinkProfile } from '../link/index.js';
-import { startFleet, type Fleet, type FleetDeviceLink } from '../telemetry/index.js';
+import { fleetLinkTotals, startFleet, type Fleet, type FleetLinkTotals } from '../telemetry/index.js';
 import { connectionLog } from './connection-log.js';
 import { fmt, startStatusLine } from './status-line.js';
 import { onShutdown } from './shutdown.js';
@@ -120,7 +120,7 @@ QoS 0 readings lost; alerts carry "id", so a QoS 1 alert delivered twice is stor
             lastCount = total;
             lastAt = now;
             const counts = `telemetry ${fmt(s.telemetry)} · alerts ${fmt(s.alerts)} · replies ${fmt(s.replies)} · errors ${fmt(s.errors)}`;
-            const link = opts.link ? ` · ${linkLine(linkTotals(fleet.links()))}` : '';
+            const link = opts.link ? ` · ${linkLine(fleetLinkTotals(fleet.links()))}` : '';
             return `● ${fleet.online()}/${opts.devices} online · ${rate.toFixed(0)} msg/s · ${counts}${link}`;
           });
       let stopping = false;
@@ -132,18 +132,19 @@ QoS 0 readings lost; alerts carry "id", so a QoS 1 alert delivered twice is stor
         await target.close();
         const seconds = (Date.now() - runStart) / 1000;
         const devices = fleet.links();
+        const totals = fleetLinkTotals(devices);
         const summary = {
           devices: opts.devices,
           seconds: Math.round(seconds * 10) / 10,
           sent: fleet.sent,
           messagesPerSecond: Math.round(((fleet.sent.qos0 + fleet.sent.qos1 + fleet.sent.qos2) / seconds) * 10) / 10,
-          ...(opts.link && { links: { profile: opts.link.name, faults: opts.link.faults, totals: linkTotals(devices), devices } }),
+          ...(opts.link && { links: { profile: opts.link.name, faults: opts.link.faults, totals, devices } }),
         };
         if (opts.json) console.log(JSON.stringify(summary, null, 2));
         else {
           const sent = `${fmt(fleet.sent.telemetry)} readings, ${fmt(fleet.sent.alerts)} alerts, ${fmt(fleet.sent.replies)} replies`;
           console.log(`fleet stopped after ${summary.seconds} s: ${sent} (${summary.messagesPerSecond} msg/s)`);
-          if (opts.link) console.log(`  ${opts.link.name} links: ${linkLine(linkTotals(devices))}`);
+          if (opts.link) console.log(`  ${opts.link.name} links: ${linkLine(totals)}`);
         }
       };
       if (opts.duration !== undefined) setTimeout(() => stop().then(() => process.exit(0)), opts.duration * 1000);
@@ -151,14 +152,7 @@ QoS 0 readings lost; alerts carry "id", so a QoS 1 alert delivered twice is stor
     });
 }
 
-/** The fleet's link counters summed over its devices. */
-function linkTotals(devices: FleetDeviceLink[]): Omit<FleetDeviceLink, 'device' | 'link'> {
-  const totals = { reconnects: 0, readingsSent: 0, readingsLostOnLink: 0, alertsResent: 0, cuts: 0 };
-  for (const d of devices) for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += d[key];
-  return totals;
-}
-
-function linkLine(t: Omit<FleetDeviceLink, 'device' | 'link'>): string {
+function linkLine(t: FleetLinkTotals): string {
   const lost = `${fmt(t.readingsLostOnLink)} readings lost on the link`;
   return `${fmt(t.cuts)} cuts · ${fmt(t.reconnects)} reconnects · ${lost} · ${fmt(t.alertsResent)} alerts resent`;
 }

@@ -46,6 +46,16 @@ export interface FleetDeviceLink extends LinkCounters {
   readingsSent: number;
 }
 
+/** The fleet's link counters summed over its devices. */
+export type FleetLinkTotals = Omit<FleetDeviceLink, 'device' | 'link'>;
+
+/** Sums the counters of `devices` (Fleet.links()). */
+export function fleetLinkTotals(devices: readonly FleetDeviceLink[]): FleetLinkTotals {
+  const totals: FleetLinkTotals = { reconnects: 0, readingsSent: 0, readingsLostOnLink: 0, alertsResent: 0, cuts: 0 };
+  for (const d of devices) for (const key of Object.keys(totals) as Array<keyof FleetLinkTotals>) totals[key] += d[key];
+  return totals;
+}
+
 export type FleetEvent =
   | { type: 'connected'; device: string; done: number; total: number }
   | { type: 'killed' | 'revived'; device: string }

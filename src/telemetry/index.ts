@@ -1,11 +1,13 @@
 /** The IoT telemetry system: device fleet simulator, presence, shared-subscription ingestion, store and API. */
 export {
+  fleetLinkTotals,
   startFleet,
   type ChaosOptions,
   type Fleet,
   type FleetCounters,
   type FleetDeviceLink,
   type FleetEvent,
+  type FleetLinkTotals,
   type FleetOptions,
 } from './fleet.js';
 export type { LinkCounters } from './fleet-links.js';
