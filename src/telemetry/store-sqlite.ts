@@ -41,6 +41,8 @@ export class SqliteStore implements TelemetryStore {
   /** Rows not written by this run: counted at open and again after each retention pass. */
   private initialTotals = { readings: 0, alerts: 0 };
   private closed = false;
+  /** The API's and retention's statements, prepared once each (a fixed set of SQL texts). */
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(
     path: string,
@@ -181,8 +183,17 @@ export class SqliteStore implements TelemetryStore {
     });
   }
 
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   private recount(): void {
-    const count = (table: string) => (this.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    const count = (table: string) => (this.statement(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
     this.initialTotals = { readings: count('readings') - this.readingsWritten, alerts: count('alerts') - this.alertsWritten };
   }
 
@@ -214,12 +225,12 @@ export class SqliteStore implements TelemetryStore {
   }
 
   async latest(device: string): Promise<LatestReadings> {
-    const series = this.db.prepare('SELECT id, metric, unit FROM series WHERE device = ? ORDER BY metric').all(device) as Array<{
+    const series = this.statement('SELECT id, metric, unit FROM series WHERE device = ? ORDER BY metric').all(device) as Array<{
       id: number;
       metric: string;
       unit: string;
     }>;
-    const newest = this.db.prepare('SELECT v, ts FROM readings WHERE series = ? ORDER BY ts DESC LIMIT 1');
+    const newest = this.statement('SELECT v, ts FROM readings WHERE series = ? ORDER BY ts DESC LIMIT 1');
     const out: LatestReadings = {};
     for (const s of series) {
       const row = newest.get(s.id) as { v: number; ts: number } | undefined;
@@ -236,27 +247,25 @@ export class SqliteStore implements TelemetryStore {
     points: number,
   ): Promise<{ bucketMs: number; points: SeriesPoint[] }> {
     const bucketMs = Math.max(1, Math.ceil((to - from + 1) / points));
-    const rows = this.db
-      .prepare(
-        `SELECT CAST((ts - @from) / @bucketMs AS INTEGER) AS bucket, CAST(AVG(ts) AS INTEGER) AS ts,
+    const rows = this.statement(
+      `SELECT CAST((ts - @from) / @bucketMs AS INTEGER) AS bucket, CAST(AVG(ts) AS INTEGER) AS ts,
                 AVG(v) AS v, MIN(v) AS min, MAX(v) AS max, COUNT(*) AS n
          FROM readings WHERE series = (SELECT id FROM series WHERE device = @device AND metric = @metric) AND ts BETWEEN @from AND @to
          GROUP BY bucket ORDER BY bucket`,
-      )
-      .all({ device, metric, from, to, bucketMs }) as Array<SeriesPoint & { bucket: number }>;
+    ).all({ device, metric, from, to, bucketMs }) as Array<SeriesPoint & { bucket: number }>;
     return { bucketMs, points: rows.map(({ ts, v, min, max, n }) => ({ ts, v, min, max, n })) };
   }
 
   async alerts(limit: number, device?: string): Promise<StoredAlert[]> {
     return (
       device
-        ? this.db.prepare('SELECT * FROM alerts WHERE device = ? ORDER BY ts DESC, id DESC LIMIT ?').all(device, limit)
-        : this.db.prepare('SELECT * FROM alerts ORDER BY ts DESC, id DESC LIMIT ?').all(limit)
+        ? this.statement('SELECT * FROM alerts WHERE device = ? ORDER BY ts DESC, id DESC LIMIT ?').all(device, limit)
+        : this.statement('SELECT * FROM alerts ORDER BY ts DESC, id DESC LIMIT ?').all(limit)
     ) as StoredAlert[];
   }
 
   async presenceHistory(device: string): Promise<Array<{ status: string; ts: number }>> {
-    return this.db.prepare('SELECT status, ts FROM presence WHERE device = ? ORDER BY ts, rowid').all(device) as Array<{
+    return this.statement('SELECT status, ts FROM presence WHERE device = ? ORDER BY ts, rowid').all(device) as Array<{
       status: string;
       ts: number;
     }>;
@@ -267,10 +276,10 @@ export class SqliteStore implements TelemetryStore {
   }
 
   async countsByWorker(): Promise<Array<{ worker: string; readings: number; alerts: number }>> {
-    const readings = this.db
-      .prepare('SELECT w.name AS worker, COUNT(*) AS n FROM readings r JOIN workers w ON w.id = r.worker GROUP BY w.name')
-      .all() as Array<{ worker: string; n: number }>;
-    const alerts = this.db.prepare('SELECT worker, COUNT(*) AS n FROM alerts GROUP BY worker').all() as Array<{
+    const readings = this.statement(
+      'SELECT w.name AS worker, COUNT(*) AS n FROM readings r JOIN workers w ON w.id = r.worker GROUP BY w.name',
+    ).all() as Array<{ worker: string; n: number }>;
+    const alerts = this.statement('SELECT worker, COUNT(*) AS n FROM alerts GROUP BY worker').all() as Array<{
       worker: string;
       n: number;
     }>;
@@ -278,10 +287,10 @@ export class SqliteStore implements TelemetryStore {
   }
 
   async deliveryByDevice(): Promise<DeviceDelivery[]> {
-    const lost = this.db
-      .prepare('SELECT device, SUM(last_seq - first_seq + 1 - received) AS n FROM reading_runs GROUP BY device')
-      .all() as Array<{ device: string; n: number }>;
-    const duplicated = this.db.prepare('SELECT device, n FROM alert_duplicates').all() as Array<{ device: string; n: number }>;
+    const lost = this.statement(
+      'SELECT device, SUM(last_seq - first_seq + 1 - received) AS n FROM reading_runs GROUP BY device',
+    ).all() as Array<{ device: string; n: number }>;
+    const duplicated = this.statement('SELECT device, n FROM alert_duplicates').all() as Array<{ device: string; n: number }>;
     return mergeDelivery(lost, duplicated);
   }
 
@@ -297,10 +306,10 @@ export class SqliteStore implements TelemetryStore {
   }
 
   private deleteOlderThan(ts: number): void {
-    this.db.prepare('DELETE FROM readings WHERE ts < ?').run(ts);
-    this.db.prepare('DELETE FROM alerts WHERE ts < ?').run(ts);
-    this.db.prepare('DELETE FROM presence WHERE ts < ?').run(ts);
-    this.db.prepare('DELETE FROM reading_runs WHERE last_ts < ?').run(ts);
-    this.db.prepare('DELETE FROM alert_duplicates WHERE last_ts < ?').run(ts);
+    this.statement('DELETE FROM readings WHERE ts < ?').run(ts);
+    this.statement('DELETE FROM alerts WHERE ts < ?').run(ts);
+    this.statement('DELETE FROM presence WHERE ts < ?').run(ts);
+    this.statement('DELETE FROM reading_runs WHERE last_ts < ?').run(ts);
+    this.statement('DELETE FROM alert_duplicates WHERE last_ts < ?').run(ts);
   }
 }
