@@ -57,6 +57,8 @@ export class Connection implements SessionLink {
   inboundAliases: Map<number, string> | undefined;
   /** Topic → the alias we gave it on this connection; created when the client allows aliases. */
   private outboundAliases: Map<string, number> | undefined;
+  /** PUBLISHes waiting for a commit (see sendPublish): the ones after them wait too, so they leave in order. */
+  private publishesAfterStore = 0;
   private readonly framer: Framer;
   private closed = false;
   /** Frames waiting while `hold` is in force. */
@@ -115,12 +117,18 @@ export class Connection implements SessionLink {
     const expiry = v5 && message.expiresAt !== undefined ? remainingExpirySeconds(message, this.broker.clock.now()) : undefined;
     // [MQTT-3.3.4-3] every matching subscription's identifier, when delivered once.
     const subscriptionIds = v5 ? delivery.subscriptionIds : [];
+    // With a crash-safe store a QoS 2 PUBLISH leaves only once its packet id is stored. A broker killed
+    // before that restarts with the message still queued and sends it under another id, while the client
+    // keeps the first id awaiting a PUBREL that never comes [MQTT-4.3.3-10]; MQTT.js counts such ids against
+    // its Receive Maximum, and with ten of them it refuses every new QoS 2 PUBLISH and reconnects, forever.
+    const afterStore = (delivery.qos === 2 && packetId !== undefined && this.broker.store.acksWait) || this.publishesAfterStore > 0;
     let topicAlias: number | undefined;
     let newAlias: number | undefined;
     if (v5 && this.clientTopicAliasMaximum > 0) {
       const aliases = (this.outboundAliases ??= new Map());
       topicAlias = aliases.get(message.topic);
-      if (topicAlias === undefined && aliases.size < this.clientTopicAliasMaximum) {
+      // A PUBLISH written later does not define an alias: one sent in between would use it first.
+      if (topicAlias === undefined && aliases.size < this.clientTopicAliasMaximum && !afterStore) {
         // [MQTT-3.3.2-9] never above the client's Topic Alias Maximum.
         newAlias = topicAlias = aliases.size + 1;
       }
@@ -151,7 +159,15 @@ export class Connection implements SessionLink {
     if (forwarded) bytes = mqttPacket.generate(packet!, { protocolVersion: 5 });
     else if (shared) bytes = sharedQos0Publish(message, delivery.retain, this.protocolVersion);
     else bytes = encodePublish(fields!, this.protocolVersion);
-    if (!this.writeBytes(bytes, packet)) return false;
+    if (afterStore) {
+      if (bytes.length > this.clientMaximumPacketSize) return false;
+      this.publishesAfterStore++;
+      this.broker.store.afterStored((stored) => {
+        this.publishesAfterStore--;
+        if (!stored) this.disconnect(ReasonCode.UnspecifiedError, 'could not store the state behind a QoS 2 PUBLISH');
+        else this.writeBytes(bytes, packet);
+      });
+    } else if (!this.writeBytes(bytes, packet)) return false;
     if (newAlias !== undefined) this.outboundAliases!.set(message.topic, newAlias);
     const stats = this.broker.stats;
     stats.messagesSent++;

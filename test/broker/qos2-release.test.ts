@@ -65,3 +65,44 @@ test('PUBREL to a subscriber goes out only once the released state is stored [MQ
     await running.close();
   }
 });
+
+// The same discipline one step earlier: a QoS 2 PUBLISH leaves once its packet id is stored. A broker killed
+// before would restart with the message queued and send it under a new id, while the subscriber keeps the
+// first id until its PUBREL [MQTT-4.3.3-10]; MQTT.js counts such ids against its Receive Maximum, and with
+// ten of them refused every new QoS 2 PUBLISH (`mqttlab chaos --kill-broker 3`: delivery stopped at 1,010 of 2,000).
+test('a QoS 2 PUBLISH to a subscriber goes out only once its packet id is stored; QoS 1 waits only behind it', async () => {
+  const gated = gatedStore(join(dir, 'mqttlab-publish.db'));
+  const running = await createBroker({ port: 0, wsPort: false, sysInterval: 0, persistence: gated.store });
+  try {
+    const { client: sub } = await RawClient.connect(running.port!, {
+      clientId: 'publish-sub',
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+    });
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'publish/t', qos: 2 }] });
+    await sub.expect('suback');
+    const { client: pub } = await RawClient.connect(running.port!, { clientId: 'publish-pub' });
+
+    gated.close();
+    pub.send({ cmd: 'publish', topic: 'publish/t', payload: Buffer.from('one'), qos: 1, messageId: 2, retain: false, dup: false });
+    assert.equal((await sub.expect('publish')).payload.toString(), 'one', 'a QoS 1 PUBLISH goes out at once');
+    pub.send({ cmd: 'publish', topic: 'publish/t', payload: Buffer.from('two'), qos: 2, messageId: 3, retain: false, dup: false });
+    pub.send({ cmd: 'publish', topic: 'publish/t', payload: Buffer.from('three'), qos: 1, messageId: 4, retain: false, dup: false });
+    assert.ok(await sub.nothingWithin('publish', 300), 'no QoS 2 PUBLISH while its packet id is not stored, nor one after it');
+    gated.open();
+    const publishes = [await sub.expect('publish'), await sub.expect('publish')];
+    assert.deepEqual(
+      publishes.map((p) => [p.qos, p.payload.toString()]),
+      [
+        [2, 'two'],
+        [1, 'three'],
+      ],
+      'in the order they were published',
+    );
+    await sub.disconnect();
+    await pub.disconnect();
+  } finally {
+    gated.open();
+    await running.close();
+  }
+});
