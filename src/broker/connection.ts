@@ -164,8 +164,14 @@ export class Connection implements SessionLink {
       this.publishesAfterStore++;
       this.broker.store.afterStored((stored) => {
         this.publishesAfterStore--;
-        if (!stored) this.disconnect(ReasonCode.UnspecifiedError, 'could not store the state behind a QoS 2 PUBLISH');
-        else this.writeBytes(bytes, packet);
+        this.broker.guard(
+          'PUBLISH after store',
+          () => {
+            if (!stored) this.disconnect(ReasonCode.UnspecifiedError, 'could not store the state behind a QoS 2 PUBLISH');
+            else if (!this.closed) this.writeBytes(bytes, packet);
+          },
+          this,
+        );
       });
     } else if (!this.writeBytes(bytes, packet)) return false;
     if (newAlias !== undefined) this.outboundAliases!.set(message.topic, newAlias);
