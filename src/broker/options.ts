@@ -52,6 +52,13 @@ export interface BrokerOptions {
   acl?: Acl;
   /** Most clients connected at once; 0 (default) for no limit (Mosquitto `max_connections`). */
   maxConnections?: number;
+  /**
+   * Most sessions held at once, connected or waiting offline for their Session Expiry; a CONNECT that would
+   * open one more is refused with 0x97 Quota exceeded. Default 200,000; 0 for no limit.
+   */
+  maxSessions?: number;
+  /** Most subscriptions one session holds; a filter past it gets SUBACK 0x97 Quota exceeded. Default 10,000; 0 for no limit. */
+  maxSubscriptionsPerClient?: number;
   /** Largest PUBLISH payload accepted, in bytes; 0 (default) for no limit (Mosquitto `message_size_limit`). */
   messageSizeLimit?: number;
   /** The cluster this node belongs to (src/cluster/); without one the broker stands alone. */
@@ -90,6 +97,8 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     passwords: options.passwords,
     acl: options.acl,
     maxConnections: options.maxConnections ?? 0,
+    maxSessions: options.maxSessions ?? 200_000,
+    maxSubscriptionsPerClient: options.maxSubscriptionsPerClient ?? 10_000,
     messageSizeLimit: options.messageSizeLimit ?? 0,
     cluster: options.cluster,
   };

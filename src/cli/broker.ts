@@ -49,6 +49,12 @@ export function registerBrokerCommand(program: Command): void {
     )
     .option('--max-topic-levels <n>', 'most levels in a topic or filter (default 200, as Mosquitto)', parseInteger)
     .option(
+      '--max-sessions <n>',
+      'most sessions held, connected or offline; a CONNECT opening one more gets 0x97 (default 200,000; 0: no limit)',
+      parseInteger,
+    )
+    .option('--max-subscriptions <n>', 'most subscriptions per client; more get SUBACK 0x97 (default 10,000; 0: no limit)', parseInteger)
+    .option(
       '--auth-failure-delay <ms>',
       'answer repeated bad passwords from one address after ms × 2^(n-1), at most 30 s (default 0: off)',
       parseInteger,
@@ -100,6 +106,8 @@ Examples:
           maxTotalQueuedBytes?: number;
           maxBuffered?: number;
           maxTopicLevels?: number;
+          maxSessions?: number;
+          maxSubscriptions?: number;
           maxRetainedBytes?: number;
           authFailureDelay?: number;
           dataDir?: string;
@@ -162,6 +170,8 @@ Examples:
           ...(opts.maxInflightBytes !== undefined && { maxInflightBytes: opts.maxInflightBytes }),
           ...(opts.maxTotalQueuedBytes !== undefined && { maxTotalQueuedBytes: opts.maxTotalQueuedBytes }),
           ...(opts.maxTopicLevels !== undefined && { maxTopicLevels: opts.maxTopicLevels }),
+          ...(opts.maxSessions !== undefined && { maxSessions: opts.maxSessions }),
+          ...(opts.maxSubscriptions !== undefined && { maxSubscriptionsPerClient: opts.maxSubscriptions }),
           ...(opts.maxRetainedBytes !== undefined && { maxRetainedBytes: opts.maxRetainedBytes }),
           ...(opts.authFailureDelay !== undefined && { authFailureDelay: opts.authFailureDelay }),
         }).catch((error: ListenError) => {

@@ -88,7 +88,11 @@ export function handleConnect(broker: Broker, conn: Connection, packet: IConnect
     return;
   }
 
-  const refusal = connectionLimit(broker, clientId) ?? authenticate(broker.options, packet) ?? willDenied(broker, clientId, packet);
+  const refusal =
+    connectionLimit(broker, clientId) ??
+    sessionLimit(broker, clientId) ??
+    authenticate(broker.options, packet) ??
+    willDenied(broker, clientId, packet);
   if (refusal) {
     const wait =
       refusal.reasonCode === ReasonCode.BadUserNameOrPassword ? broker.authBackoff.failed(conn.remoteAddress, broker.clock.now()) : 0;
@@ -206,6 +210,21 @@ function connectionLimit(broker: Broker, clientId: string): Refusal | undefined 
     reasonCode: ReasonCode.QuotaExceeded,
     returnCode311: ConnectReturnCode311.ServerUnavailable,
     reason: `${max} clients already connected`,
+  };
+}
+
+/**
+ * `maxSessions` reached: a client id without a session here would add one (a resumed or taken-over session
+ * does not), CONNACK 0x97 Quota exceeded. Without it, clients connecting with ever new ids and a long
+ * Session Expiry would leave sessions behind until memory ran out.
+ */
+function sessionLimit(broker: Broker, clientId: string): Refusal | undefined {
+  const max = broker.options.maxSessions;
+  if (max === 0 || broker.sessions.size < max || broker.sessions.has(clientId)) return undefined;
+  return {
+    reasonCode: ReasonCode.QuotaExceeded,
+    returnCode311: ConnectReturnCode311.ServerUnavailable,
+    reason: `${max} sessions already held`,
   };
 }
 

@@ -47,6 +47,12 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
       continue;
     }
     const existed = session.subscriptions.has(parsed.raw);
+    const maxSubscriptions = broker.options.maxSubscriptionsPerClient;
+    if (!existed && maxSubscriptions > 0 && session.subscriptions.size >= maxSubscriptions) {
+      // A bound on what one client makes the broker hold: 0x97 Quota exceeded (MQTT 5.0 §3.9.3), 3.1.1's failure 0x80.
+      granted.push(v5 ? ReasonCode.QuotaExceeded : SubackFailure311);
+      continue;
+    }
     const subscription: Subscription = {
       clientId: session.clientId,
       topicFilter: parsed.raw,
