@@ -59,6 +59,11 @@ export interface BrokerOptions {
   maxSessions?: number;
   /** Most subscriptions one session holds; a filter past it gets SUBACK 0x97 Quota exceeded. Default 10,000; 0 for no limit. */
   maxSubscriptionsPerClient?: number;
+  /**
+   * Most topic-level nodes all subscription filters take together (levels shared by several filters count
+   * once; about 600 bytes each); a new subscription past it gets SUBACK 0x97. Default 1,000,000; 0 for no limit.
+   */
+  maxFilterNodes?: number;
   /** Largest PUBLISH payload accepted, in bytes; 0 (default) for no limit (Mosquitto `message_size_limit`). */
   messageSizeLimit?: number;
   /** The cluster this node belongs to (src/cluster/); without one the broker stands alone. */
@@ -99,6 +104,7 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     maxConnections: options.maxConnections ?? 0,
     maxSessions: options.maxSessions ?? 200_000,
     maxSubscriptionsPerClient: options.maxSubscriptionsPerClient ?? 10_000,
+    maxFilterNodes: options.maxFilterNodes ?? 1_000_000,
     messageSizeLimit: options.messageSizeLimit ?? 0,
     cluster: options.cluster,
   };

@@ -41,6 +41,8 @@ const NO_MATCH: RouteMatch = Object.freeze({ subscriptions: Object.freeze([]), g
 export class Router {
   private readonly root = newNode();
   private count = 0;
+  /** Trie nodes below the root: one per level of a filter not shared with another (each a few hundred bytes). */
+  private nodes = 0;
   /** Topic → match, valid until a subscription is added or removed (a repeated topic is walked once). */
   private readonly cache = new Map<string, RouteMatch>();
   /** Characters of the topics in the cache. */
@@ -49,6 +51,11 @@ export class Router {
   /** Number of subscriptions held (plain and shared members). */
   get size(): number {
     return this.count;
+  }
+
+  /** Number of trie nodes the filters take (what their memory grows with, more than their count). */
+  get nodeCount(): number {
+    return this.nodes;
   }
 
   /** Adds a subscription, replacing the same client's subscription to the same filter [MQTT-3.8.4-3]. */
@@ -168,6 +175,7 @@ export class Router {
         if (!create) return undefined;
         child = newNode();
         node.children.set(level, child);
+        this.nodes++;
       }
       node = child;
     }
@@ -179,6 +187,7 @@ export class Router {
     for (let i = levels.length - 1; i >= 0; i--) {
       if (node.children.size > 0 || node.subscribers.size > 0 || node.shared.size > 0) return;
       path[i]!.children.delete(levels[i]!);
+      this.nodes--;
       node = path[i]!;
     }
   }

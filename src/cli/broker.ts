@@ -55,6 +55,12 @@ export function registerBrokerCommand(program: Command): void {
     )
     .option('--max-subscriptions <n>', 'most subscriptions per client; more get SUBACK 0x97 (default 10,000; 0: no limit)', parseInteger)
     .option(
+      '--max-filter-nodes <n>',
+      'topic levels all subscription filters hold together (shared levels count once, ~600 B each); ' +
+        'a new subscription past it gets SUBACK 0x97 (default 1,000,000; 0: no limit)',
+      parseInteger,
+    )
+    .option(
       '--auth-failure-delay <ms>',
       'answer repeated bad passwords from one address after ms × 2^(n-1), at most 30 s (default 0: off)',
       parseInteger,
@@ -108,6 +114,7 @@ Examples:
           maxTopicLevels?: number;
           maxSessions?: number;
           maxSubscriptions?: number;
+          maxFilterNodes?: number;
           maxRetainedBytes?: number;
           authFailureDelay?: number;
           dataDir?: string;
@@ -172,6 +179,7 @@ Examples:
           ...(opts.maxTopicLevels !== undefined && { maxTopicLevels: opts.maxTopicLevels }),
           ...(opts.maxSessions !== undefined && { maxSessions: opts.maxSessions }),
           ...(opts.maxSubscriptions !== undefined && { maxSubscriptionsPerClient: opts.maxSubscriptions }),
+          ...(opts.maxFilterNodes !== undefined && { maxFilterNodes: opts.maxFilterNodes }),
           ...(opts.maxRetainedBytes !== undefined && { maxRetainedBytes: opts.maxRetainedBytes }),
           ...(opts.authFailureDelay !== undefined && { authFailureDelay: opts.authFailureDelay }),
         }).catch((error: ListenError) => {

@@ -1,7 +1,7 @@
 /*
  * The issue 11 attacks, measured on one broker in a child process (CPU and RSS from /proc), for the table in
  * docs/reliability.md. Not a test (no pass/fail): `npm run build && node dist/test/attacks/measure.js
- * embedded|mosquitto [--json]`. Each attack gets a fresh broker; every wait is bounded.
+ * embedded|mosquitto [--json] [--only <part of an attack's name>]`. Each attack gets a fresh broker; every wait is bounded.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { reasonName } from '../../src/protocol/index.js';
@@ -175,6 +175,26 @@ const attacks: Array<{ name: string; args?: string[]; run: Attack }> = [
       return answer(client);
     },
   },
+  {
+    name: 'one client subscribing to 10,000 distinct 200-level filters (20 SUBSCRIBEs of 500)',
+    run: async (port, sample) => {
+      const { client } = await RawClient.connect(port, { clientId: 'deep-filters' });
+      const tail = Array.from({ length: 199 }, () => 'a').join('/');
+      const granted: number[] = [];
+      for (let packet = 0; packet < 20 && client.isOpen; packet++) {
+        const subscriptions = Array.from({ length: 500 }, (_, i) => ({ topic: `f${packet * 500 + i}/${tail}`, qos: 0 as const }));
+        client.send({ cmd: 'subscribe', messageId: packet + 1, subscriptions });
+        const suback = await Promise.race([
+          client.waitFor((p) => p.cmd === 'suback' && p.messageId === packet + 1, 60_000).catch(() => undefined),
+          client.closed.then(() => undefined),
+        ]);
+        if (suback) granted.push(...((suback as { granted: number[] }).granted ?? []));
+        sample();
+      }
+      const refused = granted.filter((g) => g >= 0x80).length;
+      return `${answer(client)}; ${granted.length - refused} granted, ${refused} refused`;
+    },
+  },
 ];
 
 async function segmented(port: number, sample: () => void): Promise<string> {
@@ -199,7 +219,9 @@ async function segmented(port: number, sample: () => void): Promise<string> {
 
 async function measure(kind: string): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const attack of attacks) {
+  // --only <text>: just the attacks whose name contains it (one new row without re-running the table).
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  for (const attack of attacks.filter((a) => only === undefined || a.name.includes(only))) {
     const target = await start(kind, attack.args);
     const cpu0 = processCpuSeconds(target.pid);
     let peak = processRssKb(target.pid) / 1024;

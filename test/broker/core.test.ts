@@ -129,6 +129,23 @@ describe('Router', () => {
     assert.deepEqual(r.match('a/b/c'), { subscriptions: [], groups: [], oneEach: true });
   });
 
+  test('nodeCount: one node per filter level not shared with another filter, given back when the last filter through it goes', () => {
+    const r = new Router();
+    r.add(sub('c1', 'a/b/c'));
+    assert.equal(r.nodeCount, 3);
+    r.add(sub('c2', 'a/b/c'));
+    r.add(sub('c1', 'a/b/d'));
+    assert.equal(r.nodeCount, 4, 'a and b are shared; d is one more');
+    r.add({ ...sub('c3', 'a/b/c'), group: 'g' });
+    assert.equal(r.nodeCount, 4, 'a shared subscription on the same filter takes no node');
+    r.remove('c1', 'a/b/c');
+    assert.equal(r.nodeCount, 4, 'c2 and the group still use a/b/c');
+    r.remove('c1', 'a/b/d');
+    r.remove('c2', 'a/b/c');
+    r.remove('c3', 'a/b/c', 'g');
+    assert.equal(r.nodeCount, 0);
+  });
+
   test('oneEach: no client twice and no No Local among the matches, kept with the cached match', () => {
     const r = new Router();
     r.add(sub('c1', 'a/+'));

@@ -43,6 +43,29 @@ describe('Subscriptions per client are bounded [embedded]', () => {
   });
 });
 
+describe('The topic levels all filters take are bounded [embedded]', () => {
+  // What filters cost grows with their trie nodes: a 200-level filter of its own holds about 118 KB
+  // (docs/reliability.md), so a count of subscriptions alone does not bound their memory.
+  test('past maxFilterNodes a new subscription gets SUBACK 0x97; a repeat is allowed; UNSUBSCRIBE gives the nodes back', async () => {
+    const b = await startEmbedded({ embedded: { maxFilterNodes: 10 } });
+    try {
+      const { client } = await RawClient.connect(b.port, { clientId: 'deep-filters' });
+      assert.deepEqual(await subscribe(client, 1, ['a/b/c', 'a/b/d', 'x/y/z/w/v/u']), [1, 1, 1]);
+      assert.equal(b.broker!.router.nodeCount, 10, 'a/b shared by two filters counts once');
+      assert.deepEqual(await subscribe(client, 2, ['a/b/c', 'q']), [1, ReasonCode.QuotaExceeded]);
+      const { client: other } = await RawClient.connect(b.port, { clientId: 'other-client' });
+      assert.deepEqual(await subscribe(other, 1, ['a/b/c']), [ReasonCode.QuotaExceeded], 'the bound is the broker’s, not the client’s');
+      client.send({ cmd: 'unsubscribe', messageId: 3, unsubscriptions: ['x/y/z/w/v/u'] });
+      await client.expect('unsuback');
+      assert.equal(b.broker!.router.nodeCount, 4);
+      assert.deepEqual(await subscribe(other, 2, ['a/b/c', 'q']), [1, 1]);
+      await Promise.all([client.disconnect(), other.disconnect()]);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
 describe('Sessions are bounded [embedded]', () => {
   test('past maxSessions a CONNECT opening one more gets CONNACK 0x97 (3.1.1: 3); resuming or taking over one does not', async () => {
     const b = await startEmbedded({ embedded: { maxSessions: 2 } });
@@ -82,12 +105,17 @@ describe('Sessions are bounded [embedded]', () => {
   });
 });
 
-describe('mqttlab broker --max-sessions and --max-subscriptions (child process)', () => {
-  test('the flags set both bounds', async () => {
-    const broker = await spawnBrokerProcess(['--max-sessions', '1', '--max-subscriptions', '1']);
+describe('mqttlab broker --max-sessions, --max-subscriptions and --max-filter-nodes (child process)', () => {
+  test('the flags set the three bounds', async () => {
+    const broker = await spawnBrokerProcess(['--max-sessions', '1', '--max-subscriptions', '2', '--max-filter-nodes', '3']);
     try {
       const { client } = await RawClient.connect(broker.port, { clientId: 'only' });
-      assert.deepEqual(await subscribe(client, 1, ['x', 'y']), [1, ReasonCode.QuotaExceeded]);
+      // A filter is checked before it is added, so one may pass the node bound by its own levels.
+      assert.deepEqual(await subscribe(client, 1, ['a/b/c/d']), [1]);
+      assert.deepEqual(await subscribe(client, 2, ['e']), [ReasonCode.QuotaExceeded], '--max-filter-nodes 3: 4 nodes held');
+      client.send({ cmd: 'unsubscribe', messageId: 3, unsubscriptions: ['a/b/c/d'] });
+      await client.expect('unsuback');
+      assert.deepEqual(await subscribe(client, 4, ['e', 'f', 'g']), [1, 1, ReasonCode.QuotaExceeded], '--max-subscriptions 2');
       const { connack } = await RawClient.connect(broker.port, { clientId: 'second' });
       assert.equal(connack.reasonCode, ReasonCode.QuotaExceeded);
       await client.disconnect();

@@ -47,9 +47,8 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
       continue;
     }
     const existed = session.subscriptions.has(parsed.raw);
-    const maxSubscriptions = broker.options.maxSubscriptionsPerClient;
-    if (!existed && maxSubscriptions > 0 && session.subscriptions.size >= maxSubscriptions) {
-      // A bound on what one client makes the broker hold: 0x97 Quota exceeded (MQTT 5.0 §3.9.3), 3.1.1's failure 0x80.
+    if (!existed && overQuota(broker, session.subscriptions.size)) {
+      // A bound on what clients make the broker hold: 0x97 Quota exceeded (MQTT 5.0 §3.9.3), 3.1.1's failure 0x80.
       granted.push(v5 ? ReasonCode.QuotaExceeded : SubackFailure311);
       continue;
     }
@@ -93,4 +92,14 @@ export function handleSubscribe(broker: Broker, conn: Connection, packet: ISubsc
       }
     }
   });
+}
+
+/**
+ * True when a new subscription would pass a bound: the client's count, or the trie nodes all filters take
+ * (a 200-level filter of its own holds about 118 KB; past the bound by at most one filter's levels).
+ */
+function overQuota(broker: Broker, clientSubscriptions: number): boolean {
+  const { maxSubscriptionsPerClient, maxFilterNodes } = broker.options;
+  if (maxSubscriptionsPerClient > 0 && clientSubscriptions >= maxSubscriptionsPerClient) return true;
+  return maxFilterNodes > 0 && broker.router.nodeCount >= maxFilterNodes;
 }
