@@ -61,7 +61,7 @@ export interface BrokerOptions {
   maxSubscriptionsPerClient?: number;
   /**
    * Most topic-level nodes all subscription filters take together (levels shared by several filters count
-   * once; about 600 bytes each); a new subscription past it gets SUBACK 0x97. Default 1,000,000; 0 for no limit.
+   * once; about 250 bytes each); a new subscription past it gets SUBACK 0x97. Default 1,000,000; 0 for no limit.
    */
   maxFilterNodes?: number;
   /** Largest PUBLISH payload accepted, in bytes; 0 (default) for no limit (Mosquitto `message_size_limit`). */

@@ -1,16 +1,22 @@
 import { SharedGroup } from './shared-subscriptions.js';
 import type { Subscription } from './subscription.js';
 
+/**
+ * One topic level. Each Map exists only while it holds something: a node with three Maps took about 600
+ * bytes, one with the Map it uses about 250, and a filter of its own takes one node per level (a leaf
+ * needs only `subscribers`, a level above it only `children`).
+ */
 interface TrieNode {
-  children: Map<string, TrieNode>;
+  children: Map<string, TrieNode> | undefined;
   /** Non-shared subscriptions ending at this node, by client id. */
-  subscribers: Map<string, Subscription>;
+  subscribers: Map<string, Subscription> | undefined;
   /** Shared subscriptions ending at this node, by share name. */
-  shared: Map<string, SharedGroup>;
+  shared: Map<string, SharedGroup> | undefined;
 }
 
 function newNode(): TrieNode {
-  return { children: new Map(), subscribers: new Map(), shared: new Map() };
+  // Every field set, so every node has one shape.
+  return { children: undefined, subscribers: undefined, shared: undefined };
 }
 
 /** What a topic matched: plain subscriptions (possibly several per client) and shared groups. */
@@ -63,17 +69,18 @@ export class Router {
     this.clearCache();
     const node = this.nodeFor(subscription.filter, true)!;
     if (subscription.group !== undefined) {
-      let group = node.shared.get(subscription.group);
+      let group = node.shared?.get(subscription.group);
       if (!group) {
         group = new SharedGroup(subscription.group, subscription.filter);
-        node.shared.set(subscription.group, group);
+        (node.shared ??= new Map()).set(subscription.group, group);
       }
       const before = group.size;
       group.upsert(subscription);
       this.count += group.size - before;
     } else {
-      if (!node.subscribers.has(subscription.clientId)) this.count++;
-      node.subscribers.set(subscription.clientId, subscription);
+      const subscribers = (node.subscribers ??= new Map());
+      if (!subscribers.has(subscription.clientId)) this.count++;
+      subscribers.set(subscription.clientId, subscription);
     }
   }
 
@@ -84,18 +91,20 @@ export class Router {
     let node: TrieNode | undefined = this.root;
     for (const level of levels) {
       path.push(node);
-      node = node.children.get(level);
+      node = node.children?.get(level);
       if (!node) return false;
     }
     let removed = false;
     if (group !== undefined) {
-      const g = node.shared.get(group);
+      const g = node.shared?.get(group);
       if (g?.remove(clientId)) {
         removed = true;
-        if (g.size === 0) node.shared.delete(group);
+        if (g.size === 0) node.shared!.delete(group);
+        if (node.shared!.size === 0) node.shared = undefined;
       }
     } else {
-      removed = node.subscribers.delete(clientId);
+      removed = node.subscribers?.delete(clientId) ?? false;
+      if (node.subscribers?.size === 0) node.subscribers = undefined;
     }
     if (removed) {
       this.clearCache();
@@ -136,7 +145,7 @@ export class Router {
       const wildcardsAllowed = !(dollar && depth === 0);
       if (wildcardsAllowed) {
         // '#' matches the parent level too: 'a/#' matches 'a' (MQTT 5.0 §4.7.1.2).
-        const hash = node.children.get('#');
+        const hash = node.children?.get('#');
         if (hash) this.collect(hash, out);
       }
       if (depth === levels.length) {
@@ -144,12 +153,14 @@ export class Router {
         continue;
       }
       // Pushed in reverse of the order they are visited: exact level first, then '+'.
-      const plus = wildcardsAllowed ? node.children.get('+') : undefined;
+      const children = node.children;
+      if (!children) continue;
+      const plus = wildcardsAllowed ? children.get('+') : undefined;
       if (plus) {
         nodes.push(plus);
         depths.push(depth + 1);
       }
-      const exact = node.children.get(levels[depth]!);
+      const exact = children.get(levels[depth]!);
       if (exact) {
         nodes.push(exact);
         depths.push(depth + 1);
@@ -163,18 +174,18 @@ export class Router {
   }
 
   private collect(node: TrieNode, out: Found): void {
-    for (const s of node.subscribers.values()) out.subscriptions.push(s);
-    for (const g of node.shared.values()) out.groups.push(g);
+    if (node.subscribers) for (const s of node.subscribers.values()) out.subscriptions.push(s);
+    if (node.shared) for (const g of node.shared.values()) out.groups.push(g);
   }
 
   private nodeFor(filter: string, create: boolean): TrieNode | undefined {
     let node = this.root;
     for (const level of filter.split('/')) {
-      let child = node.children.get(level);
+      let child = node.children?.get(level);
       if (!child) {
         if (!create) return undefined;
         child = newNode();
-        node.children.set(level, child);
+        (node.children ??= new Map()).set(level, child);
         this.nodes++;
       }
       node = child;
@@ -185,10 +196,13 @@ export class Router {
   private prune(path: TrieNode[], levels: string[], leaf: TrieNode): void {
     let node = leaf;
     for (let i = levels.length - 1; i >= 0; i--) {
-      if (node.children.size > 0 || node.subscribers.size > 0 || node.shared.size > 0) return;
-      path[i]!.children.delete(levels[i]!);
+      // An emptied Map is dropped (see TrieNode), so a node holds something exactly when one is left.
+      if (node.children || node.subscribers || node.shared) return;
+      const parent = path[i]!;
+      parent.children!.delete(levels[i]!);
+      if (parent.children!.size === 0) parent.children = undefined;
       this.nodes--;
-      node = path[i]!;
+      node = parent;
     }
   }
 }

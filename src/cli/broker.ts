@@ -56,7 +56,7 @@ export function registerBrokerCommand(program: Command): void {
     .option('--max-subscriptions <n>', 'most subscriptions per client; more get SUBACK 0x97 (default 10,000; 0: no limit)', parseInteger)
     .option(
       '--max-filter-nodes <n>',
-      'topic levels all subscription filters hold together (shared levels count once, ~600 B each); ' +
+      'topic levels all subscription filters hold together (shared levels count once, ~250 B each); ' +
         'a new subscription past it gets SUBACK 0x97 (default 1,000,000; 0: no limit)',
       parseInteger,
     )

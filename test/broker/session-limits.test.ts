@@ -44,7 +44,7 @@ describe('Subscriptions per client are bounded [embedded]', () => {
 });
 
 describe('The topic levels all filters take are bounded [embedded]', () => {
-  // What filters cost grows with their trie nodes: a 200-level filter of its own holds about 118 KB
+  // What filters cost grows with their trie nodes: a 200-level filter of its own holds about 46 KB
   // (docs/reliability.md), so a count of subscriptions alone does not bound their memory.
   test('past maxFilterNodes a new subscription gets SUBACK 0x97; a repeat is allowed; UNSUBSCRIBE gives the nodes back', async () => {
     const b = await startEmbedded({ embedded: { maxFilterNodes: 10 } });
