@@ -273,16 +273,23 @@ export class Broker {
       }
       return;
     }
+    this.whenStored(conn, ack.cmd, () => {
+      conn.write(ack);
+      then?.();
+    });
+  }
+
+  /**
+   * Runs `write` once every change made so far is stored (crash-safe store), under the guard; should the
+   * commit fail, `conn` is closed with DISCONNECT 0x80 instead, as what `write` was to say is not true.
+   */
+  whenStored(conn: Connection, what: string, write: () => void): void {
     this.store.afterStored((stored) =>
       this.guard(
-        `${ack.cmd} after store`,
+        `${what} after store`,
         () => {
-          if (!stored) {
-            conn.disconnect(ReasonCode.UnspecifiedError, `could not store the state behind ${ack.cmd}`);
-            return;
-          }
-          conn.write(ack);
-          then?.();
+          if (!stored) conn.disconnect(ReasonCode.UnspecifiedError, `could not store the state behind ${what}`);
+          else write();
         },
         conn,
       ),

@@ -162,16 +162,10 @@ export class Connection implements SessionLink {
     if (afterStore) {
       if (bytes.length > this.clientMaximumPacketSize) return false;
       this.publishesAfterStore++;
-      this.broker.store.afterStored((stored) => {
+      // Should the commit fail, the connection closes: the count no longer matters.
+      this.broker.whenStored(this, 'publish', () => {
         this.publishesAfterStore--;
-        this.broker.guard(
-          'PUBLISH after store',
-          () => {
-            if (!stored) this.disconnect(ReasonCode.UnspecifiedError, 'could not store the state behind a QoS 2 PUBLISH');
-            else if (!this.closed) this.writeBytes(bytes, packet);
-          },
-          this,
-        );
+        if (!this.closed) this.writeBytes(bytes, packet);
       });
     } else if (!this.writeBytes(bytes, packet)) return false;
     if (newAlias !== undefined) this.outboundAliases!.set(message.topic, newAlias);
