@@ -38,18 +38,36 @@ function gatedStore(path: string): { store: Persistence; close(): void; open(): 
   };
 }
 
-test('PUBREL to a subscriber goes out only once the released state is stored [MQTT-4.3.3-6]', async () => {
-  const gated = gatedStore(join(dir, 'mqttlab.db'));
+/**
+ * A broker on a gated store with a persistent QoS 2 subscriber to `<name>/t` and a publisher; runs `check`
+ * and tidies up (the gate opened, the clients and broker closed) whatever it does.
+ */
+async function withGatedBroker(
+  name: string,
+  check: (gated: ReturnType<typeof gatedStore>, sub: RawClient, pub: RawClient) => Promise<void>,
+): Promise<void> {
+  const gated = gatedStore(join(dir, `${name}.db`));
   const running = await createBroker({ port: 0, wsPort: false, sysInterval: 0, persistence: gated.store });
   try {
     const { client: sub } = await RawClient.connect(running.port!, {
-      clientId: 'release-sub',
+      clientId: `${name}-sub`,
       clean: false,
       properties: { sessionExpiryInterval: 600 },
     });
-    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'release/t', qos: 2 }] });
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${name}/t`, qos: 2 }] });
     await sub.expect('suback');
-    const { client: pub } = await RawClient.connect(running.port!, { clientId: 'release-pub' });
+    const { client: pub } = await RawClient.connect(running.port!, { clientId: `${name}-pub` });
+    await check(gated, sub, pub);
+    await sub.disconnect();
+    await pub.disconnect();
+  } finally {
+    gated.open();
+    await running.close();
+  }
+}
+
+test('PUBREL to a subscriber goes out only once the released state is stored [MQTT-4.3.3-6]', async () => {
+  await withGatedBroker('release', async (gated, sub, pub) => {
     pub.send({ cmd: 'publish', topic: 'release/t', payload: Buffer.from('once'), qos: 2, messageId: 3, retain: false, dup: false });
     const publish = await sub.expect('publish');
 
@@ -58,12 +76,7 @@ test('PUBREL to a subscriber goes out only once the released state is stored [MQ
     assert.ok(await sub.nothingWithin('pubrel', 300), 'no PUBREL while the pubrel state is not stored');
     gated.open();
     assert.equal((await sub.expect('pubrel')).messageId, publish.messageId);
-    await sub.disconnect();
-    await pub.disconnect();
-  } finally {
-    gated.open();
-    await running.close();
-  }
+  });
 });
 
 // The same discipline one step earlier: a QoS 2 PUBLISH leaves once its packet id is stored. A broker killed
@@ -71,18 +84,7 @@ test('PUBREL to a subscriber goes out only once the released state is stored [MQ
 // first id until its PUBREL [MQTT-4.3.3-10]; MQTT.js counts such ids against its Receive Maximum, and with
 // ten of them refused every new QoS 2 PUBLISH (`mqttlab chaos --kill-broker 3`: delivery stopped at 1,010 of 2,000).
 test('a QoS 2 PUBLISH to a subscriber goes out only once its packet id is stored; QoS 1 waits only behind it', async () => {
-  const gated = gatedStore(join(dir, 'mqttlab-publish.db'));
-  const running = await createBroker({ port: 0, wsPort: false, sysInterval: 0, persistence: gated.store });
-  try {
-    const { client: sub } = await RawClient.connect(running.port!, {
-      clientId: 'publish-sub',
-      clean: false,
-      properties: { sessionExpiryInterval: 600 },
-    });
-    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'publish/t', qos: 2 }] });
-    await sub.expect('suback');
-    const { client: pub } = await RawClient.connect(running.port!, { clientId: 'publish-pub' });
-
+  await withGatedBroker('publish', async (gated, sub, pub) => {
     gated.close();
     pub.send({ cmd: 'publish', topic: 'publish/t', payload: Buffer.from('one'), qos: 1, messageId: 2, retain: false, dup: false });
     assert.equal((await sub.expect('publish')).payload.toString(), 'one', 'a QoS 1 PUBLISH goes out at once');
@@ -99,10 +101,5 @@ test('a QoS 2 PUBLISH to a subscriber goes out only once its packet id is stored
       ],
       'in the order they were published',
     );
-    await sub.disconnect();
-    await pub.disconnect();
-  } finally {
-    gated.open();
-    await running.close();
-  }
+  });
 });
