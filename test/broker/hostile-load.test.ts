@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ReasonCode } from '../../src/protocol/index.js';
-import { startEmbedded } from '../helpers/brokers.js';
+import { startEmbedded, withEmbedded } from '../helpers/brokers.js';
 import { spawnBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
 import { publishToLongTopics } from '../helpers/long-topics.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -240,8 +240,7 @@ describe('Refusals are logged, and repeated bad passwords can be slowed down (mq
 
 describe('Retained messages are bounded by bytes [embedded]', () => {
   test('a retained PUBLISH that would take the store past maxRetainedBytes gets 0x97; replacing and clearing still work', async () => {
-    const b = await startEmbedded({ embedded: { maxRetainedBytes: 1000 } });
-    try {
+    await withEmbedded({ embedded: { maxRetainedBytes: 1000 } }, async (b) => {
       const { client } = await RawClient.connect(b.port, { clientId: 'retainer' });
       const publish = (topic: string, size: number, messageId: number) => {
         client.send({ cmd: 'publish', topic, payload: Buffer.alloc(size, 0x72), qos: 1, messageId, retain: true, dup: false });
@@ -257,9 +256,7 @@ describe('Retained messages are bounded by bytes [embedded]', () => {
       assert.equal(b.broker!.retained.size, 1);
       assert.equal(b.broker!.retained.bytes, 3 + 600);
       await client.disconnect();
-    } finally {
-      await b.close();
-    }
+    });
   });
 });
 

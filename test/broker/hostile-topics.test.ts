@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryPersistence } from '../../src/broker/index.js';
 import { ReasonCode } from '../../src/protocol/index.js';
-import { describeEachBroker, startBroker, startEmbedded } from '../helpers/brokers.js';
+import { describeEachBroker, startBroker, startEmbedded, withEmbedded } from '../helpers/brokers.js';
 import { spawnBrokerProcess } from '../helpers/broker-process.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -160,8 +160,7 @@ describeEachBroker('Topics past the level limit are refused with a reason code; 
 
 describe('Topic walks are iterative: far past the default limit, nothing exhausts the stack [embedded, maxTopicLevels 100,000]', () => {
   test('a will on a 6,000-level topic with a subscriber on it is published when the socket drops', async () => {
-    const b = await startEmbedded({ embedded: { maxTopicLevels: 100_000 } });
-    try {
+    await withEmbedded({ embedded: { maxTopicLevels: 100_000 } }, async (b) => {
       const topic = deep(6000);
       const { client: watcher } = await RawClient.connect(b.port, { clientId: 'will-watcher' });
       watcher.send({
@@ -183,14 +182,11 @@ describe('Topic walks are iterative: far past the default limit, nothing exhaust
       const will = await watcher.waitFor((p) => p.cmd === 'publish');
       assert.equal(will.cmd === 'publish' && will.payload.toString(), 'gone');
       await watcher.disconnect();
-    } finally {
-      await b.close();
-    }
+    });
   });
 
   test('a retained message on a 10,000-level topic is found by # and a/# (SUBACK, then the message)', async () => {
-    const b = await startEmbedded({ embedded: { maxTopicLevels: 100_000 } });
-    try {
+    await withEmbedded({ embedded: { maxTopicLevels: 100_000 } }, async (b) => {
       const { client: pub } = await RawClient.connect(b.port, { clientId: 'deep-retained-pub' });
       pub.send({ cmd: 'publish', topic: deep(10_000), payload: Buffer.from('deep'), qos: 1, messageId: 1, retain: true, dup: false });
       await pub.expect('puback');
@@ -203,9 +199,7 @@ describe('Topic walks are iterative: far past the default limit, nothing exhaust
         await sub.disconnect();
       }
       await pub.disconnect();
-    } finally {
-      await b.close();
-    }
+    });
   });
 });
 
@@ -304,14 +298,13 @@ describe('An internal error ends at most one connection, never the process [embe
     // A crash-safe persistence makes SUBACK wait for a commit: the answer runs in the commit's callback.
     const persistence = new MemoryPersistence();
     Object.defineProperty(persistence, 'crashSafe', { value: true });
-    const b = await startEmbedded({ embedded: { persistence } });
-    const broker = b.broker!;
-    const errors: string[] = [];
-    broker.events.on('internalError', (where) => errors.push(where));
-    broker.events.on('packetOut', (clientId, packet) => {
-      if (clientId === 'ack-victim' && packet.cmd === 'suback') throw new Error('injected');
-    });
-    try {
+    await withEmbedded({ embedded: { persistence } }, async (b) => {
+      const broker = b.broker!;
+      const errors: string[] = [];
+      broker.events.on('internalError', (where) => errors.push(where));
+      broker.events.on('packetOut', (clientId, packet) => {
+        if (clientId === 'ack-victim' && packet.cmd === 'suback') throw new Error('injected');
+      });
       const { client: victim } = await RawClient.connect(b.port, { clientId: 'ack-victim' });
       const { client: other } = await RawClient.connect(b.port, { clientId: 'ack-other' });
       victim.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'v', qos: 0 }] });
@@ -320,8 +313,6 @@ describe('An internal error ends at most one connection, never the process [embe
       assert.equal((await victim.expect('disconnect')).reasonCode, ReasonCode.ImplementationSpecificError);
       assert.deepEqual(errors, ['suback after store']);
       await other.disconnect();
-    } finally {
-      await b.close();
-    }
+    });
   });
 });

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { ISubackPacket } from 'mqtt-packet';
 import { ReasonCode } from '../../src/protocol/index.js';
 import { spawnBrokerProcess } from '../helpers/broker-process.js';
-import { startEmbedded } from '../helpers/brokers.js';
+import { withEmbedded } from '../helpers/brokers.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 /*
@@ -11,6 +11,12 @@ import { RawClient } from '../helpers/raw-client.js';
  * like queued bytes and topic levels. Mosquitto 2.0 bounds neither (it has max_connections and
  * persistent_client_expiration, no count of sessions or of a client's subscriptions), so these run on ours only.
  */
+
+/** Sends one UNSUBSCRIBE and waits for its UNSUBACK. */
+async function unsubscribe(client: RawClient, messageId: number, topic: string): Promise<void> {
+  client.send({ cmd: 'unsubscribe', messageId, unsubscriptions: [topic] });
+  await client.waitFor((p) => p.cmd === 'unsuback' && p.messageId === messageId);
+}
 
 /** Sends one SUBSCRIBE and returns the SUBACK's codes. */
 async function subscribe(client: RawClient, messageId: number, topics: string[]): Promise<number[]> {
@@ -21,13 +27,11 @@ async function subscribe(client: RawClient, messageId: number, topics: string[])
 
 describe('Subscriptions per client are bounded [embedded]', () => {
   test('past maxSubscriptionsPerClient a new filter gets SUBACK 0x97 (3.1.1: 0x80); a repeat or one after UNSUBSCRIBE not', async () => {
-    const b = await startEmbedded({ embedded: { maxSubscriptionsPerClient: 3 } });
-    try {
+    await withEmbedded({ embedded: { maxSubscriptionsPerClient: 3 } }, async (b) => {
       const { client } = await RawClient.connect(b.port, { clientId: 'many-filters' });
       assert.deepEqual(await subscribe(client, 1, ['a', 'b', 'c']), [1, 1, 1]);
       assert.deepEqual(await subscribe(client, 2, ['c', 'd']), [1, ReasonCode.QuotaExceeded], 'a repeat replaces, a fourth is refused');
-      client.send({ cmd: 'unsubscribe', messageId: 3, unsubscriptions: ['a'] });
-      await client.expect('unsuback');
+      await unsubscribe(client, 3, 'a');
       assert.deepEqual(await subscribe(client, 4, ['d']), [1], 'room again after UNSUBSCRIBE');
       assert.deepEqual([...b.broker!.sessions.get('many-filters')!.subscriptions.keys()].sort(), ['b', 'c', 'd']);
       const { client: pub } = await RawClient.connect(b.port, { clientId: 'to-d' });
@@ -37,9 +41,7 @@ describe('Subscriptions per client are bounded [embedded]', () => {
       const { client: old } = await RawClient.connect(b.port, { clientId: 'many-filters-311', protocolVersion: 4 });
       assert.deepEqual(await subscribe(old, 1, ['a', 'b', 'c', 'd']), [1, 1, 1, 0x80]);
       await Promise.all([client.disconnect(), pub.disconnect(), old.disconnect()]);
-    } finally {
-      await b.close();
-    }
+    });
   });
 });
 
@@ -47,29 +49,24 @@ describe('The topic levels all filters take are bounded [embedded]', () => {
   // What filters cost grows with their trie nodes: a 200-level filter of its own holds about 46 KB
   // (docs/reliability.md), so a count of subscriptions alone does not bound their memory.
   test('past maxFilterNodes a new subscription gets SUBACK 0x97; a repeat is allowed; UNSUBSCRIBE gives the nodes back', async () => {
-    const b = await startEmbedded({ embedded: { maxFilterNodes: 10 } });
-    try {
+    await withEmbedded({ embedded: { maxFilterNodes: 10 } }, async (b) => {
       const { client } = await RawClient.connect(b.port, { clientId: 'deep-filters' });
       assert.deepEqual(await subscribe(client, 1, ['a/b/c', 'a/b/d', 'x/y/z/w/v/u']), [1, 1, 1]);
       assert.equal(b.broker!.router.nodeCount, 10, 'a/b shared by two filters counts once');
       assert.deepEqual(await subscribe(client, 2, ['a/b/c', 'q']), [1, ReasonCode.QuotaExceeded]);
       const { client: other } = await RawClient.connect(b.port, { clientId: 'other-client' });
       assert.deepEqual(await subscribe(other, 1, ['a/b/c']), [ReasonCode.QuotaExceeded], 'the bound is the broker’s, not the client’s');
-      client.send({ cmd: 'unsubscribe', messageId: 3, unsubscriptions: ['x/y/z/w/v/u'] });
-      await client.expect('unsuback');
+      await unsubscribe(client, 3, 'x/y/z/w/v/u');
       assert.equal(b.broker!.router.nodeCount, 4);
       assert.deepEqual(await subscribe(other, 2, ['a/b/c', 'q']), [1, 1]);
       await Promise.all([client.disconnect(), other.disconnect()]);
-    } finally {
-      await b.close();
-    }
+    });
   });
 });
 
 describe('Sessions are bounded [embedded]', () => {
   test('past maxSessions a CONNECT opening one more gets CONNACK 0x97 (3.1.1: 3); resuming or taking over one does not', async () => {
-    const b = await startEmbedded({ embedded: { maxSessions: 2 } });
-    try {
+    await withEmbedded({ embedded: { maxSessions: 2 } }, async (b) => {
       // One offline session waiting for its expiry and one connected: the two the broker may hold.
       const { client: first } = await RawClient.connect(b.port, {
         clientId: 'offline',
@@ -99,9 +96,7 @@ describe('Sessions are bounded [embedded]', () => {
       assert.equal(now.reasonCode, ReasonCode.Success, 'room again once a session ended');
       assert.equal(b.broker!.sessions.size, 2);
       await resumed.disconnect();
-    } finally {
-      await b.close();
-    }
+    });
   });
 });
 
@@ -113,8 +108,7 @@ describe('mqttlab broker --max-sessions, --max-subscriptions and --max-filter-no
       // A filter is checked before it is added, so one may pass the node bound by its own levels.
       assert.deepEqual(await subscribe(client, 1, ['a/b/c/d']), [1]);
       assert.deepEqual(await subscribe(client, 2, ['e']), [ReasonCode.QuotaExceeded], '--max-filter-nodes 3: 4 nodes held');
-      client.send({ cmd: 'unsubscribe', messageId: 3, unsubscriptions: ['a/b/c/d'] });
-      await client.expect('unsuback');
+      await unsubscribe(client, 3, 'a/b/c/d');
       assert.deepEqual(await subscribe(client, 4, ['e', 'f', 'g']), [1, 1, ReasonCode.QuotaExceeded], '--max-subscriptions 2');
       const { connack } = await RawClient.connect(broker.port, { clientId: 'second' });
       assert.equal(connack.reasonCode, ReasonCode.QuotaExceeded);

@@ -57,6 +57,16 @@ export async function startEmbedded(options: StartOptions = {}): Promise<TestBro
   };
 }
 
+/** Runs `check` on an embedded broker started with `options`, and closes the broker however it ends. */
+export async function withEmbedded(options: StartOptions, check: (broker: TestBroker) => Promise<void>): Promise<void> {
+  const b = await startEmbedded(options);
+  try {
+    await check(b);
+  } finally {
+    await b.close();
+  }
+}
+
 /** Starts three clustered nodes behind a round-robin balancer (the embedded options apply to each node). */
 export async function startCluster(options: StartOptions = {}, port?: number): Promise<TestBroker> {
   const cluster = await startTestCluster({ node: options.embedded, websocket: options.websocket, port });
