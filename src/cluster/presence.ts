@@ -23,6 +23,11 @@ export const NODE_TIMEOUT_MS = 3 * HEARTBEAT_MS;
  * so a node whose event loop stalls for a few seconds under load keeps its sessions.
  */
 export const NODE_DEAD_MS = 10 * HEARTBEAT_MS;
+/** True when a node heard from `at` counts as alive at `now`: within NODE_TIMEOUT_MS. */
+function heardWithin(at: number | undefined, now: number): boolean {
+  return at !== undefined && now - at <= NODE_TIMEOUT_MS;
+}
+
 /** Nodes remembered after they went silent (for when they were last heard from). */
 const MAX_REMEMBERED = 1000;
 
@@ -74,7 +79,7 @@ export class Presence {
   alive(): string[] {
     const now = Date.now();
     return [...this.seen.entries()]
-      .filter(([, v]) => now - v.at <= NODE_TIMEOUT_MS)
+      .filter(([, v]) => heardWithin(v.at, now))
       .map(([name]) => name)
       .sort();
   }
@@ -86,7 +91,7 @@ export class Presence {
 
   /** True when `node` was heard within NODE_TIMEOUT_MS (a killed node is not, once one request to it has timed out). */
   heardRecently(node: string): boolean {
-    return Date.now() - (this.lastHeardAt(node) ?? 0) <= NODE_TIMEOUT_MS;
+    return heardWithin(this.lastHeardAt(node), Date.now());
   }
 
   /**
@@ -110,7 +115,7 @@ export class Presence {
     this.seen.set(this.node, { report, at: Date.now() });
     if (!this.nc.isClosed()) this.nc.publish(`${this.names.sys}.node.${idToken(this.node)}`, JSON.stringify(report));
     const now = Date.now();
-    for (const [name, v] of this.seen) if (now - v.at > NODE_TIMEOUT_MS) this.seen.delete(name);
+    for (const [name, v] of this.seen) if (!heardWithin(v.at, now)) this.seen.delete(name);
     for (const [name, v] of this.lastHeard) {
       if (v.reported || now - v.at <= NODE_DEAD_MS) continue;
       v.reported = true;
