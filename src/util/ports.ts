@@ -47,8 +47,8 @@ export async function freePort(): Promise<number> {
 
 /** Resolves once host:port (127.0.0.1 by default) accepts connections; rejects after `timeoutMs` or when `gaveUp()` says so. */
 export async function waitForPort(port: number, timeoutMs: number, gaveUp: () => boolean = () => false, host = '127.0.0.1'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
     if (gaveUp()) throw new Error('the process exited');
     const ok = await new Promise<boolean>((resolve) => {
       const socket = connect(port, host);

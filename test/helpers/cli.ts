@@ -62,13 +62,13 @@ export class Spawned {
 
   /** Waits until stdout (or stderr) matches, failing after `timeoutMs` or when the process ends first. */
   async waitFor(pattern: RegExp, stream: 'stdout' | 'stderr' = 'stdout', timeoutMs = 60_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     let ended = false;
     void this.done.then(() => (ended = true));
     for (;;) {
       const match = this[stream].match(pattern);
       if (match) return match;
-      if (ended || Date.now() > deadline)
+      if (ended || performance.now() > deadline)
         throw new Error(
           `${ended ? 'exited' : 'timed out'} before ${stream} matched ${pattern}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`,
         );

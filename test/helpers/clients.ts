@@ -27,9 +27,10 @@ export function collect(client: MqttClient): Received[] {
 
 /** Waits until `predicate` holds (polling), failing after `timeoutMs` with `what`. */
 export async function waitUntil(predicate: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  // The monotonic clock: a wall clock stepped forward (a VM resumed after a pause) ended a 10 s wait after 0.5 s in CI.
+  const deadline = performance.now() + timeoutMs;
   while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }

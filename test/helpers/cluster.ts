@@ -115,10 +115,10 @@ export async function startNodeProcesses(nats: NatsSystem, names: readonly strin
   });
   const nodes: NodeProcess[] = [];
   for (const { name, proc } of started) {
-    const deadline = Date.now() + 15_000;
+    const deadline = performance.now() + 15_000;
     let match: RegExpMatchArray | null = null;
     while (!(match = proc.output().match(/listening on mqtt:\/\/127\.0\.0\.1:(\d+)/))) {
-      if (proc.exited() || Date.now() > deadline) throw new Error(`node ${name} did not start: ${proc.output().trim()}`);
+      if (proc.exited() || performance.now() > deadline) throw new Error(`node ${name} did not start: ${proc.output().trim()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     const port = Number(match[1]);

@@ -57,14 +57,14 @@ export async function startPrometheus(targets: Record<string, string>): Promise<
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 20_000;
+  const deadline = performance.now() + 20_000;
   for (;;) {
     const ready = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).then(
       (r) => r.ok,
       () => false,
     );
     if (ready) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (child.exitCode !== null || performance.now() > deadline) {
       await close();
       throw new Error(`prometheus did not start: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
     }

@@ -94,14 +94,14 @@ export class RawClient {
 
   /** Waits for the next received packet matching a predicate, after those already consumed. */
   async waitFor(predicate: (p: Packet) => boolean, timeoutMs = 3000, what = 'packet'): Promise<Packet> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     for (;;) {
       while (this.cursor < this.received.length) {
         const p = this.received[this.cursor++]!;
         if (predicate(p)) return p;
       }
       if (this.isClosed) throw new Error(`connection closed while waiting for ${what}; got ${this.describe()}`);
-      const left = deadline - Date.now();
+      const left = deadline - performance.now();
       if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${this.describe()}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
